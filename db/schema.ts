@@ -1,0 +1,240 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/**
+ * ClauseWatch's tables. Times are integer milliseconds since the epoch (UTC) so SQL can compare
+ * and the same schema runs on libSQL and D1. Every write that must happen once has a unique key
+ * here (event id, match per event and destination, outbox idempotency key).
+ */
+
+const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
+
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});
+
+export const platforms = sqliteTable('platforms', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  slug: text('slug').notNull().unique(),
+  name: text('name').notNull(),
+  sector: text('sector'),
+  createdAt: integer('created_at').notNull().default(now),
+});
+
+export const documents = sqliteTable(
+  'documents',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    platformId: integer('platform_id')
+      .notNull()
+      .references(() => platforms.id),
+    /** The producer's document id (e.g. CA-D-00013), once an event has named one. */
+    externalId: text('external_id'),
+    title: text('title').notNull(),
+    /** lower(trim(title)): how a catalog entry and a producer's document find each other. */
+    titleKey: text('title_key').notNull(),
+    url: text('url'),
+    kind: text('kind'),
+    lastEventAt: integer('last_event_at'),
+    lastVerifiedAt: integer('last_verified_at'),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex('documents_platform_title').on(t.platformId, t.titleKey),
+    index('documents_platform_external').on(t.platformId, t.externalId),
+  ],
+);
+
+export const events = sqliteTable(
+  'events',
+  {
+    pk: integer('pk').primaryKey({ autoIncrement: true }),
+    /** The producer's idempotency key. */
+    id: text('id').notNull().unique(),
+    platformId: integer('platform_id')
+      .notNull()
+      .references(() => platforms.id),
+    documentId: integer('document_id')
+      .notNull()
+      .references(() => documents.id),
+    severity: text('severity', { enum: ['low', 'medium', 'high'] }).notNull(),
+    severityRank: integer('severity_rank').notNull(),
+    kind: text('kind').notNull(),
+    technicalUpgrade: integer('technical_upgrade', { mode: 'boolean' }).notNull().default(false),
+    /** JSON array of category names. */
+    categories: text('categories').notNull().default('[]'),
+    title: text('title').notNull(),
+    detectedAt: integer('detected_at').notNull(),
+    effectiveAt: text('effective_at'),
+    sha256: text('sha256'),
+    previousSha256: text('previous_sha256'),
+    /** Why the event alerts nobody, when it alerts nobody (first_recorded, technical_upgrade, backfill…). */
+    suppressedReason: text('suppressed_reason'),
+    /** The event as received, canonical JSON (sorted keys, defaults applied): also the duplicate check. */
+    payload: text('payload').notNull(),
+    /** Which ingest request stored it: matching selects this request's events only. */
+    ingestId: text('ingest_id').notNull(),
+    receivedAt: integer('received_at').notNull(),
+  },
+  (t) => [
+    index('events_platform_detected').on(t.platformId, t.detectedAt),
+    index('events_detected').on(t.detectedAt),
+    index('events_ingest').on(t.ingestId),
+  ],
+);
+
+export const accounts = sqliteTable(
+  'accounts',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    plan: text('plan', { enum: ['free', 'monitor'] }).notNull().default('free'),
+    timezone: text('timezone').notNull().default('UTC'),
+    digestWeekday: text('digest_weekday').notNull(),
+    digestHour: integer('digest_hour').notNull(),
+    reminderDays: integer('reminder_days').notNull().default(7),
+    emptyDigest: integer('empty_digest', { mode: 'boolean' }).notNull().default(true),
+    slackTeam: text('slack_team'),
+    discordGuild: text('discord_guild'),
+    createdAt: integer('created_at').notNull().default(now),
+    updatedAt: integer('updated_at').notNull().default(now),
+  },
+  (t) => [uniqueIndex('accounts_slack_team').on(t.slackTeam), uniqueIndex('accounts_discord_guild').on(t.discordGuild)],
+);
+
+export const DESTINATION_TYPES = ['email', 'slack', 'discord', 'webhook'] as const;
+export type DestinationType = (typeof DESTINATION_TYPES)[number];
+
+export const destinations = sqliteTable(
+  'destinations',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    type: text('type', { enum: DESTINATION_TYPES }).notNull(),
+    /** `email:a@b.c`, `slack:T/C`, `discord:G/C`, `discord-webhook:<url>`, `webhook:<url>`: one per account. */
+    targetKey: text('target_key').notNull(),
+    address: text('address'),
+    slackTeam: text('slack_team'),
+    slackChannel: text('slack_channel'),
+    discordGuild: text('discord_guild'),
+    discordChannel: text('discord_channel'),
+    url: text('url'),
+    /** Standard Webhooks signing secret (whsec_…) of a webhook destination. */
+    secret: text('secret'),
+    /** The secret before the last rotation, still signing beside the new one until previous_secret_until. */
+    previousSecret: text('previous_secret'),
+    previousSecretUntil: integer('previous_secret_until'),
+    /** `active` receives; `unconfirmed` waits for double opt-in; `disabled` was refused by its provider or unsubscribed. */
+    status: text('status', { enum: ['active', 'unconfirmed', 'disabled'] }).notNull(),
+    disabledReason: text('disabled_reason'),
+    disabledAt: integer('disabled_at'),
+    confirmedAt: integer('confirmed_at'),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex('destinations_account_target').on(t.accountId, t.targetKey),
+    index('destinations_address').on(t.address),
+  ],
+);
+
+export const subscriptions = sqliteTable(
+  'subscriptions',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    destinationId: text('destination_id')
+      .notNull()
+      .references(() => destinations.id),
+    platformId: integer('platform_id')
+      .notNull()
+      .references(() => platforms.id),
+    minSeverityRank: integer('min_severity_rank').notNull().default(1),
+    /** JSON array; NULL means every category. */
+    categories: text('categories'),
+    /** `paused` only by a plan downgrade; an upgrade resumes it. */
+    status: text('status', { enum: ['active', 'paused'] }).notNull().default('active'),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex('subscriptions_destination_platform').on(t.destinationId, t.platformId),
+    index('subscriptions_platform_status').on(t.platformId, t.status),
+    index('subscriptions_account').on(t.accountId),
+  ],
+);
+
+/**
+ * One row per (event, destination) the matcher admitted. `alert_state` says what same-day
+ * delivery does with it: `pending` until grouped into an outbox message, `none` when the plan or
+ * a noise rule keeps it to the digest (`suppressed_reason` says which).
+ */
+export const matches = sqliteTable(
+  'matches',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    eventPk: integer('event_pk')
+      .notNull()
+      .references(() => events.pk),
+    destinationId: text('destination_id').notNull(),
+    accountId: text('account_id').notNull(),
+    subscriptionId: text('subscription_id').notNull(),
+    alertState: text('alert_state', { enum: ['pending', 'grouped', 'none'] }).notNull(),
+    suppressedReason: text('suppressed_reason'),
+    outboxId: integer('outbox_id'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('matches_event_destination').on(t.eventPk, t.destinationId),
+    index('matches_destination_state').on(t.destinationId, t.alertState),
+    index('matches_outbox').on(t.outboxId),
+  ],
+);
+
+export const OUTBOX_KINDS = ['alert', 'digest', 'confirmation', 'reminder', 'notice', 'budget'] as const;
+export type OutboxKind = (typeof OUTBOX_KINDS)[number];
+export const OUTBOX_STATUSES = ['gathering', 'queued', 'sending', 'retrying', 'sent', 'dead', 'cancelled'] as const;
+export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
+
+/**
+ * Every message to send, written before any network call. A dispatcher claims due rows with a
+ * lease (one UPDATE … RETURNING), so two dispatchers never send one row twice and a crashed
+ * dispatcher's rows come back when the lease runs out.
+ */
+export const outbox = sqliteTable(
+  'outbox',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    /** alert:<dest>:<first match>, digest:<dest>:<period>, …: the once-only key. */
+    idempotencyKey: text('idempotency_key').notNull().unique(),
+    kind: text('kind', { enum: OUTBOX_KINDS }).notNull(),
+    destinationId: text('destination_id').notNull(),
+    accountId: text('account_id').notNull(),
+    channel: text('channel', { enum: DESTINATION_TYPES }).notNull(),
+    /** `gathering` alerts still take matches until due_at; then queued → sending → sent | retrying | dead. */
+    status: text('status', { enum: OUTBOX_STATUSES }).notNull(),
+    /** What to render, for kinds that are not built from matches (digest period, confirmation link…). */
+    payload: text('payload'),
+    dueAt: integer('due_at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: integer('lease_until'),
+    lastError: text('last_error'),
+    providerId: text('provider_id'),
+    sentAt: integer('sent_at'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    index('outbox_due').on(t.status, t.dueAt),
+    index('outbox_destination').on(t.destinationId, t.createdAt),
+    index('outbox_account').on(t.accountId, t.createdAt),
+    // One open alert group per destination: a new match joins it instead of opening another.
+    uniqueIndex('outbox_gathering_alert')
+      .on(t.destinationId)
+      .where(sql`status = 'gathering'`),
+  ],
+);

@@ -1,0 +1,208 @@
+import { z } from 'zod';
+import { WEEKDAYS, type Weekday } from './core/schedule-time.js';
+
+/**
+ * Every environment variable ClauseWatch reads, parsed once at start. Nothing else in the code base
+ * looks at process.env: modules receive the parsed Config (or the part they need).
+ */
+
+const intIn = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `a whole number from ${min} to ${max}`);
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'an http(s) URL such as https://clausewatch.example.com')
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const tokenList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean),
+  )
+  .refine((list) => list.length > 0, 'one or more comma-separated tokens')
+  .refine(
+    (list) => list.every((t) => /^[A-Za-z0-9._~+/-]{16,}=*$/.test(t)),
+    'comma-separated tokens of at least 16 characters (letters, digits, ._~+/-)',
+  );
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'true or false')
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  ROLE: z.enum(['all', 'api', 'dispatcher']).default('all'),
+  PORT: intIn(1, 65535).default(8787),
+  PUBLIC_URL: httpUrl.default('http://localhost:8787'),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .regex(/^(file:|libsql:\/\/|https?:\/\/|wss?:\/\/)/, 'a libSQL URL: file:path, libsql://host or http(s)://host')
+    .default('file:./data/clausewatch.db'),
+  DATABASE_AUTH_TOKEN: optionalText,
+  INGEST_TOKENS: tokenList.optional(),
+  ADMIN_TOKENS: tokenList.optional(),
+  SECRET_KEY: z.string().trim().min(32, 'at least 32 characters of random text').optional(),
+  SMTP_URL: z
+    .string()
+    .trim()
+    .regex(/^smtps?:\/\//, 'an smtp:// or smtps:// URL such as smtp://user:pass@mail.example.com:587')
+    .optional(),
+  MAIL_FROM: z.string().trim().min(3, 'a sender such as "ClauseWatch <alerts@example.com>"').default('ClauseWatch <alerts@localhost>'),
+  SLACK_SIGNING_SECRET: optionalText,
+  SLACK_BOT_TOKEN: optionalText,
+  SLACK_API_URL: httpUrl.optional(),
+  DISCORD_APPLICATION_ID: optionalText,
+  DISCORD_PUBLIC_KEY: z
+    .string()
+    .trim()
+    .regex(/^[0-9a-fA-F]{64}$/, 'the application public key: 64 hex characters')
+    .optional(),
+  DISCORD_BOT_TOKEN: optionalText,
+  DISCORD_API_URL: httpUrl.optional(),
+  ALERT_GROUP_WAIT_SECONDS: intIn(0, 3600).default(60),
+  DIGEST_WEEKDAY: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((v): v is Weekday => (WEEKDAYS as readonly string[]).includes(v), 'a weekday name such as monday')
+    .default('monday'),
+  DIGEST_HOUR: intIn(0, 23).default(9),
+  STALE_AFTER_HOURS: intIn(1, 24 * 365).default(48),
+  FLAP_WINDOW_HOURS: intIn(1, 24 * 90).default(72),
+  ALERT_MAX_AGE_HOURS: intIn(1, 24 * 365 * 20).default(48),
+  MAX_ALERTS_PER_DAY: intIn(1, 10_000).default(20),
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  SIGNUP_LIMIT_PER_HOUR: intIn(1, 100_000).default(5),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
+
+type Env = z.output<typeof envSchema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  role: Env['ROLE'];
+  port: number;
+  publicUrl: string;
+  database: { url: string; authToken: string | undefined };
+  /** Undefined until main.ts fills them from the database on a development start. */
+  ingestTokens: string[] | undefined;
+  adminTokens: string[] | undefined;
+  secretKey: string | undefined;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  slack: { signingSecret: string; botToken: string; apiUrl: string | undefined } | undefined;
+  discord: { applicationId: string; publicKey: string; botToken: string; apiUrl: string | undefined } | undefined;
+  alertGroupWaitSeconds: number;
+  digest: { weekday: Weekday; hour: number };
+  staleAfterHours: number;
+  flapWindowHours: number;
+  alertMaxAgeHours: number;
+  maxAlertsPerDay: number;
+  webhookAllowPrivate: boolean;
+  signupLimitPerHour: number;
+  logLevel: Env['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly expected: string,
+  ) {
+    super(`${variable}: expected ${expected}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws ConfigError naming the first variable at fault. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // An empty variable means "not set", as a shell `FOO= npm start` intends.
+  const present = Object.fromEntries(
+    Object.keys(envSchema.shape)
+      .map((k) => [k, env[k]] as const)
+      .filter(([, v]) => v !== undefined && v.trim() !== ''),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    const expected = issue.code === 'invalid_value' && 'values' in issue ? `one of ${issue.values.join(', ')}` : issue.message;
+    throw new ConfigError(variable, expected);
+  }
+  const e = parsed.data;
+
+  const slackAny = e.SLACK_SIGNING_SECRET ?? e.SLACK_BOT_TOKEN;
+  if (slackAny && !(e.SLACK_SIGNING_SECRET && e.SLACK_BOT_TOKEN)) {
+    throw new ConfigError(e.SLACK_SIGNING_SECRET ? 'SLACK_BOT_TOKEN' : 'SLACK_SIGNING_SECRET', 'to be set together with the other Slack variable');
+  }
+  const discordSet = [e.DISCORD_APPLICATION_ID, e.DISCORD_PUBLIC_KEY, e.DISCORD_BOT_TOKEN];
+  if (discordSet.some(Boolean) && !discordSet.every(Boolean)) {
+    const missing = ['DISCORD_APPLICATION_ID', 'DISCORD_PUBLIC_KEY', 'DISCORD_BOT_TOKEN'][discordSet.findIndex((v) => !v)]!;
+    throw new ConfigError(missing, 'to be set together with the other Discord variables');
+  }
+  if (e.NODE_ENV === 'production') {
+    for (const name of ['INGEST_TOKENS', 'ADMIN_TOKENS', 'SECRET_KEY'] as const) {
+      if (!e[name]) throw new ConfigError(name, 'a value in production (development starts generate one)');
+    }
+  }
+
+  return {
+    env: e.NODE_ENV,
+    role: e.ROLE,
+    port: e.PORT,
+    publicUrl: e.PUBLIC_URL,
+    database: { url: e.DATABASE_URL, authToken: e.DATABASE_AUTH_TOKEN },
+    ingestTokens: e.INGEST_TOKENS,
+    adminTokens: e.ADMIN_TOKENS,
+    secretKey: e.SECRET_KEY,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    slack:
+      e.SLACK_SIGNING_SECRET && e.SLACK_BOT_TOKEN
+        ? { signingSecret: e.SLACK_SIGNING_SECRET, botToken: e.SLACK_BOT_TOKEN, apiUrl: e.SLACK_API_URL }
+        : undefined,
+    discord:
+      e.DISCORD_APPLICATION_ID && e.DISCORD_PUBLIC_KEY && e.DISCORD_BOT_TOKEN
+        ? {
+            applicationId: e.DISCORD_APPLICATION_ID,
+            publicKey: e.DISCORD_PUBLIC_KEY.toLowerCase(),
+            botToken: e.DISCORD_BOT_TOKEN,
+            apiUrl: e.DISCORD_API_URL,
+          }
+        : undefined,
+    alertGroupWaitSeconds: e.ALERT_GROUP_WAIT_SECONDS,
+    digest: { weekday: e.DIGEST_WEEKDAY as Weekday, hour: e.DIGEST_HOUR },
+    staleAfterHours: e.STALE_AFTER_HOURS,
+    flapWindowHours: e.FLAP_WINDOW_HOURS,
+    alertMaxAgeHours: e.ALERT_MAX_AGE_HOURS,
+    maxAlertsPerDay: e.MAX_ALERTS_PER_DAY,
+    webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+    signupLimitPerHour: e.SIGNUP_LIMIT_PER_HOUR,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,189 @@
+import { z } from 'zod';
+import { SEVERITIES } from './severity.js';
+
+/**
+ * The change event of the contract (DESIGN.md, "Change event"). Unknown fields are kept: the
+ * producer's schema grows faster than ours, and the full event goes out to webhooks as received.
+ */
+
+export const EVENT_KINDS = ['changed', 'added', 'removed', 'first_recorded', 'unreachable', 'restored'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+export const KNOWN_CATEGORIES = [
+  'arbitration',
+  'ai-governance',
+  'data-rights',
+  'indemnification',
+  'retention',
+  'privacy',
+  'content-moderation',
+  'fees',
+  'termination',
+  'liability',
+] as const;
+
+export const MAX_BATCH_EVENTS = 500;
+export const PLATFORM_SLUG = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+function validDate(y: number, m: number, d: number): boolean {
+  const dt = new Date(Date.UTC(y, m - 1, d));
+  return dt.getUTCFullYear() === y && dt.getUTCMonth() === m - 1 && dt.getUTCDate() === d;
+}
+
+export function isRfc3339(value: string): boolean {
+  const m = RFC3339.exec(value);
+  if (!m) return false;
+  const [, y, mo, d, h, mi, s, , , oh, om] = m;
+  if (!validDate(Number(y), Number(mo), Number(d))) return false;
+  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) return false;
+  if (oh !== undefined && (Number(oh) > 23 || Number(om) > 59)) return false;
+  return true;
+}
+
+/** Links end up in href attributes and chat markup: only http(s), never javascript: or data:. */
+const webUrl = z
+  .string()
+  .max(2048, 'at most 2,048 characters')
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'https:' || u.protocol === 'http:';
+    } catch {
+      return false;
+    }
+  }, 'an absolute http(s) URL');
+
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `at most ${max.toLocaleString('en-US')} characters`);
+const sha256 = z.string().regex(SHA256_HEX, '64 lowercase hexadecimal characters (a SHA-256 digest)');
+const diffLines = z.array(z.string().max(10_000, 'each line at most 10,000 characters')).max(500, 'at most 500 lines');
+
+export const changeEventSchema = z.looseObject({
+  id: z.string().min(1, 'must not be empty').max(128, 'at most 128 characters'),
+  platform: z.looseObject({
+    slug: z.string().regex(PLATFORM_SLUG, 'lowercase letters, digits and hyphens, starting with a letter or digit, at most 64'),
+    name: text(200).optional(),
+  }),
+  document: z.looseObject({
+    id: text(128).optional(),
+    title: text(300),
+    url: webUrl.optional(),
+    kind: text(64).optional(),
+  }),
+  provision: z
+    .looseObject({
+      id: text(128).optional(),
+      title: text(300).optional(),
+    })
+    .optional(),
+  severity: z.enum(SEVERITIES, { error: 'one of low, medium, high' }),
+  categories: z
+    .array(
+      z
+        .string()
+        .trim()
+        .toLowerCase()
+        .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a category such as "privacy" (lowercase letters, digits, hyphens)'),
+    )
+    .max(20, 'at most 20 categories')
+    .default([]),
+  title: text(300),
+  summary: text(5_000).optional(),
+  impact: text(5_000).optional(),
+  detected_at: z.string().refine(isRfc3339, 'an RFC 3339 timestamp with an offset, such as 2026-02-27T06:04:11Z'),
+  evidence: z
+    .looseObject({
+      sha256: sha256.optional(),
+      previous_sha256: sha256.optional(),
+      snapshot_url: webUrl.optional(),
+      archive_url: webUrl.optional(),
+    })
+    .optional(),
+  change_url: webUrl.optional(),
+  kind: z.enum(EVENT_KINDS, { error: `one of ${EVENT_KINDS.join(', ')}` }).default('changed'),
+  effective_at: z
+    .string()
+    .refine((v) => {
+      const m = ISO_DATE.exec(v);
+      return !!m && validDate(Number(m[1]), Number(m[2]), Number(m[3]));
+    }, 'a date such as 2026-03-27')
+    .optional(),
+  technical_upgrade: z.boolean({ error: 'true or false' }).default(false),
+  diff: z
+    .looseObject({
+      removed: diffLines.default([]),
+      added: diffLines.default([]),
+    })
+    .optional(),
+});
+
+export type ChangeEvent = z.output<typeof changeEventSchema>;
+
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+export type ParsedEventBody =
+  | { ok: true; events: ChangeEvent[]; batch: boolean }
+  | { ok: false; issues: FieldIssue[] };
+
+const batchSchema = z.object({
+  events: z
+    .array(z.unknown())
+    .min(1, 'a batch holds at least one event')
+    .max(MAX_BATCH_EVENTS, `a batch holds at most ${MAX_BATCH_EVENTS} events`),
+});
+
+function issuesOf(error: z.ZodError, prefix: (string | number)[]): FieldIssue[] {
+  return error.issues.map((i) => {
+    const path = [...prefix, ...i.path].map(String).join('.');
+    const message = i.code === 'invalid_type' && i.input === undefined ? 'is required' : i.message;
+    return { path: path || '(body)', message };
+  });
+}
+
+/**
+ * Validates a POST /v1/events body, one event or `{events: [...]}`, and collects every field error
+ * of every event so a producer can fix a whole batch in one go.
+ */
+export function parseEventBody(body: unknown): ParsedEventBody {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    return { ok: false, issues: [{ path: '(body)', message: 'a change event object, or {"events": [...]}' }] };
+  }
+  if ('events' in body) {
+    const batch = batchSchema.safeParse(body);
+    if (!batch.success) return { ok: false, issues: issuesOf(batch.error, []) };
+    const events: ChangeEvent[] = [];
+    const issues: FieldIssue[] = [];
+    batch.data.events.forEach((raw, index) => {
+      const r = changeEventSchema.safeParse(raw);
+      if (r.success) events.push(r.data);
+      else issues.push(...issuesOf(r.error, ['events', index]));
+    });
+    return issues.length ? { ok: false, issues } : { ok: true, events, batch: true };
+  }
+  const r = changeEventSchema.safeParse(body);
+  return r.success ? { ok: true, events: [r.data], batch: false } : { ok: false, issues: issuesOf(r.error, []) };
+}
+
+/** Stable JSON (keys sorted) of a parsed event: two sends of the same event compare equal. */
+export function canonicalEventJson(event: ChangeEvent): string {
+  return JSON.stringify(event, (_key, value: unknown) =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : value,
+  );
+}
+
+/** Stored but never alerted nor put among a digest's changes (contract: first_recorded, technical_upgrade). */
+export function isNoise(event: Pick<ChangeEvent, 'kind' | 'technical_upgrade'>): boolean {
+  return event.kind === 'first_recorded' || event.technical_upgrade;
+}
+
+/** unreachable/restored are about monitoring, not about the policy: shown apart from changes. */
+export function isMonitorNotice(kind: EventKind): boolean {
+  return kind === 'unreachable' || kind === 'restored';
+}

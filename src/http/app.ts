@@ -1,0 +1,42 @@
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { AppDeps } from './deps.js';
+import { ApiError, errorBody, sendError } from './errors.js';
+import { requireToken } from './auth.js';
+import { eventRoutes } from './events.js';
+import { platformRoutes } from './platforms.js';
+import { accountRoutes } from './accounts.js';
+import { destinationRoutes } from './destinations.js';
+import { subscriptionRoutes } from './subscriptions.js';
+
+export type { AppDeps } from './deps.js';
+
+/**
+ * The whole HTTP surface as one Hono app. It imports nothing Node-only, so the Workers edition
+ * serves the same app with other dependencies handed in.
+ */
+export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
+  const app = new Hono();
+  const admin = requireToken(() => deps.config.adminTokens, 'admin');
+
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.route('/v1/events', eventRoutes(deps));
+  app.route('/v1/platforms', platformRoutes(deps));
+  app.use('/v1/accounts', admin);
+  app.use('/v1/accounts/*', admin);
+  app.route('/v1/accounts/:id/destinations', destinationRoutes(deps));
+  app.route('/v1/accounts/:id/subscriptions', subscriptionRoutes(deps));
+  app.route('/v1/accounts', accountRoutes(deps));
+  extend?.(app);
+
+  app.notFound((c) => c.json(errorBody('not_found', `No route ${c.req.method} ${c.req.path}.`), 404));
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return sendError(c, err);
+    if (err instanceof HTTPException) {
+      return c.json(errorBody(err.status === 413 ? 'payload_too_large' : 'http_error', err.message || 'The request was refused.'), err.status);
+    }
+    deps.log.error('http.unhandled', { method: c.req.method, path: c.req.path, error: String(err), stack: err instanceof Error ? err.stack : undefined });
+    return c.json(errorBody('internal_error', 'Something went wrong on our side. Try again; if it persists, tell the operator.'), 500);
+  });
+  return app;
+}

@@ -1,0 +1,23 @@
+import type { Db } from '../db.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../log.js';
+import type { Weekday } from '../core/schedule-time.js';
+
+/** What the HTTP app needs from the outside; main.ts (Node) or worker.ts (Workers) hands it in. */
+export interface AppDeps {
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  config: {
+    publicUrl: string;
+    ingestTokens: readonly string[];
+    adminTokens: readonly string[];
+    secretKey: string;
+    alertGroupWaitSeconds: number;
+    alertMaxAgeHours: number;
+    digest: { weekday: Weekday; hour: number };
+    webhookAllowPrivate: boolean;
+  };
+  /** Called after an ingest stored pending alert work, so a dispatcher can wake without polling. */
+  onAlertWork?: () => void;
+}

@@ -1,0 +1,114 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppDeps } from './deps.js';
+import { readJsonBody } from './body.js';
+import { notFound, parseOrThrow } from './errors.js';
+import { accountOr404 } from './accounts.js';
+import { createDestination, deleteDestination, listDestinations, type DestinationRow, type DestinationTarget } from '../store/destinations.js';
+import { newWebhookSecret } from '../core/webhook-secret.js';
+
+const DISCORD_WEBHOOK = /^https:\/\/(?:(?:canary|ptb)\.)?discord(?:app)?\.com\/api(?:\/v\d+)?\/webhooks\/(\d{5,25})\/([A-Za-z0-9_-]{20,200})$/;
+
+const httpsUrl = (allowHttp: boolean) =>
+  z.string().max(2048, 'at most 2,048 characters').refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'https:' || (allowHttp && u.protocol === 'http:');
+    } catch {
+      return false;
+    }
+  }, allowHttp ? 'an absolute http(s) URL' : 'an absolute https:// URL');
+
+function destinationBody(allowHttpWebhooks: boolean) {
+  return z.discriminatedUnion(
+    'type',
+    [
+      z.strictObject({ type: z.literal('email'), address: z.email('an email address such as legal@example.com').max(254) }),
+      z.strictObject({
+        type: z.literal('slack'),
+        team: z.string().regex(/^[TE][A-Z0-9]{2,30}$/, 'a Slack workspace id such as T0123ABCD'),
+        channel: z.string().regex(/^[CGD][A-Z0-9]{2,30}$/, 'a Slack channel id such as C0123ABCD'),
+      }),
+      z
+        .strictObject({
+          type: z.literal('discord'),
+          guild: z.string().regex(/^\d{17,20}$/, 'a Discord server id (17–20 digits)').optional(),
+          channel: z.string().regex(/^\d{17,20}$/, 'a Discord channel id (17–20 digits)').optional(),
+          webhook_url: z
+            .string()
+            .regex(DISCORD_WEBHOOK, 'a Discord webhook URL such as https://discord.com/api/webhooks/<id>/<token>')
+            .optional(),
+        })
+        .superRefine((b, ctx) => {
+          if (b.webhook_url && (b.guild || b.channel)) {
+            ctx.addIssue({ code: 'custom', path: ['webhook_url'], message: 'either webhook_url, or guild and channel, not both' });
+          } else if (!b.webhook_url) {
+            if (!b.guild) ctx.addIssue({ code: 'custom', path: ['guild'], message: 'is required (or give webhook_url)' });
+            if (!b.channel) ctx.addIssue({ code: 'custom', path: ['channel'], message: 'is required (or give webhook_url)' });
+          }
+        }),
+      z.strictObject({ type: z.literal('webhook'), url: httpsUrl(allowHttpWebhooks) }),
+    ],
+    { error: 'type must be one of email, slack, discord, webhook' },
+  );
+}
+
+export function destinationJson(d: DestinationRow) {
+  const target =
+    d.type === 'email'
+      ? { address: d.address }
+      : d.type === 'slack'
+        ? { team: d.slackTeam, channel: d.slackChannel }
+        : d.type === 'discord'
+          ? d.url
+            ? { webhook_url: d.url.replace(/\/[^/]+$/, '/…') }
+            : { guild: d.discordGuild, channel: d.discordChannel }
+          : { url: d.url };
+  return {
+    id: d.id,
+    account_id: d.accountId,
+    type: d.type,
+    ...target,
+    status: d.status,
+    disabled_reason: d.disabledReason,
+    created_at: new Date(d.createdAt).toISOString(),
+  };
+}
+
+export function destinationRoutes(deps: AppDeps) {
+  const app = new Hono();
+  const schema = destinationBody(deps.config.webhookAllowPrivate);
+
+  app.post('/', async (c) => {
+    const account = await accountOr404(deps, c.req.param('id')!);
+    const b = parseOrThrow(schema, await readJsonBody(c), 'invalid_destination');
+    const target: DestinationTarget =
+      b.type === 'discord'
+        ? b.webhook_url
+          ? { type: 'discord', webhookUrl: b.webhook_url }
+          : { type: 'discord', guild: b.guild!, channel: b.channel! }
+        : b;
+    const secret = b.type === 'webhook' ? newWebhookSecret() : undefined;
+    // An admin vouches for the address, so even email is active at once (no double opt-in).
+    const { destination, created } = await createDestination(deps.db, deps.clock, account.id, target, 'active', { secret });
+    if (created) deps.log.info('destination.created', { accountId: account.id, destinationId: destination.id, type: destination.type });
+    const body = destinationJson(destination);
+    // The signing secret is shown once, when it is made; it is never listed again.
+    return c.json(created && secret ? { ...body, secret } : body, created ? 201 : 200);
+  });
+
+  app.get('/', async (c) => {
+    const account = await accountOr404(deps, c.req.param('id')!);
+    const rows = await listDestinations(deps.db, account.id);
+    return c.json({ data: rows.map(destinationJson), next_cursor: null });
+  });
+
+  app.delete('/:destId', async (c) => {
+    const account = await accountOr404(deps, c.req.param('id')!);
+    const ok = await deleteDestination(deps.db, deps.clock, account.id, c.req.param('destId'));
+    if (!ok) throw notFound('destination', c.req.param('destId'), `List the account's destinations with GET /v1/accounts/${account.id}/destinations.`);
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,63 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppDeps } from './deps.js';
+import { readJsonBody } from './body.js';
+import { ApiError, invalid, parseOrThrow } from './errors.js';
+import { requireToken } from './auth.js';
+import { parseEventBody, isRfc3339 } from '../core/event.js';
+import { ingestEvents } from '../ingest/ingest.js';
+import { listEvents } from '../store/events.js';
+import { pageQuery } from './query.js';
+import { PLATFORM_SLUG } from '../core/event.js';
+
+const listQuery = z.object({
+  platform: z.string().regex(PLATFORM_SLUG, 'a platform slug such as openai').optional(),
+  since: z.string().refine(isRfc3339, 'an RFC 3339 timestamp such as 2026-11-01T00:00:00Z').optional(),
+  ...pageQuery,
+});
+
+export function eventRoutes(deps: AppDeps) {
+  const app = new Hono();
+
+  app.post('/', requireToken(() => deps.config.ingestTokens, 'ingest'), async (c) => {
+    const body = await readJsonBody(c);
+    const parsed = parseEventBody(body);
+    if (!parsed.ok) throw invalid('invalid_event', parsed.issues, parsed.issues.some((i) => i.path.startsWith('events.')) ? 'batch' : 'event');
+    const outcome = await ingestEvents(
+      { db: deps.db, clock: deps.clock, alertMaxAgeHours: deps.config.alertMaxAgeHours, alertGroupWaitSeconds: deps.config.alertGroupWaitSeconds },
+      parsed.events,
+    );
+    if (!outcome.ok) {
+      throw new ApiError(
+        409,
+        'event_conflict',
+        `Event id ${outcome.conflicts.map((id) => `'${id}'`).join(', ')} was already used for different content. Send a new id for a new event; nothing was stored.`,
+        { ids: outcome.conflicts },
+      );
+    }
+    deps.log.info('events.ingested', { ingestId: outcome.ingestId, accepted: outcome.accepted, duplicates: outcome.duplicates, matched: outcome.matched });
+    if (outcome.matched > 0) deps.onAlertWork?.();
+    return c.json({ accepted: outcome.accepted, duplicates: outcome.duplicates, matched: outcome.matched }, 202);
+  });
+
+  app.get('/', requireToken(() => deps.config.adminTokens, 'admin'), async (c) => {
+    const q = parseOrThrow(listQuery, c.req.query(), 'invalid_query');
+    const page = await listEvents(deps.db, { platformSlug: q.platform, since: q.since ? Date.parse(q.since) : undefined }, q.limit, q.cursor);
+    return c.json({
+      data: page.data.map((e) => ({
+        ...e.event,
+        received_at: new Date(e.receivedAt).toISOString(),
+        delivery: {
+          matched_destinations: e.matchedDestinations,
+          alerted_destinations: e.alertedDestinations,
+          alerted: e.alertedDestinations > 0,
+          suppressed_reason: e.suppressedReason,
+          suppressed_destinations: e.destinationSuppressions,
+        },
+      })),
+      next_cursor: page.nextCursor,
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,34 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppDeps } from './deps.js';
+import { parseOrThrow } from './errors.js';
+import { searchPlatforms } from '../store/platforms.js';
+import { pageQuery } from './query.js';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+const listQuery = z.object({ q: z.string().trim().max(100, 'at most 100 characters').optional(), ...pageQuery });
+
+export function platformRoutes(deps: AppDeps) {
+  const app = new Hono();
+  app.get('/', async (c) => {
+    const q = parseOrThrow(listQuery, c.req.query(), 'invalid_query');
+    const page = await searchPlatforms(deps.db, q.q || undefined, q.limit, q.cursor);
+    return c.json({
+      data: page.data.map((p) => ({
+        slug: p.slug,
+        name: p.name,
+        sector: p.sector,
+        documents: p.documents.map((d) => ({
+          title: d.title,
+          url: d.url,
+          kind: d.kind,
+          last_event_at: iso(d.lastEventAt),
+          last_verified_at: iso(d.lastVerifiedAt),
+        })),
+      })),
+      next_cursor: page.nextCursor,
+    });
+  });
+  return app;
+}

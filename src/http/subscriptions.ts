@@ -1,0 +1,85 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppDeps } from './deps.js';
+import { readJsonBody } from './body.js';
+import { ApiError, notFound, parseOrThrow } from './errors.js';
+import { accountOr404 } from './accounts.js';
+import { deleteSubscription, listSubscriptions, subscribe, type SubscriptionView } from '../store/subscriptions.js';
+import { getDestination } from '../store/destinations.js';
+import { findPlatform, suggestPlatforms } from '../store/platforms.js';
+import { SEVERITIES } from '../core/severity.js';
+import { planLimitMessage } from '../core/plans.js';
+import { PLATFORM_SLUG } from '../core/event.js';
+
+const body = z.strictObject({
+  platform: z.string({ error: 'a platform slug such as openai' }).trim().toLowerCase().regex(PLATFORM_SLUG, 'a platform slug such as openai'),
+  destination: z.string({ error: 'the id of one of the account’s destinations' }).min(1, 'the id of one of the account’s destinations'),
+  min_severity: z.enum(SEVERITIES, { error: 'one of low, medium, high' }).default('low'),
+  categories: z
+    .array(z.string().trim().toLowerCase().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a category such as privacy'))
+    .max(20, 'at most 20 categories')
+    .nullable()
+    .default(null),
+});
+
+export function subscriptionJson(s: SubscriptionView) {
+  return {
+    id: s.id,
+    account_id: s.accountId,
+    destination: s.destinationId,
+    platform: s.platform.slug,
+    platform_name: s.platform.name,
+    min_severity: s.minSeverity,
+    categories: s.categories,
+    status: s.status,
+    created_at: new Date(s.createdAt).toISOString(),
+  };
+}
+
+export function subscriptionRoutes(deps: AppDeps) {
+  const app = new Hono();
+
+  app.post('/', async (c) => {
+    const account = await accountOr404(deps, c.req.param('id')!);
+    const b = parseOrThrow(body, await readJsonBody(c), 'invalid_subscription');
+    const destination = await getDestination(deps.db, account.id, b.destination);
+    if (!destination) {
+      throw notFound('destination', b.destination, `List the account's destinations with GET /v1/accounts/${account.id}/destinations.`);
+    }
+    const platform = await findPlatform(deps.db, b.platform);
+    if (!platform) {
+      const close = await suggestPlatforms(deps.db, b.platform, 3);
+      const hint = close.length
+        ? `Did you mean ${close.map((p) => `'${p.slug}'`).join(', ')}? Search with GET /v1/platforms?q=${encodeURIComponent(b.platform)}.`
+        : `Search the catalog with GET /v1/platforms?q=${encodeURIComponent(b.platform)}.`;
+      throw new ApiError(404, 'unknown_platform', `No platform '${b.platform}'. ${hint}`, { suggestions: close.map((p) => p.slug) });
+    }
+    const r = await subscribe(deps.db, deps.clock, {
+      accountId: account.id,
+      plan: account.plan,
+      destinationId: destination.id,
+      platformId: platform.id,
+      minSeverity: b.min_severity,
+      categories: b.categories,
+    });
+    if (!r.ok) throw new ApiError(402, 'plan_limit', planLimitMessage(account.plan));
+    if (r.created) deps.log.info('subscription.created', { accountId: account.id, subscriptionId: r.subscription.id, platform: platform.slug });
+    return c.json(subscriptionJson(r.subscription), r.created ? 201 : 200);
+  });
+
+  app.get('/', async (c) => {
+    const account = await accountOr404(deps, c.req.param('id')!);
+    const subs = await listSubscriptions(deps.db, account.id);
+    return c.json({ data: subs.map(subscriptionJson), next_cursor: null });
+  });
+
+  app.delete('/:subId', async (c) => {
+    const account = await accountOr404(deps, c.req.param('id')!);
+    if (!(await deleteSubscription(deps.db, account.id, c.req.param('subId')))) {
+      throw notFound('subscription', c.req.param('subId'), `List them with GET /v1/accounts/${account.id}/subscriptions.`);
+    }
+    return c.body(null, 204);
+  });
+
+  return app;
+}

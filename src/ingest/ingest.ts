@@ -1,0 +1,211 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db.js';
+import { canonicalEventJson, type ChangeEvent } from '../core/event.js';
+import { severityRank } from '../core/severity.js';
+import { PLANS } from '../core/plans.js';
+import { newId } from '../core/ids.js';
+import type { Clock } from '../core/clock.js';
+import { openAlertGroups } from '../delivery/grouping-sql.js';
+
+export interface IngestDeps {
+  db: Db;
+  clock: Clock;
+  alertMaxAgeHours: number;
+  alertGroupWaitSeconds: number;
+}
+
+export type IngestOutcome =
+  | { ok: true; accepted: number; duplicates: number; matched: number; ingestId: string; matchedDestinations: string[] }
+  | { ok: false; conflicts: string[] };
+
+/** Why an event alerts nobody, decided once at ingest (per-destination reasons live on matches). */
+export function eventSuppression(event: ChangeEvent, receivedAt: number, alertMaxAgeHours: number): string | null {
+  if (event.kind === 'first_recorded') return 'first_recorded';
+  if (event.technical_upgrade) return 'technical_upgrade';
+  if (receivedAt - Date.parse(event.detected_at) > alertMaxAgeHours * 3_600_000) return 'backfill';
+  return null;
+}
+
+const titleKey = (title: string) => title.trim().toLowerCase();
+
+/** Plans whose accounts get same-day alerts, from the one place plan rules live. */
+const ALERTING_PLANS = Object.values(PLANS)
+  .filter((p) => p.sameDayAlerts)
+  .map((p) => p.name);
+
+/**
+ * Stores a validated batch and matches it, all or nothing: catalog upserts, the events, one
+ * set-based INSERT … SELECT for the matches and the alert groups run as one database batch
+ * (a transaction on libSQL, an atomic batch on D1). Duplicates are counted and never re-matched;
+ * a re-used id with other content refuses the whole batch before anything is written.
+ */
+export async function ingestEvents(deps: IngestDeps, events: ChangeEvent[]): Promise<IngestOutcome> {
+  const { db, clock } = deps;
+  const receivedAt = clock();
+
+  // Within the batch: the same id twice is a duplicate if identical, a conflict otherwise.
+  const fresh = new Map<string, { event: ChangeEvent; json: string }>();
+  const conflicts = new Set<string>();
+  let duplicates = 0;
+  for (const event of events) {
+    const json = canonicalEventJson(event);
+    const seen = fresh.get(event.id);
+    if (!seen) fresh.set(event.id, { event, json });
+    else if (seen.json === json) duplicates++;
+    else conflicts.add(event.id);
+  }
+
+  const stored = await db.all<{ id: string; payload: string }>(
+    sql`SELECT id, payload FROM events WHERE id IN (SELECT value FROM json_each(${JSON.stringify([...fresh.keys()])}))`,
+  );
+  for (const row of stored) {
+    const incoming = fresh.get(row.id)!;
+    if (incoming.json === row.payload) {
+      duplicates++;
+      fresh.delete(row.id);
+    } else conflicts.add(row.id);
+  }
+  if (conflicts.size) return { ok: false, conflicts: [...conflicts] };
+
+  const ingestId = newId('ing');
+  if (fresh.size === 0) return { ok: true, accepted: 0, duplicates, matched: 0, ingestId, matchedDestinations: [] };
+
+  const newEvents = [...fresh.values()];
+  const platformRows = new Map<string, { slug: string; name: string | null }>();
+  for (const { event } of newEvents) {
+    const known = platformRows.get(event.platform.slug);
+    if (!known || (!known.name && event.platform.name)) {
+      platformRows.set(event.platform.slug, { slug: event.platform.slug, name: event.platform.name ?? null });
+    }
+  }
+
+  const docKeys = await resolveDocumentKeys(db, newEvents.map((e) => e.event));
+  const documentRows = new Map<string, Record<string, unknown>>();
+  for (const { event } of newEvents) {
+    const key = docKeys.get(event)!;
+    documentRows.set(`${event.platform.slug}\u0000${key}`, {
+      slug: event.platform.slug,
+      title: event.document.title,
+      title_key: key,
+      external_id: event.document.id ?? null,
+      url: event.document.url ?? null,
+      kind: event.document.kind ?? null,
+    });
+  }
+
+  const eventRows = newEvents.map(({ event, json }) => ({
+    id: event.id,
+    slug: event.platform.slug,
+    title_key: docKeys.get(event)!,
+    severity: event.severity,
+    severity_rank: severityRank(event.severity),
+    kind: event.kind,
+    technical_upgrade: event.technical_upgrade ? 1 : 0,
+    categories: JSON.stringify(event.categories),
+    title: event.title,
+    detected_at: Date.parse(event.detected_at),
+    effective_at: event.effective_at ?? null,
+    sha256: event.evidence?.sha256 ?? null,
+    previous_sha256: event.evidence?.previous_sha256 ?? null,
+    suppressed_reason: eventSuppression(event, receivedAt, deps.alertMaxAgeHours),
+    payload: json,
+  }));
+
+  const alerting = sql.join(
+    ALERTING_PLANS.map((p) => sql`${p}`),
+    sql`, `,
+  );
+
+  const results = await db.batch([
+    db.run(sql`
+      INSERT INTO platforms (slug, name, created_at)
+      SELECT j.value ->> 'slug', coalesce(j.value ->> 'name', j.value ->> 'slug'), ${receivedAt}
+      FROM json_each(${JSON.stringify([...platformRows.values()])}) j WHERE true
+      ON CONFLICT (slug) DO UPDATE SET name = coalesce(excluded.name, platforms.name)
+        WHERE excluded.name <> excluded.slug`),
+    db.run(sql`
+      INSERT INTO documents (platform_id, title, title_key, external_id, url, kind, created_at)
+      SELECT p.id, j.value ->> 'title', j.value ->> 'title_key', j.value ->> 'external_id',
+             j.value ->> 'url', j.value ->> 'kind', ${receivedAt}
+      FROM json_each(${JSON.stringify([...documentRows.values()])}) j
+      JOIN platforms p ON p.slug = j.value ->> 'slug' WHERE true
+      ON CONFLICT (platform_id, title_key) DO UPDATE SET
+        title = excluded.title,
+        external_id = coalesce(excluded.external_id, documents.external_id),
+        url = coalesce(excluded.url, documents.url),
+        kind = coalesce(excluded.kind, documents.kind)`),
+    db.run(sql`
+      INSERT INTO events (id, platform_id, document_id, severity, severity_rank, kind, technical_upgrade,
+        categories, title, detected_at, effective_at, sha256, previous_sha256, suppressed_reason,
+        payload, ingest_id, received_at)
+      SELECT j.value ->> 'id', p.id, d.id, j.value ->> 'severity', j.value ->> 'severity_rank',
+        j.value ->> 'kind', j.value ->> 'technical_upgrade', j.value ->> 'categories', j.value ->> 'title',
+        j.value ->> 'detected_at', j.value ->> 'effective_at', j.value ->> 'sha256',
+        j.value ->> 'previous_sha256', j.value ->> 'suppressed_reason', j.value ->> 'payload',
+        ${ingestId}, ${receivedAt}
+      FROM json_each(${JSON.stringify(eventRows)}) j
+      JOIN platforms p ON p.slug = j.value ->> 'slug'
+      JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'
+      WHERE true
+      ON CONFLICT (id) DO NOTHING`),
+    db.run(sql`
+      UPDATE documents SET last_event_at = max(coalesce(last_event_at, 0),
+        (SELECT max(e.detected_at) FROM events e WHERE e.document_id = documents.id AND e.ingest_id = ${ingestId}))
+      WHERE id IN (SELECT document_id FROM events WHERE ingest_id = ${ingestId})`),
+    // Matching: one statement for the whole batch. Monitoring notices (unreachable/restored) reach
+    // every subscriber of the platform; changes pass each subscription's severity and categories.
+    db.run(sql`
+      INSERT INTO matches (event_pk, destination_id, account_id, subscription_id, alert_state, suppressed_reason, created_at)
+      SELECT e.pk, s.destination_id, s.account_id, s.id,
+        CASE WHEN e.suppressed_reason IS NULL AND a.plan IN (${alerting}) THEN 'pending' ELSE 'none' END,
+        CASE WHEN e.suppressed_reason IS NOT NULL THEN e.suppressed_reason
+             WHEN a.plan IN (${alerting}) THEN NULL ELSE 'plan' END,
+        ${receivedAt}
+      FROM events e
+      JOIN subscriptions s ON s.platform_id = e.platform_id AND s.status = 'active'
+      JOIN destinations d ON d.id = s.destination_id AND d.status = 'active'
+      JOIN accounts a ON a.id = s.account_id
+      WHERE e.ingest_id = ${ingestId}
+        AND e.kind <> 'first_recorded' AND e.technical_upgrade = 0
+        AND (e.kind IN ('unreachable', 'restored') OR (
+          e.severity_rank >= s.min_severity_rank
+          AND (s.categories IS NULL OR EXISTS (
+            SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value))))
+      ON CONFLICT DO NOTHING`),
+    ...openAlertGroups(db, ingestId, receivedAt, receivedAt + deps.alertGroupWaitSeconds * 1000),
+    db.all<{ destination_id: string }>(sql`
+      SELECT DISTINCT m.destination_id FROM matches m JOIN events e ON e.pk = m.event_pk
+      WHERE e.ingest_id = ${ingestId}`),
+  ]);
+
+  const matchedDestinations = (results[results.length - 1] as { destination_id: string }[]).map((r) => r.destination_id);
+  return { ok: true, accepted: newEvents.length, duplicates, matched: matchedDestinations.length, ingestId, matchedDestinations };
+}
+
+/**
+ * The title key under which each event's document is stored. A producer's document id wins over
+ * the title, so a renamed document stays one document; otherwise the title finds the catalog entry.
+ */
+async function resolveDocumentKeys(db: Db, events: ChangeEvent[]): Promise<Map<ChangeEvent, string>> {
+  const wanted = events.filter((e) => e.document.id).map((e) => ({ slug: e.platform.slug, external_id: e.document.id }));
+  const known = wanted.length
+    ? await db.all<{ slug: string; external_id: string; title_key: string }>(sql`
+        SELECT p.slug, d.external_id, d.title_key FROM documents d JOIN platforms p ON p.id = d.platform_id
+        JOIN json_each(${JSON.stringify(wanted)}) j
+          ON p.slug = j.value ->> 'slug' AND d.external_id = j.value ->> 'external_id'`)
+    : [];
+  const byExternal = new Map(known.map((k) => [`${k.slug}\u0000${k.external_id}`, k.title_key]));
+  const keys = new Map<ChangeEvent, string>();
+  // Events of one batch that name the same document id share the first one's key.
+  for (const e of events) {
+    const ext = e.document.id ? `${e.platform.slug}\u0000${e.document.id}` : undefined;
+    let key = ext ? byExternal.get(ext) : undefined;
+    if (!key) {
+      key = titleKey(e.document.title);
+      if (ext) byExternal.set(ext, key);
+    }
+    keys.set(e, key);
+  }
+  return keys;
+}
+

@@ -1,0 +1,129 @@
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../db.js';
+import { destinations, outbox, subscriptions } from '../../db/schema.js';
+import { newId } from '../core/ids.js';
+import type { Clock } from '../core/clock.js';
+import { runBatch } from './batch.js';
+
+export type DestinationRow = typeof destinations.$inferSelect;
+
+export type DestinationTarget =
+  | { type: 'email'; address: string }
+  | { type: 'slack'; team: string; channel: string }
+  | { type: 'discord'; guild: string; channel: string }
+  | { type: 'discord'; webhookUrl: string }
+  | { type: 'webhook'; url: string };
+
+/** One key per target, so the same channel or address is one destination of an account. */
+export function targetKey(t: DestinationTarget): string {
+  switch (t.type) {
+    case 'email':
+      return `email:${t.address.toLowerCase()}`;
+    case 'slack':
+      return `slack:${t.team}/${t.channel}`;
+    case 'discord':
+      return 'webhookUrl' in t ? `discord-webhook:${t.webhookUrl}` : `discord:${t.guild}/${t.channel}`;
+    case 'webhook':
+      return `webhook:${t.url}`;
+  }
+}
+
+function columnsOf(t: DestinationTarget) {
+  switch (t.type) {
+    case 'email':
+      return { address: t.address.toLowerCase() };
+    case 'slack':
+      return { slackTeam: t.team, slackChannel: t.channel };
+    case 'discord':
+      return 'webhookUrl' in t ? { url: t.webhookUrl } : { discordGuild: t.guild, discordChannel: t.channel };
+    case 'webhook':
+      return { url: t.url };
+  }
+}
+
+export interface CreateDestinationResult {
+  destination: DestinationRow;
+  created: boolean;
+}
+
+/**
+ * Creates a destination, or returns the account's existing one for the same target (a second
+ * `/clausewatch subscribe` in a channel must not make a second destination).
+ */
+export async function createDestination(
+  db: Db,
+  clock: Clock,
+  accountId: string,
+  target: DestinationTarget,
+  status: 'active' | 'unconfirmed',
+  extra: { secret?: string } = {},
+): Promise<CreateDestinationResult> {
+  const key = targetKey(target);
+  const t = clock();
+  const inserted = await db
+    .insert(destinations)
+    .values({
+      id: newId('dst'),
+      accountId,
+      type: target.type,
+      targetKey: key,
+      ...columnsOf(target),
+      ...(extra.secret ? { secret: extra.secret } : {}),
+      status,
+      confirmedAt: status === 'active' ? t : null,
+      createdAt: t,
+    })
+    .onConflictDoNothing()
+    .returning();
+  if (inserted[0]) return { destination: inserted[0], created: true };
+  const existing = await db.query.destinations.findFirst({
+    where: and(eq(destinations.accountId, accountId), eq(destinations.targetKey, key)),
+  });
+  return { destination: existing!, created: false };
+}
+
+export async function getDestination(db: Db, accountId: string, id: string): Promise<DestinationRow | undefined> {
+  return db.query.destinations.findFirst({ where: and(eq(destinations.accountId, accountId), eq(destinations.id, id)) });
+}
+
+export async function getDestinationById(db: Db, id: string): Promise<DestinationRow | undefined> {
+  return db.query.destinations.findFirst({ where: eq(destinations.id, id) });
+}
+
+export async function listDestinations(db: Db, accountId: string): Promise<DestinationRow[]> {
+  return db.select().from(destinations).where(eq(destinations.accountId, accountId)).orderBy(asc(destinations.createdAt), asc(destinations.id));
+}
+
+/** Removes a destination with its subscriptions; messages not yet sent to it are cancelled. */
+export async function deleteDestination(db: Db, clock: Clock, accountId: string, id: string): Promise<boolean> {
+  const found = await getDestination(db, accountId, id);
+  if (!found) return false;
+  await runBatch(db, [
+    db.delete(subscriptions).where(eq(subscriptions.destinationId, id)),
+    db
+      .update(outbox)
+      .set({ status: 'cancelled', lastError: 'destination deleted', updatedAt: clock() })
+      .where(and(eq(outbox.destinationId, id), inArray(outbox.status, ['gathering', 'queued', 'retrying']))),
+    db.delete(destinations).where(eq(destinations.id, id)),
+  ]);
+  return true;
+}
+
+/** A provider refused the destination for good (or the person unsubscribed): it receives nothing more. */
+export async function disableDestination(db: Db, clock: Clock, id: string, reason: string): Promise<void> {
+  const t = clock();
+  await runBatch(db, [
+    db.update(destinations).set({ status: 'disabled', disabledReason: reason, disabledAt: t }).where(eq(destinations.id, id)),
+    db
+      .update(outbox)
+      .set({ status: 'cancelled', lastError: `destination disabled: ${reason}`, updatedAt: t })
+      .where(and(eq(outbox.destinationId, id), inArray(outbox.status, ['gathering', 'queued', 'retrying']))),
+  ]);
+}
+
+export async function activateDestination(db: Db, clock: Clock, id: string): Promise<void> {
+  await db
+    .update(destinations)
+    .set({ status: 'active', disabledReason: null, disabledAt: null, confirmedAt: sql`coalesce(${destinations.confirmedAt}, ${clock()})` })
+    .where(eq(destinations.id, id));
+}

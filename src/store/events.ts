@@ -1,0 +1,57 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db.js';
+import { decodeCursor, encodeCursor, type Page } from './paging.js';
+
+export interface StoredEvent {
+  event: Record<string, unknown>;
+  receivedAt: number;
+  suppressedReason: string | null;
+  matchedDestinations: number;
+  alertedDestinations: number;
+  /** Per-destination reasons an event was kept from same-day alerts, with how many destinations. */
+  destinationSuppressions: Record<string, number>;
+}
+
+/** Stored events, newest first (by detection time), optionally of one platform and since a time. */
+export async function listEvents(
+  db: Db,
+  filter: { platformSlug?: string; since?: number },
+  limit: number,
+  cursor?: string,
+): Promise<Page<StoredEvent>> {
+  const after = decodeCursor<[number, number]>(cursor);
+  const rows = await db.all<{
+    pk: number;
+    payload: string;
+    detected_at: number;
+    received_at: number;
+    suppressed_reason: string | null;
+    matched: number;
+    alerted: number;
+    reasons: string | null;
+  }>(sql`
+    SELECT e.pk, e.payload, e.detected_at, e.received_at, e.suppressed_reason,
+      (SELECT count(*) FROM matches m WHERE m.event_pk = e.pk) AS matched,
+      (SELECT count(*) FROM matches m WHERE m.event_pk = e.pk AND m.alert_state <> 'none') AS alerted,
+      (SELECT json_group_object(r, n) FROM (SELECT m.suppressed_reason AS r, count(*) AS n FROM matches m
+         WHERE m.event_pk = e.pk AND m.suppressed_reason IS NOT NULL GROUP BY m.suppressed_reason)) AS reasons
+    FROM events e
+    WHERE ${filter.platformSlug ? sql`e.platform_id = (SELECT id FROM platforms WHERE slug = ${filter.platformSlug})` : sql`1`}
+      AND ${filter.since !== undefined ? sql`e.detected_at >= ${filter.since}` : sql`1`}
+      AND ${after ? sql`(e.detected_at, e.pk) < (${after[0]}, ${after[1]})` : sql`1`}
+    ORDER BY e.detected_at DESC, e.pk DESC
+    LIMIT ${limit + 1}`);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    data: page.map((r) => ({
+      event: JSON.parse(r.payload) as Record<string, unknown>,
+      receivedAt: r.received_at,
+      suppressedReason: r.suppressed_reason,
+      matchedDestinations: r.matched,
+      alertedDestinations: r.alerted,
+      destinationSuppressions: r.reasons ? (JSON.parse(r.reasons) as Record<string, number>) : {},
+    })),
+    nextCursor: rows.length > limit && last ? encodeCursor([last.detected_at, last.pk]) : null,
+  };
+}

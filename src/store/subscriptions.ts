@@ -1,0 +1,139 @@
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { Db } from '../db.js';
+import { platforms, subscriptions } from '../../db/schema.js';
+import { PLANS, type PlanName } from '../core/plans.js';
+import { severityFromRank, severityRank, type Severity } from '../core/severity.js';
+import { newId } from '../core/ids.js';
+import type { Clock } from '../core/clock.js';
+
+export interface SubscriptionView {
+  id: string;
+  accountId: string;
+  destinationId: string;
+  platform: { slug: string; name: string };
+  minSeverity: Severity;
+  categories: string[] | null;
+  status: 'active' | 'paused';
+  createdAt: number;
+}
+
+export interface SubscribeInput {
+  accountId: string;
+  plan: PlanName;
+  destinationId: string;
+  platformId: number;
+  minSeverity: Severity;
+  categories: string[] | null;
+}
+
+export type SubscribeOutcome =
+  | { ok: true; subscription: SubscriptionView; created: boolean }
+  | { ok: false; reason: 'plan_limit' };
+
+/**
+ * Subscribes a destination to a platform, or updates its filters if it already is. The plan
+ * limit is checked inside the INSERT itself, so two concurrent requests cannot both slip past it.
+ */
+export async function subscribe(db: Db, clock: Clock, input: SubscribeInput): Promise<SubscribeOutcome> {
+  const categories = input.categories?.length ? JSON.stringify([...new Set(input.categories)].sort()) : null;
+  const rank = severityRank(input.minSeverity);
+  const existing = await db.query.subscriptions.findFirst({
+    where: and(eq(subscriptions.destinationId, input.destinationId), eq(subscriptions.platformId, input.platformId)),
+  });
+  if (existing) {
+    await db.update(subscriptions).set({ minSeverityRank: rank, categories }).where(eq(subscriptions.id, existing.id));
+    return { ok: true, subscription: (await getSubscription(db, input.accountId, existing.id))!, created: false };
+  }
+  const id = newId('sub');
+  const limit = PLANS[input.plan].platformLimit;
+  const inserted = await db.run(sql`
+    INSERT INTO subscriptions (id, account_id, destination_id, platform_id, min_severity_rank, categories, status, created_at)
+    SELECT ${id}, ${input.accountId}, ${input.destinationId}, ${input.platformId}, ${rank}, ${categories}, 'active', ${clock()}
+    WHERE ${input.platformId} IN (SELECT platform_id FROM subscriptions WHERE account_id = ${input.accountId} AND status = 'active')
+       OR (SELECT count(DISTINCT platform_id) FROM subscriptions WHERE account_id = ${input.accountId} AND status = 'active') < ${limit}
+    ON CONFLICT DO NOTHING`);
+  if (inserted.rowsAffected === 0) {
+    const raced = await db.query.subscriptions.findFirst({
+      where: and(eq(subscriptions.destinationId, input.destinationId), eq(subscriptions.platformId, input.platformId)),
+    });
+    if (raced) return { ok: true, subscription: (await getSubscription(db, input.accountId, raced.id))!, created: false };
+    return { ok: false, reason: 'plan_limit' };
+  }
+  return { ok: true, subscription: (await getSubscription(db, input.accountId, id))!, created: true };
+}
+
+const view = {
+  id: subscriptions.id,
+  accountId: subscriptions.accountId,
+  destinationId: subscriptions.destinationId,
+  slug: platforms.slug,
+  name: platforms.name,
+  minSeverityRank: subscriptions.minSeverityRank,
+  categories: subscriptions.categories,
+  status: subscriptions.status,
+  createdAt: subscriptions.createdAt,
+};
+
+function toView(r: {
+  id: string;
+  accountId: string;
+  destinationId: string;
+  slug: string;
+  name: string;
+  minSeverityRank: number;
+  categories: string | null;
+  status: 'active' | 'paused';
+  createdAt: number;
+}): SubscriptionView {
+  return {
+    id: r.id,
+    accountId: r.accountId,
+    destinationId: r.destinationId,
+    platform: { slug: r.slug, name: r.name },
+    minSeverity: severityFromRank(r.minSeverityRank),
+    categories: r.categories ? (JSON.parse(r.categories) as string[]) : null,
+    status: r.status,
+    createdAt: r.createdAt,
+  };
+}
+
+export async function getSubscription(db: Db, accountId: string, id: string): Promise<SubscriptionView | undefined> {
+  const [row] = await db
+    .select(view)
+    .from(subscriptions)
+    .innerJoin(platforms, eq(platforms.id, subscriptions.platformId))
+    .where(and(eq(subscriptions.accountId, accountId), eq(subscriptions.id, id)));
+  return row && toView(row);
+}
+
+export async function listSubscriptions(
+  db: Db,
+  accountId: string,
+  filter: { destinationId?: string } = {},
+): Promise<SubscriptionView[]> {
+  const rows = await db
+    .select(view)
+    .from(subscriptions)
+    .innerJoin(platforms, eq(platforms.id, subscriptions.platformId))
+    .where(
+      and(
+        eq(subscriptions.accountId, accountId),
+        filter.destinationId ? eq(subscriptions.destinationId, filter.destinationId) : undefined,
+      ),
+    )
+    .orderBy(asc(subscriptions.createdAt), asc(subscriptions.id));
+  return rows.map(toView);
+}
+
+export async function deleteSubscription(db: Db, accountId: string, id: string): Promise<boolean> {
+  const r = await db.delete(subscriptions).where(and(eq(subscriptions.accountId, accountId), eq(subscriptions.id, id))).returning({ id: subscriptions.id });
+  return r.length > 0;
+}
+
+export async function unsubscribePlatform(db: Db, destinationId: string, platformId: number): Promise<boolean> {
+  const r = await db
+    .delete(subscriptions)
+    .where(and(eq(subscriptions.destinationId, destinationId), eq(subscriptions.platformId, platformId)))
+    .returning({ id: subscriptions.id });
+  return r.length > 0;
+}

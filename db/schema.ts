@@ -158,19 +158,37 @@ export const subscriptions = sqliteTable(
     categories: text('categories'),
     /** `paused` only by a plan downgrade; an upgrade resumes it. */
     status: text('status', { enum: ['active', 'paused'] }).notNull().default('active'),
+    /**
+     * Copies of the destination's `status = 'active'` and of the account plan's same-day alerts,
+     * kept in step by the store functions that change either. Matching then reads subscriptions
+     * alone: joining 100,000 destinations and accounts by text id cost a third of the time.
+     */
+    destinationActive: integer('destination_active', { mode: 'boolean' }).notNull().default(true),
+    sameDayAlerts: integer('same_day_alerts', { mode: 'boolean' }).notNull().default(false),
     createdAt: integer('created_at').notNull().default(now),
   },
   (t) => [
     uniqueIndex('subscriptions_destination_platform').on(t.destinationId, t.platformId),
-    index('subscriptions_platform_status').on(t.platformId, t.status),
+    // Covers everything matching reads, so a fan-out never leaves the index for the table.
+    index('subscriptions_matching').on(
+      t.platformId,
+      t.status,
+      t.destinationActive,
+      t.minSeverityRank,
+      t.sameDayAlerts,
+      t.destinationId,
+      t.categories,
+    ),
     index('subscriptions_account').on(t.accountId),
   ],
 );
 
 /**
  * One row per (event, destination) the matcher admitted. `alert_state` says what same-day
- * delivery does with it: `pending` until grouped into an outbox message, `none` when the plan or
- * a noise rule keeps it to the digest (`suppressed_reason` says which).
+ * delivery does with it: `pending` until the dispatcher groups it into an outbox message
+ * (`grouped`, with `outbox_id`), `none` when the plan or a noise rule keeps it to the digest
+ * (`suppressed_reason` says which). Rows are kept narrow and lightly indexed: a fan-out writes
+ * 100,000 of them inside the ingest request.
  */
 export const matches = sqliteTable(
   'matches',
@@ -180,8 +198,6 @@ export const matches = sqliteTable(
       .notNull()
       .references(() => events.pk),
     destinationId: text('destination_id').notNull(),
-    accountId: text('account_id').notNull(),
-    subscriptionId: text('subscription_id').notNull(),
     alertState: text('alert_state', { enum: ['pending', 'grouped', 'none'] }).notNull(),
     suppressedReason: text('suppressed_reason'),
     outboxId: integer('outbox_id'),
@@ -189,14 +205,18 @@ export const matches = sqliteTable(
   },
   (t) => [
     uniqueIndex('matches_event_destination').on(t.eventPk, t.destinationId),
-    index('matches_destination_state').on(t.destinationId, t.alertState),
-    index('matches_outbox').on(t.outboxId),
+    index('matches_pending_since')
+      .on(t.createdAt)
+      .where(sql`alert_state = 'pending'`),
+    index('matches_outbox')
+      .on(t.outboxId)
+      .where(sql`outbox_id IS NOT NULL`),
   ],
 );
 
 export const OUTBOX_KINDS = ['alert', 'digest', 'confirmation', 'reminder', 'notice', 'budget'] as const;
 export type OutboxKind = (typeof OUTBOX_KINDS)[number];
-export const OUTBOX_STATUSES = ['gathering', 'queued', 'sending', 'retrying', 'sent', 'dead', 'cancelled'] as const;
+export const OUTBOX_STATUSES = ['queued', 'sending', 'retrying', 'sent', 'dead', 'cancelled'] as const;
 export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
 
 /**
@@ -208,13 +228,13 @@ export const outbox = sqliteTable(
   'outbox',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    /** alert:<dest>:<first match>, digest:<dest>:<period>, …: the once-only key. */
+    /** alert:<dest>:<first match id>, digest:<dest>:<period>, …: the once-only key. */
     idempotencyKey: text('idempotency_key').notNull().unique(),
     kind: text('kind', { enum: OUTBOX_KINDS }).notNull(),
     destinationId: text('destination_id').notNull(),
     accountId: text('account_id').notNull(),
     channel: text('channel', { enum: DESTINATION_TYPES }).notNull(),
-    /** `gathering` alerts still take matches until due_at; then queued → sending → sent | retrying | dead. */
+    /** queued → sending (leased) → sent | retrying → … | dead; cancelled when its destination went away. */
     status: text('status', { enum: OUTBOX_STATUSES }).notNull(),
     /** What to render, for kinds that are not built from matches (digest period, confirmation link…). */
     payload: text('payload'),
@@ -231,10 +251,5 @@ export const outbox = sqliteTable(
   (t) => [
     index('outbox_due').on(t.status, t.dueAt),
     index('outbox_destination').on(t.destinationId, t.createdAt),
-    index('outbox_account').on(t.accountId, t.createdAt),
-    // One open alert group per destination: a new match joins it instead of opening another.
-    uniqueIndex('outbox_gathering_alert')
-      .on(t.destinationId)
-      .where(sql`status = 'gathering'`),
   ],
 );

@@ -24,7 +24,7 @@ export function eventRoutes(deps: AppDeps) {
     const parsed = parseEventBody(body);
     if (!parsed.ok) throw invalid('invalid_event', parsed.issues, parsed.issues.some((i) => i.path.startsWith('events.')) ? 'batch' : 'event');
     const outcome = await ingestEvents(
-      { db: deps.db, clock: deps.clock, alertMaxAgeHours: deps.config.alertMaxAgeHours, alertGroupWaitSeconds: deps.config.alertGroupWaitSeconds },
+      { db: deps.db, clock: deps.clock, alertMaxAgeHours: deps.config.alertMaxAgeHours },
       parsed.events,
     );
     if (!outcome.ok) {

@@ -2,20 +2,18 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { canonicalEventJson, type ChangeEvent } from '../core/event.js';
 import { severityRank } from '../core/severity.js';
-import { PLANS } from '../core/plans.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
-import { openAlertGroups } from '../delivery/grouping-sql.js';
+import { matchIngested } from './match.js';
 
 export interface IngestDeps {
   db: Db;
   clock: Clock;
   alertMaxAgeHours: number;
-  alertGroupWaitSeconds: number;
 }
 
 export type IngestOutcome =
-  | { ok: true; accepted: number; duplicates: number; matched: number; ingestId: string; matchedDestinations: string[] }
+  | { ok: true; accepted: number; duplicates: number; matched: number; ingestId: string }
   | { ok: false; conflicts: string[] };
 
 /** Why an event alerts nobody, decided once at ingest (per-destination reasons live on matches). */
@@ -27,11 +25,6 @@ export function eventSuppression(event: ChangeEvent, receivedAt: number, alertMa
 }
 
 const titleKey = (title: string) => title.trim().toLowerCase();
-
-/** Plans whose accounts get same-day alerts, from the one place plan rules live. */
-const ALERTING_PLANS = Object.values(PLANS)
-  .filter((p) => p.sameDayAlerts)
-  .map((p) => p.name);
 
 /**
  * Stores a validated batch and matches it, all or nothing: catalog upserts, the events, one
@@ -68,7 +61,7 @@ export async function ingestEvents(deps: IngestDeps, events: ChangeEvent[]): Pro
   if (conflicts.size) return { ok: false, conflicts: [...conflicts] };
 
   const ingestId = newId('ing');
-  if (fresh.size === 0) return { ok: true, accepted: 0, duplicates, matched: 0, ingestId, matchedDestinations: [] };
+  if (fresh.size === 0) return { ok: true, accepted: 0, duplicates, matched: 0, ingestId };
 
   const newEvents = [...fresh.values()];
   const platformRows = new Map<string, { slug: string; name: string | null }>();
@@ -83,13 +76,16 @@ export async function ingestEvents(deps: IngestDeps, events: ChangeEvent[]): Pro
   const documentRows = new Map<string, Record<string, unknown>>();
   for (const { event } of newEvents) {
     const key = docKeys.get(event)!;
-    documentRows.set(`${event.platform.slug}\u0000${key}`, {
+    const rowKey = `${event.platform.slug}\u0000${key}`;
+    const detectedAt = Date.parse(event.detected_at);
+    documentRows.set(rowKey, {
       slug: event.platform.slug,
       title: event.document.title,
       title_key: key,
       external_id: event.document.id ?? null,
       url: event.document.url ?? null,
       kind: event.document.kind ?? null,
+      last_event_at: Math.max(detectedAt, Number(documentRows.get(rowKey)?.last_event_at ?? 0)),
     });
   }
 
@@ -111,11 +107,6 @@ export async function ingestEvents(deps: IngestDeps, events: ChangeEvent[]): Pro
     payload: json,
   }));
 
-  const alerting = sql.join(
-    ALERTING_PLANS.map((p) => sql`${p}`),
-    sql`, `,
-  );
-
   const results = await db.batch([
     db.run(sql`
       INSERT INTO platforms (slug, name, created_at)
@@ -124,16 +115,17 @@ export async function ingestEvents(deps: IngestDeps, events: ChangeEvent[]): Pro
       ON CONFLICT (slug) DO UPDATE SET name = coalesce(excluded.name, platforms.name)
         WHERE excluded.name <> excluded.slug`),
     db.run(sql`
-      INSERT INTO documents (platform_id, title, title_key, external_id, url, kind, created_at)
+      INSERT INTO documents (platform_id, title, title_key, external_id, url, kind, last_event_at, created_at)
       SELECT p.id, j.value ->> 'title', j.value ->> 'title_key', j.value ->> 'external_id',
-             j.value ->> 'url', j.value ->> 'kind', ${receivedAt}
+             j.value ->> 'url', j.value ->> 'kind', j.value ->> 'last_event_at', ${receivedAt}
       FROM json_each(${JSON.stringify([...documentRows.values()])}) j
       JOIN platforms p ON p.slug = j.value ->> 'slug' WHERE true
       ON CONFLICT (platform_id, title_key) DO UPDATE SET
         title = excluded.title,
         external_id = coalesce(excluded.external_id, documents.external_id),
         url = coalesce(excluded.url, documents.url),
-        kind = coalesce(excluded.kind, documents.kind)`),
+        kind = coalesce(excluded.kind, documents.kind),
+        last_event_at = max(coalesce(documents.last_event_at, 0), excluded.last_event_at)`),
     db.run(sql`
       INSERT INTO events (id, platform_id, document_id, severity, severity_rank, kind, technical_upgrade,
         categories, title, detected_at, effective_at, sha256, previous_sha256, suppressed_reason,
@@ -148,38 +140,14 @@ export async function ingestEvents(deps: IngestDeps, events: ChangeEvent[]): Pro
       JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'
       WHERE true
       ON CONFLICT (id) DO NOTHING`),
-    db.run(sql`
-      UPDATE documents SET last_event_at = max(coalesce(last_event_at, 0),
-        (SELECT max(e.detected_at) FROM events e WHERE e.document_id = documents.id AND e.ingest_id = ${ingestId}))
-      WHERE id IN (SELECT document_id FROM events WHERE ingest_id = ${ingestId})`),
-    // Matching: one statement for the whole batch. Monitoring notices (unreachable/restored) reach
-    // every subscriber of the platform; changes pass each subscription's severity and categories.
-    db.run(sql`
-      INSERT INTO matches (event_pk, destination_id, account_id, subscription_id, alert_state, suppressed_reason, created_at)
-      SELECT e.pk, s.destination_id, s.account_id, s.id,
-        CASE WHEN e.suppressed_reason IS NULL AND a.plan IN (${alerting}) THEN 'pending' ELSE 'none' END,
-        CASE WHEN e.suppressed_reason IS NOT NULL THEN e.suppressed_reason
-             WHEN a.plan IN (${alerting}) THEN NULL ELSE 'plan' END,
-        ${receivedAt}
-      FROM events e
-      JOIN subscriptions s ON s.platform_id = e.platform_id AND s.status = 'active'
-      JOIN destinations d ON d.id = s.destination_id AND d.status = 'active'
-      JOIN accounts a ON a.id = s.account_id
-      WHERE e.ingest_id = ${ingestId}
-        AND e.kind <> 'first_recorded' AND e.technical_upgrade = 0
-        AND (e.kind IN ('unreachable', 'restored') OR (
-          e.severity_rank >= s.min_severity_rank
-          AND (s.categories IS NULL OR EXISTS (
-            SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value))))
-      ON CONFLICT DO NOTHING`),
-    ...openAlertGroups(db, ingestId, receivedAt, receivedAt + deps.alertGroupWaitSeconds * 1000),
-    db.all<{ destination_id: string }>(sql`
-      SELECT DISTINCT m.destination_id FROM matches m JOIN events e ON e.pk = m.event_pk
-      WHERE e.ingest_id = ${ingestId}`),
+    matchIngested(db, ingestId, receivedAt),
+    db.all<{ n: number }>(sql`
+      SELECT count(DISTINCT m.destination_id) AS n FROM matches m
+      WHERE m.event_pk IN (SELECT pk FROM events WHERE ingest_id = ${ingestId})`),
   ]);
 
-  const matchedDestinations = (results[results.length - 1] as { destination_id: string }[]).map((r) => r.destination_id);
-  return { ok: true, accepted: newEvents.length, duplicates, matched: matchedDestinations.length, ingestId, matchedDestinations };
+  const [counted] = results[results.length - 1] as { n: number }[];
+  return { ok: true, accepted: newEvents.length, duplicates, matched: counted?.n ?? 0, ingestId };
 }
 
 /**

@@ -120,6 +120,9 @@ export async function updateAccount(
       .from(subscriptions)
       .where(eq(subscriptions.accountId, id));
     const { pause, resume } = applyPlanLimit(changes.plan, subs);
+    stmts.push(
+      db.update(subscriptions).set({ sameDayAlerts: PLANS[changes.plan].sameDayAlerts }).where(eq(subscriptions.accountId, id)) as never,
+    );
     if (pause.length) stmts.push(db.update(subscriptions).set({ status: 'paused' }).where(inArray(subscriptions.id, pause)) as never);
     if (resume.length) stmts.push(db.update(subscriptions).set({ status: 'active' }).where(inArray(subscriptions.id, resume)) as never);
   }

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
-import { destinations, outbox, subscriptions } from '../../db/schema.js';
+import { destinations, matches, outbox, subscriptions } from '../../db/schema.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import { runBatch } from './batch.js';
@@ -100,13 +100,24 @@ export async function deleteDestination(db: Db, clock: Clock, accountId: string,
   if (!found) return false;
   await runBatch(db, [
     db.delete(subscriptions).where(eq(subscriptions.destinationId, id)),
-    db
-      .update(outbox)
-      .set({ status: 'cancelled', lastError: 'destination deleted', updatedAt: clock() })
-      .where(and(eq(outbox.destinationId, id), inArray(outbox.status, ['gathering', 'queued', 'retrying']))),
+    ...stopPending(db, id, 'destination deleted', clock()),
     db.delete(destinations).where(eq(destinations.id, id)),
   ]);
   return true;
+}
+
+/** Statements that stop everything not yet sent to a destination (it went away or was refused). */
+function stopPending(db: Db, id: string, why: string, t: number) {
+  return [
+    db
+      .update(outbox)
+      .set({ status: 'cancelled', lastError: why, updatedAt: t })
+      .where(and(eq(outbox.destinationId, id), inArray(outbox.status, ['queued', 'retrying']))),
+    db
+      .update(matches)
+      .set({ alertState: 'none', suppressedReason: 'destination_disabled' })
+      .where(and(eq(matches.destinationId, id), eq(matches.alertState, 'pending'))),
+  ];
 }
 
 /** A provider refused the destination for good (or the person unsubscribed): it receives nothing more. */
@@ -114,16 +125,18 @@ export async function disableDestination(db: Db, clock: Clock, id: string, reaso
   const t = clock();
   await runBatch(db, [
     db.update(destinations).set({ status: 'disabled', disabledReason: reason, disabledAt: t }).where(eq(destinations.id, id)),
-    db
-      .update(outbox)
-      .set({ status: 'cancelled', lastError: `destination disabled: ${reason}`, updatedAt: t })
-      .where(and(eq(outbox.destinationId, id), inArray(outbox.status, ['gathering', 'queued', 'retrying']))),
+    db.update(subscriptions).set({ destinationActive: false }).where(eq(subscriptions.destinationId, id)),
+    ...stopPending(db, id, `destination disabled: ${reason}`, t),
   ]);
 }
 
+/** Confirmed (double opt-in) or re-enabled: it receives from now on. */
 export async function activateDestination(db: Db, clock: Clock, id: string): Promise<void> {
-  await db
-    .update(destinations)
-    .set({ status: 'active', disabledReason: null, disabledAt: null, confirmedAt: sql`coalesce(${destinations.confirmedAt}, ${clock()})` })
-    .where(eq(destinations.id, id));
+  await runBatch(db, [
+    db
+      .update(destinations)
+      .set({ status: 'active', disabledReason: null, disabledAt: null, confirmedAt: sql`coalesce(${destinations.confirmedAt}, ${clock()})` })
+      .where(eq(destinations.id, id)),
+    db.update(subscriptions).set({ destinationActive: true }).where(eq(subscriptions.destinationId, id)),
+  ]);
 }

@@ -47,8 +47,10 @@ export async function subscribe(db: Db, clock: Clock, input: SubscribeInput): Pr
   const id = newId('sub');
   const limit = PLANS[input.plan].platformLimit;
   const inserted = await db.run(sql`
-    INSERT INTO subscriptions (id, account_id, destination_id, platform_id, min_severity_rank, categories, status, created_at)
-    SELECT ${id}, ${input.accountId}, ${input.destinationId}, ${input.platformId}, ${rank}, ${categories}, 'active', ${clock()}
+    INSERT INTO subscriptions (id, account_id, destination_id, platform_id, min_severity_rank, categories, status,
+      destination_active, same_day_alerts, created_at)
+    SELECT ${id}, ${input.accountId}, ${input.destinationId}, ${input.platformId}, ${rank}, ${categories}, 'active',
+      (SELECT status = 'active' FROM destinations WHERE id = ${input.destinationId}), ${PLANS[input.plan].sameDayAlerts ? 1 : 0}, ${clock()}
     WHERE ${input.platformId} IN (SELECT platform_id FROM subscriptions WHERE account_id = ${input.accountId} AND status = 'active')
        OR (SELECT count(DISTINCT platform_id) FROM subscriptions WHERE account_id = ${input.accountId} AND status = 'active') < ${limit}
     ON CONFLICT DO NOTHING`);

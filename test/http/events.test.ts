@@ -169,7 +169,7 @@ describe('POST /v1/events', () => {
     const r = await t.call('GET', '/v1/platforms?q=newco', undefined, null);
     expect(r.json.data).toHaveLength(1);
     expect(r.json.data[0]).toMatchObject({ slug: 'newco-ai', name: 'NewCo AI' });
-    expect(r.json.data[0].documents[0]).toMatchObject({ title: 'NewCo Terms', url: 'https://newco.example/terms' });
+    expect(r.json.data[0].documents[0]).toMatchObject({ title: 'NewCo Terms', url: 'https://newco.example/terms', last_event_at: '2026-11-20T06:04:11.000Z' });
   });
 
   it('joins an event to its catalog document by title and keeps the producer document id', async () => {
@@ -207,12 +207,12 @@ describe('matching', () => {
     await seedSubscriber(t, { plan: 'monitor', email: 'm@acme.test' });
     await seedSubscriber(t, { plan: 'free', email: 'f@acme.test' });
     await t.ingest(makeEvent());
-    const rows = await t.db.all<{ alert_state: string; suppressed_reason: string | null; outbox_id: number | null }>(
-      sql`SELECT alert_state, suppressed_reason, outbox_id FROM matches ORDER BY alert_state`,
+    const rows = await t.db.all<{ alert_state: string; suppressed_reason: string | null }>(
+      sql`SELECT alert_state, suppressed_reason FROM matches ORDER BY alert_state`,
     );
     expect(rows).toEqual([
-      { alert_state: 'grouped', suppressed_reason: null, outbox_id: expect.any(Number) },
-      { alert_state: 'none', suppressed_reason: 'plan', outbox_id: null },
+      { alert_state: 'none', suppressed_reason: 'plan' },
+      { alert_state: 'pending', suppressed_reason: null },
     ]);
   });
 
@@ -246,6 +246,9 @@ describe('matching', () => {
     await t.call('PATCH', `/v1/accounts/${account.id}`, { plan: 'free' });
     expect((await t.ingest(makeEvent({ platform: { slug: 'anthropic' }, document: { title: 'Anthropic Usage Policy' } }))).json.matched).toBe(0);
     expect((await t.ingest(makeEvent())).json.matched).toBe(1);
+    // After the downgrade the remaining match is digest-only.
+    const [m] = await t.db.all<{ alert_state: string; suppressed_reason: string }>(sql`SELECT alert_state, suppressed_reason FROM matches`);
+    expect(m).toEqual({ alert_state: 'none', suppressed_reason: 'plan' });
   });
 });
 

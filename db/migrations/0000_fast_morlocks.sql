@@ -86,8 +86,6 @@ CREATE TABLE `matches` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`event_pk` integer NOT NULL,
 	`destination_id` text NOT NULL,
-	`account_id` text NOT NULL,
-	`subscription_id` text NOT NULL,
 	`alert_state` text NOT NULL,
 	`suppressed_reason` text,
 	`outbox_id` integer,
@@ -96,8 +94,8 @@ CREATE TABLE `matches` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `matches_event_destination` ON `matches` (`event_pk`,`destination_id`);--> statement-breakpoint
-CREATE INDEX `matches_destination_state` ON `matches` (`destination_id`,`alert_state`);--> statement-breakpoint
-CREATE INDEX `matches_outbox` ON `matches` (`outbox_id`);--> statement-breakpoint
+CREATE INDEX `matches_pending_since` ON `matches` (`created_at`) WHERE alert_state = 'pending';--> statement-breakpoint
+CREATE INDEX `matches_outbox` ON `matches` (`outbox_id`) WHERE outbox_id IS NOT NULL;--> statement-breakpoint
 CREATE TABLE `outbox` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`idempotency_key` text NOT NULL,
@@ -121,8 +119,6 @@ CREATE TABLE `outbox` (
 CREATE UNIQUE INDEX `outbox_idempotency_key_unique` ON `outbox` (`idempotency_key`);--> statement-breakpoint
 CREATE INDEX `outbox_due` ON `outbox` (`status`,`due_at`);--> statement-breakpoint
 CREATE INDEX `outbox_destination` ON `outbox` (`destination_id`,`created_at`);--> statement-breakpoint
-CREATE INDEX `outbox_account` ON `outbox` (`account_id`,`created_at`);--> statement-breakpoint
-CREATE UNIQUE INDEX `outbox_gathering_alert` ON `outbox` (`destination_id`) WHERE status = 'gathering';--> statement-breakpoint
 CREATE TABLE `platforms` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`slug` text NOT NULL,
@@ -145,6 +141,8 @@ CREATE TABLE `subscriptions` (
 	`min_severity_rank` integer DEFAULT 1 NOT NULL,
 	`categories` text,
 	`status` text DEFAULT 'active' NOT NULL,
+	`destination_active` integer DEFAULT true NOT NULL,
+	`same_day_alerts` integer DEFAULT false NOT NULL,
 	`created_at` integer DEFAULT (cast(unixepoch('subsec') * 1000 as integer)) NOT NULL,
 	FOREIGN KEY (`account_id`) REFERENCES `accounts`(`id`) ON UPDATE no action ON DELETE no action,
 	FOREIGN KEY (`destination_id`) REFERENCES `destinations`(`id`) ON UPDATE no action ON DELETE no action,
@@ -152,5 +150,5 @@ CREATE TABLE `subscriptions` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `subscriptions_destination_platform` ON `subscriptions` (`destination_id`,`platform_id`);--> statement-breakpoint
-CREATE INDEX `subscriptions_platform_status` ON `subscriptions` (`platform_id`,`status`);--> statement-breakpoint
+CREATE INDEX `subscriptions_matching` ON `subscriptions` (`platform_id`,`status`,`destination_active`,`min_severity_rank`,`same_day_alerts`,`destination_id`,`categories`);--> statement-breakpoint
 CREATE INDEX `subscriptions_account` ON `subscriptions` (`account_id`);

@@ -1,0 +1,27 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db.js';
+
+/**
+ * Matching, set-based: one INSERT … SELECT for every event one ingest request stored. Monitoring
+ * notices (unreachable/restored) reach every subscriber of the platform; changes pass each
+ * subscription's minimum severity and categories. Noise (first_recorded, technical upgrades)
+ * matches nobody. The match says whether same-day delivery takes it (`pending`) or only the
+ * digest does (`none`, with the reason: the plan, or the event's own suppression).
+ */
+export function matchIngested(db: Db, ingestId: string, now: number) {
+  return db.run(sql`
+    INSERT INTO matches (event_pk, destination_id, alert_state, suppressed_reason, created_at)
+    SELECT e.pk, s.destination_id,
+      CASE WHEN e.suppressed_reason IS NULL AND s.same_day_alerts THEN 'pending' ELSE 'none' END,
+      CASE WHEN e.suppressed_reason IS NOT NULL THEN e.suppressed_reason WHEN s.same_day_alerts THEN NULL ELSE 'plan' END,
+      ${now}
+    FROM events e
+    JOIN subscriptions s ON s.platform_id = e.platform_id AND s.status = 'active' AND s.destination_active
+    WHERE e.ingest_id = ${ingestId}
+      AND e.kind <> 'first_recorded' AND e.technical_upgrade = 0
+      AND (e.kind IN ('unreachable', 'restored') OR (
+        e.severity_rank >= s.min_severity_rank
+        AND (s.categories IS NULL OR EXISTS (
+          SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value))))
+    ON CONFLICT DO NOTHING`);
+}

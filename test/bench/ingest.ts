@@ -1,0 +1,97 @@
+import { sql } from 'drizzle-orm';
+import { tempDatabase } from '../support/db.js';
+import { makeEvent } from '../support/app.js';
+import { ingestEvents } from '../../src/ingest/ingest.js';
+import { matchIngested } from '../../src/ingest/match.js';
+import { parseEventBody } from '../../src/core/event.js';
+import { seedSubscribers } from './seed.js';
+import type { BenchRow } from './report.js';
+
+const deps = (db: any) => ({ db, clock: () => Date.parse('2026-11-20T07:00:00Z'), alertMaxAgeHours: 48 });
+const parse = (body: unknown) => {
+  const r = parseEventBody(body);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.events;
+};
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** One event against 100,000 subscribed destinations (monitor plan: every match becomes alert work). */
+export async function benchFanOut(): Promise<BenchRow[]> {
+  const database = await tempDatabase();
+  const { db } = database;
+  try {
+    await seedSubscribers(db, { count: 100_000, platformSlugs: ['openai'], plan: 'monitor' });
+    const matchTimes: number[] = [];
+    const ingestTimes: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      // The matching statement alone, on an event stored by hand, removed again afterwards.
+      await db.run(sql`INSERT INTO events (id, platform_id, document_id, severity, severity_rank, kind, categories, title, detected_at, payload, ingest_id, received_at)
+        SELECT ${`m${run}`}, p.id, d.id, 'high', 3, 'changed', '[]', 't', 0, '{}', ${`bench-match-${run}`}, 0
+        FROM platforms p JOIN documents d ON d.platform_id = p.id WHERE p.slug = 'openai' LIMIT 1`);
+      let t0 = performance.now();
+      const matched = await matchIngested(db, `bench-match-${run}`, 0);
+      matchTimes.push(performance.now() - t0);
+      if (matched.rowsAffected !== 100_000) throw new Error(`expected 100,000 matches, got ${matched.rowsAffected}`);
+      await db.run(sql`DELETE FROM matches WHERE event_pk = (SELECT pk FROM events WHERE id = ${`m${run}`})`);
+      await db.run(sql`DELETE FROM events WHERE id = ${`m${run}`}`);
+
+      // The whole ingest: validation, catalog upserts, store, match, alert groups, one batch.
+      await db.run(sql`UPDATE matches SET alert_state = 'none'`);
+      t0 = performance.now();
+      const r = await ingestEvents(deps(db), parse(makeEvent({ id: `fan-${run}` })));
+      ingestTimes.push(performance.now() - t0);
+      if (!r.ok || r.matched !== 100_000) throw new Error(`expected 100,000 matches, got ${JSON.stringify(r)}`);
+    }
+    return [
+      { name: 'matching: 1 event × 100,000 destinations (INSERT … SELECT)', value: median(matchTimes), unit: 'ms', target: '< 300 ms', ok: median(matchTimes) < 300 },
+      { name: 'ingest of that event: validate, store, match (one batch)', value: median(ingestTimes), unit: 'ms', target: '< 500 ms', ok: median(ingestTimes) < 500 },
+    ];
+  } finally {
+    database.dispose();
+  }
+}
+
+/** Batches of 500 events over the catalog against 10,000 subscriptions. */
+export async function benchBatchThroughput(): Promise<BenchRow[]> {
+  const database = await tempDatabase();
+  const { db } = database;
+  try {
+    const slugs = (await db.all<{ slug: string }>(sql`SELECT slug FROM platforms ORDER BY slug`)).map((r) => r.slug);
+    const titles = new Map(
+      (await db.all<{ slug: string; title: string }>(sql`SELECT p.slug, min(d.title) AS title FROM platforms p JOIN documents d ON d.platform_id = p.id GROUP BY p.slug`)).map((r) => [r.slug, r.title]),
+    );
+    await seedSubscribers(db, { count: 10_000, platformSlugs: slugs, plan: 'monitor' });
+    const batches = 10;
+    let events = 0;
+    let matches = 0;
+    let elapsed = 0;
+    for (let b = 0; b < batches; b++) {
+      const body = {
+        events: Array.from({ length: 500 }, (_, i) => {
+          const slug = slugs[(b * 500 + i * 7) % slugs.length]!;
+          return makeEvent({ id: `batch-${b}-${i}`, platform: { slug }, document: { title: titles.get(slug) }, severity: ['low', 'medium', 'high'][i % 3] });
+        }),
+      };
+      const t0 = performance.now();
+      const r = await ingestEvents(deps(db), parse(JSON.parse(JSON.stringify(body))));
+      elapsed += performance.now() - t0;
+      if (!r.ok) throw new Error('batch refused');
+      events += r.accepted;
+      const [m] = await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches m JOIN events e ON e.pk = m.event_pk WHERE e.ingest_id = ${r.ingestId}`);
+      matches += m!.n;
+    }
+    const seconds = elapsed / 1000;
+    const rate = events / seconds;
+    return [
+      {
+        name: `ingest: batches of 500 events, 10,000 subscriptions (${Math.round(matches / events)} matches per event)`,
+        value: rate,
+        unit: 'events/s',
+        target: '≥ 5,000/s',
+        ok: rate >= 5000,
+      },
+    ];
+  } finally {
+    database.dispose();
+  }
+}

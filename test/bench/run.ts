@@ -1,0 +1,21 @@
+/**
+ * `npm run bench`: the speed and memory targets, measured on this machine (never in a timed unit
+ * test). Prints a Markdown table for the README; exits 1 when a target is missed.
+ *   npm run bench -- ingest        only the sections whose name contains "ingest"
+ */
+import { markdownTable, type BenchRow } from './report.js';
+import { benchBatchThroughput, benchFanOut } from './ingest.js';
+
+const sections: { name: string; run: () => Promise<BenchRow[]> }[] = [
+  { name: 'ingest fan-out', run: benchFanOut },
+  { name: 'ingest batches', run: benchBatchThroughput },
+];
+
+const filter = process.argv[2];
+const rows: BenchRow[] = [];
+for (const s of sections.filter((s) => !filter || s.name.includes(filter))) {
+  process.stderr.write(`bench: ${s.name}…\n`);
+  rows.push(...(await s.run()));
+}
+console.log(markdownTable(rows));
+process.exit(rows.every((r) => r.ok) ? 0 : 1);

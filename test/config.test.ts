@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('has the contract’s defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 8787,
+      publicUrl: 'http://localhost:8787',
+      database: { url: 'file:./data/clausewatch.db' },
+      mailFrom: 'ClauseWatch <alerts@localhost>',
+      alertGroupWaitSeconds: 60,
+      digest: { weekday: 'monday', hour: 9 },
+      staleAfterHours: 48,
+      flapWindowHours: 72,
+      alertMaxAgeHours: 48,
+      maxAlertsPerDay: 20,
+      slack: undefined,
+      discord: undefined,
+      smtpUrl: undefined,
+    });
+  });
+
+  it('reads comma-separated tokens for rotation', () => {
+    expect(loadConfig({ INGEST_TOKENS: 'aaaaaaaaaaaaaaaa1, bbbbbbbbbbbbbbbb2' }).ingestTokens).toEqual(['aaaaaaaaaaaaaaaa1', 'bbbbbbbbbbbbbbbb2']);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT: expected a whole number from 1 to 65535'],
+    [{ PUBLIC_URL: 'clausewatch.example' }, 'PUBLIC_URL: expected an http(s) URL'],
+    [{ DATABASE_URL: 'postgres://x' }, 'DATABASE_URL: expected a libSQL URL'],
+    [{ SMTP_URL: 'mail.example.com' }, 'SMTP_URL: expected an smtp:// or smtps:// URL'],
+    [{ DIGEST_WEEKDAY: 'someday' }, 'DIGEST_WEEKDAY: expected a weekday name'],
+    [{ DIGEST_HOUR: '25' }, 'DIGEST_HOUR: expected a whole number from 0 to 23'],
+    [{ ALERT_GROUP_WAIT_SECONDS: '-1' }, 'ALERT_GROUP_WAIT_SECONDS: expected a whole number'],
+    [{ INGEST_TOKENS: 'short' }, 'INGEST_TOKENS: expected comma-separated tokens of at least 16 characters'],
+    [{ DISCORD_PUBLIC_KEY: 'nothex' }, 'DISCORD_PUBLIC_KEY: expected the application public key'],
+    [{ SLACK_BOT_TOKEN: 'xoxb-1' }, 'SLACK_SIGNING_SECRET: expected to be set together'],
+    [{ NODE_ENV: 'production' }, 'INGEST_TOKENS: expected a value in production'],
+  ])('stops on %j with one line naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '', SMTP_URL: ' ' }).port).toBe(8787);
+  });
+});

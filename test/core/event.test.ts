@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { canonicalEventJson, isRfc3339, parseEventBody } from '../../src/core/event.js';
+import { makeEvent, fixtureEvents } from '../support/app.js';
+
+describe('the event validator', () => {
+  it('accepts every shipped sample event', () => {
+    for (const [name, event] of Object.entries(fixtureEvents())) {
+      const r = parseEventBody(event);
+      expect(r.ok, `${name}: ${JSON.stringify(!r.ok && r.issues)}`).toBe(true);
+    }
+  });
+
+  it('applies the contract’s defaults: kind changed, no categories, not a technical upgrade', () => {
+    const r = parseEventBody({ id: 'e', platform: { slug: 'x' }, document: { title: 'T' }, severity: 'low', title: 't', detected_at: '2026-01-01T00:00:00+02:00' });
+    expect(r.ok && r.events[0]).toMatchObject({ kind: 'changed', categories: [], technical_upgrade: false });
+  });
+
+  it('accepts any valid slug and refuses any with a character outside [a-z0-9-]', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,63}$/), (slug) => parseEventBody(makeEvent({ platform: { slug } })).ok),
+    );
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 64 }).filter((s) => !/^[a-z0-9][a-z0-9-]{0,63}$/.test(s)),
+        (slug) => !parseEventBody(makeEvent({ platform: { slug } })).ok,
+      ),
+    );
+  });
+
+  it('accepts timestamps with any offset and refuses them without one', () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date('1990-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }), fc.integer({ min: -12, max: 14 }), (d, h) => {
+        const iso = d.toISOString();
+        const off = `${h < 0 ? '-' : '+'}${String(Math.abs(h)).padStart(2, '0')}:00`;
+        return isRfc3339(iso) && isRfc3339(iso.replace('Z', off)) && !isRfc3339(iso.replace('Z', ''));
+      }),
+    );
+  });
+
+  it('reports every error of every event in a batch, never throwing on arbitrary input', () => {
+    fc.assert(
+      fc.property(fc.array(fc.anything(), { maxLength: 5 }), (items) => {
+        const r = parseEventBody({ events: items });
+        if (!r.ok) return r.issues.every((i) => typeof i.path === 'string' && typeof i.message === 'string');
+        return r.events.length === items.length;
+      }),
+    );
+  });
+
+  it('gives the same canonical JSON whatever the key order', () => {
+    const a = parseEventBody(makeEvent({ id: 'k', evidence: { sha256: 'a'.repeat(64), archive_url: 'https://a.test' } }));
+    const raw = makeEvent({ id: 'k', evidence: { archive_url: 'https://a.test', sha256: 'a'.repeat(64) } });
+    const reversed = Object.fromEntries(Object.entries(raw).reverse());
+    const b = parseEventBody(reversed);
+    expect(a.ok && b.ok && canonicalEventJson(a.events[0]!) === canonicalEventJson(b.events[0]!)).toBe(true);
+  });
+});

@@ -97,6 +97,8 @@ export const accounts = sqliteTable(
     emptyDigest: integer('empty_digest', { mode: 'boolean' }).notNull().default(true),
     slackTeam: text('slack_team'),
     discordGuild: text('discord_guild'),
+    /** How the account came to be: the admin API, a self-serve sign-up, a Slack or Discord command. */
+    origin: text('origin', { enum: ['admin', 'signup', 'slack', 'discord'] }).notNull().default('admin'),
     createdAt: integer('created_at').notNull().default(now),
     updatedAt: integer('updated_at').notNull().default(now),
   },
@@ -214,7 +216,7 @@ export const matches = sqliteTable(
   ],
 );
 
-export const OUTBOX_KINDS = ['alert', 'digest', 'confirmation', 'reminder', 'notice', 'budget'] as const;
+export const OUTBOX_KINDS = ['alert', 'digest', 'confirmation', 'manage_link', 'reminder', 'notice', 'budget'] as const;
 export type OutboxKind = (typeof OUTBOX_KINDS)[number];
 export const OUTBOX_STATUSES = ['queued', 'sending', 'retrying', 'sent', 'dead', 'cancelled'] as const;
 export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
@@ -240,6 +242,8 @@ export const outbox = sqliteTable(
     payload: text('payload'),
     dueAt: integer('due_at').notNull(),
     attempts: integer('attempts').notNull().default(0),
+    /** Parts of a split message already delivered: a retry resumes after them, never repeats them. */
+    partsSent: integer('parts_sent').notNull().default(0),
     leaseOwner: text('lease_owner'),
     leaseUntil: integer('lease_until'),
     lastError: text('last_error'),
@@ -251,5 +255,13 @@ export const outbox = sqliteTable(
   (t) => [
     index('outbox_due').on(t.status, t.dueAt),
     index('outbox_destination').on(t.destinationId, t.createdAt),
+    index('outbox_account').on(t.accountId, t.id),
   ],
 );
+
+/** Fixed-window counters (sign-ups per client address per hour), shared by every instance. */
+export const rateLimits = sqliteTable('rate_limits', {
+  key: text('key').primaryKey(),
+  count: integer('count').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+});

@@ -1,16 +1,17 @@
-import { readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
-import { loadConfig, ConfigError } from './config.js';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { loadConfig, ConfigError, type Config } from './config.js';
 import { openDatabase } from './db.js';
 import { createLogger } from './log.js';
-import { createApp } from './http/app.js';
-import { resolveSecrets } from './secrets.js';
-import { loadCatalog, type CatalogEntry } from './store/platforms.js';
+import { createService, defaultOutboxDir } from './service.js';
 import { systemClock } from './core/clock.js';
 
-/** Wires config → database → services → HTTP server. The only module that knows them all. */
+/**
+ * Wires config → database → services → HTTP server and dispatcher. The only module that knows
+ * them all. ROLE=api serves HTTP only, ROLE=dispatcher only delivers, ROLE=all (default) both.
+ */
 async function main() {
-  let config;
+  let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (e) {
@@ -21,52 +22,50 @@ async function main() {
     throw e;
   }
   const log = createLogger(config.logLevel);
-  const clock = systemClock;
   const database = await openDatabase(config.database.url, config.database.authToken);
-  const { db } = database;
+  const outboxDir = defaultOutboxDir(config.database.url);
+  const service = await createService(config, {
+    db: database.db,
+    clock: systemClock,
+    log,
+    outboxDir,
+    clientAddress: (c) => getConnInfo(c).remote.address ?? 'unknown',
+  });
 
-  const catalog = JSON.parse(readFileSync(new URL('../db/catalog.json', import.meta.url), 'utf8')) as { platforms: CatalogEntry[] };
-  await loadCatalog(db, catalog.platforms, clock());
-
-  const secrets = await resolveSecrets(db, config);
-  for (const g of secrets.generated) {
+  for (const g of service.secrets.generated) {
     if (g.name === 'SECRET_KEY') continue;
     // Shown once, when made: a development start needs them to call the API.
     console.log(`clausewatch: generated ${g.name}=${g.value} (kept in the database; set ${g.name} to use your own)`);
   }
-
+  if (!config.smtpUrl) log.info('mail.to_files', { dir: outboxDir, reason: 'SMTP_URL is not set: every mail is written as an .eml file' });
   if (!config.slack) log.info('slack.off', { reason: 'SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN are not set' });
   if (!config.discord) log.info('discord.off', { reason: 'DISCORD_APPLICATION_ID, DISCORD_PUBLIC_KEY and DISCORD_BOT_TOKEN are not set' });
 
-  const app = createApp({
-    db,
-    clock,
-    log,
-    config: {
-      publicUrl: config.publicUrl,
-      ingestTokens: secrets.ingestTokens,
-      adminTokens: secrets.adminTokens,
-      secretKey: secrets.secretKey,
-      alertGroupWaitSeconds: config.alertGroupWaitSeconds,
-      alertMaxAgeHours: config.alertMaxAgeHours,
-      digest: config.digest,
-      webhookAllowPrivate: config.webhookAllowPrivate,
-    },
-  });
+  const serveHttp = config.role !== 'dispatcher';
+  const deliver = config.role !== 'api';
+  if (deliver) service.dispatcher.start();
+  const server = serveHttp
+    ? serve({ fetch: service.app.fetch, port: config.port }, (info) => {
+        log.info('server.listening', { port: info.port, role: config.role, publicUrl: config.publicUrl });
+      })
+    : undefined;
+  if (!serveHttp) log.info('dispatcher.started', { owner: service.dispatcher.owner });
 
-  const server = serve({ fetch: app.fetch, port: config.port }, (info) => {
-    log.info('server.listening', { port: info.port, publicUrl: config.publicUrl, database: config.database.url.startsWith('file:') ? config.database.url : 'remote' });
-  });
-
-  const shutdown = (signal: string) => {
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     log.info('server.stopping', { signal });
-    server.close(() => {
-      database.close();
-      process.exit(0);
-    });
+    // Stop taking requests, then stop claiming, finish in-flight sends and give back the rest,
+    // close the SMTP pool and the database.
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await service.stop();
+    database.close();
+    log.info('server.stopped', { signal });
+    process.exit(0);
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
 }
 
 void main();

@@ -8,6 +8,9 @@ import { platformRoutes } from './platforms.js';
 import { accountRoutes } from './accounts.js';
 import { destinationRoutes } from './destinations.js';
 import { subscriptionRoutes } from './subscriptions.js';
+import { deliveryRoutes } from './deliveries.js';
+import { signupRoutes } from './signup.js';
+import { linkPageRoutes } from './link-pages.js';
 
 export type { AppDeps } from './deps.js';
 
@@ -20,12 +23,20 @@ export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
   const admin = requireToken(() => deps.config.adminTokens, 'admin');
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.get('/metrics', admin, async (c) => {
+    if (!deps.metrics) return c.json(errorBody('not_found', 'Metrics are not collected by this server.'), 404);
+    const m = await deps.metrics.render();
+    return c.body(m.body, 200, { 'content-type': m.contentType });
+  });
+  app.route('/v1/signup', signupRoutes(deps));
+  app.route('/', linkPageRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));
   app.route('/v1/platforms', platformRoutes(deps));
   app.use('/v1/accounts', admin);
   app.use('/v1/accounts/*', admin);
   app.route('/v1/accounts/:id/destinations', destinationRoutes(deps));
   app.route('/v1/accounts/:id/subscriptions', subscriptionRoutes(deps));
+  app.route('/v1/accounts/:id/deliveries', deliveryRoutes(deps));
   app.route('/v1/accounts', accountRoutes(deps));
   extend?.(app);
 

@@ -2,6 +2,9 @@ import type { Db } from '../db.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../log.js';
 import type { Weekday } from '../core/schedule-time.js';
+import type { LinkSigner } from '../links.js';
+import type { Metrics } from '../metrics.js';
+import type { Context } from 'hono';
 
 /** What the HTTP app needs from the outside; main.ts (Node) or worker.ts (Workers) hands it in. */
 export interface AppDeps {
@@ -17,7 +20,12 @@ export interface AppDeps {
     alertMaxAgeHours: number;
     digest: { weekday: Weekday; hour: number };
     webhookAllowPrivate: boolean;
+    signupLimitPerHour: number;
   };
+  links: LinkSigner;
+  metrics?: Metrics;
+  /** The client's address for rate limits (the socket's on Node, CF-Connecting-IP on Workers). */
+  clientAddress?: (c: Context) => string;
   /** Called after an ingest stored pending alert work, so a dispatcher can wake without polling. */
   onAlertWork?: () => void;
 }

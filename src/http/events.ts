@@ -35,6 +35,8 @@ export function eventRoutes(deps: AppDeps) {
         { ids: outcome.conflicts },
       );
     }
+    deps.metrics?.eventsIngested(outcome.accepted, outcome.duplicates);
+    deps.metrics?.matched(outcome.matched);
     deps.log.info('events.ingested', { ingestId: outcome.ingestId, accepted: outcome.accepted, duplicates: outcome.duplicates, matched: outcome.matched });
     if (outcome.matched > 0) deps.onAlertWork?.();
     return c.json({ accepted: outcome.accepted, duplicates: outcome.duplicates, matched: outcome.matched }, 202);

@@ -6,7 +6,8 @@ import { ApiError, notFound, parseOrThrow } from './errors.js';
 import { accountOr404 } from './accounts.js';
 import { deleteSubscription, listSubscriptions, subscribe, type SubscriptionView } from '../store/subscriptions.js';
 import { getDestination } from '../store/destinations.js';
-import { findPlatform, suggestPlatforms } from '../store/platforms.js';
+import { findPlatform } from '../store/platforms.js';
+import { unknownPlatform } from './signup.js';
 import { SEVERITIES } from '../core/severity.js';
 import { planLimitMessage } from '../core/plans.js';
 import { PLATFORM_SLUG } from '../core/event.js';
@@ -47,13 +48,7 @@ export function subscriptionRoutes(deps: AppDeps) {
       throw notFound('destination', b.destination, `List the account's destinations with GET /v1/accounts/${account.id}/destinations.`);
     }
     const platform = await findPlatform(deps.db, b.platform);
-    if (!platform) {
-      const close = await suggestPlatforms(deps.db, b.platform, 3);
-      const hint = close.length
-        ? `Did you mean ${close.map((p) => `'${p.slug}'`).join(', ')}? Search with GET /v1/platforms?q=${encodeURIComponent(b.platform)}.`
-        : `Search the catalog with GET /v1/platforms?q=${encodeURIComponent(b.platform)}.`;
-      throw new ApiError(404, 'unknown_platform', `No platform '${b.platform}'. ${hint}`, { suggestions: close.map((p) => p.slug) });
-    }
+    if (!platform) throw await unknownPlatform(deps, b.platform);
     const r = await subscribe(deps.db, deps.clock, {
       accountId: account.id,
       plan: account.plan,

@@ -239,6 +239,7 @@ describe('matching', () => {
 
   it('ignores paused subscriptions and disabled destinations', async () => {
     const { account } = await seedSubscriber(t, { plan: 'monitor' });
+    t.clock.advance(1000);
     await t.call('POST', `/v1/accounts/${account.id}/subscriptions`, {
       platform: 'anthropic',
       destination: (await t.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data[0].id,

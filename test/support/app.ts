@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createApp, type AppDeps } from '../../src/http/app.js';
+import { createLinkSigner } from '../../src/links.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import type { Clock } from '../../src/core/clock.js';
 import { tempDatabase, type TempDatabase } from './db.js';
@@ -36,8 +37,11 @@ export async function testApp(options: { now?: string; config?: Partial<AppDeps[
       alertMaxAgeHours: 48,
       digest: { weekday: 'monday', hour: 9 },
       webhookAllowPrivate: true,
+      signupLimitPerHour: 5,
       ...options.config,
     },
+    links: createLinkSigner('test-secret-key-0123456789-0123456789', 'https://clausewatch.test', options.clock ?? clock),
+    clientAddress: (c) => c.req.header('x-test-client') ?? '127.0.0.1',
   };
   const app = createApp(deps);
   const call: TestApp['call'] = async (method, path, body, token = ADMIN_TOKEN) => {

@@ -9,6 +9,7 @@ CREATE TABLE `accounts` (
 	`empty_digest` integer DEFAULT true NOT NULL,
 	`slack_team` text,
 	`discord_guild` text,
+	`origin` text DEFAULT 'admin' NOT NULL,
 	`created_at` integer DEFAULT (cast(unixepoch('subsec') * 1000 as integer)) NOT NULL,
 	`updated_at` integer DEFAULT (cast(unixepoch('subsec') * 1000 as integer)) NOT NULL
 );
@@ -107,6 +108,7 @@ CREATE TABLE `outbox` (
 	`payload` text,
 	`due_at` integer NOT NULL,
 	`attempts` integer DEFAULT 0 NOT NULL,
+	`parts_sent` integer DEFAULT 0 NOT NULL,
 	`lease_owner` text,
 	`lease_until` integer,
 	`last_error` text,
@@ -119,6 +121,7 @@ CREATE TABLE `outbox` (
 CREATE UNIQUE INDEX `outbox_idempotency_key_unique` ON `outbox` (`idempotency_key`);--> statement-breakpoint
 CREATE INDEX `outbox_due` ON `outbox` (`status`,`due_at`);--> statement-breakpoint
 CREATE INDEX `outbox_destination` ON `outbox` (`destination_id`,`created_at`);--> statement-breakpoint
+CREATE INDEX `outbox_account` ON `outbox` (`account_id`,`id`);--> statement-breakpoint
 CREATE TABLE `platforms` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`slug` text NOT NULL,
@@ -128,6 +131,12 @@ CREATE TABLE `platforms` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `platforms_slug_unique` ON `platforms` (`slug`);--> statement-breakpoint
+CREATE TABLE `rate_limits` (
+	`key` text PRIMARY KEY NOT NULL,
+	`count` integer NOT NULL,
+	`expires_at` integer NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE `settings` (
 	`key` text PRIMARY KEY NOT NULL,
 	`value` text NOT NULL

@@ -1,0 +1,138 @@
+import type { ChangeEvent, EventKind } from './event.js';
+import { isMonitorNotice } from './event.js';
+import { bySeverityThenNewest, type Severity } from './severity.js';
+import type { PlanName } from './plans.js';
+
+/**
+ * What a message is about, before any channel shapes it. Renderers turn these into mails, Block
+ * Kit or embeds; the dispatcher builds them from the database.
+ */
+export interface ChangeItem {
+  eventId: string;
+  platform: { slug: string; name: string };
+  document: { title: string; url?: string; kind?: string };
+  provision?: { id?: string; title?: string };
+  severity: Severity;
+  categories: string[];
+  kind: EventKind;
+  title: string;
+  summary?: string;
+  impact?: string;
+  detectedAt: number;
+  effectiveAt?: string;
+  evidence?: { sha256?: string; previous_sha256?: string; snapshot_url?: string; archive_url?: string };
+  changeUrl?: string;
+  diff?: { removed: string[]; added: string[] };
+  /** Filled by noise control: the version this change returned to (issue: flapping). */
+  revertedTo?: number;
+}
+
+export function changeItemFromEvent(event: ChangeEvent, platformName: string): ChangeItem {
+  return {
+    eventId: event.id,
+    platform: { slug: event.platform.slug, name: event.platform.name ?? platformName },
+    document: { title: event.document.title, url: event.document.url, kind: event.document.kind },
+    provision: event.provision ? { id: event.provision.id, title: event.provision.title } : undefined,
+    severity: event.severity,
+    categories: event.categories,
+    kind: event.kind,
+    title: event.title,
+    summary: event.summary,
+    impact: event.impact,
+    detectedAt: Date.parse(event.detected_at),
+    effectiveAt: event.effective_at,
+    evidence: event.evidence
+      ? {
+          sha256: event.evidence.sha256,
+          previous_sha256: event.evidence.previous_sha256,
+          snapshot_url: event.evidence.snapshot_url,
+          archive_url: event.evidence.archive_url,
+        }
+      : undefined,
+    changeUrl: event.change_url,
+    diff: event.diff ? { removed: event.diff.removed, added: event.diff.added } : undefined,
+  };
+}
+
+/** Links every message to a destination carries, signed for that destination. */
+export interface MessageLinks {
+  unsubscribe: string;
+  manage: string;
+}
+
+export interface Reader {
+  /** Account time zone: dates and "takes effect in N days" are counted there. */
+  timeZone: string;
+  now: number;
+}
+
+export interface AlertContent {
+  kind: 'alert';
+  /** Highest severity first, then newest. */
+  changes: ChangeItem[];
+  /** Monitoring notices (unreachable / restored), shown apart from changes. */
+  notices: ChangeItem[];
+  reader: Reader;
+  links: MessageLinks;
+  plan: PlanName;
+}
+
+export interface ConfirmationContent {
+  kind: 'confirmation';
+  address: string;
+  platforms: string[];
+  confirmUrl: string;
+  reader: Reader;
+}
+
+/** Sent when an address that is already subscribed signs up again: where to manage it. */
+export interface ManageLinkContent {
+  kind: 'manage_link';
+  address: string;
+  manageUrl: string;
+  reader: Reader;
+}
+
+export type MessageContent = AlertContent | ConfirmationContent | ManageLinkContent;
+
+/** Splits a group's items into changes and monitoring notices, each in reading order. */
+export function buildAlert(items: ChangeItem[], reader: Reader, links: MessageLinks, plan: PlanName): AlertContent {
+  const changes = items.filter((i) => !isMonitorNotice(i.kind)).sort(bySeverityThenNewest);
+  const notices = items.filter((i) => isMonitorNotice(i.kind)).sort((a, b) => a.detectedAt - b.detectedAt);
+  return { kind: 'alert', changes, notices, reader, links, plan };
+}
+
+/** The subject line / notification text of an alert. */
+export function alertHeadline(a: AlertContent): string {
+  const n = a.changes.length;
+  if (n === 0) {
+    const first = a.notices[0];
+    if (!first) return 'ClauseWatch';
+    const what = first.kind === 'unreachable' ? 'cannot be watched' : 'is watched again';
+    return a.notices.length === 1
+      ? `Monitoring: ${first.document.title} ${what}`
+      : `Monitoring: ${a.notices.length} notices`;
+  }
+  const first = a.changes[0]!;
+  const platforms = [...new Set(a.changes.map((c) => c.platform.name))];
+  if (n === 1) return `[${first.severity.toUpperCase()}] ${first.platform.name}: ${first.title}`;
+  return `[${first.severity.toUpperCase()}] ${n} policy changes: ${platforms.slice(0, 3).join(', ')}${platforms.length > 3 ? ` and ${platforms.length - 3} more` : ''}`;
+}
+
+export const SEVERITY_COLORS: Record<Severity, string> = { high: '#c81e1e', medium: '#b45309', low: '#2563eb' };
+export const SEVERITY_LABELS: Record<Severity, string> = { high: 'High', medium: 'Medium', low: 'Low' };
+
+export function kindLabel(kind: EventKind): string | undefined {
+  switch (kind) {
+    case 'added':
+      return 'New clause';
+    case 'removed':
+      return 'Clause removed';
+    case 'unreachable':
+      return 'Cannot be watched';
+    case 'restored':
+      return 'Watched again';
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,72 @@
+import type { Transporter } from 'nodemailer';
+import type { ChannelAdapter } from '../channel.js';
+import { DeliveryError } from '../channel.js';
+import type { EmailTemplates } from '../../render/template.js';
+import { renderAlertEmail, renderConfirmationEmail, renderManageLinkEmail, type EmailMessage } from '../../render/email.js';
+
+export interface EmailChannelOptions {
+  transport: Transporter;
+  from: string;
+  templates: EmailTemplates;
+  /** Domain of Message-IDs, e.g. the host of PUBLIC_URL. */
+  messageIdDomain: string;
+}
+
+/**
+ * The email adapter: nodemailer builds the MIME and talks SMTP (pooled); this file only renders
+ * through the compiled templates and classifies SMTP failures.
+ */
+export function createEmailChannel(o: EmailChannelOptions): ChannelAdapter<EmailMessage> {
+  return {
+    type: 'email',
+    render(content, destination) {
+      switch (content.kind) {
+        case 'alert':
+          return [renderAlertEmail(o.templates, content, { address: destination.address ?? '', planLine: `on the ${content.plan} plan` })];
+        case 'confirmation':
+          return [renderConfirmationEmail(o.templates, content)];
+        case 'manage_link':
+          return [renderManageLinkEmail(o.templates, content)];
+      }
+    },
+    async send(destination, m, ctx) {
+      if (!destination.address) throw new DeliveryError('email destination has no address', 'permanent', { disableDestination: true });
+      try {
+        const info = await o.transport.sendMail({
+          from: o.from,
+          to: destination.address,
+          subject: m.subject,
+          html: m.html,
+          text: m.text,
+          headers: m.headers,
+          // Stable across retries, so a receiver (and our own duplicate checks) can tell a re-send.
+          messageId: `<${ctx.messageKey}@${o.messageIdDomain}>`,
+        });
+        return { providerId: info.messageId ?? null };
+      } catch (err) {
+        throw classifySmtpError(err);
+      }
+    },
+    async close() {
+      o.transport.close();
+    },
+  };
+}
+
+/**
+ * SMTP replies: 4xx is "try later"; 5xx to RCPT TO means the mailbox does not exist or refuses
+ * us, so the destination is switched off; other 5xx refuse this message only. Connection and
+ * authentication problems are ours, not the recipient's: retry and never disable.
+ */
+export function classifySmtpError(err: unknown): DeliveryError {
+  const e = err as { responseCode?: number; command?: string; code?: string; message?: string; response?: string };
+  const what = e.response ?? e.message ?? String(err);
+  if (typeof e.responseCode === 'number') {
+    if (e.responseCode >= 500 && e.responseCode < 600) {
+      const recipient = /RCPT/i.test(e.command ?? '') || e.code === 'EENVELOPE';
+      return new DeliveryError(`SMTP ${e.responseCode}: ${what}`, 'permanent', { disableDestination: recipient, cause: err });
+    }
+    return new DeliveryError(`SMTP ${e.responseCode}: ${what}`, 'retry', { cause: err });
+  }
+  return new DeliveryError(`SMTP ${e.code ?? 'error'}: ${what}`, 'retry', { cause: err });
+}

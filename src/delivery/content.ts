@@ -1,0 +1,58 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db.js';
+import type { OutboxRow } from './outbox.js';
+import type { DestinationRow } from '../store/destinations.js';
+import type { AccountRow } from '../store/accounts.js';
+import type { LinkSigner } from '../links.js';
+import type { ChangeEvent } from '../core/event.js';
+import { buildAlert, changeItemFromEvent, type ChangeItem, type MessageContent, type MessageLinks } from '../core/message.js';
+
+export async function destinationLinks(links: LinkSigner, destinationId: string): Promise<MessageLinks> {
+  const [unsubscribe, manage] = await Promise.all([links.url('unsubscribe', destinationId), links.url('manage', destinationId)]);
+  return { unsubscribe, manage };
+}
+
+/** The changes an alert message was grouped from, read back by its outbox id (the same on every retry). */
+export async function groupedItems(db: Db, outboxId: number): Promise<ChangeItem[]> {
+  const rows = await db.all<{ payload: string; name: string }>(sql`
+    SELECT e.payload, p.name FROM matches m
+    JOIN events e ON e.pk = m.event_pk JOIN platforms p ON p.id = e.platform_id
+    WHERE m.outbox_id = ${outboxId}`);
+  return rows.map((r) => changeItemFromEvent(JSON.parse(r.payload) as ChangeEvent, r.name));
+}
+
+/**
+ * What an outbox row is about, ready for a renderer. Null when there is nothing left to say
+ * (a group whose matches were all withdrawn).
+ */
+export async function loadContent(
+  db: Db,
+  row: OutboxRow,
+  destination: DestinationRow,
+  account: AccountRow,
+  links: LinkSigner,
+  now: number,
+): Promise<MessageContent | null> {
+  const reader = { timeZone: account.timezone, now };
+  switch (row.kind) {
+    case 'alert': {
+      const items = await groupedItems(db, row.id);
+      if (!items.length) return null;
+      return buildAlert(items, reader, await destinationLinks(links, destination.id), account.plan);
+    }
+    case 'confirmation': {
+      const payload = JSON.parse(row.payload ?? '{}') as { platforms?: string[] };
+      return {
+        kind: 'confirmation',
+        address: destination.address ?? '',
+        platforms: payload.platforms ?? [],
+        confirmUrl: await links.url('confirm', destination.id),
+        reader,
+      };
+    }
+    case 'manage_link':
+      return { kind: 'manage_link', address: destination.address ?? '', manageUrl: await links.url('manage', destination.id), reader };
+    default:
+      throw new Error(`no content loader for outbox kind "${row.kind}"`);
+  }
+}

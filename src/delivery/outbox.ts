@@ -1,0 +1,119 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db.js';
+import type { OutboxKind, DestinationType, OutboxStatus } from '../../db/schema.js';
+
+export interface OutboxRow {
+  id: number;
+  idempotency_key: string;
+  kind: OutboxKind;
+  destination_id: string;
+  account_id: string;
+  channel: DestinationType;
+  status: OutboxStatus;
+  payload: string | null;
+  due_at: number;
+  attempts: number;
+  parts_sent: number;
+}
+
+/**
+ * Claims due rows with a lease, in one UPDATE … RETURNING: rows whose time has come, and rows
+ * whose lease ran out (their dispatcher died mid-send). SQLite serialises writers, so two
+ * dispatchers never claim the same row. The lease (60 s by default) outlasts every send timeout
+ * (SMTP 30 s, HTTP 10 s), so a row is only taken over once its first sender has surely given up.
+ */
+export async function claimDue(db: Db, owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxRow[]> {
+  return db.all<OutboxRow>(sql`
+    UPDATE outbox SET status = 'sending', lease_owner = ${owner}, lease_until = ${now + leaseMs},
+      attempts = attempts + 1, updated_at = ${now}
+    WHERE id IN (
+      SELECT id FROM outbox WHERE status IN ('queued', 'retrying') AND due_at <= ${now}
+      UNION ALL
+      SELECT id FROM outbox WHERE status = 'sending' AND lease_until <= ${now}
+      ORDER BY 1 LIMIT ${limit})
+    RETURNING id, idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, attempts, parts_sent`);
+}
+
+/** Each update below only applies while `owner` still holds the lease: a late finisher changes nothing. */
+const held = (id: number, owner: string) => sql`id = ${id} AND lease_owner = ${owner} AND status = 'sending'`;
+
+export async function markPartSent(db: Db, id: number, owner: string, partsSent: number, now: number): Promise<void> {
+  await db.run(sql`UPDATE outbox SET parts_sent = ${partsSent}, updated_at = ${now} WHERE ${held(id, owner)}`);
+}
+
+export async function markSent(db: Db, id: number, owner: string, providerId: string | null, now: number): Promise<boolean> {
+  const r = await db.run(sql`
+    UPDATE outbox SET status = 'sent', provider_id = ${providerId}, sent_at = ${now}, last_error = NULL,
+      lease_owner = NULL, lease_until = NULL, updated_at = ${now}
+    WHERE ${held(id, owner)}`);
+  return r.rowsAffected > 0;
+}
+
+export async function scheduleRetry(
+  db: Db,
+  id: number,
+  owner: string,
+  dueAt: number,
+  error: string,
+  now: number,
+  opts: { countAttempt: boolean },
+): Promise<void> {
+  await db.run(sql`
+    UPDATE outbox SET status = 'retrying', due_at = ${dueAt}, last_error = ${error},
+      attempts = attempts - ${opts.countAttempt ? 0 : 1}, lease_owner = NULL, lease_until = NULL, updated_at = ${now}
+    WHERE ${held(id, owner)}`);
+}
+
+/** Given up: permanent failure or attempts exhausted. Kept, visible in the delivery log, never dropped. */
+export async function markDead(db: Db, id: number, owner: string, error: string, now: number): Promise<void> {
+  await db.run(sql`
+    UPDATE outbox SET status = 'dead', last_error = ${error}, lease_owner = NULL, lease_until = NULL, updated_at = ${now}
+    WHERE ${held(id, owner)}`);
+}
+
+export async function markCancelled(db: Db, id: number, owner: string, why: string, now: number): Promise<void> {
+  await db.run(sql`
+    UPDATE outbox SET status = 'cancelled', last_error = ${why}, lease_owner = NULL, lease_until = NULL, updated_at = ${now}
+    WHERE ${held(id, owner)}`);
+}
+
+/** On shutdown: rows claimed but not started go back, due at once, their claim not counted. */
+export async function releaseClaims(db: Db, owner: string, ids: number[], now: number): Promise<void> {
+  if (!ids.length) return;
+  await db.run(sql`
+    UPDATE outbox SET status = CASE WHEN attempts > 1 THEN 'retrying' ELSE 'queued' END, attempts = attempts - 1,
+      lease_owner = NULL, lease_until = NULL, due_at = ${now}, updated_at = ${now}
+    WHERE lease_owner = ${owner} AND status = 'sending' AND id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`);
+}
+
+export interface NewOutboxRow {
+  idempotencyKey: string;
+  kind: OutboxKind;
+  destinationId: string;
+  accountId: string;
+  channel: DestinationType;
+  payload?: unknown;
+  dueAt: number;
+}
+
+/** Writes a message to send; a second write with the same key is a no-op (returns false). */
+export function enqueueStatement(db: Db, row: NewOutboxRow, now: number) {
+  return db.run(sql`
+    INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
+    VALUES (${row.idempotencyKey}, ${row.kind}, ${row.destinationId}, ${row.accountId}, ${row.channel}, 'queued',
+      ${row.payload === undefined ? null : JSON.stringify(row.payload)}, ${row.dueAt}, ${now}, ${now})
+    ON CONFLICT (idempotency_key) DO NOTHING`);
+}
+
+export async function enqueue(db: Db, row: NewOutboxRow, now: number): Promise<boolean> {
+  return (await enqueueStatement(db, row, now)).rowsAffected > 0;
+}
+
+/** The next time a queued or retrying row falls due, for the dispatcher's sleep. */
+export async function nextDueAt(db: Db): Promise<number | undefined> {
+  const [row] = await db.all<{ due: number | null }>(sql`
+    SELECT min(t) AS due FROM (
+      SELECT min(due_at) AS t FROM outbox WHERE status IN ('queued', 'retrying')
+      UNION ALL SELECT min(lease_until) FROM outbox WHERE status = 'sending')`);
+  return row?.due ?? undefined;
+}

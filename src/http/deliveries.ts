@@ -1,0 +1,64 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { sql } from 'drizzle-orm';
+import type { AppDeps } from './deps.js';
+import { parseOrThrow } from './errors.js';
+import { accountOr404 } from './accounts.js';
+import { pageQuery } from './query.js';
+import { decodeCursor, encodeCursor } from '../store/paging.js';
+
+const query = z.object({
+  status: z.enum(['queued', 'sending', 'retrying', 'sent', 'dead', 'cancelled'], { error: 'one of queued, sending, retrying, sent, dead, cancelled' }).optional(),
+  ...pageQuery,
+});
+
+const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
+
+/** The delivery log: every message to the account's destinations, newest first, with its fate. */
+export function deliveryRoutes(deps: AppDeps) {
+  const app = new Hono();
+  app.get('/', async (c) => {
+    const account = await accountOr404(deps, c.req.param('id')!);
+    const q = parseOrThrow(query, c.req.query(), 'invalid_query');
+    const before = decodeCursor<number>(q.cursor);
+    const rows = await deps.db.all<{
+      id: number;
+      kind: string;
+      destination_id: string;
+      channel: string;
+      status: string;
+      attempts: number;
+      parts_sent: number;
+      last_error: string | null;
+      provider_id: string | null;
+      due_at: number;
+      sent_at: number | null;
+      created_at: number;
+      items: number;
+    }>(sql`
+      SELECT o.id, o.kind, o.destination_id, o.channel, o.status, o.attempts, o.parts_sent, o.last_error, o.provider_id,
+        o.due_at, o.sent_at, o.created_at, (SELECT count(*) FROM matches m WHERE m.outbox_id = o.id) AS items
+      FROM outbox o
+      WHERE o.account_id = ${account.id}
+        AND ${q.status ? sql`o.status = ${q.status}` : sql`1`}
+        AND ${before !== undefined ? sql`o.id < ${before}` : sql`1`}
+      ORDER BY o.id DESC LIMIT ${q.limit + 1}`);
+    const data = rows.slice(0, q.limit).map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      destination: r.destination_id,
+      channel: r.channel,
+      status: r.status,
+      attempts: r.attempts,
+      changes: r.kind === 'alert' ? r.items : undefined,
+      last_error: r.last_error,
+      provider_id: r.provider_id,
+      next_attempt_at: r.status === 'queued' || r.status === 'retrying' ? iso(r.due_at) : null,
+      sent_at: iso(r.sent_at),
+      created_at: iso(r.created_at),
+    }));
+    const last = data[data.length - 1];
+    return c.json({ data, next_cursor: rows.length > q.limit && last ? encodeCursor(last.id) : null });
+  });
+  return app;
+}

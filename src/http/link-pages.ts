@@ -1,0 +1,173 @@
+import { Hono, type Context } from 'hono';
+import { html } from 'hono/html';
+import type { AppDeps } from './deps.js';
+import { page } from './pages/layout.js';
+import { activateDestination, disableDestination, getDestinationById, type DestinationRow } from '../store/destinations.js';
+import { deleteSubscription, listSubscriptions, subscribe } from '../store/subscriptions.js';
+import { getAccount, platformsInUse } from '../store/accounts.js';
+import { findPlatform, suggestPlatforms } from '../store/platforms.js';
+import { planLimitMessage, planUsage, PLANS } from '../core/plans.js';
+import { isSeverity, SEVERITIES } from '../core/severity.js';
+import type { LinkPurpose } from '../links.js';
+
+/**
+ * The pages behind signed links in messages: confirm (double opt-in), unsubscribe (a page, and
+ * RFC 8058 one-click POST), and manage (see and change one destination's subscriptions with plain
+ * HTML forms).
+ */
+export function linkPageRoutes(deps: AppDeps) {
+  const app = new Hono();
+
+  const invalidLink = (c: Context) =>
+    c.html(
+      page(
+        'Link not valid',
+        html`<h1>This link is not valid</h1>
+          <p>It may have expired or been copied incompletely. Links in ClauseWatch mails are personal and work only for what they were sent for.</p>`,
+        { status: 'error' },
+      ),
+      400,
+    );
+
+  async function destinationFor(c: Context, purpose: LinkPurpose): Promise<DestinationRow | undefined> {
+    const id = await deps.links.verify(purpose, c.req.param('token')!);
+    return id ? getDestinationById(deps.db, id) : undefined;
+  }
+
+  const describe = (d: DestinationRow) =>
+    d.type === 'email' ? d.address : d.type === 'slack' ? `Slack channel ${d.slackChannel}` : d.type === 'discord' ? 'a Discord channel' : 'a webhook';
+
+  app.get('/confirm/:token', async (c) => {
+    const d = await destinationFor(c, 'confirm');
+    if (!d) return invalidLink(c);
+    if (d.status !== 'active') await activateDestination(deps.db, deps.clock, d.id);
+    deps.log.info('destination.confirmed', { destinationId: d.id });
+    const subs = await listSubscriptions(deps.db, d.accountId, { destinationId: d.id });
+    const manage = await deps.links.url('manage', d.id);
+    return c.html(
+      page(
+        'Subscription confirmed',
+        html`<div class="notice" role="status">Confirmed.</div>
+          <h1>You are subscribed</h1>
+          <p>${describe(d)} will receive the weekly digest of changes to ${subs.map((s) => s.platform.name).join(', ') || 'the platforms you choose'}.</p>
+          <p><a href="${manage}">Manage your subscription</a></p>`,
+      ),
+    );
+  });
+
+  app.get('/unsubscribe/:token', async (c) => {
+    const d = await destinationFor(c, 'unsubscribe');
+    if (!d) return invalidLink(c);
+    // A GET never unsubscribes: mail scanners follow links. The form POSTs, as RFC 8058 asks.
+    return c.html(
+      page(
+        'Unsubscribe',
+        d.status === 'disabled' && d.disabledReason === 'unsubscribed'
+          ? html`<h1>You are unsubscribed</h1><p>${describe(d)} receives nothing from ClauseWatch.</p>`
+          : html`<h1>Unsubscribe ${describe(d)}?</h1>
+              <p>It will receive no more alerts or digests from ClauseWatch.</p>
+              <form method="post"><button type="submit">Unsubscribe</button></form>
+              <p class="muted" style="margin-top:16px">Rather change what you receive? <a href="${await deps.links.url('manage', d.id)}">Manage subscriptions</a></p>`,
+      ),
+    );
+  });
+
+  app.post('/unsubscribe/:token', async (c) => {
+    const d = await destinationFor(c, 'unsubscribe');
+    if (!d) return invalidLink(c);
+    if (d.status !== 'disabled') await disableDestination(deps.db, deps.clock, d.id, 'unsubscribed');
+    deps.log.info('destination.unsubscribed', { destinationId: d.id });
+    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    // RFC 8058: the mail client POSTs "List-Unsubscribe=One-Click"; it needs a 2xx, not a page.
+    if (form['List-Unsubscribe'] === 'One-Click') return c.text('Unsubscribed.', 200);
+    return c.html(page('Unsubscribed', html`<div class="notice" role="status">Done.</div><h1>You are unsubscribed</h1><p>${describe(d)} receives nothing more from ClauseWatch.</p>`));
+  });
+
+  app.get('/manage/:token', async (c) => {
+    const d = await destinationFor(c, 'manage');
+    if (!d) return invalidLink(c);
+    return c.html(await managePage(d, c.req.param('token'), c.req.query('done'), c.req.query('error')));
+  });
+
+  app.post('/manage/:token/subscriptions', async (c) => {
+    const d = await destinationFor(c, 'manage');
+    if (!d) return invalidLink(c);
+    const token = c.req.param('token');
+    const form = await c.req.parseBody();
+    const slug = String(form.platform ?? '').trim().toLowerCase();
+    const severity = String(form.min_severity ?? 'low');
+    const account = (await getAccount(deps.db, d.accountId))!;
+    const platform = slug ? await findPlatform(deps.db, slug) : undefined;
+    if (!platform || !isSeverity(severity)) {
+      const close = slug ? await suggestPlatforms(deps.db, slug, 3) : [];
+      const msg = `No platform '${slug}'.${close.length ? ` Did you mean ${close.map((p) => p.slug).join(', ')}?` : ''}`;
+      return c.redirect(`/manage/${token}?error=${encodeURIComponent(msg)}`, 303);
+    }
+    const r = await subscribe(deps.db, deps.clock, {
+      accountId: d.accountId,
+      plan: account.plan,
+      destinationId: d.id,
+      platformId: platform.id,
+      minSeverity: severity,
+      categories: null,
+    });
+    if (!r.ok) return c.redirect(`/manage/${token}?error=${encodeURIComponent(planLimitMessage(account.plan))}`, 303);
+    return c.redirect(`/manage/${token}?done=${encodeURIComponent(`Now watching ${platform.name}.`)}`, 303);
+  });
+
+  app.post('/manage/:token/subscriptions/:subId/delete', async (c) => {
+    const d = await destinationFor(c, 'manage');
+    if (!d) return invalidLink(c);
+    const subs = await listSubscriptions(deps.db, d.accountId, { destinationId: d.id });
+    const sub = subs.find((s) => s.id === c.req.param('subId'));
+    if (sub) await deleteSubscription(deps.db, d.accountId, sub.id);
+    return c.redirect(`/manage/${c.req.param('token')}?done=${encodeURIComponent(sub ? `Stopped watching ${sub.platform.name}.` : 'Already removed.')}`, 303);
+  });
+
+  async function managePage(d: DestinationRow, token: string, done?: string, error?: string) {
+    const account = (await getAccount(deps.db, d.accountId))!;
+    const subs = await listSubscriptions(deps.db, d.accountId, { destinationId: d.id });
+    const used = await platformsInUse(deps.db, d.accountId);
+    const plan = PLANS[account.plan];
+    const unsubscribe = await deps.links.url('unsubscribe', d.id);
+    const statusLine =
+      d.status === 'active'
+        ? html`Receives ${plan.sameDayAlerts ? 'same-day alerts and ' : ''}a weekly digest (${account.digestWeekday}s at ${String(account.digestHour).padStart(2, '0')}:00, ${account.timezone}).`
+        : d.status === 'unconfirmed'
+          ? html`<strong>Not confirmed yet:</strong> open the confirmation link we mailed to start receiving.`
+          : html`<strong>Receives nothing</strong> (${d.disabledReason}).`;
+    return page(
+      'Manage subscription',
+      html`${done ? html`<div class="notice" role="status">${done}</div>` : ''}
+        ${error ? html`<div class="notice error" role="alert">${error}</div>` : ''}
+        <h1>${describe(d)}</h1>
+        <p>${statusLine}</p>
+        <p class="muted">Plan: <strong>${account.plan}</strong>, ${planUsage(account.plan, used)} in use.</p>
+        <h2>Watched platforms</h2>
+        ${subs.length
+          ? html`<ul class="subs">
+              ${subs.map(
+                (s) => html`<li>
+                  <span><strong>${s.platform.name}</strong> <span class="muted">${s.minSeverity === 'low' ? 'all changes' : `${s.minSeverity} and above`}</span>
+                  ${s.status === 'paused' ? html`<span class="badge">paused by plan</span>` : ''}</span>
+                  <form method="post" action="/manage/${token}/subscriptions/${s.id}/delete"><button class="secondary" type="submit" aria-label="Stop watching ${s.platform.name}">Remove</button></form>
+                </li>`,
+              )}
+            </ul>`
+          : html`<p class="muted">None yet.</p>`}
+        <h2>Watch another platform</h2>
+        <form class="add" method="post" action="/manage/${token}/subscriptions">
+          <label>Platform <input type="text" name="platform" placeholder="e.g. openai" required autocomplete="off"></label>
+          <label>Changes
+            <select name="min_severity">
+              ${SEVERITIES.map((s) => html`<option value="${s}">${s === 'low' ? 'all changes' : `${s} and above`}</option>`)}
+            </select>
+          </label>
+          <button type="submit">Add</button>
+        </form>
+        <p class="muted" style="margin-top:24px"><a href="${unsubscribe}">Unsubscribe from everything</a></p>`,
+    );
+  }
+
+  return app;
+}

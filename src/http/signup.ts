@@ -1,0 +1,46 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppDeps } from './deps.js';
+import { readJsonBody } from './body.js';
+import { ApiError, parseOrThrow } from './errors.js';
+import { findPlatform, suggestPlatforms } from '../store/platforms.js';
+import { signUp } from '../store/signup.js';
+import { hitRateLimit } from '../store/rate-limits.js';
+import { PLATFORM_SLUG } from '../core/event.js';
+
+const body = z.strictObject({
+  email: z.email('an email address such as legal@example.com').max(254, 'at most 254 characters'),
+  platform: z.string({ error: 'a platform slug such as openai' }).trim().toLowerCase().regex(PLATFORM_SLUG, 'a platform slug such as openai'),
+});
+
+export async function unknownPlatform(deps: AppDeps, slug: string): Promise<ApiError> {
+  const close = await suggestPlatforms(deps.db, slug, 3);
+  const hint = close.length ? `Did you mean ${close.map((p) => `'${p.slug}'`).join(', ')}?` : '';
+  return new ApiError(404, 'unknown_platform', `No platform '${slug}'. ${hint} Search with GET /v1/platforms?q=${encodeURIComponent(slug)}.`.replace('  ', ' '), {
+    suggestions: close.map((p) => p.slug),
+  });
+}
+
+export function signupRoutes(deps: AppDeps) {
+  const app = new Hono();
+  app.post('/', async (c) => {
+    const client = deps.clientAddress?.(c) ?? 'unknown';
+    const limit = await hitRateLimit(deps.db, `signup:${client}`, deps.config.signupLimitPerHour, 3_600_000, deps.clock());
+    if (!limit.allowed) {
+      c.header('Retry-After', String(limit.retryAfterSeconds));
+      throw new ApiError(429, 'rate_limited', `Too many sign-ups from this address. Try again in ${Math.ceil(limit.retryAfterSeconds / 60)} minutes.`);
+    }
+    const b = parseOrThrow(body, await readJsonBody(c), 'invalid_signup');
+    const platform = await findPlatform(deps.db, b.platform);
+    if (!platform) throw await unknownPlatform(deps, b.platform);
+    const outcome = await signUp(deps.db, deps.clock, { email: b.email, platformId: platform.id, platformName: platform.name, digest: deps.config.digest });
+    deps.log.info('signup.requested', { outcome, platform: platform.slug });
+    if (outcome !== 'throttled') deps.onAlertWork?.();
+    // The same answer whatever happened, so nobody learns whether an address is subscribed.
+    return c.json(
+      { status: 'confirmation_sent', message: `Check ${b.email.toLowerCase()} for a link to confirm the weekly digest of ${platform.name}.` },
+      202,
+    );
+  });
+  return app;
+}

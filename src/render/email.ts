@@ -1,0 +1,223 @@
+import type { AlertContent, ChangeItem, ConfirmationContent, ManageLinkContent } from '../core/message.js';
+import { alertHeadline, kindLabel, SEVERITY_COLORS, SEVERITY_LABELS } from '../core/message.js';
+import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
+import { escapeHtml } from './escape.js';
+import { fill, trusted, type EmailTemplates } from './template.js';
+import { cut } from './text.js';
+
+export interface EmailMessage {
+  subject: string;
+  html: string;
+  text: string;
+  headers: Record<string, string>;
+}
+
+/** Gmail clips messages past 102 KB of HTML; stay below with room for the transport's headers. */
+export const EMAIL_HTML_BUDGET = 100 * 1024;
+const DIFF_LINES = 3;
+const DIFF_CHARS = 400;
+
+// The change body is built here, after MJML ran, so its styles are inline (mj-style inlining only
+// reaches markup MJML itself compiled).
+const S = {
+  p: 'margin:0 0 10px;',
+  label: 'font-size:12px;font-weight:700;text-transform:uppercase;letter-spacing:0.04em;color:#52606d;',
+  removed: 'background:#fdecec;color:#7f1d1d;text-decoration:line-through;padding:4px 8px;margin:2px 0;border-radius:4px;word-break:break-word;',
+  added: 'background:#e7f6ec;color:#14532d;padding:4px 8px;margin:2px 0;border-radius:4px;word-break:break-word;',
+  hash: 'word-break:break-all;font-family:Menlo,Consolas,Courier New,monospace;font-size:12px;color:#334155;',
+  muted: 'color:#52606d;font-size:13px;',
+  effective: 'display:inline-block;background:#fff7ed;color:#9a3412;border-radius:4px;padding:2px 8px;font-size:13px;font-weight:600;',
+};
+
+const e = escapeHtml;
+const link = (href: string, label: string) => `<a href="${e(href)}" style="color:#1d4ed8;">${e(label)}</a>`;
+
+/** The details of one change, as HTML from escaped parts. */
+function changeBodyHtml(c: ChangeItem, reader: AlertContent['reader']): string {
+  const out: string[] = [];
+  const label = kindLabel(c.kind);
+  if (label) out.push(`<p style="${S.p}"><span style="${S.label}">${e(label)}</span></p>`);
+  if (c.summary) out.push(`<p style="${S.p}">${e(c.summary)}</p>`);
+  if (c.impact) out.push(`<p style="${S.p}"><span style="${S.label}">Why it matters</span><br>${e(c.impact)}</p>`);
+  if (c.effectiveAt) {
+    out.push(`<p style="${S.p}"><span style="${S.effective}">${e(`Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, reader.now, reader.timeZone)}`)}</span></p>`);
+  }
+  const diff = diffExcerpt(c);
+  if (diff.removed.length || diff.added.length) {
+    out.push('<div style="margin:0 0 10px;font-size:14px;">');
+    for (const l of diff.removed) out.push(`<div style="${S.removed}">− ${e(l)}</div>`);
+    for (const l of diff.added) out.push(`<div style="${S.added}">+ ${e(l)}</div>`);
+    if (diff.more && c.changeUrl) out.push(`<div style="${S.muted}">${link(c.changeUrl, 'Full text of the change')}</div>`);
+    out.push('</div>');
+  }
+  const links = [c.changeUrl && link(c.changeUrl, 'View the change'), c.document.url && link(c.document.url, 'Current document')].filter(Boolean);
+  if (links.length) out.push(`<p style="${S.p}">${links.join(' &nbsp;·&nbsp; ')}</p>`);
+  const ev = c.evidence;
+  if (ev && (ev.sha256 || ev.archive_url || ev.snapshot_url)) {
+    const parts: string[] = [];
+    if (ev.sha256) parts.push(`SHA-256 <span style="${S.hash}">${e(ev.sha256)}</span>`);
+    if (ev.previous_sha256) parts.push(`previous <span style="${S.hash}">${e(ev.previous_sha256)}</span>`);
+    const evLinks = [ev.archive_url && link(ev.archive_url, 'Archived copy'), ev.snapshot_url && link(ev.snapshot_url, 'Snapshot')].filter(Boolean);
+    out.push(`<p style="${S.p}${S.muted}"><span style="${S.label}">Evidence</span><br>${[...parts, ...evLinks].join('<br>')}</p>`);
+  }
+  const meta = [`Detected ${formatDateTime(c.detectedAt, reader.timeZone)}`, c.categories.length ? c.categories.join(', ') : ''].filter(Boolean);
+  out.push(`<p style="margin:0;${S.muted}">${e(meta.join(' · '))}</p>`);
+  return out.join('');
+}
+
+export function diffExcerpt(c: ChangeItem, lines = DIFF_LINES, chars = DIFF_CHARS): { removed: string[]; added: string[]; more: boolean } {
+  const removed = c.diff?.removed ?? [];
+  const added = c.diff?.added ?? [];
+  const more = removed.length > lines || added.length > lines || [...removed, ...added].some((l) => l.length > chars);
+  return { removed: removed.slice(0, lines).map((l) => cut(l, chars)), added: added.slice(0, lines).map((l) => cut(l, chars)), more };
+}
+
+function changeBlock(t: EmailTemplates, c: ChangeItem, reader: AlertContent['reader']): string {
+  const clause = c.provision?.title ?? c.provision?.id;
+  return fill(t.blocks.change, {
+    color: SEVERITY_COLORS[c.severity],
+    severity: SEVERITY_LABELS[c.severity],
+    platform: c.platform.name,
+    document: c.document.title,
+    clause: clause ? ` · ${clause}` : '',
+    title: c.title,
+    body: trusted(changeBodyHtml(c, reader)),
+  });
+}
+
+function noticeBlock(t: EmailTemplates, n: ChangeItem, reader: AlertContent['reader']): string {
+  const down = n.kind === 'unreachable';
+  return fill(t.blocks.notice, {
+    state: down ? 'cannot be watched' : 'watched again',
+    platform: n.platform.name,
+    document: n.document.title,
+    detail: `${down ? 'Since' : 'Restored'} ${formatDateTime(n.detectedAt, reader.timeZone)}. ${down ? 'Changes made while it cannot be read will be reported once it can.' : 'Monitoring is back to normal.'}${n.summary ? ` ${n.summary}` : ''}`,
+  });
+}
+
+export function unsubscribeHeaders(unsubscribeUrl: string): Record<string, string> {
+  // RFC 2369 List-Unsubscribe with an https URL, and RFC 8058 one-click: mail clients POST
+  // "List-Unsubscribe=One-Click" to it, with no cookie and no confirmation page.
+  return { 'List-Unsubscribe': `<${unsubscribeUrl}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' };
+}
+
+export interface AlertEmailContext {
+  address: string;
+  planLine: string;
+}
+
+/** An alert mail: every change of the group, most severe first, then monitoring notices. */
+export function renderAlertEmail(t: EmailTemplates, a: AlertContent, ctx: AlertEmailContext): EmailMessage {
+  const subject = cut(alertHeadline(a), 180);
+  const n = a.changes.length;
+  const heading =
+    n === 0 ? 'Monitoring notice' : n === 1 ? `${a.changes[0]!.platform.name} changed its ${a.changes[0]!.document.title}` : `${n} policy changes`;
+  const intro =
+    n === 0
+      ? 'ClauseWatch could not read a document you watch, or can read it again.'
+      : `${countBySeverity(a.changes)}, detected since the last alert.`;
+  const frame = {
+    subject,
+    preview: n ? a.changes.map((c) => c.title).join(' · ').slice(0, 140) : heading,
+    heading,
+    intro,
+    address: ctx.address,
+    plan_line: ctx.planLine,
+    manage_url: a.links.manage,
+    unsubscribe_url: a.links.unsubscribe,
+  };
+
+  // Most severe first, as many as fit the budget; the rest are counted with a link to the list.
+  const shell = fill(t.alert, frame);
+  let budget = EMAIL_HTML_BUDGET - shell.length - 2048;
+  const changeHtml: string[] = [];
+  let omitted = 0;
+  for (const c of a.changes) {
+    const block = changeBlock(t, c, a.reader);
+    if (block.length > budget) {
+      omitted++;
+      continue;
+    }
+    budget -= block.length;
+    changeHtml.push(block);
+  }
+  if (omitted) {
+    changeHtml.push(
+      fill(t.blocks.notice, {
+        state: `${omitted} more`,
+        platform: `${omitted} more change${omitted === 1 ? '' : 's'}`,
+        document: 'not shown to keep this mail readable',
+        detail: `See them all on your manage page: ${a.links.manage}`,
+      }),
+    );
+  }
+  const noticeHtml = a.notices.map((x) => noticeBlock(t, x, a.reader)).join('');
+  const html = shell
+    .replace('<!--slot:changes-->', changeHtml.join(''))
+    .replace('<!--slot:notices-->', noticeHtml);
+
+  return { subject, html, text: alertText(a, ctx), headers: unsubscribeHeaders(a.links.unsubscribe) };
+}
+
+function countBySeverity(changes: ChangeItem[]): string {
+  const counts = (['high', 'medium', 'low'] as const)
+    .map((s) => [s, changes.filter((c) => c.severity === s).length] as const)
+    .filter(([, n]) => n > 0);
+  return counts.map(([s, n]) => `${n} ${s}`).join(', ');
+}
+
+/** The plain-text part: the same content, for clients and filters that read text. */
+export function alertText(a: AlertContent, ctx: AlertEmailContext): string {
+  const lines: string[] = [alertHeadline(a), ''];
+  for (const c of a.changes) {
+    const clause = c.provision?.title ?? c.provision?.id;
+    lines.push(`[${SEVERITY_LABELS[c.severity].toUpperCase()}] ${c.platform.name} · ${c.document.title}${clause ? ` · ${clause}` : ''}`);
+    lines.push(c.title);
+    if (kindLabel(c.kind)) lines.push(kindLabel(c.kind)!);
+    if (c.summary) lines.push(c.summary);
+    if (c.impact) lines.push(`Why it matters: ${c.impact}`);
+    if (c.effectiveAt) lines.push(`Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, a.reader.now, a.reader.timeZone)}`);
+    const d = diffExcerpt(c);
+    for (const l of d.removed) lines.push(`  - ${l}`);
+    for (const l of d.added) lines.push(`  + ${l}`);
+    if (c.changeUrl) lines.push(`Change: ${c.changeUrl}`);
+    if (c.evidence?.sha256) lines.push(`Evidence: SHA-256 ${c.evidence.sha256}${c.evidence.previous_sha256 ? ` (previous ${c.evidence.previous_sha256})` : ''}`);
+    if (c.evidence?.archive_url) lines.push(`Archived copy: ${c.evidence.archive_url}`);
+    lines.push(`Detected ${formatDateTime(c.detectedAt, a.reader.timeZone)}`, '');
+  }
+  for (const n of a.notices) {
+    lines.push(`MONITORING · ${n.kind === 'unreachable' ? 'cannot be watched' : 'watched again'}: ${n.platform.name} · ${n.document.title} (${formatDateTime(n.detectedAt, a.reader.timeZone)})`, '');
+  }
+  lines.push('--', `You receive this because ${ctx.address} watches these platforms on ClauseWatch, ${ctx.planLine}.`);
+  lines.push(`Manage subscriptions: ${a.links.manage}`, `Unsubscribe: ${a.links.unsubscribe}`);
+  return lines.join('\n');
+}
+
+export function renderConfirmationEmail(t: EmailTemplates, c: ConfirmationContent): EmailMessage {
+  const platforms = c.platforms.join(', ');
+  const html = fill(t.confirm, { platforms, address: c.address, confirm_url: c.confirmUrl });
+  const text = [
+    'Confirm your ClauseWatch subscription',
+    '',
+    `Someone, hopefully you, asked ClauseWatch to send ${c.address} a weekly digest of changes to the terms, privacy and usage policies of ${platforms}.`,
+    '',
+    `Confirm: ${c.confirmUrl}`,
+    '',
+    'The link works for 7 days. If you did not ask for this, ignore this mail: nothing will be sent.',
+  ].join('\n');
+  return { subject: 'Confirm your ClauseWatch subscription', html, text, headers: {} };
+}
+
+export function renderManageLinkEmail(t: EmailTemplates, c: ManageLinkContent): EmailMessage {
+  const html = fill(t.manageLink, { address: c.address, manage_url: c.manageUrl });
+  const text = [
+    'Your ClauseWatch subscription',
+    '',
+    `Someone asked to sign ${c.address} up for ClauseWatch. This address is already subscribed; see and change what it receives here:`,
+    '',
+    c.manageUrl,
+    '',
+    'If that was not you, there is nothing to do.',
+  ].join('\n');
+  return { subject: 'Your ClauseWatch subscription', html, text, headers: {} };
+}

@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Hono } from 'hono';
+import type { Config } from './config.js';
+import type { Db } from './db.js';
+import type { Clock } from './core/clock.js';
+import type { Logger } from './log.js';
+import { createApp } from './http/app.js';
+import { createLinkSigner, type LinkSigner } from './links.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createDispatcher, type Dispatcher } from './delivery/dispatcher.js';
+import type { ChannelAdapter } from './delivery/channel.js';
+import { createEmailChannel } from './delivery/channels/email.js';
+import { createMailTransport } from './mail-transport.js';
+import { compileEmailTemplates } from './render/compile-templates.js';
+import { resolveSecrets, type Secrets } from './secrets.js';
+import { loadCatalog, type CatalogEntry } from './store/platforms.js';
+import type { DestinationType } from '../db/schema.js';
+import type { Context } from 'hono';
+
+export interface Service {
+  app: Hono;
+  dispatcher: Dispatcher;
+  links: LinkSigner;
+  metrics: Metrics;
+  secrets: Secrets;
+  channels: Partial<Record<DestinationType, ChannelAdapter>>;
+  /** Stops the dispatcher (finishing in-flight sends) and closes the channels' connections. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceDeps {
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  /** Where .eml files go when no SMTP server is set (data/outbox beside a file database). */
+  outboxDir: string;
+  clientAddress?: (c: Context) => string;
+  /** Extra or replacement channels (Slack and Discord are wired by their own modules). */
+  channels?: Partial<Record<DestinationType, ChannelAdapter>>;
+  dispatcher?: { owner?: string; pollMs?: number; leaseMs?: number; concurrency?: number };
+}
+
+const CATALOG_FILE = new URL('../db/catalog.json', import.meta.url);
+
+/**
+ * Builds ClauseWatch's services from the parsed configuration and the Node dependencies: the
+ * catalog, secrets, link signer, metrics, channels, dispatcher and HTTP app. main.ts adds the
+ * HTTP server, schedules and signals; tests call this with a temp database and loopback peers.
+ */
+export async function createService(config: Config, deps: ServiceDeps): Promise<Service> {
+  const { db, clock, log } = deps;
+  const catalog = JSON.parse(readFileSync(CATALOG_FILE, 'utf8')) as { platforms: CatalogEntry[] };
+  await loadCatalog(db, catalog.platforms, clock());
+  const secrets = await resolveSecrets(db, config);
+  const links = createLinkSigner(secrets.secretKey, config.publicUrl, clock);
+  const metrics = createMetrics(db);
+
+  const templates = await compileEmailTemplates();
+  const transport = createMailTransport(config.smtpUrl, deps.outboxDir);
+  const channels: Partial<Record<DestinationType, ChannelAdapter>> = {
+    email: createEmailChannel({ transport, from: config.mailFrom, templates, messageIdDomain: new URL(config.publicUrl).hostname }),
+    ...deps.channels,
+  };
+
+  const dispatcher = createDispatcher({
+    db,
+    clock,
+    log,
+    channels,
+    links,
+    metrics,
+    groupWaitMs: config.alertGroupWaitSeconds * 1000,
+    ...deps.dispatcher,
+  });
+
+  const app = createApp({
+    db,
+    clock,
+    log,
+    links,
+    metrics,
+    clientAddress: deps.clientAddress,
+    onAlertWork: () => dispatcher.wake(),
+    config: {
+      publicUrl: config.publicUrl,
+      ingestTokens: secrets.ingestTokens,
+      adminTokens: secrets.adminTokens,
+      secretKey: secrets.secretKey,
+      alertGroupWaitSeconds: config.alertGroupWaitSeconds,
+      alertMaxAgeHours: config.alertMaxAgeHours,
+      digest: config.digest,
+      webhookAllowPrivate: config.webhookAllowPrivate,
+      signupLimitPerHour: config.signupLimitPerHour,
+    },
+  });
+
+  return {
+    app,
+    dispatcher,
+    links,
+    metrics,
+    secrets,
+    channels,
+    async stop() {
+      await dispatcher.stop();
+      await Promise.all(Object.values(channels).map((ch) => ch?.close?.()));
+    },
+  };
+}
+
+/** data/outbox beside a file database; ./data/outbox for a remote one. */
+export function defaultOutboxDir(databaseUrl: string): string {
+  if (databaseUrl.startsWith('file:')) {
+    const path = databaseUrl.slice('file:'.length).replace(/\?.*$/, '');
+    const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '.';
+    return join(dir, 'outbox');
+  }
+  return join('data', 'outbox');
+}

@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+
+describe('start-up', () => {
+  it('stops on a bad variable with one line naming it and what it expects', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, PORT: 'eighty', DATABASE_URL: 'file::memory:' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual(['clausewatch: cannot start: PORT: expected a whole number from 1 to 65535']);
+  });
+});

@@ -1,0 +1,173 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
+import { emailSubscriber, testService, type TestService } from '../support/service.js';
+import { fixedClock } from '../support/clock.js';
+import { fixtureEvents, makeEvent } from '../support/app.js';
+
+let smtp: TestSmtpServer;
+let s: TestService;
+const clock = fixedClock('2026-11-20T07:00:00Z');
+
+beforeEach(async () => {
+  clock.set('2026-11-20T07:00:00Z');
+  smtp = await startSmtpServer();
+  s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '60' }, { clock });
+});
+afterEach(async () => {
+  await s.dispose();
+  await smtp.close();
+});
+
+const outbox = () => s.database.db.all<{ status: string; attempts: number; last_error: string | null; kind: string }>(sql`SELECT status, attempts, last_error, kind FROM outbox ORDER BY id`);
+
+describe('same-day alerts by email', () => {
+  it('groups a burst of three changes into one mail, highest severity first', async () => {
+    await emailSubscriber(s, 'legal@acme.test');
+    await s.ingest(makeEvent({ id: 'a', severity: 'low', title: 'Low change' }));
+    clock.advance(10_000);
+    await s.ingest(makeEvent({ id: 'b', severity: 'high', title: 'High change' }));
+    clock.advance(10_000);
+    await s.ingest(makeEvent({ id: 'c', severity: 'medium', title: 'Medium change' }));
+
+    expect(await s.dispatcher.runOnce()).toBe(0); // still gathering
+    clock.advance(45_000);
+    expect(await s.dispatcher.runOnce()).toBe(1);
+    const [mail] = await smtp.waitFor(1);
+    expect(smtp.mails).toHaveLength(1);
+    expect(mail!.to).toEqual(['legal@acme.test']);
+    expect(mail!.parsed.subject).toBe('[HIGH] 3 policy changes: OpenAI');
+    const html = mail!.parsed.html as string;
+    expect(html.indexOf('High change')).toBeLessThan(html.indexOf('Medium change'));
+    expect(html.indexOf('Medium change')).toBeLessThan(html.indexOf('Low change'));
+    const text = mail!.parsed.text!;
+    expect(text.indexOf('High change')).toBeLessThan(text.indexOf('Low change'));
+  });
+
+  it('sends an HTML and a plain-text part with Message-ID and one-click unsubscribe headers', async () => {
+    await emailSubscriber(s, 'legal@acme.test');
+    await s.ingest(makeEvent());
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    const [mail] = await smtp.waitFor(1);
+    const p = mail!.parsed;
+    expect(p.html).toBeTruthy();
+    expect(p.text).toContain('Data retention period extended');
+    expect(p.messageId).toMatch(/^<cw-\d+-0@clausewatch\.test>$/);
+    expect(mail!.raw).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r?$/m);
+    expect(mail!.raw).toMatch(/^List-Unsubscribe:\s+<https:\/\/clausewatch\.test\/unsubscribe\/[^>]+>/m);
+  });
+
+  it('shows per change the severity, platform, document, clause, title, summary, change link and evidence', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['anthropic']);
+    const e = fixtureEvents()['02-anthropic-consumer-terms-chat-retention-high.json'];
+    await s.ingest({ ...e, detected_at: '2026-11-20T06:30:00Z' });
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    const [mail] = await smtp.waitFor(1);
+    const html = mail!.parsed.html as string;
+    for (const expected of ['High', e.platform.name ?? 'Anthropic', e.document.title, e.title, e.evidence.sha256, e.evidence.previous_sha256]) {
+      expect(html).toContain(expected);
+    }
+    if (e.provision?.title) expect(html).toContain(e.provision.title.replace(/&/g, '&amp;'));
+    expect(html).toContain(`href="${e.change_url}"`);
+    expect(html).toContain(`href="${e.evidence.archive_url}"`);
+    expect(mail!.parsed.text).toContain(e.evidence.sha256);
+  });
+
+  it('escapes hostile event text so it never becomes markup or a link', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['reddit']);
+    const hostile = fixtureEvents()['99-hostile-escaping.json'];
+    await s.ingest({ ...hostile, detected_at: '2026-11-20T06:30:00Z' });
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    const [mail] = await smtp.waitFor(1);
+    const html = mail!.parsed.html as string;
+    expect(html).not.toContain('<script>');
+    expect(html).not.toMatch(/<img[^>]*onerror/i);
+    expect(html).not.toMatch(/href="javascript:/i);
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(html).toContain('&amp;amp;');
+  });
+
+  it('retries a 421 or 451 answer later, then delivers', async () => {
+    await emailSubscriber(s, 'legal@acme.test');
+    smtp.behaviour.failNext = { count: 1, code: 421 };
+    await s.ingest(makeEvent());
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    expect(smtp.mails).toHaveLength(0);
+    let [row] = await outbox();
+    expect(row).toMatchObject({ status: 'retrying', attempts: 1 });
+    expect(row!.last_error).toMatch(/421/);
+    expect(await s.dispatcher.runOnce()).toBe(0); // not due yet: backoff
+    smtp.behaviour.failNext = { count: 1, code: 451 };
+    clock.advance(60 * 60_000);
+    await s.dispatcher.runOnce();
+    expect((await outbox())[0]).toMatchObject({ status: 'retrying', attempts: 2 });
+    clock.advance(60 * 60_000);
+    await s.dispatcher.runOnce();
+    await smtp.waitFor(1);
+    [row] = await outbox();
+    expect(row).toMatchObject({ status: 'sent', attempts: 3, last_error: null });
+  });
+
+  it('gives up on a 550 for the mailbox, disables the destination with the reason, and logs it', async () => {
+    const { account, destination } = await emailSubscriber(s, 'gone@acme.test');
+    smtp.behaviour.rejectRecipients = new Set(['gone@acme.test']);
+    await s.ingest(makeEvent());
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    expect((await outbox())[0]).toMatchObject({ status: 'dead', attempts: 1 });
+    const dests = (await s.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data;
+    expect(dests[0]).toMatchObject({ id: destination.id, status: 'disabled' });
+    expect(dests[0].disabled_reason).toMatch(/550/);
+    const log = (await s.call('GET', `/v1/accounts/${account.id}/deliveries`)).json.data;
+    expect(log[0]).toMatchObject({ kind: 'alert', status: 'dead', attempts: 1, changes: 1 });
+    expect(log[0].last_error).toMatch(/550/);
+    // Nothing more is matched for a disabled destination.
+    expect((await s.ingest(makeEvent({ id: 'later' }))).json.matched).toBe(0);
+  });
+
+  it('turns a row dead, never dropped, after the last attempt', async () => {
+    await emailSubscriber(s, 'legal@acme.test');
+    smtp.behaviour.failNext = { count: 100, code: 451 };
+    await s.ingest(makeEvent());
+    clock.advance(61_000);
+    for (let i = 0; i < 8; i++) {
+      await s.dispatcher.runOnce();
+      clock.advance(2 * 3_600_000);
+    }
+    expect((await outbox())[0]).toMatchObject({ status: 'dead', attempts: 8 });
+  });
+
+  it('counts sent messages and the queue in /metrics', async () => {
+    await emailSubscriber(s, 'legal@acme.test');
+    await s.ingest(makeEvent());
+    let m = (await s.call('GET', '/metrics')).text;
+    expect(m).toMatch(/clausewatch_events_ingested_total 1/);
+    expect(m).toMatch(/clausewatch_outbox_depth\{status="grouping",channel="any"\} 1/);
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    m = (await s.call('GET', '/metrics')).text;
+    expect(m).toMatch(/clausewatch_messages_sent_total\{channel="email",kind="alert"\} 1/);
+    expect((await s.call('GET', '/metrics', undefined, null)).status).toBe(401);
+  });
+});
+
+describe('the dispatcher', () => {
+  it('delivers an alert within the group wait plus one second on an idle system', async () => {
+    const live = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '1' });
+    try {
+      await emailSubscriber(live, 'legal@acme.test');
+      live.dispatcher.start();
+      await new Promise((r) => setTimeout(r, 300)); // idle: asleep until its poll
+      const t0 = Date.now();
+      await live.ingest(makeEvent({ detected_at: new Date().toISOString() }));
+      await smtp.waitFor(1, 2_500);
+      expect(Date.now() - t0).toBeLessThan(2_000);
+    } finally {
+      await live.dispose();
+    }
+  });
+});

@@ -1,0 +1,191 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
+import { testService, type TestService } from '../support/service.js';
+import { fixedClock } from '../support/clock.js';
+import { makeEvent } from '../support/app.js';
+
+let smtp: TestSmtpServer;
+let s: TestService;
+const clock = fixedClock('2026-11-20T07:00:00Z');
+
+beforeEach(async () => {
+  clock.set('2026-11-20T07:00:00Z');
+  smtp = await startSmtpServer();
+  s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '60' }, { clock });
+});
+afterEach(async () => {
+  await s.dispose();
+  await smtp.close();
+});
+
+const signup = (body: unknown, client = '10.0.0.1') => s.call('POST', '/v1/signup', body, null, { 'x-test-client': client });
+const count = async (table: string) => (await s.database.db.all<{ n: number }>(sql.raw(`SELECT count(*) AS n FROM ${table}`)))[0]!.n;
+const linkIn = (mail: { parsed: { text?: string } }, path: string) => {
+  const m = new RegExp(`https://clausewatch\\.test(/${path}/[A-Za-z0-9._-]+)`).exec(mail.parsed.text!.replace(/=\r?\n/g, ''));
+  if (!m) throw new Error(`no /${path}/ link in mail`);
+  return m[1]!;
+};
+
+describe('self-serve sign-up', () => {
+  it('goes sign-up → confirm → alert → one-click unsubscribe → nothing more', async () => {
+    const r = await signup({ email: 'Ana@Example.test', platform: 'openai' });
+    expect(r.status).toBe(202);
+    expect(r.json.status).toBe('confirmation_sent');
+
+    // Nothing reaches an unconfirmed address but its confirmation.
+    await s.call('PATCH', `/v1/accounts/${(await s.call('GET', '/v1/accounts?email=ana@example.test')).json.data[0].id}`, { plan: 'monitor' });
+    expect((await s.ingest(makeEvent({ id: 'before-confirm' }))).json.matched).toBe(0);
+    await s.dispatcher.runOnce();
+    const [confirmation] = await smtp.waitFor(1);
+    expect(confirmation!.to).toEqual(['ana@example.test']);
+    expect(confirmation!.parsed.subject).toBe('Confirm your ClauseWatch subscription');
+    expect(confirmation!.parsed.html).toContain('OpenAI');
+
+    const page = await s.call('GET', linkIn(confirmation!, 'confirm'), undefined, null);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('You are subscribed');
+
+    expect((await s.ingest(makeEvent({ id: 'after-confirm' }))).json.matched).toBe(1);
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    const mails = await smtp.waitFor(2);
+    const alert = mails[1]!;
+    expect(alert.parsed.subject).toContain('OpenAI');
+
+    // RFC 8058 one-click: a POST of List-Unsubscribe=One-Click, no cookie, no confirmation.
+    const unsubscribeUrl = /<https:\/\/clausewatch\.test(\/unsubscribe\/[^>]+)>/.exec(alert.raw.replace(/\r?\n\s+/g, ' '))![1]!;
+    const one = await s.call('POST', unsubscribeUrl, 'List-Unsubscribe=One-Click', null, { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(one.status).toBe(200);
+
+    expect((await s.ingest(makeEvent({ id: 'after-unsubscribe' }))).json.matched).toBe(0);
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(smtp.mails).toHaveLength(2);
+  });
+
+  it('never creates a second account for the same address, and answers the same either way', async () => {
+    const first = await signup({ email: 'ana@example.test', platform: 'openai' });
+    const second = await signup({ email: 'ANA@example.test', platform: 'anthropic' });
+    expect(second.status).toBe(first.status);
+    expect(Object.keys(second.json)).toEqual(Object.keys(first.json));
+    expect(await count('accounts')).toBe(1);
+    // Unconfirmed, the second sign-up re-aims the free plan's one platform.
+    const subs = await s.database.db.all<{ slug: string }>(sql`SELECT p.slug FROM subscriptions s JOIN platforms p ON p.id = s.platform_id`);
+    expect(subs).toEqual([{ slug: 'anthropic' }]);
+    await s.dispatcher.runOnce();
+    await smtp.waitFor(1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(smtp.mails).toHaveLength(1); // the re-send falls in the same ten minutes
+  });
+
+  it('sends a confirmed address its manage link instead of a second subscription', async () => {
+    await signup({ email: 'ana@example.test', platform: 'openai' });
+    await s.dispatcher.runOnce();
+    const [c] = await smtp.waitFor(1);
+    await s.call('GET', linkIn(c!, 'confirm'), undefined, null);
+    clock.advance(11 * 60_000);
+    const again = await signup({ email: 'ana@example.test', platform: 'openai' });
+    expect(again.status).toBe(202);
+    await s.dispatcher.runOnce();
+    const mails = await smtp.waitFor(2);
+    expect(mails[1]!.parsed.subject).toBe('Your ClauseWatch subscription');
+    expect(linkIn(mails[1]!, 'manage')).toMatch(/^\/manage\//);
+    expect(await count('accounts')).toBe(1);
+  });
+
+  it('refuses a bad address (400) or an unknown platform (404) and stores nothing', async () => {
+    const bad = await signup({ email: 'not-an-address', platform: 'openai' });
+    expect(bad.status).toBe(400);
+    expect(bad.json.issues.map((i: any) => i.path)).toEqual(['email']);
+    const unknown = await signup({ email: 'ana@example.test', platform: 'opneai' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error).toBe('unknown_platform');
+    expect(unknown.json.suggestions).toContain('openai');
+    expect(await count('accounts')).toBe(0);
+    expect(await count('outbox')).toBe(0);
+  });
+
+  it('limits sign-ups per client address with 429', async () => {
+    for (let i = 0; i < 5; i++) expect((await signup({ email: `p${i}@example.test`, platform: 'openai' }, '10.9.9.9')).status).toBe(202);
+    const over = await signup({ email: 'p6@example.test', platform: 'openai' }, '10.9.9.9');
+    expect(over.status).toBe(429);
+    expect(over.json.error).toBe('rate_limited');
+    expect(Number(over.res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await signup({ email: 'other@example.test', platform: 'openai' }, '10.1.1.1')).status).toBe(202);
+    clock.advance(3_600_000);
+    expect((await signup({ email: 'p7@example.test', platform: 'openai' }, '10.9.9.9')).status).toBe(202);
+  });
+});
+
+describe('signed links', () => {
+  async function confirmedDestination() {
+    await signup({ email: 'ana@example.test', platform: 'openai' });
+    const id = (await s.database.db.all<{ id: string }>(sql`SELECT id FROM destinations`))[0]!.id;
+    return id;
+  }
+
+  it('refuses a token made for another purpose or tampered with', async () => {
+    const id = await confirmedDestination();
+    const manageToken = await s.links.token('manage', id);
+    expect((await s.call('GET', `/confirm/${manageToken}`, undefined, null)).status).toBe(400);
+    expect((await s.call('POST', `/unsubscribe/${manageToken}`, undefined, null)).status).toBe(400);
+    const [h, p, sig] = manageToken.split('.');
+    const forged = `${h}.${Buffer.from(JSON.stringify({ sub: 'dst_other', aud: 'manage', iat: 1 })).toString('base64url')}.${sig}`;
+    expect((await s.call('GET', `/manage/${forged}`, undefined, null)).status).toBe(400);
+    expect((await s.call('GET', `/manage/${h}.${p}.${sig}`, undefined, null)).status).toBe(200);
+  });
+
+  it('lets a confirmation link expire after 7 days', async () => {
+    const id = await confirmedDestination();
+    const token = await s.links.token('confirm', id);
+    clock.advance(8 * 86_400_000);
+    expect((await s.call('GET', `/confirm/${token}`, undefined, null)).status).toBe(400);
+  });
+
+  it('shows an unsubscribe page on GET without unsubscribing, and unsubscribes on its form POST', async () => {
+    const id = await confirmedDestination();
+    const token = await s.links.token('unsubscribe', id);
+    const page = await s.call('GET', `/unsubscribe/${token}`, undefined, null);
+    expect(page.text).toContain('<form method="post">');
+    expect((await s.database.db.all<{ status: string }>(sql`SELECT status FROM destinations`))[0]!.status).toBe('unconfirmed');
+    const done = await s.call('POST', `/unsubscribe/${token}`, '', null, { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(done.text).toContain('You are unsubscribed');
+    expect((await s.database.db.all<{ status: string; disabled_reason: string }>(sql`SELECT status, disabled_reason FROM destinations`))[0]).toEqual({
+      status: 'disabled',
+      disabled_reason: 'unsubscribed',
+    });
+  });
+
+  it('manages subscriptions with plain forms: add, refuse past the plan, remove', async () => {
+    const id = await confirmedDestination();
+    const token = await s.links.token('manage', id);
+    const form = (body: string) => s.call('POST', `/manage/${token}/subscriptions`, body, null, { 'content-type': 'application/x-www-form-urlencoded' });
+    let page = await s.call('GET', `/manage/${token}`, undefined, null);
+    expect(page.text).toContain('OpenAI');
+    expect(page.text).toContain('1 of 1 platform');
+
+    const refused = await form('platform=anthropic&min_severity=low');
+    expect(refused.status).toBe(303);
+    page = await s.call('GET', refused.res.headers.get('location')!, undefined, null);
+    expect(page.text).toContain('The free plan includes 1 platform');
+
+    const subId = (await s.database.db.all<{ id: string }>(sql`SELECT id FROM subscriptions`))[0]!.id;
+    const removed = await s.call('POST', `/manage/${token}/subscriptions/${subId}/delete`, '', null, { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(removed.status).toBe(303);
+    const added = await form('platform=anthropic&min_severity=high');
+    page = await s.call('GET', added.res.headers.get('location')!, undefined, null);
+    expect(page.text).toContain('Now watching Anthropic');
+    expect(page.text).toContain('high and above');
+  });
+
+  it('escapes what people typed when the page repeats it', async () => {
+    const id = await confirmedDestination();
+    const token = await s.links.token('manage', id);
+    const r = await s.call('POST', `/manage/${token}/subscriptions`, 'platform=%3Cscript%3Ex&min_severity=low', null, { 'content-type': 'application/x-www-form-urlencoded' });
+    const page = await s.call('GET', r.res.headers.get('location')!, undefined, null);
+    expect(page.text).not.toContain('<script>x');
+    expect(page.text).toContain('&lt;script&gt;x');
+  });
+});

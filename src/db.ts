@@ -19,8 +19,14 @@ export interface Database {
 
 /**
  * Opens the libSQL database (a file for the embedded default, or a libSQL server) and applies
- * the committed migrations. WAL lets readers go on while one process writes; the busy timeout
+ * the committed migrations. WAL lets other processes read while one writes; the busy timeout
  * makes a second process (another dispatcher) wait for the lock instead of failing at once.
+ *
+ * A file database gets one connection per process: the embedded driver runs every statement
+ * synchronously on the main thread, so more connections add no parallelism, and with one the
+ * per-connection pragma below holds for every statement. synchronous=NORMAL is SQLite's advice
+ * for WAL: never corrupt, and a power cut can lose only the last commits, which for the outbox
+ * means at worst a message sent again, never one lost.
  */
 export async function openDatabase(url: string, authToken?: string): Promise<Database> {
   const isFile = url.startsWith('file:');
@@ -28,8 +34,11 @@ export async function openDatabase(url: string, authToken?: string): Promise<Dat
     const path = url.slice('file:'.length).replace(/\?.*$/, '');
     if (path && path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
   }
-  const client = createClient({ url, authToken, timeout: 10_000 });
-  if (isFile) await client.execute('PRAGMA journal_mode = WAL');
+  const client = createClient({ url, authToken, timeout: 10_000, ...(isFile ? { concurrency: 1 } : {}) });
+  if (isFile) {
+    await client.execute('PRAGMA journal_mode = WAL');
+    await client.execute('PRAGMA synchronous = NORMAL');
+  }
   const db = drizzle(client, { schema });
   await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
   return { db, client, close: () => client.close() };

@@ -20,11 +20,33 @@ export interface LinkSigner {
 }
 
 export function createLinkSigner(secretKey: string, publicUrl: string, clock: Clock): LinkSigner {
-  const key = `clausewatch-links:${secretKey}`;
+  // Imported once: importing the HMAC key on every token was a tenth of a mail's CPU time.
+  let keyPromise: Promise<CryptoKey> | undefined;
+  const cryptoKey = () =>
+    (keyPromise ??= crypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(`clausewatch-links:${secretKey}`),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    ));
+  // Links that never expire are the same every time for a destination: every alert and digest
+  // to it carries them, so they are signed once and remembered (a bounded, oldest-out cache).
+  const stable = new Map<string, Promise<string>>();
   const token = async (purpose: LinkPurpose, subject: string) => {
-    const iat = Math.floor(clock() / 1000);
     const ttl = TTL_SECONDS[purpose];
-    return sign({ sub: subject, aud: purpose, iat, ...(ttl ? { exp: iat + ttl } : {}) }, key, 'HS256');
+    if (ttl) {
+      const iat = Math.floor(clock() / 1000);
+      return sign({ sub: subject, aud: purpose, iat, exp: iat + ttl }, await cryptoKey(), 'HS256');
+    }
+    const key = `${purpose}:${subject}`;
+    let t = stable.get(key);
+    if (!t) {
+      t = cryptoKey().then((k) => sign({ sub: subject, aud: purpose }, k, 'HS256'));
+      stable.set(key, t);
+      if (stable.size > 20_000) stable.delete(stable.keys().next().value!);
+    }
+    return t;
   };
   return {
     token,
@@ -33,7 +55,7 @@ export function createLinkSigner(secretKey: string, publicUrl: string, clock: Cl
       if (t.length > 2048) return null;
       try {
         // Expiry is checked against our clock, not the library's Date.now(), so tests can move time.
-        const payload = await verify(t, key, { alg: 'HS256', aud: purpose, exp: false, iat: false, nbf: false });
+        const payload = await verify(t, await cryptoKey(), { alg: 'HS256', aud: purpose, exp: false, iat: false, nbf: false });
         if (typeof payload.exp === 'number' && payload.exp * 1000 < clock()) return null;
         return typeof payload.sub === 'string' ? payload.sub : null;
       } catch {

@@ -10,8 +10,7 @@ import { claimDue, markCancelled, markDead, markPartSent, markSent, nextDueAt, r
 import { groupDueAlerts, nextGroupDueAt } from './grouping.js';
 import { loadContent } from './content.js';
 import { MAX_ATTEMPTS, retryDelayMs } from './backoff.js';
-import { disableDestination, getDestinationById } from '../store/destinations.js';
-import { getAccount } from '../store/accounts.js';
+import { disableDestination, getDestinationWithAccount } from '../store/destinations.js';
 
 export interface DispatcherDeps {
   db: Db;
@@ -25,7 +24,7 @@ export interface DispatcherDeps {
   owner?: string;
   leaseMs?: number;
   batchSize?: number;
-  /** Messages in flight at once (the SMTP pool has 5 connections). */
+  /** Messages in flight at once: twice the SMTP pool's 5 connections, so none waits for work. */
   concurrency?: number;
   /** Longest sleep between looks at the database when nobody wakes us (other processes ingest too). */
   pollMs?: number;
@@ -49,7 +48,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const owner = deps.owner ?? newId('dispatcher');
   const leaseMs = deps.leaseMs ?? 60_000;
   const batchSize = deps.batchSize ?? 20;
-  const concurrency = deps.concurrency ?? 5;
+  const concurrency = deps.concurrency ?? 10;
   const pollMs = deps.pollMs ?? 5_000;
   const random = deps.random ?? Math.random;
 
@@ -63,18 +62,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   async function handle(row: OutboxRow): Promise<void> {
     const now = clock();
-    const destination = await getDestinationById(db, row.destination_id);
-    if (!destination || destination.status === 'disabled') {
-      await markCancelled(db, row.id, owner, destination ? `destination disabled: ${destination.disabledReason}` : 'destination deleted', now);
+    const found = await getDestinationWithAccount(db, row.destination_id);
+    if (!found || found.destination.status === 'disabled') {
+      await markCancelled(db, row.id, owner, found ? `destination disabled: ${found.destination.disabledReason}` : 'destination deleted', now);
       return;
     }
+    const { destination, account } = found;
     if (destination.status === 'unconfirmed' && row.kind !== 'confirmation') {
       await markCancelled(db, row.id, owner, 'destination not confirmed', now);
-      return;
-    }
-    const account = await getAccount(db, row.account_id);
-    if (!account) {
-      await markCancelled(db, row.id, owner, 'account deleted', now);
       return;
     }
     try {
@@ -123,15 +118,33 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     log.info(e.rateLimited ? 'delivery.rate_limited' : 'delivery.failed', { ...fields, retryAt: new Date(dueAt).toISOString() });
   }
 
+  /**
+   * One pass: group due alerts, then keep `concurrency` sends going, claiming the next batch as
+   * the queue runs dry (no pause at batch boundaries), until nothing is due.
+   */
   async function runOnce(): Promise<number> {
-    const now = clock();
-    await groupDueAlerts(db, now, deps.groupWaitMs);
-    const rows = await claimDue(db, owner, now, leaseMs, batchSize);
-    for (const r of rows) unstarted.add(r.id);
-    const queue = [...rows];
+    await groupDueAlerts(db, clock(), deps.groupWaitMs);
+    const queue: OutboxRow[] = [];
+    let exhausted = false;
+    let refilling: Promise<void> | undefined;
+    let handled = 0;
+    const refill = async () => {
+      const rows = await claimDue(db, owner, clock(), leaseMs, batchSize);
+      for (const r of rows) unstarted.add(r.id);
+      queue.push(...rows);
+      if (rows.length < batchSize) exhausted = true;
+    };
+    const next = async (): Promise<OutboxRow | undefined> => {
+      while (!queue.length && !exhausted && !stopping) {
+        refilling ??= refill().finally(() => (refilling = undefined));
+        await refilling;
+      }
+      return stopping ? undefined : queue.shift();
+    };
     const worker = async () => {
-      for (let row = queue.shift(); row && !stopping; row = queue.shift()) {
+      for (let row = await next(); row; row = await next()) {
         unstarted.delete(row.id);
+        handled++;
         try {
           await handle(row);
         } catch (err) {
@@ -140,29 +153,27 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, rows.length) }, worker));
-    if (stopping && unstarted.size) {
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    if (unstarted.size) {
       await releaseClaims(db, owner, [...unstarted], clock());
       unstarted.clear();
     }
-    return rows.length;
+    return handled;
   }
 
   async function loop(): Promise<void> {
     timer = undefined;
     if (!running || stopping) return;
-    let handled = 0;
     woken = false;
     try {
       current = runOnce();
-      handled = (await current) as number;
+      await current;
     } catch (err) {
       log.error('dispatcher.pass_failed', { error: String(err) });
     } finally {
       current = undefined;
     }
     if (!running || stopping) return;
-    if (handled >= batchSize) return schedule(0);
     const now = clock();
     const [due, group] = await Promise.all([nextDueAt(db), nextGroupDueAt(db, deps.groupWaitMs)]).catch(() => [undefined, undefined]);
     const next = woken ? now : Math.min(now + pollMs, due ?? Infinity, group ?? Infinity);

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
-import { destinations, matches, outbox, subscriptions } from '../../db/schema.js';
+import { accounts, destinations, matches, outbox, subscriptions } from '../../db/schema.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import { runBatch } from './batch.js';
@@ -88,6 +88,12 @@ export async function getDestination(db: Db, accountId: string, id: string): Pro
 
 export async function getDestinationById(db: Db, id: string): Promise<DestinationRow | undefined> {
   return db.query.destinations.findFirst({ where: eq(destinations.id, id) });
+}
+
+/** A destination with its account, in one query (the dispatcher's per-message read). */
+export async function getDestinationWithAccount(db: Db, id: string): Promise<{ destination: DestinationRow; account: typeof accounts.$inferSelect } | undefined> {
+  const [row] = await db.select({ destination: destinations, account: accounts }).from(destinations).innerJoin(accounts, eq(accounts.id, destinations.accountId)).where(eq(destinations.id, id));
+  return row;
 }
 
 export async function listDestinations(db: Db, accountId: string): Promise<DestinationRow[]> {

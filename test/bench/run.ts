@@ -5,10 +5,12 @@
  */
 import { markdownTable, type BenchRow } from './report.js';
 import { benchBatchThroughput, benchFanOut } from './ingest.js';
+import { benchEmail } from './email.js';
 
 const sections: { name: string; run: () => Promise<BenchRow[]> }[] = [
   { name: 'ingest fan-out', run: benchFanOut },
   { name: 'ingest batches', run: benchBatchThroughput },
+  { name: 'email delivery', run: benchEmail },
 ];
 
 const filter = process.argv[2];

@@ -74,6 +74,9 @@ const envSchema = z.object({
     .regex(/^smtps?:\/\//, 'an smtp:// or smtps:// URL such as smtp://user:pass@mail.example.com:587')
     .optional(),
   MAIL_FROM: z.string().trim().min(3, 'a sender such as "ClauseWatch <alerts@example.com>"').default('ClauseWatch <alerts@localhost>'),
+  DKIM_DOMAIN: z.string().trim().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name such as example.com').optional(),
+  DKIM_SELECTOR: z.string().trim().regex(/^[a-z0-9._-]+$/i, 'a DNS label such as clausewatch').optional(),
+  DKIM_PRIVATE_KEY: z.string().trim().refine((v) => v.includes('PRIVATE KEY'), 'a PEM private key (-----BEGIN PRIVATE KEY-----…)').optional(),
   SLACK_SIGNING_SECRET: optionalText,
   SLACK_BOT_TOKEN: optionalText,
   SLACK_API_URL: httpUrl.optional(),
@@ -116,6 +119,7 @@ export interface Config {
   secretKey: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
+  dkim: { domainName: string; keySelector: string; privateKey: string } | undefined;
   slack: { signingSecret: string; botToken: string; apiUrl: string | undefined } | undefined;
   discord: { applicationId: string; publicKey: string; botToken: string; apiUrl: string | undefined } | undefined;
   alertGroupWaitSeconds: number;
@@ -160,6 +164,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (slackAny && !(e.SLACK_SIGNING_SECRET && e.SLACK_BOT_TOKEN)) {
     throw new ConfigError(e.SLACK_SIGNING_SECRET ? 'SLACK_BOT_TOKEN' : 'SLACK_SIGNING_SECRET', 'to be set together with the other Slack variable');
   }
+  const dkimSet = [e.DKIM_DOMAIN, e.DKIM_SELECTOR, e.DKIM_PRIVATE_KEY];
+  if (dkimSet.some(Boolean) && !dkimSet.every(Boolean)) {
+    const missing = ['DKIM_DOMAIN', 'DKIM_SELECTOR', 'DKIM_PRIVATE_KEY'][dkimSet.findIndex((v) => !v)]!;
+    throw new ConfigError(missing, 'to be set together with the other DKIM variables');
+  }
   const discordSet = [e.DISCORD_APPLICATION_ID, e.DISCORD_PUBLIC_KEY, e.DISCORD_BOT_TOKEN];
   if (discordSet.some(Boolean) && !discordSet.every(Boolean)) {
     const missing = ['DISCORD_APPLICATION_ID', 'DISCORD_PUBLIC_KEY', 'DISCORD_BOT_TOKEN'][discordSet.findIndex((v) => !v)]!;
@@ -182,6 +191,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     secretKey: e.SECRET_KEY,
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
+    dkim:
+      e.DKIM_DOMAIN && e.DKIM_SELECTOR && e.DKIM_PRIVATE_KEY
+        ? { domainName: e.DKIM_DOMAIN, keySelector: e.DKIM_SELECTOR, privateKey: e.DKIM_PRIVATE_KEY.replace(/\\n/g, '\n') }
+        : undefined,
     slack:
       e.SLACK_SIGNING_SECRET && e.SLACK_BOT_TOKEN
         ? { signingSecret: e.SLACK_SIGNING_SECRET, botToken: e.SLACK_BOT_TOKEN, apiUrl: e.SLACK_API_URL }

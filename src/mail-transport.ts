@@ -7,10 +7,16 @@ import nodemailer, { type Transporter, type TransportOptions } from 'nodemailer'
  * writes each message, fully built by nodemailer, as an .eml file (the embedded default: open it
  * in any mail client). Timeouts stay under the outbox lease (60 s).
  */
-export function createMailTransport(smtpUrl: string | undefined, outboxDir: string): Transporter {
+export function createMailTransport(
+  smtpUrl: string | undefined,
+  outboxDir: string,
+  dkim?: { domainName: string; keySelector: string; privateKey: string },
+): Transporter {
   if (smtpUrl) {
     return nodemailer.createTransport({
       url: smtpUrl,
+      // nodemailer signs every message (RFC 6376) when given the key.
+      ...(dkim ? { dkim } : {}),
       pool: true,
       maxConnections: 5,
       connectionTimeout: 10_000,

@@ -57,7 +57,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
   const metrics = createMetrics(db);
 
   const templates = await compileEmailTemplates();
-  const transport = createMailTransport(config.smtpUrl, deps.outboxDir);
+  const transport = createMailTransport(config.smtpUrl, deps.outboxDir, config.dkim);
   const channels: Partial<Record<DestinationType, ChannelAdapter>> = {
     email: createEmailChannel({ transport, from: config.mailFrom, templates, messageIdDomain: new URL(config.publicUrl).hostname }),
     ...deps.channels,

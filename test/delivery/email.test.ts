@@ -171,3 +171,21 @@ describe('the dispatcher', () => {
     }
   });
 });
+
+describe('DKIM', () => {
+  it('signs every mail when DKIM_* are set', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const signed = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '0', DKIM_DOMAIN: 'clausewatch.test', DKIM_SELECTOR: 'cw', DKIM_PRIVATE_KEY: pem }, { clock });
+    try {
+      await emailSubscriber(signed, 'legal@acme.test');
+      await signed.ingest(makeEvent());
+      await signed.dispatcher.runOnce();
+      const [mail] = await smtp.waitFor(1);
+      expect(mail!.raw).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=clausewatch\.test;[\s\S]*s=cw;/m);
+    } finally {
+      await signed.dispose();
+    }
+  });
+});

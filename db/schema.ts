@@ -102,7 +102,12 @@ export const accounts = sqliteTable(
     createdAt: integer('created_at').notNull().default(now),
     updatedAt: integer('updated_at').notNull().default(now),
   },
-  (t) => [uniqueIndex('accounts_slack_team').on(t.slackTeam), uniqueIndex('accounts_discord_guild').on(t.discordGuild)],
+  (t) => [
+    uniqueIndex('accounts_slack_team').on(t.slackTeam),
+    uniqueIndex('accounts_discord_guild').on(t.discordGuild),
+    // Digest ticks select accounts by their local schedule.
+    index('accounts_digest_schedule').on(t.timezone, t.digestWeekday, t.digestHour),
+  ],
 );
 
 export const DESTINATION_TYPES = ['email', 'slack', 'discord', 'webhook'] as const;
@@ -139,6 +144,7 @@ export const destinations = sqliteTable(
   (t) => [
     uniqueIndex('destinations_account_target').on(t.accountId, t.targetKey),
     index('destinations_address').on(t.address),
+    index('destinations_account').on(t.accountId, t.status),
   ],
 );
 

@@ -96,6 +96,7 @@ const envSchema = z.object({
     .refine((v): v is Weekday => (WEEKDAYS as readonly string[]).includes(v), 'a weekday name such as monday')
     .default('monday'),
   DIGEST_HOUR: intIn(0, 23).default(9),
+  DIGEST_TICK_MINUTES: intIn(1, 60).default(5),
   STALE_AFTER_HOURS: intIn(1, 24 * 365).default(48),
   FLAP_WINDOW_HOURS: intIn(1, 24 * 90).default(72),
   ALERT_MAX_AGE_HOURS: intIn(1, 24 * 365 * 20).default(48),
@@ -123,7 +124,7 @@ export interface Config {
   slack: { signingSecret: string; botToken: string; apiUrl: string | undefined } | undefined;
   discord: { applicationId: string; publicKey: string; botToken: string; apiUrl: string | undefined } | undefined;
   alertGroupWaitSeconds: number;
-  digest: { weekday: Weekday; hour: number };
+  digest: { weekday: Weekday; hour: number; tickMinutes: number };
   staleAfterHours: number;
   flapWindowHours: number;
   alertMaxAgeHours: number;
@@ -209,7 +210,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           }
         : undefined,
     alertGroupWaitSeconds: e.ALERT_GROUP_WAIT_SECONDS,
-    digest: { weekday: e.DIGEST_WEEKDAY as Weekday, hour: e.DIGEST_HOUR },
+    digest: { weekday: e.DIGEST_WEEKDAY as Weekday, hour: e.DIGEST_HOUR, tickMinutes: e.DIGEST_TICK_MINUTES },
     staleAfterHours: e.STALE_AFTER_HOURS,
     flapWindowHours: e.FLAP_WINDOW_HOURS,
     alertMaxAgeHours: e.ALERT_MAX_AGE_HOURS,

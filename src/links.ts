@@ -1,5 +1,6 @@
 import { sign, verify } from 'hono/jwt';
 import type { Clock } from './core/clock.js';
+import type { MessageLinks } from './core/message.js';
 
 /**
  * Signed links in messages (confirm, unsubscribe, manage, view a digest). Each token is an HS256
@@ -63,4 +64,10 @@ export function createLinkSigner(secretKey: string, publicUrl: string, clock: Cl
       }
     },
   };
+}
+
+/** The unsubscribe and manage links every message to a destination carries. */
+export async function destinationLinks(links: LinkSigner, destinationId: string): Promise<MessageLinks> {
+  const [unsubscribe, manage] = await Promise.all([links.url('unsubscribe', destinationId), links.url('manage', destinationId)]);
+  return { unsubscribe, manage };
 }

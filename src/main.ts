@@ -5,6 +5,7 @@ import { openDatabase } from './db.js';
 import { createLogger } from './log.js';
 import { createService, defaultOutboxDir } from './service.js';
 import { systemClock } from './core/clock.js';
+import { startDigestTicker } from './schedule/ticker.js';
 
 /**
  * Wires config → database → services → HTTP server and dispatcher. The only module that knows
@@ -44,6 +45,9 @@ async function main() {
   const serveHttp = config.role !== 'dispatcher';
   const deliver = config.role !== 'api';
   if (deliver) service.dispatcher.start();
+  const ticker = deliver
+    ? startDigestTicker({ db: database.db, clock: systemClock, log, everyMinutes: config.digest.tickMinutes, onEnqueued: () => service.dispatcher.wake() })
+    : undefined;
   const server = serveHttp
     ? serve({ fetch: service.app.fetch, port: config.port }, (info) => {
         log.info('server.listening', { port: info.port, role: config.role, publicUrl: config.publicUrl });
@@ -58,6 +62,7 @@ async function main() {
     log.info('server.stopping', { signal });
     // Stop taking requests, then stop claiming, finish in-flight sends and give back the rest,
     // close the SMTP pool and the database.
+    ticker?.stop();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await service.stop();
     database.close();

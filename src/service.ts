@@ -80,6 +80,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     log,
     links,
     metrics,
+    templates,
     clientAddress: deps.clientAddress,
     onAlertWork: () => dispatcher.wake(),
     config: {
@@ -89,7 +90,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
       secretKey: secrets.secretKey,
       alertGroupWaitSeconds: config.alertGroupWaitSeconds,
       alertMaxAgeHours: config.alertMaxAgeHours,
-      digest: config.digest,
+      digest: { weekday: config.digest.weekday, hour: config.digest.hour },
       webhookAllowPrivate: config.webhookAllowPrivate,
       signupLimitPerHour: config.signupLimitPerHour,
     },

@@ -2,6 +2,7 @@ import type { ChangeEvent, EventKind } from './event.js';
 import { isMonitorNotice } from './event.js';
 import { bySeverityThenNewest, type Severity } from './severity.js';
 import type { PlanName } from './plans.js';
+import type { DigestContent } from './digest.js';
 
 /**
  * What a message is about, before any channel shapes it. Renderers turn these into mails, Block
@@ -93,7 +94,7 @@ export interface ManageLinkContent {
   reader: Reader;
 }
 
-export type MessageContent = AlertContent | ConfirmationContent | ManageLinkContent;
+export type MessageContent = AlertContent | ConfirmationContent | ManageLinkContent | DigestContent;
 
 /** Splits a group's items into changes and monitoring notices, each in reading order. */
 export function buildAlert(items: ChangeItem[], reader: Reader, links: MessageLinks, plan: PlanName): AlertContent {

@@ -52,6 +52,8 @@ export interface SubscriptionForLimit {
   id: string;
   platformId: number;
   createdAt: number;
+  /** Insertion order, to break ties between subscriptions made in the same millisecond. */
+  seq: number;
   /** `paused` by a plan change; subscriptions paused for other reasons are not the plan's to resume. */
   status: 'active' | 'paused';
 }
@@ -65,16 +67,16 @@ export function applyPlanLimit(
   plan: PlanName,
   subscriptions: readonly SubscriptionForLimit[],
 ): { resume: string[]; pause: string[] } {
-  const firstSeen = new Map<number, { createdAt: number; id: string }>();
+  const firstSeen = new Map<number, { createdAt: number; seq: number }>();
   for (const s of subscriptions) {
     const seen = firstSeen.get(s.platformId);
-    if (!seen || s.createdAt < seen.createdAt || (s.createdAt === seen.createdAt && s.id < seen.id)) {
-      firstSeen.set(s.platformId, { createdAt: s.createdAt, id: s.id });
+    if (!seen || s.createdAt < seen.createdAt || (s.createdAt === seen.createdAt && s.seq < seen.seq)) {
+      firstSeen.set(s.platformId, { createdAt: s.createdAt, seq: s.seq });
     }
   }
   const kept = new Set(
     [...firstSeen.entries()]
-      .sort(([, a], [, b]) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))
+      .sort(([, a], [, b]) => a.createdAt - b.createdAt || a.seq - b.seq)
       .slice(0, PLANS[plan].platformLimit)
       .map(([platformId]) => platformId),
   );

@@ -3,14 +3,10 @@ import type { Db } from '../db.js';
 import type { OutboxRow } from './outbox.js';
 import type { DestinationRow } from '../store/destinations.js';
 import type { AccountRow } from '../store/accounts.js';
-import type { LinkSigner } from '../links.js';
+import { destinationLinks, type LinkSigner } from '../links.js';
+import { loadDigests } from './digest-content.js';
 import type { ChangeEvent } from '../core/event.js';
-import { buildAlert, changeItemFromEvent, type ChangeItem, type MessageContent, type MessageLinks } from '../core/message.js';
-
-export async function destinationLinks(links: LinkSigner, destinationId: string): Promise<MessageLinks> {
-  const [unsubscribe, manage] = await Promise.all([links.url('unsubscribe', destinationId), links.url('manage', destinationId)]);
-  return { unsubscribe, manage };
-}
+import { buildAlert, changeItemFromEvent, type ChangeItem, type MessageContent } from '../core/message.js';
 
 /** The changes an alert message was grouped from, read back by its outbox id (the same on every retry). */
 export async function groupedItems(db: Db, outboxId: number): Promise<ChangeItem[]> {
@@ -49,6 +45,12 @@ export async function loadContent(
         confirmUrl: await links.url('confirm', destination.id),
         reader,
       };
+    }
+    case 'digest': {
+      const period = JSON.parse(row.payload ?? '{}') as { key: string; start: number; end: number };
+      const digest = (await loadDigests(db, [{ destinationId: destination.id, period }], links, now)).get(destination.id);
+      if (!digest || (digest.total === 0 && digest.notices.length === 0 && !account.emptyDigest)) return null;
+      return digest;
     }
     case 'manage_link':
       return { kind: 'manage_link', address: destination.address ?? '', manageUrl: await links.url('manage', destination.id), reader };

@@ -11,6 +11,7 @@ import { subscriptionRoutes } from './subscriptions.js';
 import { deliveryRoutes } from './deliveries.js';
 import { signupRoutes } from './signup.js';
 import { linkPageRoutes } from './link-pages.js';
+import { digestRoutes } from './digests.js';
 
 export type { AppDeps } from './deps.js';
 
@@ -30,6 +31,7 @@ export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
   });
   app.route('/v1/signup', signupRoutes(deps));
   app.route('/', linkPageRoutes(deps));
+  app.route('/', digestRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));
   app.route('/v1/platforms', platformRoutes(deps));
   app.use('/v1/accounts', admin);

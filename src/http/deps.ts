@@ -5,6 +5,7 @@ import type { Weekday } from '../core/schedule-time.js';
 import type { LinkSigner } from '../links.js';
 import type { Metrics } from '../metrics.js';
 import type { Context } from 'hono';
+import type { EmailTemplates } from '../render/template.js';
 
 /** What the HTTP app needs from the outside; main.ts (Node) or worker.ts (Workers) hands it in. */
 export interface AppDeps {
@@ -24,6 +25,8 @@ export interface AppDeps {
   };
   links: LinkSigner;
   metrics?: Metrics;
+  /** Compiled email templates, for the digest's "view in browser" page. */
+  templates?: EmailTemplates;
   /** The client's address for rate limits (the socket's on Node, CF-Connecting-IP on Workers). */
   clientAddress?: (c: Context) => string;
   /** Called after an ingest stored pending alert work, so a dispatcher can wake without polling. */

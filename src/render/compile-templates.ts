@@ -23,12 +23,22 @@ async function compileBlock(file: string): Promise<Template> {
 }
 
 export async function compileEmailTemplates(): Promise<EmailTemplates> {
-  const [alert, confirm, manageLink, change, notice] = await Promise.all([
+  const [alert, confirm, manageLink, digest, change, notice, digestPlatform, digestChange, digestSection] = await Promise.all([
     compileMjml('alert.mjml'),
     compileMjml('confirm.mjml'),
     compileMjml('manage-link.mjml'),
+    compileMjml('digest.mjml'),
     compileBlock('blocks/change.mjml'),
     compileBlock('blocks/notice.mjml'),
+    compileBlock('blocks/digest-platform.mjml'),
+    compileBlock('blocks/digest-change.mjml'),
+    compileBlock('blocks/digest-section.mjml'),
   ]);
-  return { alert: parseTemplate(alert), confirm: parseTemplate(confirm), manageLink: parseTemplate(manageLink), blocks: { change, notice } };
+  return {
+    alert: parseTemplate(alert),
+    confirm: parseTemplate(confirm),
+    manageLink: parseTemplate(manageLink),
+    digest: parseTemplate(digest),
+    blocks: { change, notice, digestPlatform, digestChange, digestSection },
+  };
 }

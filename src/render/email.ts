@@ -3,7 +3,7 @@ import { alertHeadline, kindLabel, SEVERITY_COLORS, SEVERITY_LABELS } from '../c
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
 import { escapeHtml } from './escape.js';
 import { fill, trusted, type EmailTemplates } from './template.js';
-import { cut } from './text.js';
+import { cut, utf8Length } from './text.js';
 
 export interface EmailMessage {
   subject: string;
@@ -129,16 +129,17 @@ export function renderAlertEmail(t: EmailTemplates, a: AlertContent, ctx: AlertE
 
   // Most severe first, as many as fit the budget; the rest are counted with a link to the list.
   const shell = fill(t.alert, frame);
-  let budget = EMAIL_HTML_BUDGET - shell.length - 2048;
+  let budget = EMAIL_HTML_BUDGET - utf8Length(shell) - 4096;
   const changeHtml: string[] = [];
   let omitted = 0;
   for (const c of a.changes) {
     const block = changeBlock(t, c, a.reader);
-    if (block.length > budget) {
+    const size = utf8Length(block);
+    if (size > budget) {
       omitted++;
       continue;
     }
-    budget -= block.length;
+    budget -= size;
     changeHtml.push(block);
   }
   if (omitted) {

@@ -47,5 +47,6 @@ export interface EmailTemplates {
   alert: Template;
   confirm: Template;
   manageLink: Template;
-  blocks: { change: Template; notice: Template };
+  digest: Template;
+  blocks: { change: Template; notice: Template; digestPlatform: Template; digestChange: Template; digestSection: Template };
 }

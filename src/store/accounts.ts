@@ -116,7 +116,7 @@ export async function updateAccount(
   const stmts = [db.update(accounts).set({ ...changes, updatedAt: t }).where(eq(accounts.id, id))];
   if (changes.plan && changes.plan !== current.plan) {
     const subs = await db
-      .select({ id: subscriptions.id, platformId: subscriptions.platformId, createdAt: subscriptions.createdAt, status: subscriptions.status })
+      .select({ id: subscriptions.id, platformId: subscriptions.platformId, createdAt: subscriptions.createdAt, status: subscriptions.status, seq: sql<number>`rowid` })
       .from(subscriptions)
       .where(eq(subscriptions.accountId, id));
     const { pause, resume } = applyPlanLimit(changes.plan, subs);

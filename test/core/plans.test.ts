@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { applyPlanLimit, canWatchPlatform, planLimitMessage, planUsage } from '../../src/core/plans.js';
 
-const sub = (id: string, platformId: number, createdAt: number, status: 'active' | 'paused' = 'active') => ({ id, platformId, createdAt, status });
+let seq = 0;
+const sub = (id: string, platformId: number, createdAt: number, status: 'active' | 'paused' = 'active') => ({ id, platformId, createdAt, status, seq: seq++ });
 
 describe('plan rules', () => {
   it('lets an account add a platform below its limit, or one it already watches', () => {
@@ -15,6 +16,10 @@ describe('plan rules', () => {
   it('keeps the oldest platforms on a downgrade, counting a platform once across destinations', () => {
     const subs = [sub('s1', 1, 10), sub('s2', 2, 20), sub('s3', 1, 30), sub('s4', 3, 40)];
     expect(applyPlanLimit('free', subs)).toEqual({ pause: ['s2', 's4'], resume: [] });
+  });
+
+  it('keeps the first made of subscriptions made in the same millisecond', () => {
+    expect(applyPlanLimit('free', [sub('zz', 1, 10), sub('aa', 2, 10)])).toEqual({ pause: ['aa'], resume: [] });
   });
 
   it('resumes paused subscriptions on an upgrade', () => {

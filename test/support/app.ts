@@ -80,7 +80,7 @@ export function makeEvent(overrides: Record<string, any> = {}): any {
   const { platform, document, ...rest } = overrides;
   return {
     id: `evt_${Math.random().toString(36).slice(2)}`,
-    platform: { slug: 'openai', name: 'OpenAI', ...platform },
+    platform: platform?.slug ? { ...platform } : { slug: 'openai', name: 'OpenAI', ...platform },
     document: { title: 'OpenAI Terms of Use', kind: 'terms_of_service', ...document },
     severity: 'medium',
     categories: ['privacy'],

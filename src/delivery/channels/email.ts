@@ -2,6 +2,7 @@ import type { Transporter } from 'nodemailer';
 import type { ChannelAdapter } from '../channel.js';
 import { DeliveryError } from '../channel.js';
 import type { EmailTemplates } from '../../render/template.js';
+import { renderDigestEmail } from '../../render/digest-email.js';
 import { renderAlertEmail, renderConfirmationEmail, renderManageLinkEmail, type EmailMessage } from '../../render/email.js';
 
 export interface EmailChannelOptions {
@@ -10,6 +11,8 @@ export interface EmailChannelOptions {
   templates: EmailTemplates;
   /** Domain of Message-IDs, e.g. the host of PUBLIC_URL. */
   messageIdDomain: string;
+  /** Shared across a digest run's messages; bounded by the caller. */
+  digestCache?: Map<string, string>;
 }
 
 /**
@@ -27,6 +30,8 @@ export function createEmailChannel(o: EmailChannelOptions): ChannelAdapter<Email
           return [renderConfirmationEmail(o.templates, content)];
         case 'manage_link':
           return [renderManageLinkEmail(o.templates, content)];
+        case 'digest':
+          return [renderDigestEmail(o.templates, content, { address: destination.address ?? '', planLine: `on the ${content.plan} plan`, cache: o.digestCache })];
       }
     },
     async send(destination, m, ctx) {

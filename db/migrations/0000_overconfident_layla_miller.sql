@@ -16,6 +16,7 @@ CREATE TABLE `accounts` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `accounts_slack_team` ON `accounts` (`slack_team`);--> statement-breakpoint
 CREATE UNIQUE INDEX `accounts_discord_guild` ON `accounts` (`discord_guild`);--> statement-breakpoint
+CREATE INDEX `accounts_digest_schedule` ON `accounts` (`timezone`,`digest_weekday`,`digest_hour`);--> statement-breakpoint
 CREATE TABLE `destinations` (
 	`id` text PRIMARY KEY NOT NULL,
 	`account_id` text NOT NULL,
@@ -40,6 +41,7 @@ CREATE TABLE `destinations` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `destinations_account_target` ON `destinations` (`account_id`,`target_key`);--> statement-breakpoint
 CREATE INDEX `destinations_address` ON `destinations` (`address`);--> statement-breakpoint
+CREATE INDEX `destinations_account` ON `destinations` (`account_id`,`status`);--> statement-breakpoint
 CREATE TABLE `documents` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`platform_id` integer NOT NULL,

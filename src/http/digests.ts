@@ -1,0 +1,56 @@
+import { Hono } from 'hono';
+import { html, raw } from 'hono/html';
+import { z } from 'zod';
+import type { AppDeps } from './deps.js';
+import { readJsonBody } from './body.js';
+import { parseOrThrow } from './errors.js';
+import { requireToken } from './auth.js';
+import { isRfc3339 } from '../core/event.js';
+import { enqueueDueDigests } from '../schedule/digests.js';
+import { loadDigests } from '../delivery/digest-content.js';
+import { renderDigestEmail } from '../render/digest-email.js';
+import { getDestinationById } from '../store/destinations.js';
+import { page } from './pages/layout.js';
+
+const runBody = z.strictObject({
+  at: z.string().refine(isRfc3339, 'an RFC 3339 timestamp such as 2026-11-30T09:00:00Z').optional(),
+});
+
+export function digestRoutes(deps: AppDeps) {
+  const app = new Hono();
+
+  // What a scheduler tick at `at` does. The outbox key per destination and period makes a second
+  // run, or another process's tick, send nothing twice.
+  app.post('/v1/digests/run', requireToken(() => deps.config.adminTokens, 'admin'), async (c) => {
+    // The body is optional: no body runs the digests due now.
+    const hasBody = c.req.raw.body !== null && c.req.header('content-length') !== '0';
+    const b = parseOrThrow(runBody, hasBody ? await readJsonBody(c) : {}, 'invalid_request');
+    const at = b.at ? Date.parse(b.at) : deps.clock();
+    const r = await enqueueDueDigests(deps.db, at, deps.clock());
+    deps.log.info('digests.run', { at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued });
+    if (r.enqueued) deps.onAlertWork?.();
+    return c.json({ at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued }, 202);
+  });
+
+  // "View in browser": the whole digest, past the mail's size budget.
+  app.get('/digests/:token', async (c) => {
+    const subject = await deps.links.verify('digest', c.req.param('token'));
+    const [destinationId, key, start, end] = subject?.split(':') ?? [];
+    const destination = destinationId ? await getDestinationById(deps.db, destinationId) : undefined;
+    if (!destination || !key || !deps.templates) {
+      return c.html(page('Link not valid', html`<h1>This digest link is not valid</h1><p>It may have been copied incompletely.</p>`, { status: 'error' }), 400);
+    }
+    const period = { key, start: Number(start), end: Number(end) };
+    const digest = (await loadDigests(deps.db, [{ destinationId: destination.id, period }], deps.links, deps.clock())).get(destination.id);
+    if (!digest) return c.html(page('No digest', html`<h1>Nothing to show</h1><p>This destination watches no platform any more.</p>`), 404);
+    const mail = renderDigestEmail(deps.templates, digest, {
+      address: destination.address ?? 'this destination',
+      planLine: `on the ${digest.plan} plan`,
+      unlimited: true,
+    });
+    // The mail's own HTML: the same MJML output, escaped where it was built.
+    return c.html(raw(mail.html));
+  });
+
+  return app;
+}

@@ -1,0 +1,182 @@
+import type { DigestContent } from '../core/digest.js';
+import { countsLine, digestHeadline } from '../core/digest.js';
+import type { ChangeItem } from '../core/message.js';
+import { SEVERITY_COLORS, SEVERITY_LABELS, kindLabel } from '../core/message.js';
+import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
+import { escapeHtml } from './escape.js';
+import { fill, trusted, type EmailTemplates } from './template.js';
+import { EMAIL_HTML_BUDGET, unsubscribeHeaders, type EmailMessage } from './email.js';
+import { cut, utf8Length } from './text.js';
+import { severityRank } from '../core/severity.js';
+
+const e = escapeHtml;
+const link = (href: string, label: string) => `<a href="${e(href)}" style="color:#1d4ed8;">${e(label)}</a>`;
+const MUTED = 'color:#52606d;font-size:13px;';
+
+export interface DigestEmailContext {
+  address: string;
+  planLine: string;
+  /** The browser version shows everything; the mail stops at Gmail's clipping size. */
+  unlimited?: boolean;
+  /**
+   * Rendered change entries by event and time zone: the same change reads the same in every
+   * digest of the run, so a run of 100,000 digests renders each change once per zone.
+   */
+  cache?: Map<string, string>;
+}
+
+/** "23 Nov – 30 Nov 2026" in the reader's zone. */
+export function periodLabel(d: DigestContent): string {
+  const end = formatDateTime(d.period.end - 1, d.reader.timeZone).replace(/,.*$/, '');
+  const start = formatDateTime(d.period.start, d.reader.timeZone).replace(/,.*$/, '').replace(/ \d{4}$/, '');
+  return `${start} – ${end}`;
+}
+
+function changeEntry(t: EmailTemplates, c: ChangeItem, d: DigestContent, cache?: Map<string, string>): string {
+  const key = `${c.eventId}\u0000${d.reader.timeZone}`;
+  const hit = cache?.get(key);
+  if (hit) return hit;
+  const clause = c.provision?.title ?? c.provision?.id;
+  const body: string[] = [];
+  const label = kindLabel(c.kind);
+  if (label) body.push(`<br><span style="${MUTED}">${e(label)}</span>`);
+  if (c.summary) body.push(`<br>${e(cut(c.summary, 600))}`);
+  if (c.effectiveAt) body.push(`<br><span style="color:#9a3412;font-weight:600;">${e(`Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, d.reader.now, d.reader.timeZone)}`)}</span>`);
+  const links = [c.changeUrl && link(c.changeUrl, 'View the change'), c.evidence?.archive_url && link(c.evidence.archive_url, 'Evidence (archived copy)')].filter(Boolean);
+  if (links.length) body.push(`<br><span style="font-size:13px;">${links.join(' &nbsp;·&nbsp; ')}</span>`);
+  const html = fill(t.blocks.digestChange, {
+    color: SEVERITY_COLORS[c.severity],
+    severity: SEVERITY_LABELS[c.severity],
+    title: c.title,
+    document: c.document.title,
+    clause: clause ? ` · ${clause}` : '',
+    body: trusted(body.join('')),
+  });
+  cache?.set(key, html);
+  return html;
+}
+
+function section(t: EmailTemplates, heading: string, bodyHtml: string): string {
+  return fill(t.blocks.digestSection, { heading, body: trusted(bodyHtml) });
+}
+
+function lastVerified(at: number | null, d: DigestContent): string {
+  return at === null ? 'not verified yet' : `last verified ${formatDateTime(at, d.reader.timeZone)}`;
+}
+
+/**
+ * The weekly digest mail: changes grouped by platform (most severe first, with counts), coming
+ * effective dates, monitoring notices, and every watched document's last verification. Past
+ * Gmail's clipping size the least severe changes give way to "N more" and the browser link.
+ */
+export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: DigestEmailContext): EmailMessage {
+  const subject = cut(digestHeadline(d), 180);
+  const summary =
+    d.total === 0
+      ? 'Monitoring ran all week and found no substantive change. Here is when each document you watch was last checked.'
+      : `${countsLine(d.counts)} across ${d.groups.length} platform${d.groups.length === 1 ? '' : 's'}.`;
+  const shell = fill(t.digest, {
+    subject,
+    preview: d.total ? d.groups.flatMap((g) => g.changes.map((c) => c.title)).join(' · ').slice(0, 140) : summary,
+    period: periodLabel(d),
+    view_url: d.links.view,
+    heading: d.total === 0 ? 'No policy changes this week' : digestHeadline(d),
+    summary,
+    address: ctx.address,
+    plan_line: ctx.planLine,
+    manage_url: d.links.manage,
+    unsubscribe_url: d.links.unsubscribe,
+  });
+
+  const upcoming = d.upcoming.length
+    ? section(
+        t,
+        'Upcoming effective dates (next 30 days)',
+        d.upcoming
+          .map((c) => `${e(formatDate(c.effectiveAt!))} · <strong>${e(c.platform.name)}</strong> · ${e(c.title)} <span style="${MUTED}">(${e(effectiveDatePhrase(c.effectiveAt!, d.reader.now, d.reader.timeZone))})</span>`)
+          .join('<br>'),
+      )
+    : '';
+  const notices = d.notices.length
+    ? section(
+        t,
+        'Monitoring',
+        d.notices
+          .map((n) => `${e(formatDateTime(n.detectedAt, d.reader.timeZone))}: <strong>${e(n.platform.name)}</strong> · ${e(n.document.title)} ${n.kind === 'unreachable' ? 'could not be read' : 'could be read again'}`)
+          .join('<br>'),
+      )
+    : '';
+  const watched = section(
+    t,
+    d.total === 0 ? 'Watched and verified' : 'Watched documents',
+    d.watched
+      .map(
+        (w) =>
+          `<strong>${e(w.platform.name)}</strong><br>${w.documents
+            .map((doc) => `${e(doc.title)} <span style="${MUTED}">${e(lastVerified(doc.lastVerifiedAt, d))}</span>`)
+            .join('<br>')}`,
+      )
+      .join('<br><br>') + (d.quiet.technical ? `<br><br><span style="${MUTED}">${d.quiet.technical} re-extraction${d.quiet.technical === 1 ? '' : 's'} without a substantive change not shown.</span>` : ''),
+  );
+
+  let budget = ctx.unlimited ? Infinity : EMAIL_HTML_BUDGET - utf8Length(shell) - utf8Length(upcoming) - utf8Length(notices) - utf8Length(watched) - 4096;
+  const groups: string[] = [];
+  let omitted = 0;
+  // Changes in order of severity across platforms decide what fits; the mail keeps platform order.
+  const ranked = d.groups.flatMap((g) => g.changes).sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
+  const kept = new Set<ChangeItem>();
+  for (const c of ranked) {
+    const size = utf8Length(changeEntry(t, c, d, ctx.cache)) + 400; // and its share of platform headings
+    if (size > budget) {
+      omitted++;
+      continue;
+    }
+    budget -= size;
+    kept.add(c);
+  }
+  for (const g of d.groups) {
+    const shown = g.changes.filter((c) => kept.has(c));
+    if (!shown.length) continue;
+    groups.push(fill(t.blocks.digestPlatform, { platform: g.platform.name, counts: countsLine(g.counts) }));
+    for (const c of shown) groups.push(changeEntry(t, c, d, ctx.cache));
+  }
+  if (omitted) groups.push(section(t, `${omitted} more change${omitted === 1 ? '' : 's'}`, `Not shown to keep this mail readable: ${link(d.links.view, 'see the whole digest in your browser')}.`));
+
+  const html = shell
+    .replace('<!--slot:groups-->', groups.join(''))
+    .replace('<!--slot:upcoming-->', upcoming)
+    .replace('<!--slot:notices-->', notices)
+    .replace('<!--slot:watched-->', watched);
+  return { subject, html, text: digestText(d, ctx), headers: unsubscribeHeaders(d.links.unsubscribe) };
+}
+
+export function digestText(d: DigestContent, ctx: DigestEmailContext): string {
+  const lines = [`ClauseWatch weekly digest, ${periodLabel(d)}`, `View in browser: ${d.links.view}`, '', d.total === 0 ? 'No policy changes this week.' : digestHeadline(d), ''];
+  for (const g of d.groups) {
+    lines.push(`== ${g.platform.name} (${countsLine(g.counts)})`);
+    for (const c of g.changes) {
+      const clause = c.provision?.title ?? c.provision?.id;
+      lines.push(`[${SEVERITY_LABELS[c.severity].toUpperCase()}] ${c.title}`, `   ${c.document.title}${clause ? ` · ${clause}` : ''}`);
+      if (c.summary) lines.push(`   ${cut(c.summary, 600)}`);
+      if (c.effectiveAt) lines.push(`   Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, d.reader.now, d.reader.timeZone)}`);
+      if (c.changeUrl) lines.push(`   ${c.changeUrl}`);
+      if (c.evidence?.archive_url) lines.push(`   Evidence: ${c.evidence.archive_url}`);
+    }
+    lines.push('');
+  }
+  if (d.upcoming.length) {
+    lines.push('== Upcoming effective dates (next 30 days)');
+    for (const c of d.upcoming) lines.push(`${formatDate(c.effectiveAt!)} · ${c.platform.name} · ${c.title}`);
+    lines.push('');
+  }
+  if (d.notices.length) {
+    lines.push('== Monitoring');
+    for (const n of d.notices) lines.push(`${formatDateTime(n.detectedAt, d.reader.timeZone)}: ${n.platform.name} · ${n.document.title} ${n.kind === 'unreachable' ? 'could not be read' : 'could be read again'}`);
+    lines.push('');
+  }
+  lines.push('== Watched documents');
+  for (const w of d.watched) for (const doc of w.documents) lines.push(`${w.platform.name} · ${doc.title}: ${lastVerified(doc.lastVerifiedAt, d)}`);
+  lines.push('', '--', `You receive this weekly digest because ${ctx.address} watches these platforms on ClauseWatch, ${ctx.planLine}.`);
+  lines.push(`Manage subscriptions: ${d.links.manage}`, `Unsubscribe: ${d.links.unsubscribe}`);
+  return lines.join('\n');
+}

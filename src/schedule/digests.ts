@@ -1,0 +1,67 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db.js';
+import { dueSchedules } from '../core/digest-schedule.js';
+import { PLANS } from '../core/plans.js';
+
+const DIGEST_PLANS = sql.join(
+  Object.values(PLANS)
+    .filter((p) => p.weeklyDigest)
+    .map((p) => sql`${p.name}`),
+  sql`, `,
+);
+
+/** The accounts' schedules due at `at`, one row per zone in use (computed in JS, matched in SQL). */
+async function dueRows(db: Db, at: number) {
+  const zones = await db.all<{ timezone: string }>(sql`SELECT DISTINCT timezone FROM accounts`);
+  return zones.flatMap(({ timezone }) =>
+    dueSchedules(at, timezone).map((d) => ({ tz: timezone, weekday: d.weekday, hour: d.hour, key: d.period.key, start: d.period.start, end: d.period.end })),
+  );
+}
+
+const dueDestinations = (rows: string) => sql`
+  FROM json_each(${rows}) j
+  JOIN accounts a ON a.timezone = j.value ->> 'tz' AND a.digest_weekday = j.value ->> 'weekday' AND a.digest_hour = j.value ->> 'hour'
+  JOIN destinations d ON d.account_id = a.id AND d.status = 'active'
+  WHERE a.plan IN (${DIGEST_PLANS})
+    AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.destination_id = d.id AND s.status = 'active')`;
+
+/**
+ * What a digest tick at `at` does: every active destination whose account's local digest weekday
+ * and hour contain `at` gets one outbox row for that period. One INSERT … SELECT; the key
+ * digest:<destination>:<local date> makes a second run, or a second process, add nothing.
+ */
+export async function enqueueDueDigests(db: Db, at: number, now: number): Promise<{ due: number; enqueued: number }> {
+  const rows = await dueRows(db, at);
+  if (!rows.length) return { due: 0, enqueued: 0 };
+  const json = JSON.stringify(rows);
+  const [counted] = await db.all<{ n: number }>(sql`SELECT count(*) AS n ${dueDestinations(json)}`);
+  const r = await db.run(sql`
+    INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
+    SELECT 'digest:' || d.id || ':' || (j.value ->> 'key'), 'digest', d.id, a.id, d.type, 'queued',
+      json_object('key', j.value ->> 'key', 'start', j.value ->> 'start', 'end', j.value ->> 'end'), ${now}, ${now}, ${now}
+    ${dueDestinations(json)}
+    ON CONFLICT DO NOTHING`);
+  return { due: counted?.n ?? 0, enqueued: r.rowsAffected };
+}
+
+export interface DueDigest {
+  destinationId: string;
+  period: { key: string; start: number; end: number };
+}
+
+/** The destinations due at `at`, in pages (for a dry run, which builds digests without sending). */
+export async function* dueDigests(db: Db, at: number, pageSize = 500): AsyncGenerator<DueDigest[]> {
+  const rows = await dueRows(db, at);
+  if (!rows.length) return;
+  const json = JSON.stringify(rows);
+  let after = '';
+  for (;;) {
+    const page = await db.all<{ id: string; key: string; start: number; end: number }>(sql`
+      SELECT d.id, j.value ->> 'key' AS key, j.value ->> 'start' AS start, j.value ->> 'end' AS "end"
+      ${dueDestinations(json)} AND d.id > ${after}
+      ORDER BY d.id LIMIT ${pageSize}`);
+    if (!page.length) return;
+    yield page.map((p) => ({ destinationId: p.id, period: { key: p.key, start: Number(p.start), end: Number(p.end) } }));
+    after = page[page.length - 1]!.id;
+  }
+}

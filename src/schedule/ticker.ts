@@ -1,0 +1,32 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Db } from '../db.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../log.js';
+import { enqueueDueDigests } from './digests.js';
+
+/** After a restart, digests whose hour passed while the service was down within this long are still sent. */
+const CATCH_UP_HOURS = 6;
+
+/**
+ * node-cron drives the digest tick (every `everyMinutes`, many chances per hour). Each tick does
+ * what POST /v1/digests/run does for now; the outbox keys make every instance's ticks safe.
+ */
+export function startDigestTicker(deps: { db: Db; clock: Clock; log: Logger; everyMinutes: number; onEnqueued: () => void }): { stop(): void } {
+  const tick = async (at: number) => {
+    try {
+      const r = await enqueueDueDigests(deps.db, at, deps.clock());
+      if (r.enqueued) {
+        deps.log.info('digests.enqueued', { at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued });
+        deps.onEnqueued();
+      }
+    } catch (err) {
+      deps.log.error('digests.tick_failed', { error: String(err) });
+    }
+  };
+  const task: ScheduledTask = cron.schedule(`*/${deps.everyMinutes} * * * *`, () => tick(deps.clock()), { name: 'digest-tick', noOverlap: true, timezone: 'UTC' });
+  void (async () => {
+    const now = deps.clock();
+    for (let h = CATCH_UP_HOURS; h >= 0; h--) await tick(now - h * 3_600_000);
+  })();
+  return { stop: () => void task.stop() };
+}

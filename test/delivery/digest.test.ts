@@ -1,0 +1,179 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
+import { emailSubscriber, testService, type TestService } from '../support/service.js';
+import { fixedClock } from '../support/clock.js';
+import { makeEvent } from '../support/app.js';
+
+let smtp: TestSmtpServer;
+let s: TestService;
+// Monday 30 November 2026, 09:00 UTC: the default digest time of UTC accounts.
+const MONDAY_9 = '2026-11-30T09:00:00Z';
+const clock = fixedClock('2026-11-25T07:00:00Z');
+
+beforeEach(async () => {
+  clock.set('2026-11-25T07:00:00Z');
+  smtp = await startSmtpServer();
+  s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '60', ALERT_MAX_AGE_HOURS: '100000' }, { clock });
+});
+afterEach(async () => {
+  await s.dispose();
+  await smtp.close();
+});
+
+async function runDigests(at = MONDAY_9) {
+  clock.set(at);
+  const r = await s.call('POST', '/v1/digests/run', { at });
+  expect(r.status).toBe(202);
+  while ((await s.dispatcher.runOnce()) > 0);
+  return r.json;
+}
+const digestMails = () => smtp.mails.filter((m) => /this week/.test(m.parsed.subject ?? ''));
+
+describe('weekly digests', () => {
+  it('groups the week’s changes by platform, most severe first, with counts and every detail', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai', 'stripe']);
+    await s.ingest({
+      events: [
+        makeEvent({ id: 'o1', severity: 'low', title: 'OpenAI low', detected_at: '2026-11-24T06:00:00Z' }),
+        makeEvent({
+          id: 's1',
+          platform: { slug: 'stripe' },
+          document: { title: 'Stripe Services Agreement' },
+          provision: { title: 'Dispute fees' },
+          severity: 'high',
+          title: 'Stripe high',
+          change_url: 'https://tracker.test/changes/s1',
+          evidence: { sha256: 'a'.repeat(64), archive_url: 'https://archive.test/s1' },
+          detected_at: '2026-11-25T06:00:00Z',
+        }),
+        makeEvent({ id: 'o2', severity: 'medium', title: 'OpenAI medium', detected_at: '2026-11-26T06:00:00Z' }),
+        makeEvent({ id: 'old', severity: 'high', title: 'Last week', detected_at: '2026-11-20T06:00:00Z' }),
+        makeEvent({ id: 'noise', technical_upgrade: true, title: 'Re-extraction', detected_at: '2026-11-26T06:00:00Z' }),
+      ],
+    });
+    const r = await runDigests();
+    expect(r).toMatchObject({ due: 1, enqueued: 1 });
+    const [mail] = digestMails();
+    expect(digestMails()).toHaveLength(1);
+    expect(mail!.parsed.subject).toBe('3 policy changes this week: Stripe, OpenAI');
+    const html = mail!.parsed.html as string;
+    expect(html.indexOf('Stripe high')).toBeLessThan(html.indexOf('OpenAI medium'));
+    expect(html.indexOf('OpenAI medium')).toBeLessThan(html.indexOf('OpenAI low'));
+    expect(html).toContain('1 high, 1 medium, 1 low across 2 platforms');
+    expect(html).toContain('Stripe Services Agreement · Dispute fees');
+    expect(html).toContain('href="https://tracker.test/changes/s1"');
+    expect(html).toContain('href="https://archive.test/s1"');
+    expect(html).toContain('/digests/'); // view in browser
+    expect(html).not.toContain('Last week');
+    expect(html).not.toContain('Re-extraction');
+    expect(html).toContain('1 re-extraction without a substantive change not shown');
+    expect(mail!.parsed.text).toContain('== Stripe (1 high)');
+    expect(mail!.raw).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click/m);
+  });
+
+  it('sends each digest once, however often or concurrently the run is called', async () => {
+    await emailSubscriber(s, 'a@acme.test', ['openai']);
+    await emailSubscriber(s, 'b@acme.test', ['openai']);
+    const [r1, r2] = await Promise.all([s.call('POST', '/v1/digests/run', { at: MONDAY_9 }), s.call('POST', '/v1/digests/run', { at: MONDAY_9 })]);
+    expect(r1.json.enqueued + r2.json.enqueued).toBe(2);
+    expect((await runDigests('2026-11-30T09:40:00Z')).enqueued).toBe(0);
+    const rows = await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE kind = 'digest'`);
+    expect(rows[0]!.n).toBe(2);
+    expect(digestMails()).toHaveLength(2);
+  });
+
+  it('sends a short “no changes” digest listing the watched documents and when they were last verified', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    await s.ingest(makeEvent({ id: 'older', detected_at: '2026-11-10T06:00:00Z' }));
+    await runDigests();
+    const [mail] = digestMails();
+    expect(mail!.parsed.subject).toBe('No policy changes this week on OpenAI');
+    const html = mail!.parsed.html as string;
+    expect(html).toContain('Monitoring ran all week');
+    expect(html).toContain('OpenAI Terms of Use');
+    expect(html).toContain('last verified 10 Nov 2026, 06:00 UTC');
+    expect(html).toContain('OpenAI Privacy Policy');
+    expect(html).toContain('not verified yet');
+  });
+
+  it('skips the empty digest when the account turned it off', async () => {
+    const { account } = await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    await s.call('PATCH', `/v1/accounts/${account.id}`, { empty_digest: false });
+    await runDigests();
+    expect(digestMails()).toHaveLength(0);
+    expect((await s.call('GET', `/v1/accounts/${account.id}/deliveries`)).json.data[0]).toMatchObject({ kind: 'digest', status: 'cancelled' });
+  });
+
+  it('follows each account’s time zone, weekday and hour', async () => {
+    const { account } = await emailSubscriber(s, 'ny@acme.test', ['openai']);
+    await s.call('PATCH', `/v1/accounts/${account.id}`, { timezone: 'America/New_York', digest_weekday: 'monday', digest_hour: 9 });
+    expect((await runDigests('2026-11-30T09:10:00Z')).due).toBe(0);
+    expect((await runDigests('2026-11-30T14:10:00Z')).due).toBe(1); // 09:10 EST
+    expect(digestMails()).toHaveLength(1);
+  });
+
+  it('leaves out paused subscriptions, and sends nothing to unsubscribed or unconfirmed destinations', async () => {
+    const { account } = await emailSubscriber(s, 'legal@acme.test', ['openai', 'anthropic']);
+    await s.call('PATCH', `/v1/accounts/${account.id}`, { plan: 'free' }); // anthropic paused
+    await emailSubscriber(s, 'gone@acme.test', ['openai']);
+    const gone = (await s.call('GET', '/v1/accounts?email=gone@acme.test')).json.data[0];
+    const goneDest = (await s.call('GET', `/v1/accounts/${gone.id}/destinations`)).json.data[0];
+    await s.call('POST', `/unsubscribe/${await s.links.token('unsubscribe', goneDest.id)}`, '', null, { 'content-type': 'application/x-www-form-urlencoded' });
+    await s.call('POST', '/v1/signup', { email: 'new@acme.test', platform: 'openai' }, null);
+    await s.ingest({
+      events: [
+        makeEvent({ id: 'o', title: 'OpenAI change', detected_at: '2026-11-26T06:00:00Z' }),
+        makeEvent({ id: 'a', platform: { slug: 'anthropic' }, document: { title: 'Anthropic Usage Policy' }, title: 'Anthropic change', detected_at: '2026-11-26T06:00:00Z' }),
+      ],
+    });
+    await runDigests();
+    const mails = digestMails();
+    expect(mails.map((m) => m.to[0])).toEqual(['legal@acme.test']);
+    expect(mails[0]!.parsed.html).toContain('OpenAI change');
+    expect(mails[0]!.parsed.html).not.toContain('Anthropic change');
+  });
+
+  it('lists the coming 30 days’ effective dates', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    await s.ingest({
+      events: [
+        makeEvent({ id: 'soon', title: 'Takes effect soon', effective_at: '2026-12-14', detected_at: '2026-11-02T06:00:00Z' }),
+        makeEvent({ id: 'late', title: 'Takes effect late', effective_at: '2027-02-01', detected_at: '2026-11-26T06:00:00Z' }),
+      ],
+    });
+    await runDigests();
+    const html = digestMails()[0]!.parsed.html as string;
+    const upcoming = html.slice(html.indexOf('Upcoming effective dates'));
+    expect(upcoming).toContain('14 Dec 2026');
+    expect(upcoming).toContain('Takes effect soon');
+    expect(upcoming).toContain('in 14 days');
+    expect(upcoming).not.toContain('Takes effect late');
+  });
+
+  it('stays under 100 KB of HTML, showing the most severe changes and “N more” with the browser link', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    const events = Array.from({ length: 150 }, (_, i) =>
+      makeEvent({ id: `e${i}`, severity: i < 5 ? 'high' : 'low', title: `Change number ${i}`, summary: 'x '.repeat(200), detected_at: '2026-11-26T06:00:00Z' }),
+    );
+    await s.ingest({ events });
+    await runDigests();
+    const mail = digestMails()[0]!;
+    const html = mail.parsed.html as string;
+    expect(Buffer.byteLength(html)).toBeLessThan(100 * 1024);
+    for (let i = 0; i < 5; i++) expect(html).toContain(`Change number ${i}<`);
+    const more = /(\d+) more changes/.exec(html);
+    expect(Number(more![1])).toBeGreaterThan(0);
+    const view = /https:\/\/clausewatch\.test(\/digests\/[A-Za-z0-9._-]+)/.exec(html)![1]!;
+    const page = await s.call('GET', view, undefined, null);
+    expect(page.status).toBe(200);
+    for (const i of [0, 75, 149]) expect(page.text).toContain(`Change number ${i}<`);
+    expect((await s.call('GET', '/digests/not-a-token', undefined, null)).status).toBe(400);
+  });
+
+  it('refuses a bad `at` and needs the admin token', async () => {
+    expect((await s.call('POST', '/v1/digests/run', { at: 'monday' })).status).toBe(400);
+    expect((await s.call('POST', '/v1/digests/run', { at: MONDAY_9 }, null)).status).toBe(401);
+    expect((await s.call('POST', '/v1/digests/run', undefined)).status).toBe(202); // no body: now
+  });
+});

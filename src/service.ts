@@ -13,6 +13,7 @@ import type { ChannelAdapter } from './delivery/channel.js';
 import { createEmailChannel } from './delivery/channels/email.js';
 import { createMailTransport } from './mail-transport.js';
 import { compileEmailTemplates } from './render/compile-templates.js';
+import type { EmailTemplates } from './render/template.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
 import { loadCatalog, type CatalogEntry } from './store/platforms.js';
 import type { DestinationType } from '../db/schema.js';
@@ -25,6 +26,7 @@ export interface Service {
   metrics: Metrics;
   secrets: Secrets;
   channels: Partial<Record<DestinationType, ChannelAdapter>>;
+  templates: EmailTemplates;
   /** Stops the dispatcher (finishing in-flight sends) and closes the channels' connections. */
   stop(): Promise<void>;
 }
@@ -103,6 +105,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     metrics,
     secrets,
     channels,
+    templates,
     async stop() {
       await dispatcher.stop();
       await Promise.all(Object.values(channels).map((ch) => ch?.close?.()));

@@ -23,7 +23,7 @@ async function compileBlock(file: string): Promise<Template> {
 }
 
 export async function compileEmailTemplates(): Promise<EmailTemplates> {
-  const [alert, confirm, manageLink, digest, change, notice, digestPlatform, digestChange, digestSection] = await Promise.all([
+  const [alert, confirm, manageLink, digest, change, notice, digestPlatform, digestSection] = await Promise.all([
     compileMjml('alert.mjml'),
     compileMjml('confirm.mjml'),
     compileMjml('manage-link.mjml'),
@@ -31,7 +31,6 @@ export async function compileEmailTemplates(): Promise<EmailTemplates> {
     compileBlock('blocks/change.mjml'),
     compileBlock('blocks/notice.mjml'),
     compileBlock('blocks/digest-platform.mjml'),
-    compileBlock('blocks/digest-change.mjml'),
     compileBlock('blocks/digest-section.mjml'),
   ]);
   return {
@@ -39,6 +38,6 @@ export async function compileEmailTemplates(): Promise<EmailTemplates> {
     confirm: parseTemplate(confirm),
     manageLink: parseTemplate(manageLink),
     digest: parseTemplate(digest),
-    blocks: { change, notice, digestPlatform, digestChange, digestSection },
+    blocks: { change, notice, digestPlatform, digestSection },
   };
 }

@@ -1,4 +1,4 @@
-import type { DigestContent } from '../core/digest.js';
+import type { DigestContent, PlatformGroup } from '../core/digest.js';
 import { countsLine, digestHeadline } from '../core/digest.js';
 import type { ChangeItem } from '../core/message.js';
 import { SEVERITY_COLORS, SEVERITY_LABELS, kindLabel } from '../core/message.js';
@@ -32,26 +32,25 @@ export function periodLabel(d: DigestContent): string {
   return `${start} – ${end}`;
 }
 
-function changeEntry(t: EmailTemplates, c: ChangeItem, d: DigestContent, cache?: Map<string, string>): string {
+/** One change of the digest, as HTML from escaped parts (inside its platform's section). */
+function changeEntry(c: ChangeItem, d: DigestContent, cache?: Map<string, string>): string {
   const key = `${c.eventId}\u0000${d.reader.timeZone}`;
   const hit = cache?.get(key);
   if (hit) return hit;
   const clause = c.provision?.title ?? c.provision?.id;
-  const body: string[] = [];
+  const out = [
+    `<div style="padding:10px 0;border-top:1px solid #e5e7eb;">`,
+    `<span style="display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:700;color:#ffffff;background:${SEVERITY_COLORS[c.severity]};">${e(SEVERITY_LABELS[c.severity])}</span>&nbsp; <strong>${e(c.title)}</strong>`,
+    `<br><span style="${MUTED}">${e(c.document.title)}${clause ? ` · ${e(clause)}` : ''}</span>`,
+  ];
   const label = kindLabel(c.kind);
-  if (label) body.push(`<br><span style="${MUTED}">${e(label)}</span>`);
-  if (c.summary) body.push(`<br>${e(cut(c.summary, 600))}`);
-  if (c.effectiveAt) body.push(`<br><span style="color:#9a3412;font-weight:600;">${e(`Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, d.reader.now, d.reader.timeZone)}`)}</span>`);
+  if (label) out.push(`<br><span style="${MUTED}">${e(label)}</span>`);
+  if (c.summary) out.push(`<br>${e(cut(c.summary, 600))}`);
+  if (c.effectiveAt) out.push(`<br><span style="color:#9a3412;font-weight:600;">${e(`Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, d.reader.now, d.reader.timeZone)}`)}</span>`);
   const links = [c.changeUrl && link(c.changeUrl, 'View the change'), c.evidence?.archive_url && link(c.evidence.archive_url, 'Evidence (archived copy)')].filter(Boolean);
-  if (links.length) body.push(`<br><span style="font-size:13px;">${links.join(' &nbsp;·&nbsp; ')}</span>`);
-  const html = fill(t.blocks.digestChange, {
-    color: SEVERITY_COLORS[c.severity],
-    severity: SEVERITY_LABELS[c.severity],
-    title: c.title,
-    document: c.document.title,
-    clause: clause ? ` · ${clause}` : '',
-    body: trusted(body.join('')),
-  });
+  if (links.length) out.push(`<br><span style="font-size:13px;">${links.join(' &nbsp;·&nbsp; ')}</span>`);
+  out.push('</div>');
+  const html = out.join('');
   cache?.set(key, html);
   return html;
 }
@@ -123,22 +122,23 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
   const groups: string[] = [];
   let omitted = 0;
   // Changes in order of severity across platforms decide what fits; the mail keeps platform order.
-  const ranked = d.groups.flatMap((g) => g.changes).sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
+  const ranked = d.groups.flatMap((g) => g.changes.map((c) => ({ g, c }))).sort((a, b) => severityRank(b.c.severity) - severityRank(a.c.severity));
   const kept = new Set<ChangeItem>();
-  for (const c of ranked) {
-    const size = utf8Length(changeEntry(t, c, d, ctx.cache)) + 400; // and its share of platform headings
+  const opened = new Set<PlatformGroup>();
+  const frame = (g: PlatformGroup, entries: string) => fill(t.blocks.digestPlatform, { platform: g.platform.name, counts: countsLine(g.counts), entries: trusted(entries) });
+  for (const { g, c } of ranked) {
+    const size = utf8Length(changeEntry(c, d, ctx.cache)) + (opened.has(g) ? 0 : utf8Length(frame(g, '')));
     if (size > budget) {
       omitted++;
       continue;
     }
     budget -= size;
+    opened.add(g);
     kept.add(c);
   }
   for (const g of d.groups) {
     const shown = g.changes.filter((c) => kept.has(c));
-    if (!shown.length) continue;
-    groups.push(fill(t.blocks.digestPlatform, { platform: g.platform.name, counts: countsLine(g.counts) }));
-    for (const c of shown) groups.push(changeEntry(t, c, d, ctx.cache));
+    if (shown.length) groups.push(frame(g, shown.map((c) => changeEntry(c, d, ctx.cache)).join('')));
   }
   if (omitted) groups.push(section(t, `${omitted} more change${omitted === 1 ? '' : 's'}`, `Not shown to keep this mail readable: ${link(d.links.view, 'see the whole digest in your browser')}.`));
 

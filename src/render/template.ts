@@ -48,5 +48,5 @@ export interface EmailTemplates {
   confirm: Template;
   manageLink: Template;
   digest: Template;
-  blocks: { change: Template; notice: Template; digestPlatform: Template; digestChange: Template; digestSection: Template };
+  blocks: { change: Template; notice: Template; digestPlatform: Template; digestSection: Template };
 }

@@ -1,0 +1,77 @@
+/**
+ * `npm run digest -- --at 2026-11-30T09:00:00Z [--dry-run]`: what a digest tick at `--at` does,
+ * from a shell. Without --dry-run it enqueues the due digests and delivers them; with it, it
+ * builds and renders them from the database in pages and reports, sending nothing.
+ */
+import { sql } from 'drizzle-orm';
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError } from '../config.js';
+import { openDatabase } from '../db.js';
+import { createLogger } from '../log.js';
+import { createService, defaultOutboxDir } from '../service.js';
+import { systemClock } from '../core/clock.js';
+import { isRfc3339 } from '../core/event.js';
+import { dueDigests, enqueueDueDigests } from '../schedule/digests.js';
+import { loadDigests } from '../delivery/digest-content.js';
+import { renderDigestEmail } from '../render/digest-email.js';
+import { progressBar } from './progress.js';
+
+async function main() {
+  const { values } = parseArgs({ options: { at: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } } });
+  if (values.at && !isRfc3339(values.at)) throw new Error('--at takes an RFC 3339 time such as 2026-11-30T09:00:00Z');
+  const at = values.at ? Date.parse(values.at) : Date.now();
+  const config = loadConfig(process.env);
+  const database = await openDatabase(config.database.url, config.database.authToken);
+  const log = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
+  const service = await createService(config, { db: database.db, clock: systemClock, log, outboxDir: defaultOutboxDir(config.database.url) });
+  const { db } = database;
+  try {
+    if (values['dry-run']) {
+      const [{ n: total } = { n: 0 }] = await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM destinations WHERE status = 'active'`);
+      const bar = progressBar('building digests', total);
+      let built = 0;
+      let empty = 0;
+      let bytes = 0;
+      let largest = 0;
+      const cache = new Map<string, string>();
+      for await (const page of dueDigests(db, at)) {
+        const digests = await loadDigests(db, page, service.links, Date.now());
+        for (const d of digests.values()) {
+          const html = renderDigestEmail(service.templates, d, { address: '', planLine: `on the ${d.plan} plan`, cache }).html;
+          bytes += html.length;
+          largest = Math.max(largest, html.length);
+          if (d.total === 0) empty++;
+          built++;
+        }
+        if (cache.size > 50_000) cache.clear();
+        bar.update(built);
+      }
+      bar.done(built);
+      console.log(
+        `dry run at ${new Date(at).toISOString()}: ${built} digests due (${empty} with no change); ` +
+          `average ${Math.round(bytes / Math.max(1, built) / 1024)} KB of HTML, largest ${Math.round(largest / 1024)} KB. Nothing was sent.`,
+      );
+      return;
+    }
+    const r = await enqueueDueDigests(db, at, Date.now());
+    console.log(`${r.due} digests due at ${new Date(at).toISOString()}, ${r.enqueued} new (the rest were already sent or queued).`);
+    const bar = progressBar('sending', r.enqueued);
+    let handled = 0;
+    for (let n = await service.dispatcher.runOnce(); n > 0; n = await service.dispatcher.runOnce()) {
+      handled += n;
+      bar.update(Math.min(handled, r.enqueued));
+    }
+    bar.done(Math.min(handled, r.enqueued));
+    const states = await db.all<{ status: string; n: number }>(sql`
+      SELECT status, count(*) AS n FROM outbox WHERE kind = 'digest' AND created_at >= ${Date.now() - 86_400_000} GROUP BY status`);
+    console.log(states.map((s) => `${s.n} ${s.status}`).join(', ') || 'nothing to send');
+  } finally {
+    await service.stop();
+    database.close();
+  }
+}
+
+main().catch((e) => {
+  console.error(`digest: ${e instanceof ConfigError || e instanceof Error ? e.message : e}`);
+  process.exit(1);
+});

@@ -3,13 +3,13 @@ import type { Clock } from './core/clock.js';
 import type { MessageLinks } from './core/message.js';
 
 /**
- * Signed links in messages (confirm, unsubscribe, manage, view a digest). Each token is an HS256
+ * Signed links in messages (confirm, unsubscribe, manage; a digest's browser view uses the manage token). Each token is an HS256
  * JWT over the destination (or digest) id with its purpose as the audience, so a token made for
  * one purpose or one destination opens nothing else, and no token can be guessed.
  */
-export type LinkPurpose = 'confirm' | 'unsubscribe' | 'manage' | 'digest';
+export type LinkPurpose = 'confirm' | 'unsubscribe' | 'manage';
 
-const PATHS: Record<LinkPurpose, string> = { confirm: 'confirm', unsubscribe: 'unsubscribe', manage: 'manage', digest: 'digests' };
+const PATHS: Record<LinkPurpose, string> = { confirm: 'confirm', unsubscribe: 'unsubscribe', manage: 'manage' };
 /** Confirmation links expire; unsubscribe links must keep working in old mails (RFC 8058). */
 const TTL_SECONDS: Partial<Record<LinkPurpose, number>> = { confirm: 7 * 86_400 };
 
@@ -20,13 +20,29 @@ export interface LinkSigner {
   verify(purpose: LinkPurpose, token: string): Promise<string | null>;
 }
 
-export function createLinkSigner(secretKey: string, publicUrl: string, clock: Clock): LinkSigner {
+/**
+ * A synchronous HMAC-SHA256 (base64url) of the runtime, when it has one: Node's is ~50× faster
+ * than a WebCrypto round trip, which matters when a digest run signs 200,000 links. The tokens
+ * are the same standard HS256 JWTs either way, and are always verified with hono/jwt.
+ */
+export type Hs256 = (key: string, data: string) => string;
+
+const b64url = (s: string) => btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const JWT_HEADER = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+
+export function createLinkSigner(secretKey: string, publicUrl: string, clock: Clock, hs256?: Hs256): LinkSigner {
+  const rawKey = `clausewatch-links:${secretKey}`;
+  const signJwt = async (payload: Record<string, unknown>): Promise<string> => {
+    if (!hs256) return sign(payload, await cryptoKey(), 'HS256');
+    const body = `${JWT_HEADER}.${b64url(JSON.stringify(payload))}`;
+    return `${body}.${hs256(rawKey, body)}`;
+  };
   // Imported once: importing the HMAC key on every token was a tenth of a mail's CPU time.
   let keyPromise: Promise<CryptoKey> | undefined;
   const cryptoKey = () =>
     (keyPromise ??= crypto.subtle.importKey(
       'raw',
-      new TextEncoder().encode(`clausewatch-links:${secretKey}`),
+      new TextEncoder().encode(rawKey),
       { name: 'HMAC', hash: 'SHA-256' },
       false,
       ['sign', 'verify'],
@@ -38,12 +54,12 @@ export function createLinkSigner(secretKey: string, publicUrl: string, clock: Cl
     const ttl = TTL_SECONDS[purpose];
     if (ttl) {
       const iat = Math.floor(clock() / 1000);
-      return sign({ sub: subject, aud: purpose, iat, exp: iat + ttl }, await cryptoKey(), 'HS256');
+      return signJwt({ sub: subject, aud: purpose, iat, exp: iat + ttl });
     }
     const key = `${purpose}:${subject}`;
     let t = stable.get(key);
     if (!t) {
-      t = cryptoKey().then((k) => sign({ sub: subject, aud: purpose }, k, 'HS256'));
+      t = signJwt({ sub: subject, aud: purpose });
       stable.set(key, t);
       if (stable.size > 20_000) stable.delete(stable.keys().next().value!);
     }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import type { Config } from './config.js';
@@ -12,7 +13,7 @@ import { createDispatcher, type Dispatcher } from './delivery/dispatcher.js';
 import type { ChannelAdapter } from './delivery/channel.js';
 import { createEmailChannel } from './delivery/channels/email.js';
 import { createMailTransport } from './mail-transport.js';
-import { compileEmailTemplates } from './render/compile-templates.js';
+import { emailTemplates } from './render/templates.js';
 import type { EmailTemplates } from './render/template.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
 import { loadCatalog, type CatalogEntry } from './store/platforms.js';
@@ -55,10 +56,10 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
   const catalog = JSON.parse(readFileSync(CATALOG_FILE, 'utf8')) as { platforms: CatalogEntry[] };
   await loadCatalog(db, catalog.platforms, clock());
   const secrets = await resolveSecrets(db, config);
-  const links = createLinkSigner(secrets.secretKey, config.publicUrl, clock);
+  const links = createLinkSigner(secrets.secretKey, config.publicUrl, clock, (key, data) => createHmac('sha256', key).update(data).digest('base64url'));
   const metrics = createMetrics(db);
 
-  const templates = await compileEmailTemplates();
+  const templates = emailTemplates;
   const transport = createMailTransport(config.smtpUrl, deps.outboxDir, config.dkim);
   const channels: Partial<Record<DestinationType, ChannelAdapter>> = {
     email: createEmailChannel({ transport, from: config.mailFrom, templates, messageIdDomain: new URL(config.publicUrl).hostname }),

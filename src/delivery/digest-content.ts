@@ -85,8 +85,22 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
         AND (e.technical_upgrade = 1 OR e.suppressed_reason = 'links_only')`),
   ]);
 
-  // Each event parsed once for the whole page.
+  // Each event parsed once for the whole page, its categories too.
   const items = new Map<number, ChangeItem>();
+  const eventCategories = new Map<number, string[]>();
+  const categoriesOf = (e: EventRow) => {
+    let c = eventCategories.get(e.pk);
+    if (!c) eventCategories.set(e.pk, (c = JSON.parse(e.categories) as string[]));
+    return c;
+  };
+  // The upcoming window per zone and period end, computed once (Intl is slow per call).
+  const windows = new Map<string, { today: string; until: string }>();
+  const windowOf = (end: number, timezone: string) => {
+    const k = `${end}:${timezone}`;
+    let w = windows.get(k);
+    if (!w) windows.set(k, (w = { today: isoDate(localTime(end, timezone)), until: isoDate(addDays(...ymd(end, timezone), UPCOMING_DAYS)) }));
+    return w;
+  };
   const item = (r: EventRow) => {
     let i = items.get(r.pk);
     if (!i) items.set(r.pk, (i = changeItemFromEvent(JSON.parse(r.payload) as ChangeEvent, r.name)));
@@ -98,7 +112,15 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
   const quietByPlatform = groupBy(quiet, (q) => q.platform_id);
   const subsByDestination = groupBy(subs, (s) => s.destination_id);
 
-  for (const t of targets) {
+  // Links are signed for the whole page at once (WebCrypto signs off the main thread). The
+  // browser view of a digest opens with the destination's manage token and the digest's date.
+  const pageLinks = await Promise.all(
+    targets.map(async (t) => {
+      const base = await destinationLinks(links, t.destinationId);
+      return { ...base, view: `${base.manage.replace('/manage/', '/digests/')}/${t.period.key}` };
+    }),
+  );
+  for (const [index, t] of targets.entries()) {
     const mine = subsByDestination.get(t.destinationId);
     if (!mine?.length) continue;
     const { plan, timezone } = mine[0]!;
@@ -106,15 +128,14 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
     const soon: ChangeItem[] = [];
     const watched: WatchedPlatform[] = [];
     let technical = 0;
-    const today = isoDate(localTime(t.period.end, timezone));
-    const until = isoDate(addDays(...ymd(t.period.end, timezone), UPCOMING_DAYS));
+    const { today, until } = windowOf(t.period.end, timezone);
     for (const s of mine) {
       const cats = s.categories ? new Set(JSON.parse(s.categories) as string[]) : null;
       // The same admission rule as matching: monitoring notices always, changes by severity and categories.
       const admits = (e: EventRow) =>
         e.kind === 'unreachable' ||
         e.kind === 'restored' ||
-        (e.severity_rank >= s.min_severity_rank && (!cats || (JSON.parse(e.categories) as string[]).some((c) => cats.has(c))));
+        (e.severity_rank >= s.min_severity_rank && (!cats || categoriesOf(e).some((c) => cats.has(c))));
       for (const e of byPlatform.get(s.platform_id) ?? []) {
         if (e.detected_at >= t.period.start && e.detected_at < t.period.end && admits(e)) week.push(item(e));
       }
@@ -130,7 +151,6 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
         });
       }
     }
-    const base = await destinationLinks(links, t.destinationId);
     out.set(
       t.destinationId,
       buildDigest({
@@ -140,7 +160,7 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
         upcoming: soon,
         quiet: { technical },
         reader: { timeZone: timezone, now },
-        links: { ...base, view: await links.url('digest', `${t.destinationId}:${t.period.key}:${t.period.start}:${t.period.end}`) },
+        links: pageLinks[index]!,
         plan,
       }),
     );

@@ -9,7 +9,9 @@ import { isRfc3339 } from '../core/event.js';
 import { enqueueDueDigests } from '../schedule/digests.js';
 import { loadDigests } from '../delivery/digest-content.js';
 import { renderDigestEmail } from '../render/digest-email.js';
-import { getDestinationById } from '../store/destinations.js';
+import { getDestinationWithAccount } from '../store/destinations.js';
+import { digestTimeOn } from '../core/digest-schedule.js';
+import { addDays } from '../core/zoned-time.js';
 import { page } from './pages/layout.js';
 
 const runBody = z.strictObject({
@@ -32,15 +34,18 @@ export function digestRoutes(deps: AppDeps) {
     return c.json({ at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued }, 202);
   });
 
-  // "View in browser": the whole digest, past the mail's size budget.
-  app.get('/digests/:token', async (c) => {
-    const subject = await deps.links.verify('digest', c.req.param('token'));
-    const [destinationId, key, start, end] = subject?.split(':') ?? [];
-    const destination = destinationId ? await getDestinationById(deps.db, destinationId) : undefined;
-    if (!destination || !key || !deps.templates) {
+  // "View in browser": the whole digest, past the mail's size budget. The manage token of the
+  // destination opens it; the date names the digest, and its period follows from the schedule.
+  app.get('/digests/:token/:date{[0-9]{4}-[0-9]{2}-[0-9]{2}}', async (c) => {
+    const id = await deps.links.verify('manage', c.req.param('token'));
+    const found = id ? await getDestinationWithAccount(deps.db, id) : undefined;
+    if (!found || !deps.templates) {
       return c.html(page('Link not valid', html`<h1>This digest link is not valid</h1><p>It may have been copied incompletely.</p>`, { status: 'error' }), 400);
     }
-    const period = { key, start: Number(start), end: Number(end) };
+    const { destination, account } = found;
+    const [y, m, d] = c.req.param('date').split('-').map(Number) as [number, number, number];
+    const end = digestTimeOn({ y, m, d }, account.digestHour, account.timezone);
+    const period = { key: c.req.param('date'), start: digestTimeOn(addDays(y, m, d, -7), account.digestHour, account.timezone), end };
     const digest = (await loadDigests(deps.db, [{ destinationId: destination.id, period }], deps.links, deps.clock())).get(destination.id);
     if (!digest) return c.html(page('No digest', html`<h1>Nothing to show</h1><p>This destination watches no platform any more.</p>`), 404);
     const mail = renderDigestEmail(deps.templates, digest, {
@@ -48,7 +53,7 @@ export function digestRoutes(deps: AppDeps) {
       planLine: `on the ${digest.plan} plan`,
       unlimited: true,
     });
-    // The mail's own HTML: the same MJML output, escaped where it was built.
+    // The mail's own HTML: compiled MJML, every value escaped where the renderer placed it.
     return c.html(raw(mail.html));
   });
 

@@ -4,6 +4,7 @@ import mjml2html from 'mjml';
 import { parseTemplate, type EmailTemplates, type Template } from './template.js';
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
+export const COMPILED_TEMPLATES_FILE = `${TEMPLATES_DIR}compiled.json`;
 
 /** Compiles one MJML file to HTML (mjml 5 is async, and ~20 ms a document: once per start). */
 export async function compileMjml(file: string): Promise<string> {
@@ -23,14 +24,14 @@ async function compileBlock(file: string): Promise<Template> {
 }
 
 export async function compileEmailTemplates(): Promise<EmailTemplates> {
-  const [alert, confirm, manageLink, digest, change, notice, digestPlatform, digestSection] = await Promise.all([
+  const [alert, confirm, manageLink, digest, change, notice, digestChanges, digestSection] = await Promise.all([
     compileMjml('alert.mjml'),
     compileMjml('confirm.mjml'),
     compileMjml('manage-link.mjml'),
     compileMjml('digest.mjml'),
     compileBlock('blocks/change.mjml'),
     compileBlock('blocks/notice.mjml'),
-    compileBlock('blocks/digest-platform.mjml'),
+    compileBlock('blocks/digest-changes.mjml'),
     compileBlock('blocks/digest-section.mjml'),
   ]);
   return {
@@ -38,6 +39,6 @@ export async function compileEmailTemplates(): Promise<EmailTemplates> {
     confirm: parseTemplate(confirm),
     manageLink: parseTemplate(manageLink),
     digest: parseTemplate(digest),
-    blocks: { change, notice, digestPlatform, digestSection },
+    blocks: { change, notice, digestChanges, digestSection },
   };
 }

@@ -4,7 +4,7 @@ import type { ChangeItem } from '../core/message.js';
 import { SEVERITY_COLORS, SEVERITY_LABELS, kindLabel } from '../core/message.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
 import { escapeHtml } from './escape.js';
-import { fill, trusted, type EmailTemplates } from './template.js';
+import { fill, templateBytes, trusted, type EmailTemplates } from './template.js';
 import { EMAIL_HTML_BUDGET, unsubscribeHeaders, type EmailMessage } from './email.js';
 import { cut, utf8Length } from './text.js';
 import { severityRank } from '../core/severity.js';
@@ -74,7 +74,7 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
     d.total === 0
       ? 'Monitoring ran all week and found no substantive change. Here is when each document you watch was last checked.'
       : `${countsLine(d.counts)} across ${d.groups.length} platform${d.groups.length === 1 ? '' : 's'}.`;
-  const shell = fill(t.digest, {
+  const frame = {
     subject,
     preview: d.total ? d.groups.flatMap((g) => g.changes.map((c) => c.title)).join(' · ').slice(0, 140) : summary,
     period: periodLabel(d),
@@ -85,7 +85,7 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
     plan_line: ctx.planLine,
     manage_url: d.links.manage,
     unsubscribe_url: d.links.unsubscribe,
-  });
+  };
 
   const upcoming = d.upcoming.length
     ? section(
@@ -118,35 +118,51 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
       .join('<br><br>') + (d.quiet.technical ? `<br><br><span style="${MUTED}">${d.quiet.technical} re-extraction${d.quiet.technical === 1 ? '' : 's'} without a substantive change not shown.</span>` : ''),
   );
 
-  let budget = ctx.unlimited ? Infinity : EMAIL_HTML_BUDGET - utf8Length(shell) - utf8Length(upcoming) - utf8Length(notices) - utf8Length(watched) - 4096;
   const groups: string[] = [];
   let omitted = 0;
-  // Changes in order of severity across platforms decide what fits; the mail keeps platform order.
-  const ranked = d.groups.flatMap((g) => g.changes.map((c) => ({ g, c }))).sort((a, b) => severityRank(b.c.severity) - severityRank(a.c.severity));
   const kept = new Set<ChangeItem>();
-  const opened = new Set<PlatformGroup>();
-  const frame = (g: PlatformGroup, entries: string) => fill(t.blocks.digestPlatform, { platform: g.platform.name, counts: countsLine(g.counts), entries: trusted(entries) });
-  for (const { g, c } of ranked) {
-    const size = utf8Length(changeEntry(c, d, ctx.cache)) + (opened.has(g) ? 0 : utf8Length(frame(g, '')));
-    if (size > budget) {
-      omitted++;
-      continue;
+  const heading = (g: PlatformGroup) =>
+    `<div style="font-size:17px;font-weight:700;margin:18px 0 2px;padding-top:12px;border-top:2px solid #1f2933;">${e(g.platform.name)} <span style="font-size:13px;font-weight:400;color:#52606d;">${e(countsLine(g.counts))}</span></div>`;
+  const all = d.groups.flatMap((g) => g.changes);
+  const fixed = [upcoming, notices, watched, ...Object.values(frame)];
+  const chars = (xs: string[]) => xs.reduce((n, x) => n + x.length, 0);
+  const base = templateBytes(t.digest, utf8Length) + templateBytes(t.blocks.digestChanges, utf8Length);
+  // A UTF-8 character is at most 3 bytes per UTF-16 unit: when even that fits, skip counting.
+  const worstCase = base + 3 * (chars(fixed) + chars(all.map((c) => changeEntry(c, d, ctx.cache))) + chars(d.groups.map(heading)));
+  if (ctx.unlimited || worstCase <= EMAIL_HTML_BUDGET - 4096) {
+    for (const c of all) kept.add(c);
+  } else {
+    // All platforms share one MJML section: its table scaffolding costs ~2.5 KB, a change ~1 KB.
+    // The most severe changes are kept first, across platforms; the mail keeps platform order.
+    let budget = EMAIL_HTML_BUDGET - base - fixed.reduce((n, x) => n + utf8Length(x), 0) - 4096;
+    const ranked = d.groups.flatMap((g) => g.changes.map((c) => ({ g, c }))).sort((a, b) => severityRank(b.c.severity) - severityRank(a.c.severity));
+    const opened = new Set<PlatformGroup>();
+    for (const { g, c } of ranked) {
+      const size = utf8Length(changeEntry(c, d, ctx.cache)) + (opened.has(g) ? 0 : utf8Length(heading(g)));
+      if (size > budget) {
+        omitted++;
+        continue;
+      }
+      budget -= size;
+      opened.add(g);
+      kept.add(c);
     }
-    budget -= size;
-    opened.add(g);
-    kept.add(c);
   }
+  const body: string[] = [];
   for (const g of d.groups) {
     const shown = g.changes.filter((c) => kept.has(c));
-    if (shown.length) groups.push(frame(g, shown.map((c) => changeEntry(c, d, ctx.cache)).join('')));
+    if (shown.length) body.push(heading(g), ...shown.map((c) => changeEntry(c, d, ctx.cache)));
   }
+  if (body.length) groups.push(fill(t.blocks.digestChanges, { body: trusted(body.join('')) }));
   if (omitted) groups.push(section(t, `${omitted} more change${omitted === 1 ? '' : 's'}`, `Not shown to keep this mail readable: ${link(d.links.view, 'see the whole digest in your browser')}.`));
 
-  const html = shell
-    .replace('<!--slot:groups-->', groups.join(''))
-    .replace('<!--slot:upcoming-->', upcoming)
-    .replace('<!--slot:notices-->', notices)
-    .replace('<!--slot:watched-->', watched);
+  const html = fill(t.digest, {
+    ...frame,
+    groups: trusted(groups.join('')),
+    upcoming: trusted(upcoming),
+    notices: trusted(notices),
+    watched: trusted(watched),
+  });
   return { subject, html, text: digestText(d, ctx), headers: unsubscribeHeaders(d.links.unsubscribe) };
 }
 

@@ -2,7 +2,7 @@ import type { AlertContent, ChangeItem, ConfirmationContent, ManageLinkContent }
 import { alertHeadline, kindLabel, SEVERITY_COLORS, SEVERITY_LABELS } from '../core/message.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
 import { escapeHtml } from './escape.js';
-import { fill, trusted, type EmailTemplates } from './template.js';
+import { fill, templateBytes, trusted, type EmailTemplates } from './template.js';
 import { cut, utf8Length } from './text.js';
 
 export interface EmailMessage {
@@ -128,8 +128,7 @@ export function renderAlertEmail(t: EmailTemplates, a: AlertContent, ctx: AlertE
   };
 
   // Most severe first, as many as fit the budget; the rest are counted with a link to the list.
-  const shell = fill(t.alert, frame);
-  let budget = EMAIL_HTML_BUDGET - utf8Length(shell) - 4096;
+  let budget = EMAIL_HTML_BUDGET - templateBytes(t.alert, utf8Length) - 4096;
   const changeHtml: string[] = [];
   let omitted = 0;
   for (const c of a.changes) {
@@ -153,9 +152,7 @@ export function renderAlertEmail(t: EmailTemplates, a: AlertContent, ctx: AlertE
     );
   }
   const noticeHtml = a.notices.map((x) => noticeBlock(t, x, a.reader)).join('');
-  const html = shell
-    .replace('<!--slot:changes-->', changeHtml.join(''))
-    .replace('<!--slot:notices-->', noticeHtml);
+  const html = fill(t.alert, { ...frame, changes: trusted(changeHtml.join('')), notices: trusted(noticeHtml) });
 
   return { subject, html, text: alertText(a, ctx), headers: unsubscribeHeaders(a.links.unsubscribe) };
 }

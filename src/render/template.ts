@@ -21,15 +21,25 @@ export type SlotValue = string | TrustedHtml;
 export function parseTemplate(html: string): Template {
   const parts: string[] = [];
   const slots: string[] = [];
-  const re = /\{\{\s*([a-z_]+)\s*\}\}/g;
+  // {{name}} in text and attributes; <!--slot:name--> where MJML only lets raw HTML through.
+  const re = /\{\{\s*([a-z_]+)\s*\}\}|<!--slot:([a-z_]+)-->/g;
   let last = 0;
   for (let m = re.exec(html); m; m = re.exec(html)) {
     parts.push(html.slice(last, m.index));
-    slots.push(m[1]!);
+    slots.push((m[1] ?? m[2])!);
     last = m.index + m[0].length;
   }
   parts.push(html.slice(last));
   return { parts, slots };
+}
+
+const staticBytes = new WeakMap<Template, number>();
+
+/** UTF-8 bytes of a template's fixed text (its slots empty): the base of every size budget. */
+export function templateBytes(t: Template, utf8Length: (s: string) => number): number {
+  let n = staticBytes.get(t);
+  if (n === undefined) staticBytes.set(t, (n = utf8Length(t.parts.join(''))));
+  return n;
 }
 
 export function fill(t: Template, values: Record<string, SlotValue>): string {
@@ -48,5 +58,5 @@ export interface EmailTemplates {
   confirm: Template;
   manageLink: Template;
   digest: Template;
-  blocks: { change: Template; notice: Template; digestPlatform: Template; digestSection: Template };
+  blocks: { change: Template; notice: Template; digestChanges: Template; digestSection: Template };
 }

@@ -198,7 +198,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         : undefined,
     slack:
       e.SLACK_SIGNING_SECRET && e.SLACK_BOT_TOKEN
-        ? { signingSecret: e.SLACK_SIGNING_SECRET, botToken: e.SLACK_BOT_TOKEN, apiUrl: e.SLACK_API_URL }
+        ? { signingSecret: e.SLACK_SIGNING_SECRET, botToken: e.SLACK_BOT_TOKEN, apiUrl: e.SLACK_API_URL ? `${e.SLACK_API_URL}/` : undefined }
         : undefined,
     discord:
       e.DISCORD_APPLICATION_ID && e.DISCORD_PUBLIC_KEY && e.DISCORD_BOT_TOKEN

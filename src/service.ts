@@ -19,6 +19,8 @@ import { resolveSecrets, type Secrets } from './secrets.js';
 import { loadCatalog, type CatalogEntry } from './store/platforms.js';
 import type { DestinationType } from '../db/schema.js';
 import type { Context } from 'hono';
+import { createSlackChannel } from './delivery/channels/slack.js';
+import { createSlackBot } from '../bots/slack/app.js';
 
 export interface Service {
   app: Hono;
@@ -63,8 +65,17 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
   const transport = createMailTransport(config.smtpUrl, deps.outboxDir, config.dkim);
   const channels: Partial<Record<DestinationType, ChannelAdapter>> = {
     email: createEmailChannel({ transport, from: config.mailFrom, templates, messageIdDomain: new URL(config.publicUrl).hostname }),
-    ...deps.channels,
   };
+  const commands = { db, clock, digest: { weekday: config.digest.weekday, hour: config.digest.hour } };
+  const extensions: ((app: Hono) => void)[] = [];
+  if (config.slack) {
+    const slack = config.slack;
+    // One workspace with SLACK_BOT_TOKEN; per-workspace OAuth installations are a later step.
+    const tokenFor = async () => slack.botToken;
+    channels.slack = createSlackChannel({ apiUrl: slack.apiUrl, tokenFor });
+    extensions.push(createSlackBot({ db, clock, log, signingSecret: slack.signingSecret, tokenFor, commands }).routes);
+  }
+  Object.assign(channels, deps.channels);
 
   const dispatcher = createDispatcher({
     db,
@@ -77,7 +88,8 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     ...deps.dispatcher,
   });
 
-  const app = createApp({
+  const app = createApp(
+    {
     db,
     clock,
     log,
@@ -97,7 +109,9 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
       webhookAllowPrivate: config.webhookAllowPrivate,
       signupLimitPerHour: config.signupLimitPerHour,
     },
-  });
+    },
+    (hono) => extensions.forEach((extend) => extend(hono)),
+  );
 
   return {
     app,

@@ -1,0 +1,90 @@
+import { ErrorCode, WebClient, type WebAPICallError } from '@slack/web-api';
+import type { ChannelAdapter } from '../channel.js';
+import { DeliveryError } from '../channel.js';
+import { renderAlertSlack, renderDigestSlack, type SlackMessage } from '../../render/slack.js';
+
+/** Slack's answers that mean this channel will never take our messages: switch the destination off. */
+const DESTINATION_GONE = new Set(['channel_not_found', 'not_in_channel', 'is_archived', 'account_inactive', 'invalid_auth', 'token_revoked', 'team_access_not_granted', 'missing_scope', 'restricted_action']);
+/** Answers that refuse this message only. */
+const MESSAGE_REFUSED = new Set(['invalid_blocks', 'invalid_blocks_format', 'msg_too_long', 'no_text', 'too_many_attachments']);
+
+export interface SlackChannelOptions {
+  /** Web API base, e.g. https://slack.com/api/ (tests: a loopback stand-in). */
+  apiUrl?: string;
+  /** The bot token for a workspace: SLACK_BOT_TOKEN, or the workspace's OAuth installation. */
+  tokenFor: (team: string) => Promise<string | undefined>;
+  /** Slack allows about one message per second per channel. */
+  minIntervalMs?: number;
+}
+
+/**
+ * The Slack adapter: chat.postMessage through @slack/web-api's WebClient, with its own retries
+ * off (the outbox owns retries, persisted across restarts) and rate-limited calls rejected, so a
+ * 429's Retry-After becomes the row's next attempt instead of a sleeping request.
+ */
+export function createSlackChannel(o: SlackChannelOptions): ChannelAdapter<SlackMessage> {
+  const clients = new Map<string, WebClient>();
+  const lastSent = new Map<string, number>();
+  const minInterval = o.minIntervalMs ?? 1000;
+  const client = (token: string) => {
+    let c = clients.get(token);
+    if (!c) {
+      c = new WebClient(token, {
+        slackApiUrl: o.apiUrl,
+        retryConfig: { retries: 0 },
+        rejectRateLimitedCalls: true,
+        timeout: 10_000,
+      });
+      clients.set(token, c);
+    }
+    return c;
+  };
+  return {
+    type: 'slack',
+    render(content) {
+      switch (content.kind) {
+        case 'alert':
+          return renderAlertSlack(content);
+        case 'digest':
+          return renderDigestSlack(content);
+        default:
+          return [];
+      }
+    },
+    async send(destination, m) {
+      const team = destination.slackTeam;
+      const channel = destination.slackChannel;
+      if (!team || !channel) throw new DeliveryError('slack destination without team or channel', 'permanent', { disableDestination: true });
+      const token = await o.tokenFor(team);
+      if (!token) throw new DeliveryError(`no Slack installation for workspace ${team}`, 'permanent', { disableDestination: true });
+      // Pace each channel: wait out the rest of the second since its last message.
+      const wait = (lastSent.get(channel) ?? 0) + minInterval - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      lastSent.set(channel, Date.now());
+      try {
+        const r = await client(token).chat.postMessage({ channel, text: m.text, blocks: m.blocks, unfurl_links: false, unfurl_media: false });
+        return { providerId: r.ts ?? null };
+      } catch (err) {
+        throw classifySlackError(err);
+      }
+    },
+  };
+}
+
+export function classifySlackError(err: unknown): DeliveryError {
+  const e = err as WebAPICallError & { retryAfter?: number; data?: { error?: string }; statusCode?: number };
+  switch (e.code) {
+    case ErrorCode.RateLimitedError:
+      return new DeliveryError(`Slack rate limit: retry after ${e.retryAfter}s`, 'retry', { retryAfterMs: (e.retryAfter ?? 1) * 1000, rateLimited: true, cause: err });
+    case ErrorCode.PlatformError: {
+      const code = e.data?.error ?? 'unknown_error';
+      if (DESTINATION_GONE.has(code)) return new DeliveryError(`Slack: ${code}`, 'permanent', { disableDestination: true, cause: err });
+      if (MESSAGE_REFUSED.has(code)) return new DeliveryError(`Slack: ${code}`, 'permanent', { cause: err });
+      return new DeliveryError(`Slack: ${code}`, 'retry', { cause: err });
+    }
+    case ErrorCode.HTTPError:
+      return new DeliveryError(`Slack HTTP ${e.statusCode}`, 'retry', { cause: err });
+    default:
+      return new DeliveryError(`Slack: ${e.message ?? String(err)}`, 'retry', { cause: err });
+  }
+}

@@ -1,0 +1,142 @@
+import type { AlertContent, ChangeItem } from '../core/message.js';
+import { alertHeadline, kindLabel, SEVERITY_LABELS } from '../core/message.js';
+import type { DigestContent } from '../core/digest.js';
+import { countsLine, digestHeadline } from '../core/digest.js';
+import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
+import type { ChatReply, Inline } from '../chat/commands.js';
+import { cut } from './text.js';
+import { diffExcerpt } from './email.js';
+import { periodLabel } from './digest-email.js';
+
+/** Slack's Block Kit limits (https://api.slack.com/reference/block-kit). */
+export const SLACK_LIMITS = { blocks: 50, sectionText: 3000, headerText: 150, contextElements: 10, fallbackText: 3000 } as const;
+
+export interface SlackMessage {
+  text: string;
+  blocks: SlackBlock[];
+}
+export type SlackBlock =
+  | { type: 'header'; text: { type: 'plain_text'; text: string; emoji?: boolean } }
+  | { type: 'section'; text: { type: 'mrkdwn'; text: string } }
+  | { type: 'context'; elements: { type: 'mrkdwn'; text: string }[] }
+  | { type: 'divider' };
+
+/**
+ * Escapes text for Slack mrkdwn: &, < and > are the only control characters, so an event's text
+ * can never make <!channel>, <!here>, a <@user> mention or a link it did not contain.
+ */
+export function escapeMrkdwn(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** A link whose label and URL are both escaped (a | in the URL would end it). */
+export function mrkdwnLink(url: string, label: string): string {
+  return `<${escapeMrkdwn(url).replace(/\|/g, '%7C')}|${escapeMrkdwn(label).replace(/\|/g, '¦')}>`;
+}
+
+const SEVERITY_EMOJI = { high: ':red_circle:', medium: ':large_orange_circle:', low: ':large_blue_circle:' } as const;
+
+const header = (text: string): SlackBlock => ({ type: 'header', text: { type: 'plain_text', text: cut(text, SLACK_LIMITS.headerText), emoji: true } });
+const context = (text: string): SlackBlock => ({ type: 'context', elements: [{ type: 'mrkdwn', text: cut(text, SLACK_LIMITS.sectionText) }] });
+
+/** A section within Slack's 3,000 characters: cut, with the change link for the rest. */
+function section(text: string, moreUrl?: string): SlackBlock {
+  if (text.length <= SLACK_LIMITS.sectionText) return { type: 'section', text: { type: 'mrkdwn', text } };
+  const tail = moreUrl ? `… ${mrkdwnLink(moreUrl, 'read the rest')}` : '…';
+  // Cut before any half-escaped entity or half link.
+  let body = text.slice(0, SLACK_LIMITS.sectionText - tail.length - 1);
+  body = body.replace(/&[a-z]*$/, '').replace(/<[^>]*$/, '');
+  return { type: 'section', text: { type: 'mrkdwn', text: `${body}${tail}` } };
+}
+
+export function changeMrkdwn(c: ChangeItem, reader: AlertContent['reader'], opts: { diff: boolean }): string {
+  const clause = c.provision?.title ?? c.provision?.id;
+  const title = c.changeUrl ? mrkdwnLink(c.changeUrl, c.title) : escapeMrkdwn(c.title);
+  const lines = [
+    `${SEVERITY_EMOJI[c.severity]} *${SEVERITY_LABELS[c.severity]}* · *${escapeMrkdwn(c.platform.name)}* · ${escapeMrkdwn(c.document.title)}${clause ? ` · ${escapeMrkdwn(clause)}` : ''}`,
+    `*${title}*${kindLabel(c.kind) ? ` _(${kindLabel(c.kind)})_` : ''}`,
+  ];
+  if (c.summary) lines.push(escapeMrkdwn(c.summary));
+  if (c.impact) lines.push(`_Why it matters:_ ${escapeMrkdwn(c.impact)}`);
+  if (c.effectiveAt) lines.push(`:date: Effective ${formatDate(c.effectiveAt)}: *${effectiveDatePhrase(c.effectiveAt, reader.now, reader.timeZone)}*`);
+  if (opts.diff) {
+    const d = diffExcerpt(c, 2, 300);
+    for (const l of d.removed) lines.push(`> ~${escapeMrkdwn(l).replace(/~/g, '∼')}~`);
+    for (const l of d.added) lines.push(`> ${escapeMrkdwn(l)}`);
+  }
+  const ev = c.evidence;
+  const proof = [
+    ev?.sha256 ? `SHA-256 \`${ev.sha256.slice(0, 16)}…\`` : '',
+    ev?.archive_url ? mrkdwnLink(ev.archive_url, 'archived copy') : '',
+    c.changeUrl ? mrkdwnLink(c.changeUrl, 'change record') : '',
+  ].filter(Boolean);
+  if (proof.length) lines.push(`Evidence: ${proof.join(' · ')}`);
+  return lines.join('\n');
+}
+
+/** Splits blocks into messages of at most 50 blocks, in order; each keeps the fallback text. */
+export function splitMessages(text: string, blocks: SlackBlock[]): SlackMessage[] {
+  const out: SlackMessage[] = [];
+  for (let i = 0; i < blocks.length; i += SLACK_LIMITS.blocks) {
+    const part = blocks.slice(i, i + SLACK_LIMITS.blocks);
+    const n = Math.ceil(blocks.length / SLACK_LIMITS.blocks);
+    out.push({ text: cut(n > 1 ? `${text} (${out.length + 1}/${n})` : text, SLACK_LIMITS.fallbackText), blocks: part });
+  }
+  return out.length ? out : [{ text: cut(text, SLACK_LIMITS.fallbackText), blocks: [] }];
+}
+
+export function renderAlertSlack(a: AlertContent): SlackMessage[] {
+  const blocks: SlackBlock[] = [header(a.changes.length ? (a.changes.length === 1 ? 'Policy change' : `${a.changes.length} policy changes`) : 'Monitoring notice')];
+  for (const c of a.changes) {
+    blocks.push(section(changeMrkdwn(c, a.reader, { diff: true }), c.changeUrl));
+    blocks.push({ type: 'divider' });
+  }
+  for (const n of a.notices) {
+    blocks.push(context(`:satellite_antenna: *Monitoring:* ${escapeMrkdwn(n.platform.name)} · ${escapeMrkdwn(n.document.title)} ${n.kind === 'unreachable' ? 'cannot be read since' : 'can be read again since'} ${formatDateTime(n.detectedAt, a.reader.timeZone)}`));
+  }
+  blocks.push(context('ClauseWatch · `/clausewatch list` to see what this channel watches'));
+  return splitMessages(escapeMrkdwn(alertHeadline(a)), blocks);
+}
+
+export function renderDigestSlack(d: DigestContent): SlackMessage[] {
+  const blocks: SlackBlock[] = [header(`Weekly digest · ${periodLabel(d)}`)];
+  blocks.push(section(d.total ? `*${escapeMrkdwn(digestHeadline(d))}*\n${countsLine(d.counts)}` : '*No policy changes this week.* Monitoring ran; each document’s last check is below.'));
+  for (const g of d.groups) {
+    blocks.push({ type: 'divider' });
+    blocks.push(section(`*${escapeMrkdwn(g.platform.name)}* · ${countsLine(g.counts)}`));
+    for (const c of g.changes) blocks.push(section(changeMrkdwn(c, d.reader, { diff: false }), c.changeUrl));
+  }
+  if (d.upcoming.length) {
+    blocks.push({ type: 'divider' });
+    blocks.push(
+      section(
+        `*Upcoming effective dates (30 days)*\n${d.upcoming
+          .map((c) => `• ${formatDate(c.effectiveAt!)} · *${escapeMrkdwn(c.platform.name)}* · ${escapeMrkdwn(c.title)} (${effectiveDatePhrase(c.effectiveAt!, d.reader.now, d.reader.timeZone)})`)
+          .join('\n')}`,
+      ),
+    );
+  }
+  if (d.notices.length) {
+    blocks.push(
+      section(`*Monitoring*\n${d.notices.map((n) => `• ${formatDateTime(n.detectedAt, d.reader.timeZone)}: ${escapeMrkdwn(n.platform.name)} · ${escapeMrkdwn(n.document.title)} ${n.kind === 'unreachable' ? 'could not be read' : 'could be read again'}`).join('\n')}`),
+    );
+  }
+  const verified = d.watched.flatMap((w) =>
+    w.documents.map((doc) => `${escapeMrkdwn(w.platform.name)} · ${escapeMrkdwn(doc.title)}: ${doc.lastVerifiedAt === null ? 'not verified yet' : `verified ${formatDateTime(doc.lastVerifiedAt, d.reader.timeZone)}`}`),
+  );
+  for (let i = 0; i < verified.length; i += 10) blocks.push(context(verified.slice(i, i + 10).join('\n')));
+  blocks.push(context(`${mrkdwnLink(d.links.view, 'View in browser')} · \`/clausewatch list\``));
+  return splitMessages(escapeMrkdwn(digestHeadline(d)), blocks);
+}
+
+/** A command reply, ephemeral: only the person who typed the command sees it. */
+export function renderReplySlack(r: ChatReply): { response_type: 'ephemeral'; text: string; blocks: SlackBlock[] } {
+  const inline = (p: Inline) =>
+    typeof p === 'string' ? escapeMrkdwn(p) : 'code' in p ? `\`${escapeMrkdwn(p.code).replace(/`/g, "'")}\`` : 'bold' in p ? `*${escapeMrkdwn(p.bold)}*` : mrkdwnLink(p.link, p.label);
+  const body = r.lines.map((l) => l.map(inline).join('')).join('\n');
+  return {
+    response_type: 'ephemeral',
+    text: escapeMrkdwn(r.title),
+    blocks: [section(`*${escapeMrkdwn(r.title)}*${body ? `\n${body}` : ''}`)],
+  };
+}

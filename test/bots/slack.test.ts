@@ -1,0 +1,177 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { testService, type TestService } from '../support/service.js';
+import { startSlackApi } from '../support/slack-api.js';
+import { SLACK_SIGNING_SECRET, slackHeaders, slashCommand } from '../support/slack-sign.js';
+import { fixedClock } from '../support/clock.js';
+import { fixtureEvents, makeEvent } from '../support/app.js';
+
+let slack: Awaited<ReturnType<typeof startSlackApi>>;
+let s: TestService;
+const clock = fixedClock('2026-11-20T07:00:00Z');
+
+beforeEach(async () => {
+  clock.set('2026-11-20T07:00:00Z');
+  slack = await startSlackApi();
+  s = await testService(
+    { SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.url, ALERT_GROUP_WAIT_SECONDS: '60', ALERT_MAX_AGE_HOURS: '100000' },
+    { clock },
+  );
+});
+afterEach(async () => {
+  await s.dispose();
+  await slack.close();
+});
+
+async function command(text: string, opts: { headers?: Record<string, string>; extra?: Record<string, string> } = {}) {
+  const body = slashCommand(text, opts.extra);
+  return s.call('POST', '/slack/commands', body, null, opts.headers ?? slackHeaders(body, { now: clock() }));
+}
+const replyText = (r: { json: any }) => r.json.blocks.map((b: any) => b.text?.text ?? '').join('\n');
+const count = async (table: string) => (await s.database.db.all<{ n: number }>(sql.raw(`SELECT count(*) AS n FROM ${table}`)))[0]!.n;
+
+describe('/clausewatch in Slack', () => {
+  it('subscribes the channel, creating the workspace’s free account on its first command', async () => {
+    const r = await command('subscribe openai');
+    expect(r.status).toBe(200);
+    expect(r.json.response_type).toBe('ephemeral');
+    expect(replyText(r)).toContain('This channel now watches OpenAI');
+    expect(replyText(r)).toContain('1 of 1 platform');
+    const accounts = (await s.call('GET', '/v1/accounts?slack_team=T0001')).json.data;
+    expect(accounts).toHaveLength(1);
+    expect(accounts[0]).toMatchObject({ plan: 'free', slack_team: 'T0001' });
+    const dests = (await s.call('GET', `/v1/accounts/${accounts[0].id}/destinations`)).json.data;
+    expect(dests).toEqual([expect.objectContaining({ type: 'slack', team: 'T0001', channel: 'C0001', status: 'active' })]);
+  });
+
+  it('lists, shows the plan, searches platforms, unsubscribes and helps', async () => {
+    await command('subscribe openai min:high');
+    expect(replyText(await command('list'))).toMatch(/OpenAI.*high and above[\s\S]*1 of 1 platform/);
+    expect(replyText(await command('plan'))).toContain('Upgrade to monitor for up to 25 platforms');
+    expect(replyText(await command('platforms open'))).toContain('`openai` OpenAI');
+    expect(replyText(await command('unsubscribe openai'))).toContain('Stopped watching OpenAI');
+    expect(replyText(await command('list'))).toContain('This channel watches nothing yet');
+    expect(replyText(await command(''))).toContain('/clausewatch subscribe &lt;platform&gt;');
+  });
+
+  it('answers an unknown platform with close matches and the search command', async () => {
+    const text = replyText(await command('subscribe opnai'));
+    expect(text).toContain("No platform 'opnai'");
+    expect(text).toContain('`/clausewatch platforms opnai`');
+    expect(text).toContain('`openai`');
+  });
+
+  it('answers a typo of a sub-command with the help', async () => {
+    const text = replyText(await command('subscrbe openai'));
+    expect(text).toContain("Unknown command 'subscrbe'");
+    expect(text).toContain('Did you mean `/clausewatch subscribe`');
+  });
+
+  it('refuses past the plan limit, naming the limit and the upgrade; the monitor plan then takes it', async () => {
+    await command('subscribe openai');
+    const text = replyText(await command('subscribe anthropic'));
+    expect(text).toContain('Plan limit reached');
+    expect(text).toContain('The free plan includes 1 platform. Upgrade to monitor');
+    const account = (await s.call('GET', '/v1/accounts?slack_team=T0001')).json.data[0];
+    await s.call('PATCH', `/v1/accounts/${account.id}`, { plan: 'monitor' });
+    expect(replyText(await command('subscribe anthropic'))).toContain('2 of 25 platforms');
+  });
+
+  it('refuses a bad or stale signature with 401 and changes nothing', async () => {
+    const body = slashCommand('subscribe openai');
+    expect((await s.call('POST', '/slack/commands', body, null, slackHeaders(body, { secret: 'wrong-secret' }))).status).toBe(401);
+    expect((await s.call('POST', '/slack/commands', body, null, slackHeaders(body, { now: clock() - 6 * 60_000 }))).status).toBe(401);
+    expect((await s.call('POST', '/slack/commands', body, null, { 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(401);
+    const tampered = slashCommand('subscribe anthropic');
+    expect((await s.call('POST', '/slack/commands', tampered, null, slackHeaders(body, { now: clock() }))).status).toBe(401);
+    expect(await count('accounts')).toBe(0);
+  });
+
+  it('answers the Events API URL verification challenge', async () => {
+    const body = JSON.stringify({ type: 'url_verification', challenge: 'abc123', token: 'x' });
+    const r = await s.call('POST', '/slack/events', body, null, { ...slackHeaders(body, { now: clock() }), 'content-type': 'application/json' });
+    expect(r.json).toEqual({ challenge: 'abc123' });
+  });
+
+  it('stops delivering to a workspace that uninstalled the app', async () => {
+    await command('subscribe openai');
+    const body = JSON.stringify({ type: 'event_callback', team_id: 'T0001', api_app_id: 'A0001', event: { type: 'app_uninstalled' }, event_id: 'Ev1', event_time: 1 });
+    const r = await s.call('POST', '/slack/events', body, null, { ...slackHeaders(body, { now: clock() }), 'content-type': 'application/json' });
+    expect(r.status).toBe(200);
+    await new Promise((res) => setTimeout(res, 100));
+    const [d] = await s.database.db.all<{ status: string; disabled_reason: string }>(sql`SELECT status, disabled_reason FROM destinations`);
+    expect(d).toEqual({ status: 'disabled', disabled_reason: 'Slack app uninstalled' });
+  });
+});
+
+describe('Slack delivery', () => {
+  async function monitorChannel(platforms: string[] = ['openai']) {
+    await command(`subscribe ${platforms[0]}`);
+    const account = (await s.call('GET', '/v1/accounts?slack_team=T0001')).json.data[0];
+    await s.call('PATCH', `/v1/accounts/${account.id}`, { plan: 'monitor' });
+    for (const p of platforms.slice(1)) await command(`subscribe ${p}`);
+    return account;
+  }
+
+  it('posts an alert with Block Kit through the real WebClient, escaping event text', async () => {
+    await monitorChannel(['reddit']);
+    const hostile = fixtureEvents()['99-hostile-escaping.json'];
+    await s.ingest({ ...hostile, detected_at: '2026-11-20T06:30:00Z', effective_at: '2026-12-20' });
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    expect(slack.calls).toHaveLength(1);
+    const call = slack.calls[0]!;
+    expect(call.token).toBe('xoxb-test-token');
+    expect(call.args.channel).toBe('C0001');
+    const all = JSON.stringify(call.args.blocks);
+    expect(all).not.toContain('<!channel>');
+    expect(all).not.toContain('<!here>');
+    expect(all).not.toMatch(/<@\d+>/);
+    expect(all).toContain('&lt;!channel&gt;');
+    expect(all).toContain('takes effect in 30 days');
+    expect(call.args.text).toBeTruthy();
+    expect(call.args.blocks[0]).toMatchObject({ type: 'header' });
+  });
+
+  it('waits out a 429 and retries without counting a failed attempt', async () => {
+    await monitorChannel();
+    slack.state.rateLimitNext = 1;
+    slack.state.retryAfter = 7;
+    await s.ingest(makeEvent());
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    const [row] = await s.database.db.all<{ status: string; attempts: number; due_at: number }>(sql`SELECT status, attempts, due_at FROM outbox`);
+    expect(row).toMatchObject({ status: 'retrying', attempts: 0, due_at: clock() + 7000 });
+    clock.advance(7000);
+    await s.dispatcher.runOnce();
+    expect(slack.calls).toHaveLength(1);
+  });
+
+  it('disables the destination on channel_not_found, and /clausewatch list says so', async () => {
+    await monitorChannel();
+    slack.state.channelErrors.set('C0001', 'channel_not_found');
+    await s.ingest(makeEvent());
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    const [d] = await s.database.db.all<{ status: string; disabled_reason: string }>(sql`SELECT status, disabled_reason FROM destinations`);
+    expect(d).toEqual({ status: 'disabled', disabled_reason: 'Slack: channel_not_found' });
+    expect(replyText(await command('list'))).toContain('switched off: Slack: channel_not_found');
+  });
+
+  it('splits a long digest into messages Slack accepts, in order', async () => {
+    const account = await monitorChannel(['openai', 'anthropic', 'stripe']);
+    const events = Array.from({ length: 70 }, (_, i) => makeEvent({ id: `d${i}`, title: `Change ${i}`, summary: 'y'.repeat(2_000 + i), detected_at: '2026-11-26T06:00:00Z' }));
+    await s.ingest({ events });
+    await s.database.db.run(sql`UPDATE matches SET alert_state = 'none'`); // digest only
+    clock.set('2026-11-30T09:00:00Z');
+    await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });
+    while ((await s.dispatcher.runOnce()) > 0);
+    expect(slack.calls.length).toBeGreaterThanOrEqual(2);
+    const texts = slack.calls.map((c) => JSON.stringify(c.args.blocks));
+    expect(texts[0]).toContain('Weekly digest');
+    const order = slack.calls.flatMap((c) => c.args.blocks.map((b: any) => /Change (\d+)/.exec(b.text?.text ?? '')?.[1]).filter(Boolean));
+    expect(new Set(order).size).toBe(70);
+    const log = (await s.call('GET', `/v1/accounts/${account.id}/deliveries`)).json.data;
+    expect(log.find((l: any) => l.kind === 'digest')).toMatchObject({ status: 'sent', channel: 'slack' });
+  });
+});

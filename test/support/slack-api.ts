@@ -1,0 +1,70 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SlackCall {
+  method: string;
+  token: string | undefined;
+  args: Record<string, any>;
+}
+
+/**
+ * A loopback stand-in of Slack's Web API, enough for chat.postMessage: records calls, answers
+ * 429 with Retry-After when told to, refuses what Slack refuses (Block Kit limits → invalid_blocks,
+ * unknown channels), and takes response_url posts of slash commands.
+ */
+export async function startSlackApi() {
+  const calls: SlackCall[] = [];
+  const responses: { path: string; body: any }[] = [];
+  const state = { rateLimitNext: 0, retryAfter: 1, channelErrors: new Map<string, string>() };
+  const read = (req: IncomingMessage) =>
+    new Promise<string>((resolve) => {
+      let s = '';
+      req.on('data', (c) => (s += c));
+      req.on('end', () => resolve(s));
+    });
+  const server = createServer(async (req, res) => {
+    const raw = await read(req);
+    const json = (code: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(code, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(body));
+    };
+    if (req.url?.startsWith('/respond/')) {
+      responses.push({ path: req.url, body: JSON.parse(raw) });
+      return json(200, { ok: true });
+    }
+    const method = req.url!.replace(/^\/api\//, '').replace(/\?.*$/, '');
+    const args: Record<string, any> = (req.headers['content-type'] ?? '').includes('json') ? JSON.parse(raw || '{}') : Object.fromEntries(new URLSearchParams(raw));
+    if (typeof args.blocks === 'string') args.blocks = JSON.parse(args.blocks);
+    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '') || args.token;
+    if (state.rateLimitNext > 0) {
+      state.rateLimitNext--;
+      return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(state.retryAfter) });
+    }
+    if (method === 'auth.test') return json(200, { ok: true, team_id: 'T0001', user_id: 'UBOT', bot_id: 'BBOT' });
+    if (method !== 'chat.postMessage') return json(200, { ok: false, error: 'unknown_method' });
+    const channelError = state.channelErrors.get(args.channel);
+    if (channelError) return json(200, { ok: false, error: channelError });
+    const blocks: any[] = args.blocks ?? [];
+    const invalid =
+      blocks.length > 50 ||
+      blocks.some(
+        (b) =>
+          (b.type === 'header' && (b.text?.text?.length ?? 0) > 150) ||
+          (b.type === 'section' && (b.text?.text?.length ?? 0) > 3000) ||
+          (b.type === 'context' && (b.elements?.length > 10 || b.elements?.some((e: any) => e.text?.length > 3000))),
+      );
+    if (invalid) return json(200, { ok: false, error: 'invalid_blocks' });
+    calls.push({ method, token, args });
+    return json(200, { ok: true, channel: args.channel, ts: `${Date.now() / 1000}` });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/api`,
+    responseUrl: (id: string) => `http://127.0.0.1:${port}/respond/${id}`,
+    calls,
+    responses,
+    state,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}

@@ -21,6 +21,8 @@ import type { DestinationType } from '../db/schema.js';
 import type { Context } from 'hono';
 import { createSlackChannel } from './delivery/channels/slack.js';
 import { createSlackBot } from '../bots/slack/app.js';
+import { createDiscordChannel } from './delivery/channels/discord.js';
+import { createDiscordBot } from '../bots/discord/interactions.js';
 
 export interface Service {
   app: Hono;
@@ -74,6 +76,15 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     const tokenFor = async () => slack.botToken;
     channels.slack = createSlackChannel({ apiUrl: slack.apiUrl, tokenFor });
     extensions.push(createSlackBot({ db, clock, log, signingSecret: slack.signingSecret, tokenFor, commands }).routes);
+  }
+  if (config.discord) {
+    channels.discord = createDiscordChannel({ botToken: config.discord.botToken, apiUrl: config.discord.apiUrl });
+    extensions.push(
+      createDiscordBot({ log, applicationId: config.discord.applicationId, publicKey: config.discord.publicKey, apiUrl: config.discord.apiUrl, commands }).routes,
+    );
+  } else {
+    // Webhook destinations need no bot: Discord channel webhooks are delivered even without one.
+    channels.discord = createDiscordChannel({});
   }
   Object.assign(channels, deps.channels);
 

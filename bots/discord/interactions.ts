@@ -1,0 +1,132 @@
+import type { Context, Hono } from 'hono';
+import { REST } from '@discordjs/rest';
+import {
+  ApplicationCommandOptionType,
+  InteractionResponseType,
+  InteractionType,
+  PermissionFlagsBits,
+  Routes,
+  type APIApplicationCommandInteractionDataOption,
+  type APIInteraction,
+} from 'discord-api-types/v10';
+import type { Logger } from '../../src/log.js';
+import { runCommand, type ChatCommand, type CommandDeps } from '../../src/chat/commands.js';
+import { renderReplyDiscord } from '../../src/render/discord.js';
+import { isSeverity } from '../../src/core/severity.js';
+import { closestPlatforms } from '../../src/core/platform-search.js';
+import { sql } from 'drizzle-orm';
+
+/** Discord wants an interaction answered within 3 seconds. */
+const ANSWER_DEADLINE_MS = 2_500;
+const MAX_BODY = 256 * 1024;
+
+export interface DiscordBotDeps {
+  log: Logger;
+  applicationId: string;
+  publicKey: string;
+  apiUrl?: string;
+  commands: CommandDeps;
+}
+
+const hex = (s: string) => Uint8Array.from(s.match(/../g)?.map((b) => parseInt(b, 16)) ?? []);
+
+/**
+ * Ed25519 over timestamp + raw body with the application's public key, through WebCrypto (the
+ * same code runs on Workers). Checked before anything else is read.
+ */
+export async function verifyDiscordSignature(publicKey: CryptoKey, signature: string | undefined, timestamp: string | undefined, body: string): Promise<boolean> {
+  if (!signature || !timestamp || !/^[0-9a-f]{128}$/i.test(signature)) return false;
+  try {
+    return await crypto.subtle.verify('Ed25519', publicKey, hex(signature), new TextEncoder().encode(timestamp + body));
+  } catch {
+    return false;
+  }
+}
+
+/** Administrator, Manage Server or Manage Channels, from the member's permission bitfield. */
+export function canManage(permissions: string | undefined): boolean {
+  if (!permissions) return false;
+  const p = BigInt(permissions);
+  return [PermissionFlagsBits.Administrator, PermissionFlagsBits.ManageGuild, PermissionFlagsBits.ManageChannels].some((f) => (p & f) === f);
+}
+
+function toCommand(sub: APIApplicationCommandInteractionDataOption | undefined): ChatCommand {
+  if (!sub || sub.type !== ApplicationCommandOptionType.Subcommand) return { name: 'help' };
+  const opt = (name: string) => {
+    const o = sub.options?.find((x) => x.name === name);
+    return o && 'value' in o ? String(o.value) : undefined;
+  };
+  switch (sub.name) {
+    case 'subscribe': {
+      const min = opt('min_severity') ?? 'low';
+      return { name: 'subscribe', platform: (opt('platform') ?? '').toLowerCase(), minSeverity: isSeverity(min) ? min : 'low' };
+    }
+    case 'unsubscribe':
+      return { name: 'unsubscribe', platform: (opt('platform') ?? '').toLowerCase() };
+    case 'platforms':
+      return { name: 'platforms', search: opt('search') ?? '' };
+    case 'list':
+    case 'plan':
+      return { name: sub.name };
+    default:
+      return { name: 'help' };
+  }
+}
+
+export function createDiscordBot(deps: DiscordBotDeps) {
+  const rest = new REST({ version: '10', retries: 1, ...(deps.apiUrl ? { api: deps.apiUrl } : {}) });
+  let key: Promise<CryptoKey> | undefined;
+  const publicKey = () => (key ??= crypto.subtle.importKey('raw', hex(deps.publicKey), { name: 'Ed25519' }, false, ['verify']));
+
+  async function handle(c: Context) {
+    const raw = await c.req.text();
+    if (raw.length > MAX_BODY) return c.json({ error: 'payload_too_large', message: 'The request body is too large.' }, 413);
+    const valid = await verifyDiscordSignature(await publicKey(), c.req.header('x-signature-ed25519'), c.req.header('x-signature-timestamp'), raw);
+    if (!valid) return c.json({ error: 'invalid_signature', message: 'The Discord signature is missing or wrong.' }, 401);
+    let interaction: APIInteraction;
+    try {
+      interaction = JSON.parse(raw);
+    } catch {
+      return c.json({ error: 'invalid_json', message: 'The body is not valid JSON.' }, 400);
+    }
+
+    if (interaction.type === InteractionType.Ping) return c.json({ type: InteractionResponseType.Pong });
+
+    if (interaction.type === InteractionType.ApplicationCommandAutocomplete) {
+      const sub = interaction.data.options?.[0];
+      const options = sub && 'options' in sub ? (sub.options ?? []) : [];
+      const current = options.find((o) => 'focused' in o && o.focused);
+      const focused = current && 'value' in current ? String(current.value) : '';
+      const all = await deps.commands.db.all<{ slug: string; name: string }>(sql`SELECT slug, name FROM platforms ORDER BY name`);
+      const found = focused ? closestPlatforms(focused, all, 25) : all.slice(0, 25);
+      return c.json({
+        type: InteractionResponseType.ApplicationCommandAutocompleteResult,
+        data: { choices: found.map((p) => ({ name: `${p.name} (${p.slug})`.slice(0, 100), value: p.slug })) },
+      });
+    }
+
+    if (interaction.type !== InteractionType.ApplicationCommand || !('options' in interaction.data)) {
+      return c.json({ type: InteractionResponseType.ChannelMessageWithSource, data: { content: 'Unsupported interaction.', flags: 64 } });
+    }
+    const guildId = interaction.guild_id;
+    const channelId = interaction.channel?.id ?? (interaction as { channel_id?: string }).channel_id;
+    if (!guildId || !channelId) {
+      return c.json({ type: InteractionResponseType.ChannelMessageWithSource, data: { content: 'Use /clausewatch in a server channel.', flags: 64 } });
+    }
+    const command = toCommand(interaction.data.options?.[0]);
+    const work = runCommand(deps.commands, { platform: 'discord', workspaceId: guildId, channelId, canManage: canManage(interaction.member?.permissions) }, command);
+    const reply = await Promise.race([work, new Promise<null>((r) => setTimeout(() => r(null), ANSWER_DEADLINE_MS))]);
+    if (reply) return c.json({ type: InteractionResponseType.ChannelMessageWithSource, data: renderReplyDiscord(reply) });
+    // Slow: defer now (ephemeral), then edit the original response through the interaction webhook.
+    void work
+      .then((r) => rest.patch(Routes.webhookMessage(deps.applicationId, interaction.token), { body: renderReplyDiscord(r), auth: false }))
+      .catch((err) => deps.log.error('discord.followup_failed', { error: String(err) }));
+    return c.json({ type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: 64 } });
+  }
+
+  return {
+    routes(hono: Hono) {
+      hono.post('/discord/interactions', handle);
+    },
+  };
+}

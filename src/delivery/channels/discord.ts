@@ -1,0 +1,73 @@
+import { DiscordAPIError, HTTPError, REST } from '@discordjs/rest';
+import { Routes } from 'discord-api-types/v10';
+import type { ChannelAdapter } from '../channel.js';
+import { DeliveryError } from '../channel.js';
+import { renderAlertDiscord, renderDigestDiscord, type DiscordMessage } from '../../render/discord.js';
+
+/** Discord error codes that mean the channel or webhook will never take our messages. */
+const DESTINATION_GONE = new Map<number, string>([
+  [10003, 'Unknown Channel'],
+  [10015, 'Unknown Webhook'],
+  [50001, 'Missing Access'],
+  [50013, 'Missing Permissions'],
+]);
+
+const WEBHOOK = /\/webhooks\/(\d+)\/([A-Za-z0-9_-]+)$/;
+
+export interface DiscordChannelOptions {
+  /** Bot token for channel messages; webhook destinations need none. */
+  botToken?: string;
+  /** REST base, e.g. https://discord.com/api (tests: a loopback stand-in). */
+  apiUrl?: string;
+}
+
+/**
+ * The Discord adapter: channel messages (bot) or channel webhooks, through @discordjs/rest. Its
+ * buckets wait out 429s by themselves; its own 5xx retries are off so the outbox backs off.
+ */
+export function createDiscordChannel(o: DiscordChannelOptions): ChannelAdapter<DiscordMessage> {
+  const rest = new REST({ version: '10', retries: 0, timeout: 10_000, ...(o.apiUrl ? { api: o.apiUrl } : {}) });
+  if (o.botToken) rest.setToken(o.botToken);
+  return {
+    type: 'discord',
+    render(content) {
+      switch (content.kind) {
+        case 'alert':
+          return renderAlertDiscord(content);
+        case 'digest':
+          return renderDigestDiscord(content);
+        default:
+          return [];
+      }
+    },
+    async send(destination, m) {
+      try {
+        const hook = destination.url ? WEBHOOK.exec(destination.url) : null;
+        if (hook) {
+          const r = (await rest.post(Routes.webhook(hook[1]!, hook[2]!), { body: m, query: new URLSearchParams({ wait: 'true' }), auth: false })) as { id?: string };
+          return { providerId: r?.id ?? null };
+        }
+        if (!destination.discordChannel) throw new DeliveryError('discord destination without channel or webhook', 'permanent', { disableDestination: true });
+        if (!o.botToken) throw new DeliveryError('DISCORD_BOT_TOKEN is not set', 'retry');
+        const r = (await rest.post(Routes.channelMessages(destination.discordChannel), { body: m })) as { id?: string };
+        return { providerId: r?.id ?? null };
+      } catch (err) {
+        throw classifyDiscordError(err);
+      }
+    },
+  };
+}
+
+export function classifyDiscordError(err: unknown): DeliveryError {
+  if (err instanceof DeliveryError) return err;
+  if (err instanceof DiscordAPIError) {
+    const code = typeof err.code === 'number' ? err.code : Number(err.code);
+    const gone = DESTINATION_GONE.get(code);
+    if (gone) return new DeliveryError(`Discord ${code}: ${gone}`, 'permanent', { disableDestination: true, cause: err });
+    if (err.status >= 500) return new DeliveryError(`Discord HTTP ${err.status}: ${err.message}`, 'retry', { cause: err });
+    if (err.status === 429) return new DeliveryError('Discord rate limit', 'retry', { rateLimited: true, retryAfterMs: 1000, cause: err });
+    return new DeliveryError(`Discord ${code}: ${err.message}`, 'permanent', { cause: err });
+  }
+  if (err instanceof HTTPError) return new DeliveryError(`Discord HTTP ${err.status}`, 'retry', { cause: err });
+  return new DeliveryError(`Discord: ${err instanceof Error ? err.message : String(err)}`, 'retry', { cause: err });
+}

@@ -1,0 +1,215 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { testService, type TestService } from '../support/service.js';
+import { startDiscordApi } from '../support/discord-api.js';
+import { CHANNEL, GUILD, discordKeys, slash } from '../support/discord-sign.js';
+import { fixedClock } from '../support/clock.js';
+import { fixtureEvents, makeEvent } from '../support/app.js';
+import { escapeDiscord, packEmbeds, renderAlertDiscord } from '../../src/render/discord.js';
+
+let discord: Awaited<ReturnType<typeof startDiscordApi>>;
+let s: TestService;
+const keys = discordKeys();
+const clock = fixedClock('2026-11-20T07:00:00Z');
+
+beforeEach(async () => {
+  clock.set('2026-11-20T07:00:00Z');
+  discord = await startDiscordApi();
+  s = await testService(
+    {
+      DISCORD_APPLICATION_ID: '999',
+      DISCORD_PUBLIC_KEY: keys.publicKeyHex,
+      DISCORD_BOT_TOKEN: 'discord-bot-token',
+      DISCORD_API_URL: discord.url,
+      ALERT_GROUP_WAIT_SECONDS: '60',
+      ALERT_MAX_AGE_HOURS: '100000',
+    },
+    { clock },
+  );
+});
+afterEach(async () => {
+  await s.dispose();
+  await discord.close();
+});
+
+async function interact(payload: unknown, headers?: Record<string, string>) {
+  const body = JSON.stringify(payload);
+  return s.call('POST', '/discord/interactions', body, null, headers ?? keys.headers(body));
+}
+const count = async (table: string) => (await s.database.db.all<{ n: number }>(sql.raw(`SELECT count(*) AS n FROM ${table}`)))[0]!.n;
+
+describe('/clausewatch in Discord', () => {
+  it('answers PING with PONG', async () => {
+    expect((await interact({ id: '1', application_id: '999', type: 1, token: 't', version: 1 })).json).toEqual({ type: 1 });
+  });
+
+  it('refuses a missing or wrong signature with 401 before reading anything', async () => {
+    const body = JSON.stringify(slash('subscribe', [{ name: 'platform', value: 'openai' }]));
+    expect((await s.call('POST', '/discord/interactions', body, null, { 'content-type': 'application/json' })).status).toBe(401);
+    const other = discordKeys();
+    expect((await s.call('POST', '/discord/interactions', body, null, other.headers(body))).status).toBe(401);
+    const signed = keys.headers(body);
+    expect((await s.call('POST', '/discord/interactions', body.replace('openai', 'stripe'), null, signed)).status).toBe(401);
+    expect(await count('accounts')).toBe(0);
+  });
+
+  it('subscribes the channel on the server’s free account, with an ephemeral reply', async () => {
+    const r = await interact(slash('subscribe', [{ name: 'platform', value: 'openai' }, { name: 'min_severity', value: 'medium' }]));
+    expect(r.json.type).toBe(4);
+    expect(r.json.data.flags).toBe(64);
+    expect(r.json.data.allowed_mentions).toEqual({ parse: [] });
+    expect(r.json.data.content).toContain('This channel now watches OpenAI');
+    const accounts = (await s.call('GET', `/v1/accounts?discord_guild=${GUILD}`)).json.data;
+    expect(accounts[0]).toMatchObject({ plan: 'free', discord_guild: GUILD });
+    const [d] = (await s.call('GET', `/v1/accounts/${accounts[0].id}/destinations`)).json.data;
+    expect(d).toMatchObject({ type: 'discord', guild: GUILD, channel: CHANNEL });
+    expect((await interact(slash('list'))).json.data.content).toContain('medium and above');
+    expect((await interact(slash('plan'))).json.data.content).toContain('Upgrade to monitor');
+    expect((await interact(slash('platforms', [{ name: 'search', value: 'anthro' }]))).json.data.content).toContain('`anthropic`');
+    expect((await interact(slash('unsubscribe', [{ name: 'platform', value: 'openai' }]))).json.data.content).toContain('Stopped watching OpenAI');
+    expect((await interact(slash('help'))).json.data.content).toContain('/clausewatch subscribe');
+  });
+
+  it('lets only members who manage the server or its channels change subscriptions', async () => {
+    const r = await interact(slash('subscribe', [{ name: 'platform', value: 'openai' }], '0'));
+    expect(r.json.data.content).toContain('Not allowed');
+    expect(await count('subscriptions')).toBe(0);
+    const admin = await interact(slash('subscribe', [{ name: 'platform', value: 'openai' }], String(1n << 3n)));
+    expect(admin.json.data.content).toContain('now watches');
+    const channels = await interact(slash('subscribe', [{ name: 'platform', value: 'openai' }], String(1n << 4n)));
+    expect(channels.json.data.content).toContain('now watches');
+    // Reading is open to everyone.
+    expect((await interact(slash('list', [], '0'))).json.data.content).toContain('OpenAI');
+  });
+
+  it('autocompletes platforms from the catalog', async () => {
+    const r = await interact(slash('subscribe', [{ name: 'platform', value: 'opena', focused: true }], undefined, 4));
+    expect(r.json.type).toBe(8);
+    expect(r.json.data.choices[0]).toEqual({ name: 'OpenAI (openai)', value: 'openai' });
+    expect(r.json.data.choices.length).toBeLessThanOrEqual(25);
+  });
+});
+
+describe('Discord delivery', () => {
+  async function monitorChannel() {
+    await interact(slash('subscribe', [{ name: 'platform', value: 'reddit' }]));
+    const account = (await s.call('GET', `/v1/accounts?discord_guild=${GUILD}`)).json.data[0];
+    await s.call('PATCH', `/v1/accounts/${account.id}`, { plan: 'monitor' });
+    return account;
+  }
+
+  it('posts alert embeds with mentions disabled, escaping event text', async () => {
+    await monitorChannel();
+    const hostile = fixtureEvents()['99-hostile-escaping.json'];
+    await s.ingest({ ...hostile, detected_at: '2026-11-20T06:30:00Z' });
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    expect(discord.messages).toHaveLength(1);
+    const m = discord.messages[0]!;
+    expect(m.channel).toBe(CHANNEL);
+    expect(m.auth).toBe('Bot discord-bot-token');
+    expect(m.body.allowed_mentions).toEqual({ parse: [] });
+    const text = JSON.stringify(m.body);
+    expect(text).not.toMatch(/(?<!\\u200b)@everyone/);
+    expect(text).not.toMatch(/<@\d+>/);
+    expect(m.body.embeds[0]).toMatchObject({ color: 0xd97706 });
+    expect(m.body.embeds[0].fields.map((f: any) => f.name)).toEqual(expect.arrayContaining(['Platform', 'Document', 'Severity', 'Evidence']));
+  });
+
+  it('leaves 429s to discord.js REST, which waits and sends once', async () => {
+    await monitorChannel();
+    discord.state.rateLimitNext = 1;
+    await s.ingest(makeEvent({ platform: { slug: 'reddit' }, document: { title: 'Reddit User Agreement' } }));
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    expect(discord.state.rateLimited).toBe(1);
+    expect(discord.messages).toHaveLength(1);
+    const [row] = await s.database.db.all<{ status: string; attempts: number }>(sql`SELECT status, attempts FROM outbox`);
+    expect(row).toEqual({ status: 'sent', attempts: 1 });
+  });
+
+  it('disables the destination on Unknown Channel', async () => {
+    await monitorChannel();
+    discord.state.unknownChannels.add(CHANNEL);
+    await s.ingest(makeEvent({ platform: { slug: 'reddit' }, document: { title: 'Reddit User Agreement' } }));
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    const [d] = await s.database.db.all<{ status: string; disabled_reason: string }>(sql`SELECT status, disabled_reason FROM destinations`);
+    expect(d).toEqual({ status: 'disabled', disabled_reason: 'Discord 10003: Unknown Channel' });
+  });
+
+  it('delivers the same embeds through a channel webhook registered with the admin API', async () => {
+    const account = (await s.call('POST', '/v1/accounts', { name: 'Webhook server', plan: 'monitor' })).json;
+    const dest = (await s.call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'discord', webhook_url: 'https://discord.com/api/webhooks/123456789012345678/abcdefghijklmnopqrstuvwxyz0123' })).json;
+    await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: dest.id });
+    await s.ingest(makeEvent());
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    expect(discord.messages).toHaveLength(1);
+    expect(discord.messages[0]).toMatchObject({ webhook: '123456789012345678', auth: undefined });
+    expect(discord.messages[0]!.body.embeds[0].title).toBe('Data retention period extended');
+    expect(discord.messages[0]!.body.allowed_mentions).toEqual({ parse: [] });
+  });
+
+  it('splits a long digest into messages within 10 embeds and 6,000 characters, in order', async () => {
+    await monitorChannel();
+    const events = Array.from({ length: 30 }, (_, i) =>
+      makeEvent({ id: `d${i}`, platform: { slug: 'reddit' }, document: { title: 'Reddit User Agreement' }, title: `Change ${i}`, summary: 'z'.repeat(900), detected_at: '2026-11-26T06:00:00Z' }),
+    );
+    await s.ingest({ events });
+    await s.database.db.run(sql`UPDATE matches SET alert_state = 'none'`);
+    clock.set('2026-11-30T09:00:00Z');
+    await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });
+    while ((await s.dispatcher.runOnce()) > 0);
+    expect(discord.messages.length).toBeGreaterThanOrEqual(4);
+    const titles = discord.messages.flatMap((m) => m.body.embeds.map((e: any) => e.title)).filter((t: string) => /^Change/.test(t ?? ''));
+    expect(new Set(titles).size).toBe(30);
+    expect(discord.messages[0]!.body.embeds[0].title).toMatch(/^Weekly digest/);
+  });
+});
+
+describe('Discord rendering', () => {
+  it('defuses mentions and markdown', () => {
+    expect(escapeDiscord('@everyone <@123> <@&456> <#789> **x** [a](javascript:1)')).toBe(
+      '@\u200beveryone <\u200b@123\\> <\u200b@&456\\> <\u200b\\#789\\> \\*\\*x\\*\\* \\[a\\]\\(javascript:1\\)',
+    );
+  });
+
+  it('packs embeds within the per-message limits', () => {
+    const embeds = Array.from({ length: 23 }, (_, i) => ({ title: `t${i}`, description: 'd'.repeat(1000) }));
+    const messages = packEmbeds(embeds);
+    for (const m of messages) {
+      expect(m.embeds.length).toBeLessThanOrEqual(10);
+      expect(m.embeds.reduce((n, e) => n + (e.title?.length ?? 0) + (e.description?.length ?? 0), 0)).toBeLessThanOrEqual(6000);
+    }
+    expect(messages.flatMap((m) => m.embeds.map((e) => e.title))).toEqual(embeds.map((e) => e.title));
+  });
+
+  it('cuts a long description with a link to the change', () => {
+    const [m] = renderAlertDiscord({
+      kind: 'alert',
+      changes: [
+        {
+          eventId: 'e',
+          platform: { slug: 'x', name: 'X' },
+          document: { title: 'Terms' },
+          severity: 'high',
+          categories: [],
+          kind: 'changed',
+          title: 'T'.repeat(400),
+          summary: 's'.repeat(5000),
+          detectedAt: 0,
+          changeUrl: 'https://tracker.test/c',
+        },
+      ],
+      notices: [],
+      reader: { timeZone: 'UTC', now: 0 },
+      links: { unsubscribe: 'https://u', manage: 'https://m' },
+      plan: 'monitor',
+    });
+    const e = m!.embeds[0]!;
+    expect(e.title!.length).toBeLessThanOrEqual(256);
+    expect(e.description!.length).toBeLessThanOrEqual(4096);
+    expect(e.description).toContain('[read the rest](https://tracker.test/c)');
+  });
+});

@@ -1,0 +1,65 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A loopback stand-in of Discord's REST API: records channel and webhook messages, answers 429
+ * with rate-limit headers when told to, refuses embeds over Discord's limits with 400 (code
+ * 50035) and unknown channels with 404 (code 10003), as Discord does.
+ */
+export async function startDiscordApi() {
+  const messages: { channel?: string; webhook?: string; auth?: string; body: any }[] = [];
+  const edits: { path: string; body: any }[] = [];
+  const state = { rateLimitNext: 0, unknownChannels: new Set<string>(), rateLimited: 0 };
+  const read = (req: IncomingMessage) =>
+    new Promise<string>((resolve) => {
+      let s = '';
+      req.on('data', (c) => (s += c));
+      req.on('end', () => resolve(s));
+    });
+  const tooBig = (body: any) => {
+    const embeds: any[] = body.embeds ?? [];
+    if (embeds.length > 10) return true;
+    let total = 0;
+    for (const e of embeds) {
+      if ((e.title?.length ?? 0) > 256 || (e.description?.length ?? 0) > 4096 || (e.fields?.length ?? 0) > 25) return true;
+      if ((e.fields ?? []).some((f: any) => f.name.length > 256 || f.value.length > 1024)) return true;
+      total += (e.title?.length ?? 0) + (e.description?.length ?? 0) + (e.footer?.text?.length ?? 0) + (e.fields ?? []).reduce((n: number, f: any) => n + f.name.length + f.value.length, 0);
+    }
+    return total > 6000 || (body.content?.length ?? 0) > 2000;
+  };
+  const server = createServer(async (req, res) => {
+    const raw = await read(req);
+    const json = (code: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(code, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(body));
+    };
+    const url = req.url!.replace(/\?.*$/, '');
+    if (req.method === 'PATCH' && /\/webhooks\/\d+\/[^/]+\/messages\/@original$/.test(url)) {
+      edits.push({ path: url, body: JSON.parse(raw) });
+      return json(200, { id: '1' });
+    }
+    if (state.rateLimitNext > 0) {
+      state.rateLimitNext--;
+      state.rateLimited++;
+      return json(429, { message: 'You are being rate limited.', retry_after: 0.2, global: false }, {
+        'retry-after': '0.2',
+        'x-ratelimit-limit': '5',
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset-after': '0.2',
+        'x-ratelimit-bucket': 'test-bucket',
+        'x-ratelimit-scope': 'user',
+      });
+    }
+    const body = raw ? JSON.parse(raw) : {};
+    const channel = /\/api\/v10\/channels\/(\d+)\/messages$/.exec(url)?.[1];
+    const webhook = /\/api\/v10\/webhooks\/(\d+)\/([^/]+)$/.exec(url)?.[1];
+    if (channel && state.unknownChannels.has(channel)) return json(404, { message: 'Unknown Channel', code: 10003 });
+    if (!channel && !webhook) return json(404, { message: '404: Not Found', code: 0 });
+    if (tooBig(body)) return json(400, { message: 'Invalid Form Body', code: 50035, errors: {} });
+    messages.push({ channel, webhook, auth: req.headers.authorization, body });
+    return json(200, { id: String(messages.length), channel_id: channel ?? '0' });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}/api`, messages, edits, state, close: () => new Promise<void>((r) => server.close(() => r())) };
+}

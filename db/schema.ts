@@ -271,3 +271,15 @@ export const rateLimits = sqliteTable('rate_limits', {
   count: integer('count').notNull(),
   expiresAt: integer('expires_at').notNull(),
 });
+
+/** Slack workspaces that installed the app through OAuth: the bot token to post with, per workspace. */
+export const slackInstallations = sqliteTable('slack_installations', {
+  teamId: text('team_id').primaryKey(),
+  teamName: text('team_name'),
+  botToken: text('bot_token').notNull(),
+  botUserId: text('bot_user_id'),
+  botId: text('bot_id'),
+  /** The whole installation as @slack/oauth returns it (scopes, installer, app id). */
+  installation: text('installation').notNull(),
+  installedAt: integer('installed_at').notNull(),
+});

@@ -79,6 +79,9 @@ const envSchema = z.object({
   DKIM_PRIVATE_KEY: z.string().trim().refine((v) => v.includes('PRIVATE KEY'), 'a PEM private key (-----BEGIN PRIVATE KEY-----…)').optional(),
   SLACK_SIGNING_SECRET: optionalText,
   SLACK_BOT_TOKEN: optionalText,
+  SLACK_CLIENT_ID: optionalText,
+  SLACK_CLIENT_SECRET: optionalText,
+  SLACK_STATE_SECRET: z.string().trim().min(16, 'at least 16 characters of random text').optional(),
   SLACK_API_URL: httpUrl.optional(),
   DISCORD_APPLICATION_ID: optionalText,
   DISCORD_PUBLIC_KEY: z
@@ -121,7 +124,16 @@ export interface Config {
   smtpUrl: string | undefined;
   mailFrom: string;
   dkim: { domainName: string; keySelector: string; privateKey: string } | undefined;
-  slack: { signingSecret: string; botToken: string; apiUrl: string | undefined } | undefined;
+  slack:
+    | {
+        signingSecret: string;
+        /** One workspace: its bot token. */
+        botToken: string | undefined;
+        /** Many workspaces: Bolt's OAuth install flow, tokens kept per workspace in the database. */
+        oauth: { clientId: string; clientSecret: string; stateSecret: string } | undefined;
+        apiUrl: string | undefined;
+      }
+    | undefined;
   discord: { applicationId: string; publicKey: string; botToken: string; apiUrl: string | undefined } | undefined;
   alertGroupWaitSeconds: number;
   digest: { weekday: Weekday; hour: number; tickMinutes: number };
@@ -161,9 +173,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const e = parsed.data;
 
-  const slackAny = e.SLACK_SIGNING_SECRET ?? e.SLACK_BOT_TOKEN;
-  if (slackAny && !(e.SLACK_SIGNING_SECRET && e.SLACK_BOT_TOKEN)) {
-    throw new ConfigError(e.SLACK_SIGNING_SECRET ? 'SLACK_BOT_TOKEN' : 'SLACK_SIGNING_SECRET', 'to be set together with the other Slack variable');
+  const oauthSet = [e.SLACK_CLIENT_ID, e.SLACK_CLIENT_SECRET, e.SLACK_STATE_SECRET];
+  if (oauthSet.some(Boolean) && !oauthSet.every(Boolean)) {
+    const missing = ['SLACK_CLIENT_ID', 'SLACK_CLIENT_SECRET', 'SLACK_STATE_SECRET'][oauthSet.findIndex((v) => !v)]!;
+    throw new ConfigError(missing, 'to be set together with the other Slack OAuth variables');
+  }
+  const slackOAuth = e.SLACK_CLIENT_ID && e.SLACK_CLIENT_SECRET && e.SLACK_STATE_SECRET ? { clientId: e.SLACK_CLIENT_ID, clientSecret: e.SLACK_CLIENT_SECRET, stateSecret: e.SLACK_STATE_SECRET } : undefined;
+  if ((e.SLACK_BOT_TOKEN || slackOAuth) && !e.SLACK_SIGNING_SECRET) throw new ConfigError('SLACK_SIGNING_SECRET', 'a value whenever Slack is configured (Basic Information → Signing Secret)');
+  if (e.SLACK_SIGNING_SECRET && !e.SLACK_BOT_TOKEN && !slackOAuth) {
+    throw new ConfigError('SLACK_BOT_TOKEN', 'a bot token (xoxb-…), or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET for many workspaces');
   }
   const dkimSet = [e.DKIM_DOMAIN, e.DKIM_SELECTOR, e.DKIM_PRIVATE_KEY];
   if (dkimSet.some(Boolean) && !dkimSet.every(Boolean)) {
@@ -196,10 +214,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       e.DKIM_DOMAIN && e.DKIM_SELECTOR && e.DKIM_PRIVATE_KEY
         ? { domainName: e.DKIM_DOMAIN, keySelector: e.DKIM_SELECTOR, privateKey: e.DKIM_PRIVATE_KEY.replace(/\\n/g, '\n') }
         : undefined,
-    slack:
-      e.SLACK_SIGNING_SECRET && e.SLACK_BOT_TOKEN
-        ? { signingSecret: e.SLACK_SIGNING_SECRET, botToken: e.SLACK_BOT_TOKEN, apiUrl: e.SLACK_API_URL ? `${e.SLACK_API_URL}/` : undefined }
-        : undefined,
+    slack: e.SLACK_SIGNING_SECRET
+      ? { signingSecret: e.SLACK_SIGNING_SECRET, botToken: e.SLACK_BOT_TOKEN, oauth: slackOAuth, apiUrl: e.SLACK_API_URL ? `${e.SLACK_API_URL}/` : undefined }
+      : undefined,
     discord:
       e.DISCORD_APPLICATION_ID && e.DISCORD_PUBLIC_KEY && e.DISCORD_BOT_TOKEN
         ? {

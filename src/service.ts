@@ -21,6 +21,8 @@ import type { DestinationType } from '../db/schema.js';
 import type { Context } from 'hono';
 import { createSlackChannel } from './delivery/channels/slack.js';
 import { createSlackBot } from '../bots/slack/app.js';
+import { createSlackInstaller } from '../bots/slack/oauth.js';
+import { createSlackInstallationStore } from './store/slack-installations.js';
 import { createDiscordChannel } from './delivery/channels/discord.js';
 import { createDiscordBot } from '../bots/discord/interactions.js';
 
@@ -46,6 +48,8 @@ export interface ServiceDeps {
   /** Extra or replacement channels (Slack and Discord are wired by their own modules). */
   channels?: Partial<Record<DestinationType, ChannelAdapter>>;
   dispatcher?: { owner?: string; pollMs?: number; leaseMs?: number; concurrency?: number };
+  /** Slack's "Add to Slack" page; tests point it at a loopback stand-in. */
+  slackAuthorizationUrl?: string;
 }
 
 const CATALOG_FILE = new URL('../db/catalog.json', import.meta.url);
@@ -72,10 +76,26 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
   const extensions: ((app: Hono) => void)[] = [];
   if (config.slack) {
     const slack = config.slack;
-    // One workspace with SLACK_BOT_TOKEN; per-workspace OAuth installations are a later step.
-    const tokenFor = async () => slack.botToken;
+    // A workspace's OAuth installation wins; SLACK_BOT_TOKEN serves a single workspace.
+    const installations = createSlackInstallationStore(db, clock);
+    const tokenFor = async (team: string) => (slack.oauth ? await installations.tokenFor(team) : undefined) ?? slack.botToken;
     channels.slack = createSlackChannel({ apiUrl: slack.apiUrl, tokenFor });
-    extensions.push(createSlackBot({ db, clock, log, signingSecret: slack.signingSecret, tokenFor, commands }).routes);
+    extensions.push(
+      createSlackBot({
+        db,
+        clock,
+        log,
+        signingSecret: slack.signingSecret,
+        tokenFor,
+        commands,
+        onWorkspaceGone: (teamId) => installations.deleteInstallation!({ teamId, isEnterpriseInstall: false, enterpriseId: undefined }),
+      }).routes,
+    );
+    if (slack.oauth) {
+      extensions.push(
+        createSlackInstaller({ ...slack.oauth, publicUrl: config.publicUrl, apiUrl: slack.apiUrl, authorizationUrl: deps.slackAuthorizationUrl, store: installations, log }).routes,
+      );
+    }
   }
   if (config.discord) {
     channels.discord = createDiscordChannel({ botToken: config.discord.botToken, apiUrl: config.discord.apiUrl });

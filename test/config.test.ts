@@ -35,7 +35,9 @@ describe('configuration', () => {
     [{ ALERT_GROUP_WAIT_SECONDS: '-1' }, 'ALERT_GROUP_WAIT_SECONDS: expected a whole number'],
     [{ INGEST_TOKENS: 'short' }, 'INGEST_TOKENS: expected comma-separated tokens of at least 16 characters'],
     [{ DISCORD_PUBLIC_KEY: 'nothex' }, 'DISCORD_PUBLIC_KEY: expected the application public key'],
-    [{ SLACK_BOT_TOKEN: 'xoxb-1' }, 'SLACK_SIGNING_SECRET: expected to be set together'],
+    [{ SLACK_BOT_TOKEN: 'xoxb-1' }, 'SLACK_SIGNING_SECRET: expected a value whenever Slack is configured'],
+    [{ SLACK_SIGNING_SECRET: 'secret' }, 'SLACK_BOT_TOKEN: expected a bot token'],
+    [{ SLACK_SIGNING_SECRET: 'secret', SLACK_CLIENT_ID: '1.2' }, 'SLACK_CLIENT_SECRET: expected to be set together'],
     [{ NODE_ENV: 'production' }, 'INGEST_TOKENS: expected a value in production'],
   ])('stops on %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);

@@ -22,6 +22,8 @@ export interface SlackBotDeps {
   signingSecret: string;
   tokenFor: (team: string) => Promise<string | undefined>;
   commands: CommandDeps;
+  /** Forget the workspace's installation (OAuth mode). */
+  onWorkspaceGone?: (teamId: string) => Promise<void>;
 }
 
 /**
@@ -66,6 +68,7 @@ export function createSlackBot(deps: SlackBotDeps) {
     if (!teamId) return;
     const rows = await deps.db.select({ id: destinations.id }).from(destinations).where(eq(destinations.slackTeam, teamId));
     for (const r of rows) await disableDestination(deps.db, deps.clock, r.id, why);
+    await deps.onWorkspaceGone?.(teamId);
     deps.log.info('slack.workspace_gone', { teamId, why, destinations: rows.length });
   };
   app.event('app_uninstalled', async ({ body }) => workspaceGone(body.team_id, 'Slack app uninstalled'));

@@ -40,6 +40,21 @@ export async function startSlackApi() {
       state.rateLimitNext--;
       return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(state.retryAfter) });
     }
+    if (method === 'oauth.v2.access') {
+      if (args.code !== 'good-code') return json(200, { ok: false, error: 'invalid_code' });
+      return json(200, {
+        ok: true,
+        access_token: 'xoxb-installed-token',
+        token_type: 'bot',
+        scope: 'commands,chat:write,chat:write.public',
+        bot_user_id: 'UBOT2',
+        app_id: 'A0001',
+        team: { id: 'T0002', name: 'Beta Corp' },
+        enterprise: null,
+        authed_user: { id: 'U0002' },
+        is_enterprise_install: false,
+      });
+    }
     if (method === 'auth.test') return json(200, { ok: true, team_id: 'T0001', user_id: 'UBOT', bot_id: 'BBOT' });
     if (method !== 'chat.postMessage') return json(200, { ok: false, error: 'unknown_method' });
     const channelError = state.channelErrors.get(args.channel);

@@ -144,6 +144,16 @@ CREATE TABLE `settings` (
 	`value` text NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE `slack_installations` (
+	`team_id` text PRIMARY KEY NOT NULL,
+	`team_name` text,
+	`bot_token` text NOT NULL,
+	`bot_user_id` text,
+	`bot_id` text,
+	`installation` text NOT NULL,
+	`installed_at` integer NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE `subscriptions` (
 	`id` text PRIMARY KEY NOT NULL,
 	`account_id` text NOT NULL,

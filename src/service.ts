@@ -24,6 +24,8 @@ import { createSlackBot } from '../bots/slack/app.js';
 import { createSlackInstaller } from '../bots/slack/oauth.js';
 import { createSlackInstallationStore } from './store/slack-installations.js';
 import { createDiscordChannel } from './delivery/channels/discord.js';
+import { createWebhookChannel } from './delivery/channels/webhook.js';
+import { checkWebhookUrl, webhookDispatcher } from './webhook-guard.js';
 import { createDiscordBot } from '../bots/discord/interactions.js';
 
 export interface Service {
@@ -106,6 +108,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     // Webhook destinations need no bot: Discord channel webhooks are delivered even without one.
     channels.discord = createDiscordChannel({});
   }
+  channels.webhook = createWebhookChannel({ clock, dispatcher: webhookDispatcher(config.webhookAllowPrivate) });
   Object.assign(channels, deps.channels);
 
   const dispatcher = createDispatcher({
@@ -128,6 +131,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     metrics,
     templates,
     clientAddress: deps.clientAddress,
+    checkWebhookUrl: (url) => checkWebhookUrl(url, config.webhookAllowPrivate),
     onAlertWork: () => dispatcher.wake(),
     config: {
       publicUrl: config.publicUrl,

@@ -24,8 +24,8 @@ export interface ChangeItem {
   evidence?: { sha256?: string; previous_sha256?: string; snapshot_url?: string; archive_url?: string };
   changeUrl?: string;
   diff?: { removed: string[]; added: string[] };
-  /** Filled by noise control: the version this change returned to (issue: flapping). */
-  revertedTo?: number;
+  /** The event as received (unknown fields included): what webhooks carry. */
+  raw: ChangeEvent;
 }
 
 export function changeItemFromEvent(event: ChangeEvent, platformName: string): ChangeItem {
@@ -52,6 +52,7 @@ export function changeItemFromEvent(event: ChangeEvent, platformName: string): C
       : undefined,
     changeUrl: event.change_url,
     diff: event.diff ? { removed: event.diff.removed, added: event.diff.added } : undefined,
+    raw: event,
   };
 }
 

@@ -25,6 +25,8 @@ export interface AppDeps {
   };
   links: LinkSigner;
   metrics?: Metrics;
+  /** Refuses webhook URLs that resolve to private addresses (Node: DNS; null means allowed). */
+  checkWebhookUrl?: (url: string) => Promise<string | null>;
   /** Compiled email templates, for the digest's "view in browser" page. */
   templates?: EmailTemplates;
   /** The client's address for rate limits (the socket's on Node, CF-Connecting-IP on Workers). */

@@ -2,9 +2,9 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppDeps } from './deps.js';
 import { readJsonBody } from './body.js';
-import { notFound, parseOrThrow } from './errors.js';
+import { ApiError, invalid, notFound, parseOrThrow } from './errors.js';
 import { accountOr404 } from './accounts.js';
-import { createDestination, deleteDestination, listDestinations, type DestinationRow, type DestinationTarget } from '../store/destinations.js';
+import { createDestination, deleteDestination, getDestination, listDestinations, rotateWebhookSecret, type DestinationRow, type DestinationTarget } from '../store/destinations.js';
 import { newWebhookSecret } from '../core/webhook-secret.js';
 
 const DISCORD_WEBHOOK = /^https:\/\/(?:(?:canary|ptb)\.)?discord(?:app)?\.com\/api(?:\/v\d+)?\/webhooks\/(\d{5,25})\/([A-Za-z0-9_-]{20,200})$/;
@@ -88,6 +88,10 @@ export function destinationRoutes(deps: AppDeps) {
           ? { type: 'discord', webhookUrl: b.webhook_url }
           : { type: 'discord', guild: b.guild!, channel: b.channel! }
         : b;
+    if (b.type === 'webhook') {
+      const refused = await deps.checkWebhookUrl?.(b.url);
+      if (refused) throw invalid('invalid_destination', [{ path: 'url', message: `not allowed: ${refused}` }], 'destination');
+    }
     const secret = b.type === 'webhook' ? newWebhookSecret() : undefined;
     // An admin vouches for the address, so even email is active at once (no double opt-in).
     const { destination, created } = await createDestination(deps.db, deps.clock, account.id, target, 'active', { secret });
@@ -101,6 +105,19 @@ export function destinationRoutes(deps: AppDeps) {
     const account = await accountOr404(deps, c.req.param('id')!);
     const rows = await listDestinations(deps.db, account.id);
     return c.json({ data: rows.map(destinationJson), next_cursor: null });
+  });
+
+  // A new signing secret, shown once; the old one keeps signing beside it for 24 hours.
+  app.post('/:destId/rotate-secret', async (c) => {
+    const account = await accountOr404(deps, c.req.param('id')!);
+    const d = await getDestination(deps.db, account.id, c.req.param('destId'));
+    if (!d) throw notFound('destination', c.req.param('destId'));
+    if (d.type !== 'webhook') throw new ApiError(400, 'not_a_webhook', 'Only webhook destinations have a signing secret.');
+    const secret = newWebhookSecret();
+    const until = deps.clock() + 24 * 3_600_000;
+    await rotateWebhookSecret(deps.db, d.id, secret, until);
+    deps.log.info('destination.secret_rotated', { destinationId: d.id });
+    return c.json({ ...destinationJson(d), secret, previous_secret_valid_until: new Date(until).toISOString() });
   });
 
   app.delete('/:destId', async (c) => {

@@ -146,3 +146,11 @@ export async function activateDestination(db: Db, clock: Clock, id: string): Pro
     db.update(subscriptions).set({ destinationActive: true }).where(eq(subscriptions.destinationId, id)),
   ]);
 }
+
+/** The new secret signs from now on; the previous one signs beside it until `until`. */
+export async function rotateWebhookSecret(db: Db, id: string, secret: string, until: number): Promise<void> {
+  await db
+    .update(destinations)
+    .set({ previousSecret: sql`${destinations.secret}`, previousSecretUntil: until, secret })
+    .where(eq(destinations.id, id));
+}

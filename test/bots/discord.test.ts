@@ -200,6 +200,7 @@ describe('Discord rendering', () => {
           summary: 's'.repeat(5000),
           detectedAt: 0,
           changeUrl: 'https://tracker.test/c',
+          raw: {} as any,
         },
       ],
       notices: [],

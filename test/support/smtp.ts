@@ -70,6 +70,10 @@ export async function startSmtpServer(behaviour: SmtpBehaviour = {}, options: Pa
       });
     },
   });
+  // A client killed mid-session (the SIGKILL tests) resets its connection: expected here.
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') throw err;
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
   return {

@@ -1,0 +1,43 @@
+import type { MessageContent } from '../core/message.js';
+
+/**
+ * Webhook payloads: versioned JSON `{type, id, created_at, data}`; `data` carries the full events
+ * as received (evidence and diff included). `id` is filled in by the adapter (one per message,
+ * stable across retries, as webhook-id).
+ */
+export interface WebhookPayload {
+  type: 'change.alert' | 'digest.weekly' | 'monitor.health' | 'effective.reminder';
+  created_at: string;
+  data: Record<string, unknown>;
+}
+
+export function renderWebhookPayload(c: MessageContent): WebhookPayload | null {
+  const created_at = new Date(c.reader.now).toISOString();
+  switch (c.kind) {
+    case 'alert':
+      if (!c.changes.length && c.notices.length) {
+        return { type: 'monitor.health', created_at, data: { version: 1, notices: c.notices.map((n) => n.raw) } };
+      }
+      return { type: 'change.alert', created_at, data: { version: 1, changes: c.changes.map((x) => x.raw), notices: c.notices.map((n) => n.raw) } };
+    case 'digest':
+      return {
+        type: 'digest.weekly',
+        created_at,
+        data: {
+          version: 1,
+          period: { key: c.period.key, start: new Date(c.period.start).toISOString(), end: new Date(c.period.end).toISOString() },
+          counts: c.counts,
+          platforms: c.groups.map((g) => ({ slug: g.platform.slug, name: g.platform.name, counts: g.counts, changes: g.changes.map((x) => x.raw) })),
+          upcoming: c.upcoming.map((x) => ({ effective_at: x.effectiveAt, event: x.raw })),
+          notices: c.notices.map((n) => n.raw),
+          watched: c.watched.map((w) => ({
+            platform: w.platform,
+            documents: w.documents.map((d) => ({ title: d.title, url: d.url, last_verified_at: d.lastVerifiedAt === null ? null : new Date(d.lastVerifiedAt).toISOString() })),
+          })),
+          view_url: c.links.view,
+        },
+      };
+    default:
+      return null;
+  }
+}

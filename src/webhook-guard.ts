@@ -1,0 +1,78 @@
+import { lookup } from 'node:dns/promises';
+import { lookup as lookupCallback, type LookupAddress } from 'node:dns';
+import { BlockList, isIP } from 'node:net';
+import { Agent } from 'undici';
+
+/**
+ * Webhook URLs must not reach into our own network (SSRF): private, loopback, link-local and
+ * other special-use addresses are refused after DNS resolution, both when a destination is
+ * created and on every connection (the connection's own lookup refuses them, so a DNS answer
+ * that changes between the check and the request cannot slip through).
+ */
+const blocked4 = new BlockList();
+const blocked6 = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  blocked4.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+  ['64:ff9b::', 96],
+] as const)
+  blocked6.addSubnet(net, prefix, 'ipv6');
+
+export function isPublicAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 4) return !blocked4.check(address, 'ipv4');
+  if (family !== 6) return false;
+  // An IPv4-mapped IPv6 address is judged by its IPv4 part.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return isPublicAddress(mapped[1]!);
+  return !blocked6.check(address, 'ipv6');
+}
+
+/** Null when the URL may be called, else why not (for the 400 at creation). */
+export async function checkWebhookUrl(url: string, allowPrivate: boolean): Promise<string | null> {
+  if (allowPrivate) return null;
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  let addresses: string[];
+  try {
+    addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
+  } catch {
+    return `the host ${host} does not resolve`;
+  }
+  const bad = addresses.find((a) => !isPublicAddress(a));
+  return bad ? `${host} resolves to ${bad}, a private, loopback or link-local address` : null;
+}
+
+/** An undici dispatcher whose connections refuse non-public addresses (unless allowed). */
+export function webhookDispatcher(allowPrivate: boolean): Agent {
+  return new Agent({
+    connect: {
+      lookup(hostname, options, callback) {
+        lookupCallback(hostname, { ...options, all: true }, (err, addresses) => {
+          if (err) return callback(err, '', 4);
+          const list = addresses as unknown as LookupAddress[];
+          const ok = allowPrivate ? list : list.filter((a) => isPublicAddress(a.address));
+          if (!ok.length) return callback(Object.assign(new Error(`refused: ${hostname} resolves only to private addresses`), { code: 'EADDRNOTPUBLIC' }), '', 4);
+          if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, ok);
+          callback(null, ok[0]!.address, ok[0]!.family);
+        });
+      },
+    },
+  });
+}

@@ -1,0 +1,132 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { testService, type TestService } from '../support/service.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { fixedClock } from '../support/clock.js';
+import { fixtureEvents, makeEvent } from '../support/app.js';
+import { checkWebhookUrl, isPublicAddress } from '../../src/webhook-guard.js';
+
+let hook: Awaited<ReturnType<typeof startWebhookReceiver>>;
+let s: TestService;
+// Standard Webhooks receivers refuse timestamps more than 5 minutes off: the clock is real time.
+const clock = fixedClock(Date.now());
+
+beforeEach(async () => {
+  clock.set(Date.now());
+  hook = await startWebhookReceiver();
+  s = await testService({ WEBHOOK_ALLOW_PRIVATE: 'true', ALERT_GROUP_WAIT_SECONDS: '0' }, { clock });
+});
+afterEach(async () => {
+  await s.dispose();
+  await hook.close();
+});
+
+async function webhookSubscriber() {
+  const account = (await s.call('POST', '/v1/accounts', { name: 'Hooks', plan: 'monitor' })).json;
+  const dest = await s.call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'webhook', url: hook.url });
+  expect(dest.status).toBe(201);
+  hook.state.secrets = [dest.json.secret];
+  await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'anthropic', destination: dest.json.id });
+  return { account, destination: dest.json };
+}
+const event = () => ({ ...fixtureEvents()['02-anthropic-consumer-terms-chat-retention-high.json'], detected_at: new Date(clock()).toISOString() });
+
+describe('webhook destinations', () => {
+  it('deliver a signed change.alert with the full event, which the standardwebhooks receiver accepts', async () => {
+    const { destination } = await webhookSubscriber();
+    await s.ingest(event());
+    await s.dispatcher.runOnce();
+    expect(hook.received).toHaveLength(1);
+    const r = hook.received[0]!;
+    expect(r.verified[destination.secret]).toBe(true);
+    expect(r.headers['webhook-id']).toBe(r.body.id);
+    expect(r.body).toMatchObject({ type: 'change.alert', data: { version: 1 } });
+    expect(r.body.data.changes[0]).toMatchObject({ id: event().id, evidence: event().evidence, diff: event().diff });
+  });
+
+  it('retry a 500 and a 429 (honouring Retry-After), then deliver with the same webhook-id', async () => {
+    await webhookSubscriber();
+    hook.state.status = 500;
+    await s.ingest(event());
+    await s.dispatcher.runOnce();
+    let [row] = await s.database.db.all<{ status: string; last_error: string }>(sql`SELECT status, last_error FROM outbox`);
+    expect(row).toMatchObject({ status: 'retrying', last_error: 'webhook answered HTTP 500' });
+    hook.state.status = 429;
+    hook.state.retryAfter = '3600';
+    clock.advance(60 * 60_000);
+    await s.dispatcher.runOnce();
+    const [r2] = await s.database.db.all<{ due_at: number }>(sql`SELECT due_at FROM outbox`);
+    expect(r2!.due_at).toBeGreaterThanOrEqual(clock() + 3_600_000);
+    hook.state.status = 204;
+    clock.set(Date.now()); // back to real time for the receiver's timestamp check
+    await s.database.db.run(sql`UPDATE outbox SET due_at = 0`);
+    await s.dispatcher.runOnce();
+    [row] = await s.database.db.all<{ status: string; last_error: string }>(sql`SELECT status, last_error FROM outbox`);
+    expect(row!.status).toBe('sent');
+    expect(new Set(hook.received.map((r) => r.headers['webhook-id'])).size).toBe(1);
+  });
+
+  it('switch the destination off on 410 Gone', async () => {
+    await webhookSubscriber();
+    hook.state.status = 410;
+    await s.ingest(event());
+    await s.dispatcher.runOnce();
+    const [d] = await s.database.db.all<{ status: string; disabled_reason: string }>(sql`SELECT status, disabled_reason FROM destinations`);
+    expect(d).toEqual({ status: 'disabled', disabled_reason: 'webhook answered 410 Gone' });
+  });
+
+  it('rotate the secret: shown once, the old one signing beside it for 24 hours', async () => {
+    const { account, destination } = await webhookSubscriber();
+    const rotated = await s.call('POST', `/v1/accounts/${account.id}/destinations/${destination.id}/rotate-secret`);
+    expect(rotated.json.secret).toMatch(/^whsec_/);
+    expect(rotated.json.secret).not.toBe(destination.secret);
+    hook.state.secrets = [destination.secret, rotated.json.secret];
+    await s.ingest(event());
+    await s.dispatcher.runOnce();
+    expect(hook.received[0]!.verified).toEqual({ [destination.secret]: true, [rotated.json.secret]: true });
+    expect((await s.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data[0].secret).toBeUndefined();
+  });
+});
+
+describe('webhook URLs', () => {
+  it('refuse private, loopback and link-local addresses after DNS resolution', async () => {
+    for (const ip of ['127.0.0.1', '10.1.2.3', '192.168.1.1', '169.254.169.254', '::1', 'fe80::1', '172.16.0.1', '::ffff:127.0.0.1', 'fd00::1']) expect(isPublicAddress(ip)).toBe(false);
+    for (const ip of ['93.184.216.34', '2606:4700::6810:85e5']) expect(isPublicAddress(ip)).toBe(true);
+    expect(await checkWebhookUrl('https://localhost/hook', false)).toMatch(/localhost resolves to (127\.0\.0\.1|::1)/);
+    expect(await checkWebhookUrl('https://[::1]/hook', false)).toMatch(/private, loopback or link-local/);
+  });
+
+  it('are refused at creation with a clear 400 unless WEBHOOK_ALLOW_PRIVATE is set', async () => {
+    const strict = await testService({ WEBHOOK_ALLOW_PRIVATE: 'false' });
+    try {
+      const account = (await strict.call('POST', '/v1/accounts', { name: 'x' })).json;
+      const r = await strict.call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'webhook', url: 'https://127.0.0.1/hook' });
+      expect(r.status).toBe(400);
+      expect(r.json.issues[0]).toMatchObject({ path: 'url' });
+      expect(r.json.issues[0].message).toContain('127.0.0.1');
+      const http = await strict.call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'webhook', url: 'http://hooks.example.com/x' });
+      expect(http.status).toBe(400);
+      expect((await strict.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data).toEqual([]);
+    } finally {
+      await strict.dispose();
+    }
+  });
+
+  it('are refused at connection time too (a name that later resolves privately)', async () => {
+    const strict = await testService({ WEBHOOK_ALLOW_PRIVATE: 'false', ALERT_GROUP_WAIT_SECONDS: '0' });
+    try {
+      const account = (await strict.call('POST', '/v1/accounts', { name: 'x', plan: 'monitor' })).json;
+      // Stored directly, as if DNS had answered publicly at creation time.
+      await strict.database.db.run(sql`INSERT INTO destinations (id, account_id, type, target_key, url, secret, status, created_at)
+        VALUES ('dst_rebind', ${account.id}, 'webhook', 'webhook:x', ${hook.url.replace('127.0.0.1', 'localhost')}, 'whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0', 'active', 0)`);
+      await strict.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: 'dst_rebind' });
+      await strict.ingest(makeEvent({ detected_at: new Date().toISOString() }));
+      await strict.dispatcher.runOnce();
+      const [row] = await strict.database.db.all<{ last_error: string }>(sql`SELECT last_error FROM outbox`);
+      expect(row!.last_error).toMatch(/refused: localhost resolves only to private addresses/);
+      expect(hook.received).toHaveLength(0);
+    } finally {
+      await strict.dispose();
+    }
+  });
+});

@@ -12,6 +12,7 @@ import { deliveryRoutes } from './deliveries.js';
 import { signupRoutes } from './signup.js';
 import { linkPageRoutes } from './link-pages.js';
 import { digestRoutes } from './digests.js';
+import { feedRoutes } from './feeds.js';
 
 export type { AppDeps } from './deps.js';
 
@@ -32,6 +33,7 @@ export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
   app.route('/v1/signup', signupRoutes(deps));
   app.route('/', linkPageRoutes(deps));
   app.route('/', digestRoutes(deps));
+  app.route('/', feedRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));
   app.route('/v1/platforms', platformRoutes(deps));
   app.use('/v1/accounts', admin);

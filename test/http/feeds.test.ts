@@ -1,0 +1,74 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { XMLParser } from 'fast-xml-parser';
+import { fixtureEvents, makeEvent, testApp, type TestApp } from '../support/app.js';
+
+let t: TestApp;
+beforeEach(async () => {
+  t = await testApp();
+});
+afterEach(() => t.dispose());
+
+const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@' });
+const get = (path: string, headers: Record<string, string> = {}) => t.app.request(path, { headers });
+const entries = (xml: string) => {
+  const e = parser.parse(xml).feed.entry ?? [];
+  return Array.isArray(e) ? e : [e];
+};
+
+describe('Atom feeds', () => {
+  it('list a platform’s changes, newest first, with summary, document, clause, severity and evidence', async () => {
+    await t.ingest(makeEvent({ id: 'old', title: 'Older change', detected_at: '2026-11-18T06:00:00Z', provision: { title: 'Section 4' }, evidence: { sha256: 'c'.repeat(64), archive_url: 'https://archive.test/1' }, change_url: 'https://tracker.test/1' }));
+    await t.ingest(makeEvent({ id: 'new', title: 'Newer change', severity: 'high', detected_at: '2026-11-19T06:00:00Z' }));
+    await t.ingest(makeEvent({ id: 'noise', title: 'Noise', technical_upgrade: true, detected_at: '2026-11-19T07:00:00Z' }));
+    await t.ingest(makeEvent({ id: 'first', title: 'First seen', kind: 'first_recorded', detected_at: '2026-11-19T07:00:00Z' }));
+    const r = await get('/feeds/openai.atom');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toContain('application/atom+xml');
+    const list = entries(await r.text());
+    expect(list.map((e: any) => e.title['#text'] ?? e.title)).toEqual(['[High] OpenAI: Newer change', '[Medium] OpenAI: Older change']);
+    const older = list[1];
+    expect(older.link['@href']).toBe('https://tracker.test/1');
+    const content = older.content['#text'] ?? older.content;
+    expect(content).toContain('Section 4');
+    expect(content).toContain('c'.repeat(64));
+    expect([older.category].flat().map((c: any) => c['@term'])).toContain('medium');
+  });
+
+  it('answer 304 to a matching If-None-Match or If-Modified-Since, and change the ETag on news', async () => {
+    await t.ingest(makeEvent({ id: 'a' }));
+    const first = await get('/feeds/openai.atom');
+    const etag = first.headers.get('etag')!;
+    expect(etag).toBeTruthy();
+    expect((await get('/feeds/openai.atom', { 'if-none-match': etag })).status).toBe(304);
+    expect((await get('/feeds/openai.atom', { 'if-modified-since': first.headers.get('last-modified')! })).status).toBe(304);
+    t.clock.advance(60_000);
+    await t.ingest(makeEvent({ id: 'b' }));
+    const next = await get('/feeds/openai.atom', { 'if-none-match': etag });
+    expect(next.status).toBe(200);
+    expect(next.headers.get('etag')).not.toBe(etag);
+  });
+
+  it('filter all.atom by min_severity, and 404 an unknown platform', async () => {
+    await t.ingest(makeEvent({ id: 'low', severity: 'low', title: 'Low one' }));
+    await t.ingest(makeEvent({ id: 'high', severity: 'high', title: 'High one', platform: { slug: 'stripe', name: 'Stripe' }, document: { title: 'Stripe Services Agreement' } }));
+    const all = entries(await (await get('/feeds/all.atom?min_severity=high')).text());
+    expect(all.map((e: any) => e.title['#text'] ?? e.title)).toEqual(['[High] Stripe: High one']);
+    expect((await get('/feeds/all.atom?min_severity=urgent')).status).toBe(400);
+    const missing = await get('/feeds/no-such-platform.atom');
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error).toBe('not_found');
+  });
+
+  it('escape hostile titles so the feed stays well-formed XML with the text intact', async () => {
+    const hostile = fixtureEvents()['99-hostile-escaping.json'];
+    await t.ingest(hostile);
+    const xml = await (await get(`/feeds/${hostile.platform.slug}.atom`)).text();
+    expect(() => new XMLParser().parse(xml, true)).not.toThrow();
+    expect(xml).not.toContain('<script>');
+    const [entry] = entries(xml);
+    // type="html": the reader decodes the HTML and shows the text, tags and all, as text.
+    const title = String(entry.title['#text'] ?? entry.title);
+    expect(title).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(title.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')).toContain('<script>alert(1)</script>');
+  });
+});

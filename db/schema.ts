@@ -38,6 +38,10 @@ export const documents = sqliteTable(
     kind: text('kind'),
     lastEventAt: integer('last_event_at'),
     lastVerifiedAt: integer('last_verified_at'),
+    lastSha256: text('last_sha256'),
+    /** Monitoring health: `ok`, or `stale` (silent past STALE_AFTER_HOURS) until news of it arrives. */
+    health: text('health', { enum: ['ok', 'stale'] }).notNull().default('ok'),
+    healthSince: integer('health_since'),
     createdAt: integer('created_at').notNull().default(now),
   },
   (t) => [

@@ -46,7 +46,7 @@ async function main() {
   const deliver = config.role !== 'api';
   if (deliver) service.dispatcher.start();
   const ticker = deliver
-    ? startDigestTicker({ db: database.db, clock: systemClock, log, everyMinutes: config.digest.tickMinutes, onEnqueued: () => service.dispatcher.wake() })
+    ? startDigestTicker({ db: database.db, clock: systemClock, log, everyMinutes: config.digest.tickMinutes, staleAfterHours: config.staleAfterHours, onEnqueued: () => service.dispatcher.wake() })
     : undefined;
   const server = serveHttp
     ? serve({ fetch: service.app.fetch, port: config.port }, (info) => {

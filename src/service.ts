@@ -143,6 +143,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
       digest: { weekday: config.digest.weekday, hour: config.digest.hour },
       webhookAllowPrivate: config.webhookAllowPrivate,
       signupLimitPerHour: config.signupLimitPerHour,
+      staleAfterHours: config.staleAfterHours,
     },
     },
     (hono) => extensions.forEach((extend) => extend(hono)),

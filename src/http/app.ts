@@ -4,6 +4,7 @@ import type { AppDeps } from './deps.js';
 import { ApiError, errorBody, sendError } from './errors.js';
 import { requireToken } from './auth.js';
 import { eventRoutes } from './events.js';
+import { verificationRoutes } from './verifications.js';
 import { platformRoutes } from './platforms.js';
 import { accountRoutes } from './accounts.js';
 import { destinationRoutes } from './destinations.js';
@@ -35,6 +36,7 @@ export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
   app.route('/', digestRoutes(deps));
   app.route('/', feedRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));
+  app.route('/v1/verifications', verificationRoutes(deps));
   app.route('/v1/platforms', platformRoutes(deps));
   app.use('/v1/accounts', admin);
   app.use('/v1/accounts/*', admin);

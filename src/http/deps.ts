@@ -22,6 +22,7 @@ export interface AppDeps {
     digest: { weekday: Weekday; hour: number };
     webhookAllowPrivate: boolean;
     signupLimitPerHour: number;
+    staleAfterHours: number;
   };
   links: LinkSigner;
   metrics?: Metrics;

@@ -6,6 +6,7 @@ import { ApiError, invalid, parseOrThrow } from './errors.js';
 import { requireToken } from './auth.js';
 import { parseEventBody, isRfc3339 } from '../core/event.js';
 import { ingestEvents } from '../ingest/ingest.js';
+import { restoreDocuments } from '../ingest/health.js';
 import { listEvents } from '../store/events.js';
 import { pageQuery } from './query.js';
 import { PLATFORM_SLUG } from '../core/event.js';
@@ -38,7 +39,9 @@ export function eventRoutes(deps: AppDeps) {
     deps.metrics?.eventsIngested(outcome.accepted, outcome.duplicates);
     deps.metrics?.matched(outcome.matched);
     deps.log.info('events.ingested', { ingestId: outcome.ingestId, accepted: outcome.accepted, duplicates: outcome.duplicates, matched: outcome.matched });
-    if (outcome.matched > 0) deps.onAlertWork?.();
+    // News of a document that was silent too long ends its monitoring outage.
+    const restored = outcome.accepted ? await restoreDocuments(deps.db, deps.clock(), deps.config.staleAfterHours) : 0;
+    if (outcome.matched > 0 || restored) deps.onAlertWork?.();
     return c.json({ accepted: outcome.accepted, duplicates: outcome.duplicates, matched: outcome.matched }, 202);
   });
 

@@ -38,6 +38,7 @@ export async function testApp(options: { now?: string; config?: Partial<AppDeps[
       digest: { weekday: 'monday', hour: 9 },
       webhookAllowPrivate: true,
       signupLimitPerHour: 5,
+      staleAfterHours: 48,
       ...options.config,
     },
     links: createLinkSigner('test-secret-key-0123456789-0123456789', 'https://clausewatch.test', options.clock ?? clock),

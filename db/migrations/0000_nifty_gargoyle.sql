@@ -52,6 +52,9 @@ CREATE TABLE `documents` (
 	`kind` text,
 	`last_event_at` integer,
 	`last_verified_at` integer,
+	`last_sha256` text,
+	`health` text DEFAULT 'ok' NOT NULL,
+	`health_since` integer,
 	`created_at` integer DEFAULT (cast(unixepoch('subsec') * 1000 as integer)) NOT NULL,
 	FOREIGN KEY (`platform_id`) REFERENCES `platforms`(`id`) ON UPDATE no action ON DELETE no action
 );

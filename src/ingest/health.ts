@@ -1,0 +1,71 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db.js';
+import type { ChangeEvent } from '../core/event.js';
+import { ingestEvents } from './ingest.js';
+
+interface DocRow {
+  id: number;
+  slug: string;
+  title: string;
+  url: string | null;
+  kind: string | null;
+  external_id: string | null;
+  seen: number;
+}
+
+function notice(d: DocRow, kind: 'unreachable' | 'restored', now: number, staleAfterHours: number): ChangeEvent {
+  const at = new Date(now).toISOString();
+  return {
+    id: `cw-${kind === 'unreachable' ? 'stale' : 'fresh'}-${d.id}-${now}`,
+    platform: { slug: d.slug },
+    document: { title: d.title, ...(d.url ? { url: d.url } : {}), ...(d.kind ? { kind: d.kind } : {}), ...(d.external_id ? { id: d.external_id } : {}) },
+    severity: 'low',
+    categories: [],
+    title:
+      kind === 'unreachable'
+        ? `${d.title}: no check for ${staleAfterHours} hours`
+        : `${d.title}: monitoring resumed`,
+    summary:
+      kind === 'unreachable'
+        ? `ClauseWatch has received neither a change nor a verification of this document since ${new Date(d.seen).toISOString()}. Changes made meanwhile will be reported once it is checked again.`
+        : 'The document is checked again.',
+    detected_at: at,
+    kind,
+    technical_upgrade: false,
+  };
+}
+
+/**
+ * Monitor health: a watched document silent (no event, no verification) for STALE_AFTER_HOURS
+ * is an outage. It becomes one monitoring notice to its subscribers, delivered like any event
+ * (same matching, alerts for the monitor plan, digests for all), and "monitoring resumed" when
+ * news of it arrives again: once per outage, by the document's health state.
+ */
+export async function checkStaleDocuments(db: Db, now: number, staleAfterHours: number): Promise<number> {
+  const cutoff = now - staleAfterHours * 3_600_000;
+  const stale = await db.all<DocRow>(sql`
+    SELECT d.id, p.slug, d.title, d.url, d.kind, d.external_id,
+      max(coalesce(d.last_verified_at, 0), coalesce(d.last_event_at, 0)) AS seen
+    FROM documents d JOIN platforms p ON p.id = d.platform_id
+    WHERE d.health = 'ok'
+      -- Only documents the tracker has spoken of: a catalog entry nobody tracks is not an outage.
+      AND (d.last_verified_at IS NOT NULL OR d.last_event_at IS NOT NULL)
+      AND max(coalesce(d.last_verified_at, 0), coalesce(d.last_event_at, 0)) < ${cutoff}
+      AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.platform_id = d.platform_id AND s.status = 'active' AND s.destination_active)`);
+  if (!stale.length) return 0;
+  await db.run(sql`UPDATE documents SET health = 'stale', health_since = ${now} WHERE id IN (SELECT value FROM json_each(${JSON.stringify(stale.map((d) => d.id))}))`);
+  await ingestEvents({ db, clock: () => now, alertMaxAgeHours: 1 }, stale.map((d) => notice(d, 'unreachable', now, staleAfterHours)));
+  return stale.length;
+}
+
+/** Ends the outages of stale documents that were verified or changed since they went stale. */
+export async function restoreDocuments(db: Db, now: number, staleAfterHours: number): Promise<number> {
+  const back = await db.all<DocRow>(sql`
+    SELECT d.id, p.slug, d.title, d.url, d.kind, d.external_id, 0 AS seen
+    FROM documents d JOIN platforms p ON p.id = d.platform_id
+    WHERE d.health = 'stale' AND max(coalesce(d.last_verified_at, 0), coalesce(d.last_event_at, 0)) > d.health_since`);
+  if (!back.length) return 0;
+  await db.run(sql`UPDATE documents SET health = 'ok', health_since = ${now} WHERE id IN (SELECT value FROM json_each(${JSON.stringify(back.map((d) => d.id))}))`);
+  await ingestEvents({ db, clock: () => now, alertMaxAgeHours: 1 }, back.map((d) => notice(d, 'restored', now, staleAfterHours)));
+  return back.length;
+}

@@ -1,0 +1,104 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
+import { emailSubscriber, testService, type TestService } from '../support/service.js';
+import { fixedClock } from '../support/clock.js';
+import { INGEST_TOKEN, makeEvent } from '../support/app.js';
+import { checkStaleDocuments } from '../../src/ingest/health.js';
+
+let smtp: TestSmtpServer;
+let s: TestService;
+const clock = fixedClock('2026-11-20T07:00:00Z');
+
+beforeEach(async () => {
+  clock.set('2026-11-20T07:00:00Z');
+  smtp = await startSmtpServer();
+  s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '0' }, { clock });
+});
+afterEach(async () => {
+  await s.dispose();
+  await smtp.close();
+});
+
+const verify = (checks: unknown) => s.call('POST', '/v1/verifications', { checks }, INGEST_TOKEN);
+const drain = async () => {
+  while ((await s.dispatcher.runOnce()) > 0);
+};
+
+describe('POST /v1/verifications', () => {
+  it('keeps each document’s last-verified time, found by producer id or title, and reports unknown ones', async () => {
+    await s.ingest(makeEvent({ document: { id: 'CA-D-1', title: 'OpenAI Terms of Use' }, detected_at: '2026-11-19T06:00:00Z' }));
+    const r = await verify([
+      { platform: 'openai', document: 'CA-D-1', checked_at: '2026-11-20T06:00:00Z', sha256: 'd'.repeat(64) },
+      { platform: 'openai', document: 'OpenAI Privacy Policy', checked_at: '2026-11-20T06:01:00Z' },
+      { platform: 'openai', document: 'No Such Document', checked_at: '2026-11-20T06:01:00Z' },
+    ]);
+    expect(r.status).toBe(202);
+    expect(r.json).toEqual({ accepted: 3, verified: 2, unknown: [{ platform: 'openai', document: 'No Such Document' }] });
+    const docs = (await s.call('GET', '/v1/platforms?q=openai', undefined, null)).json.data[0].documents;
+    expect(docs.find((d: any) => d.title === 'OpenAI Terms of Use').last_verified_at).toBe('2026-11-20T06:00:00.000Z');
+    expect(docs.find((d: any) => d.title === 'OpenAI Privacy Policy').last_verified_at).toBe('2026-11-20T06:01:00.000Z');
+    // An older check never moves the time back.
+    await verify([{ platform: 'openai', document: 'CA-D-1', checked_at: '2026-11-01T00:00:00Z' }]);
+    const again = (await s.call('GET', '/v1/platforms?q=openai', undefined, null)).json.data[0].documents;
+    expect(again.find((d: any) => d.title === 'OpenAI Terms of Use').last_verified_at).toBe('2026-11-20T06:00:00.000Z');
+  });
+
+  it('refuses bad checks naming each field, and an oversized batch, storing nothing', async () => {
+    const r = await verify([{ platform: 'Open AI', document: '', checked_at: 'today', sha256: 'xyz' }]);
+    expect(r.status).toBe(400);
+    expect(r.json.issues.map((i: any) => i.path).sort()).toEqual(['checks.0.checked_at', 'checks.0.document', 'checks.0.platform', 'checks.0.sha256']);
+    const big = Array.from({ length: 5001 }, () => ({ platform: 'openai', document: 'x', checked_at: '2026-11-20T06:00:00Z' }));
+    expect((await verify(big)).status).toBe(400);
+    expect((await s.call('POST', '/v1/verifications', { checks: [] }, null)).status).toBe(401);
+    const [row] = await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM documents WHERE last_verified_at IS NOT NULL`);
+    expect(row!.n).toBe(0);
+  });
+});
+
+describe('monitor health', () => {
+  it('turns a watched document silent past STALE_AFTER_HOURS into exactly one notice, and one restore', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai'], 'monitor');
+    await s.ingest(makeEvent({ id: 'seen', detected_at: '2026-11-20T06:00:00Z' }));
+    await drain();
+    expect(smtp.mails).toHaveLength(1); // the change itself
+
+    clock.advance(47 * 3_600_000);
+    expect(await checkStaleDocuments(s.database.db, clock(), 48)).toBe(0);
+    clock.advance(2 * 3_600_000);
+    expect(await checkStaleDocuments(s.database.db, clock(), 48)).toBe(1);
+    clock.advance(60 * 60_000);
+    expect(await checkStaleDocuments(s.database.db, clock(), 48)).toBe(0); // once per outage
+    await drain();
+    await smtp.waitFor(2);
+    expect(smtp.mails[1]!.parsed.subject).toBe('Monitoring: OpenAI Terms of Use cannot be watched');
+    expect(smtp.mails[1]!.parsed.html).toContain('Monitoring · cannot be watched');
+
+    await verify([{ platform: 'openai', document: 'OpenAI Terms of Use', checked_at: new Date(clock()).toISOString() }]);
+    await drain();
+    await smtp.waitFor(3);
+    expect(smtp.mails[2]!.parsed.subject).toBe('Monitoring: OpenAI Terms of Use is watched again');
+    await verify([{ platform: 'openai', document: 'OpenAI Terms of Use', checked_at: new Date(clock() + 1000).toISOString() }]);
+    await drain();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(smtp.mails).toHaveLength(3);
+  });
+
+  it('tells free accounts in the digest, apart from changes, with last-verified times', async () => {
+    await emailSubscriber(s, 'free@acme.test', ['openai'], 'free');
+    await s.ingest(makeEvent({ id: 'seen', detected_at: '2026-11-20T06:00:00Z' }));
+    await verify([{ platform: 'openai', document: 'OpenAI Privacy Policy', checked_at: '2026-11-24T06:00:00Z' }]);
+    clock.set('2026-11-25T00:00:00Z');
+    await checkStaleDocuments(s.database.db, clock(), 48);
+    await drain();
+    expect(smtp.mails).toHaveLength(0); // free: no same-day notice
+    clock.set('2026-11-30T09:00:00Z');
+    await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });
+    await drain();
+    const html = (await smtp.waitFor(1))[0]!.parsed.html as string;
+    const monitoring = html.slice(html.indexOf('>Monitoring<'));
+    expect(monitoring).toContain('OpenAI Terms of Use could not be read');
+    expect(html).toContain('OpenAI Privacy Policy <span');
+    expect(html).toContain('last verified 24 Nov 2026, 06:00 UTC');
+  });
+});

@@ -7,12 +7,14 @@ import { markdownTable, type BenchRow } from './report.js';
 import { benchBatchThroughput, benchFanOut } from './ingest.js';
 import { benchEmail } from './email.js';
 import { benchDigests } from './digest.js';
+import { benchVerifications } from './verifications.js';
 
 const sections: { name: string; run: () => Promise<BenchRow[]> }[] = [
   { name: 'ingest fan-out', run: benchFanOut },
   { name: 'ingest batches', run: benchBatchThroughput },
   { name: 'email delivery', run: benchEmail },
   { name: 'digests', run: benchDigests },
+  { name: 'verifications', run: benchVerifications },
 ];
 
 const filter = process.argv[2];

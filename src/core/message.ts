@@ -3,6 +3,7 @@ import { isMonitorNotice } from './event.js';
 import { bySeverityThenNewest, type Severity } from './severity.js';
 import type { PlanName } from './plans.js';
 import type { DigestContent } from './digest.js';
+import { effectiveDatePhrase } from './effective-date.js';
 
 /**
  * What a message is about, before any channel shapes it. Renderers turn these into mails, Block
@@ -77,6 +78,8 @@ export interface AlertContent {
   reader: Reader;
   links: MessageLinks;
   plan: PlanName;
+  /** An effective-date reminder of changes already alerted, rather than news. */
+  reminder?: boolean;
 }
 
 export interface ConfirmationContent {
@@ -107,6 +110,10 @@ export function buildAlert(items: ChangeItem[], reader: Reader, links: MessageLi
 /** The subject line / notification text of an alert. */
 export function alertHeadline(a: AlertContent): string {
   const n = a.changes.length;
+  if (a.reminder && n) {
+    const c = a.changes[0]!;
+    return `Reminder: ${c.platform.name} ${c.document.title} change ${c.effectiveAt ? effectiveDatePhrase(c.effectiveAt, a.reader.now, a.reader.timeZone) : 'takes effect soon'}`;
+  }
   if (n === 0) {
     const first = a.notices[0];
     if (!first) return 'ClauseWatch';

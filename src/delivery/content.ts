@@ -36,6 +36,14 @@ export async function loadContent(
       if (!items.length) return null;
       return buildAlert(items, reader, await destinationLinks(links, destination.id), account.plan);
     }
+    case 'reminder': {
+      const { eventPk } = JSON.parse(row.payload ?? '{}') as { eventPk: number };
+      const rows = await db.all<{ payload: string; name: string }>(sql`
+        SELECT e.payload, p.name FROM events e JOIN platforms p ON p.id = e.platform_id WHERE e.pk = ${eventPk}`);
+      if (!rows.length) return null;
+      const items = rows.map((r) => changeItemFromEvent(JSON.parse(r.payload) as ChangeEvent, r.name));
+      return { ...buildAlert(items, reader, await destinationLinks(links, destination.id), account.plan), reminder: true };
+    }
     case 'confirmation': {
       const payload = JSON.parse(row.payload ?? '{}') as { platforms?: string[] };
       return {

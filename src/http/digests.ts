@@ -7,6 +7,7 @@ import { parseOrThrow } from './errors.js';
 import { requireToken } from './auth.js';
 import { isRfc3339 } from '../core/event.js';
 import { enqueueDueDigests } from '../schedule/digests.js';
+import { enqueueReminders } from '../schedule/reminders.js';
 import { loadDigests } from '../delivery/digest-content.js';
 import { renderDigestEmail } from '../render/digest-email.js';
 import { getDestinationWithAccount } from '../store/destinations.js';
@@ -29,9 +30,11 @@ export function digestRoutes(deps: AppDeps) {
     const b = parseOrThrow(runBody, hasBody ? await readJsonBody(c) : {}, 'invalid_request');
     const at = b.at ? Date.parse(b.at) : deps.clock();
     const r = await enqueueDueDigests(deps.db, at, deps.clock());
-    deps.log.info('digests.run', { at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued });
-    if (r.enqueued) deps.onAlertWork?.();
-    return c.json({ at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued }, 202);
+    // A tick also sends the effective-date reminders due then.
+    const reminders = await enqueueReminders(deps.db, at);
+    deps.log.info('digests.run', { at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued, reminders });
+    if (r.enqueued || reminders) deps.onAlertWork?.();
+    return c.json({ at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued, reminders }, 202);
   });
 
   // "View in browser": the whole digest, past the mail's size budget. The manage token of the

@@ -110,10 +110,12 @@ export interface AlertEmailContext {
 export function renderAlertEmail(t: EmailTemplates, a: AlertContent, ctx: AlertEmailContext): EmailMessage {
   const subject = cut(alertHeadline(a), 180);
   const n = a.changes.length;
-  const heading =
-    n === 0 ? 'Monitoring notice' : n === 1 ? `${a.changes[0]!.platform.name} changed its ${a.changes[0]!.document.title}` : `${n} policy changes`;
-  const intro =
-    n === 0
+  const heading = a.reminder
+    ? alertHeadline(a)
+    : n === 0 ? 'Monitoring notice' : n === 1 ? `${a.changes[0]!.platform.name} changed its ${a.changes[0]!.document.title}` : `${n} policy changes`;
+  const intro = a.reminder
+    ? 'A reminder: this change, already reported, takes effect soon.'
+    : n === 0
       ? 'ClauseWatch could not read a document you watch, or can read it again.'
       : `${countBySeverity(a.changes)}, detected since the last alert.`;
   const frame = {

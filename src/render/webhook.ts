@@ -15,6 +15,7 @@ export function renderWebhookPayload(c: MessageContent): WebhookPayload | null {
   const created_at = new Date(c.reader.now).toISOString();
   switch (c.kind) {
     case 'alert':
+      if (c.reminder) return { type: 'effective.reminder', created_at, data: { version: 1, changes: c.changes.map((x) => x.raw) } };
       if (!c.changes.length && c.notices.length) {
         return { type: 'monitor.health', created_at, data: { version: 1, notices: c.notices.map((n) => n.raw) } };
       }

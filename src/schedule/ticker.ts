@@ -3,6 +3,7 @@ import type { Db } from '../db.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../log.js';
 import { enqueueDueDigests } from './digests.js';
+import { enqueueReminders } from './reminders.js';
 import { checkStaleDocuments } from '../ingest/health.js';
 
 /** After a restart, digests whose hour passed while the service was down within this long are still sent. */
@@ -16,10 +17,10 @@ export function startDigestTicker(deps: { db: Db; clock: Clock; log: Logger; eve
   const tick = async (at: number) => {
     try {
       const r = await enqueueDueDigests(deps.db, at, deps.clock());
-      if (r.enqueued) {
-        deps.log.info('digests.enqueued', { at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued });
-        deps.onEnqueued();
-      }
+      if (r.enqueued) deps.log.info('digests.enqueued', { at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued });
+      const reminders = at === deps.clock() ? await enqueueReminders(deps.db, at) : 0;
+      if (reminders) deps.log.info('reminders.enqueued', { reminders });
+      if (r.enqueued || reminders) deps.onEnqueued();
     } catch (err) {
       deps.log.error('digests.tick_failed', { error: String(err) });
     }

@@ -1,0 +1,41 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db.js';
+import { PLANS } from '../core/plans.js';
+import { addDays, isoDate, localTime } from '../core/zoned-time.js';
+
+const ALERTING_PLANS = sql.join(
+  Object.values(PLANS)
+    .filter((p) => p.sameDayAlerts)
+    .map((p) => sql`${p.name}`),
+  sql`, `,
+);
+
+/**
+ * Effective-date reminders: a change whose effective_at is `reminder_days` ahead in the
+ * account's time zone gets one reminder per destination (plans with same-day alerts), from the
+ * account's digest hour that day on. One INSERT … SELECT per tick; the key
+ * reminder:<destination>:<event> keeps it to one across runs, restarts and processes.
+ */
+export async function enqueueReminders(db: Db, now: number): Promise<number> {
+  const pairs = await db.all<{ timezone: string; reminder_days: number }>(sql`
+    SELECT DISTINCT timezone, reminder_days FROM accounts WHERE reminder_days > 0 AND plan IN (${ALERTING_PLANS})`);
+  if (!pairs.length) return 0;
+  const rows = pairs.map((p) => {
+    const l = localTime(now, p.timezone);
+    return { tz: p.timezone, days: p.reminder_days, hour: l.h, target: isoDate(addDays(l.y, l.m, l.d, p.reminder_days)) };
+  });
+  const r = await db.run(sql`
+    INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
+    SELECT 'reminder:' || d.id || ':' || e.pk, 'reminder', d.id, a.id, d.type, 'queued', json_object('eventPk', e.pk), ${now}, ${now}, ${now}
+    FROM json_each(${JSON.stringify(rows)}) j
+    JOIN accounts a ON a.timezone = j.value ->> 'tz' AND a.reminder_days = j.value ->> 'days' AND a.digest_hour <= j.value ->> 'hour'
+    JOIN subscriptions s ON s.account_id = a.id AND s.status = 'active' AND s.destination_active
+    JOIN destinations d ON d.id = s.destination_id
+    JOIN events e ON e.platform_id = s.platform_id AND e.effective_at = j.value ->> 'target'
+    WHERE a.plan IN (${ALERTING_PLANS})
+      AND e.kind NOT IN ('first_recorded', 'unreachable', 'restored') AND e.technical_upgrade = 0
+      AND e.severity_rank >= s.min_severity_rank
+      AND (s.categories IS NULL OR EXISTS (SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value))
+    ON CONFLICT DO NOTHING`);
+  return r.rowsAffected;
+}

@@ -1,0 +1,77 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
+import { emailSubscriber, testService, type TestService } from '../support/service.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { fixedClock } from '../support/clock.js';
+import { makeEvent } from '../support/app.js';
+
+let smtp: TestSmtpServer;
+let s: TestService;
+const clock = fixedClock('2026-11-20T07:00:00Z');
+
+beforeEach(async () => {
+  clock.set('2026-11-20T07:00:00Z');
+  smtp = await startSmtpServer();
+  s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '0', WEBHOOK_ALLOW_PRIVATE: 'true' }, { clock });
+});
+afterEach(async () => {
+  await s.dispose();
+  await smtp.close();
+});
+
+const drain = async () => {
+  while ((await s.dispatcher.runOnce()) > 0);
+};
+const tick = async (at: string) => {
+  clock.set(at);
+  const r = await s.call('POST', '/v1/digests/run', { at });
+  await drain();
+  return r.json.reminders as number;
+};
+
+describe('effective-date reminders', () => {
+  it('remind each monitor destination once, reminder_days before, from its digest hour, across runs', async () => {
+    await emailSubscriber(s, 'monitor@acme.test', ['openai'], 'monitor');
+    await emailSubscriber(s, 'free@acme.test', ['openai'], 'free');
+    await s.ingest(makeEvent({ id: 'eff', title: 'Arbitration clause added', effective_at: '2026-12-07', detected_at: '2026-11-20T06:00:00Z' }));
+    await drain();
+    const alerts = smtp.mails.length;
+    expect(await tick('2026-11-29T09:30:00Z')).toBe(0); // 8 days before
+    expect(await tick('2026-11-30T08:30:00Z')).toBe(0); // 7 days before, before the digest hour
+    expect(await tick('2026-11-30T09:30:00Z')).toBe(1);
+    expect(await tick('2026-11-30T10:30:00Z')).toBe(0); // already sent
+    const reminders = smtp.mails.slice(alerts).filter((m) => /^Reminder/.test(m.parsed.subject ?? ''));
+    expect(reminders.map((m) => m.to[0])).toEqual(['monitor@acme.test']);
+    expect(reminders[0]!.parsed.subject).toBe('Reminder: OpenAI OpenAI Terms of Use change takes effect in 7 days');
+    expect(reminders[0]!.parsed.html).toContain('Arbitration clause added');
+  });
+
+  it('follow each account’s reminder_days, and 0 turns them off', async () => {
+    const a = await emailSubscriber(s, 'three@acme.test', ['openai'], 'monitor');
+    const b = await emailSubscriber(s, 'off@acme.test', ['openai'], 'monitor');
+    await s.call('PATCH', `/v1/accounts/${a.account.id}`, { reminder_days: 3 });
+    await s.call('PATCH', `/v1/accounts/${b.account.id}`, { reminder_days: 0 });
+    await s.ingest(makeEvent({ id: 'eff', effective_at: '2026-12-07', detected_at: '2026-11-20T06:00:00Z' }));
+    await drain();
+    expect(await tick('2026-11-30T09:30:00Z')).toBe(0);
+    expect(await tick('2026-12-04T09:30:00Z')).toBe(1);
+    expect(smtp.mails.filter((m) => /^Reminder/.test(m.parsed.subject ?? '')).map((m) => m.to[0])).toEqual(['three@acme.test']);
+  });
+
+  it('reach webhooks as effective.reminder', async () => {
+    const hook = await startWebhookReceiver();
+    try {
+      const account = (await s.call('POST', '/v1/accounts', { name: 'Hooks', plan: 'monitor' })).json;
+      const dest = (await s.call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'webhook', url: hook.url })).json;
+      await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: dest.id });
+      await s.ingest(makeEvent({ id: 'eff', effective_at: '2026-12-07', detected_at: '2026-11-20T06:00:00Z' }));
+      await drain();
+      await tick('2026-11-30T09:30:00Z');
+      const types = hook.received.map((r) => r.body.type).filter((t) => t !== 'digest.weekly');
+      expect(types).toEqual(['change.alert', 'effective.reminder']);
+      expect(hook.received.find((r) => r.body.type === 'effective.reminder')!.body.data.changes[0].id).toBe('eff');
+    } finally {
+      await hook.close();
+    }
+  });
+});

@@ -150,7 +150,7 @@ export function linkPageRoutes(deps: AppDeps) {
                 (s) => html`<li>
                   <span><strong>${s.platform.name}</strong> <span class="muted">${s.minSeverity === 'low' ? 'all changes' : `${s.minSeverity} and above`}</span>
                   ${s.status === 'paused' ? html`<span class="badge">paused by plan</span>` : ''}</span>
-                  <form method="post" action="/manage/${token}/subscriptions/${s.id}/delete"><button class="secondary" type="submit" aria-label="Stop watching ${s.platform.name}">Remove</button></form>
+                  <form method="post" action="/manage/${token}/subscriptions/${s.id}/delete"><button class="secondary" type="submit" aria-label="Remove ${s.platform.name}">Remove</button></form>
                 </li>`,
               )}
             </ul>`

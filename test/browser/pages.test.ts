@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
+import { testService, type TestService } from '../support/service.js';
+import { fixedClock } from '../support/clock.js';
+import { fixtureEvents } from '../support/app.js';
+import { horizontalOverflow, launchChromium, seriousViolations } from '../support/browser.js';
+
+let smtp: TestSmtpServer;
+let s: TestService;
+let server: ServerType;
+let base: string;
+let browser: Browser;
+const clock = fixedClock('2026-11-20T07:00:00Z');
+const SCREENSHOTS = new URL('../../docs/', import.meta.url);
+
+beforeAll(async () => {
+  smtp = await startSmtpServer();
+  browser = await launchChromium();
+  // PUBLIC_URL is set once the port is known: links in mails must open on this server.
+  const probe = serve({ fetch: () => new Response(''), port: 0, hostname: '127.0.0.1' });
+  await new Promise((r) => probe.once('listening', r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  base = `http://127.0.0.1:${port}`;
+  s = await testService({ SMTP_URL: smtp.url, PUBLIC_URL: base, ALERT_GROUP_WAIT_SECONDS: '0', ALERT_MAX_AGE_HOURS: '100000' }, { clock });
+  server = serve({ fetch: s.app.fetch, port, hostname: '127.0.0.1' });
+  await new Promise((r) => server.once('listening', r));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((r) => server?.close(r));
+  await s?.dispose();
+  await smtp?.close();
+});
+
+const drain = async () => {
+  while ((await s.dispatcher.runOnce()) > 0);
+};
+const linkIn = (text: string, path: string) => new RegExp(`${base.replace(/\./g, '\\.')}/${path}/[A-Za-z0-9._-]+(/\\d{4}-\\d{2}-\\d{2})?`).exec(text.replace(/=\r?\n/g, ''))![0];
+
+async function open(url: string, width = 1024): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width, height: 800 } });
+  await page.goto(url);
+  return page;
+}
+
+async function expectAccessible(page: Page) {
+  expect(await seriousViolations(page)).toEqual([]);
+}
+
+describe('what people see, in Chromium', () => {
+  let manageUrl: string;
+
+  it('confirms a sign-up from the link in the mail', async () => {
+    const r = await fetch(`${base}/v1/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'ana@example.test', platform: 'openai' }) });
+    expect(r.status).toBe(202);
+    await drain();
+    const [mail] = await smtp.waitFor(1);
+    const page = await open(linkIn(mail!.parsed.text!, 'confirm'), 375);
+    await expect.poll(() => page.locator('h1').textContent()).toBe('You are subscribed');
+    expect(await page.textContent('main')).toContain('OpenAI');
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await expectAccessible(page);
+    manageUrl = (await page.locator('a', { hasText: 'Manage your subscription' }).getAttribute('href'))!;
+    await page.close();
+  });
+
+  it('manages subscriptions with plain forms, without JavaScript, at 375 px', async () => {
+    // axe needs JavaScript: check the page with it first, then use it as a person without.
+    const checked = await open(manageUrl, 375);
+    await expectAccessible(checked);
+    await checked.close();
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 375, height: 800 } });
+    const page = await context.newPage();
+    await page.goto(manageUrl);
+    expect(await page.textContent('main')).toContain('1 of 1 platform');
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+
+    // The free plan takes one platform: adding a second is refused with the plan's words.
+    await page.fill('input[name=platform]', 'anthropic');
+    await page.click('button:has-text("Add")');
+    expect(await page.textContent('[role=alert]')).toContain('The free plan includes 1 platform');
+
+    await page.click('button:has-text("Remove")');
+    expect(await page.textContent('[role=status]')).toContain('Stopped watching OpenAI');
+    await page.fill('input[name=platform]', 'anthropic');
+    await page.selectOption('select[name=min_severity]', 'high');
+    await page.click('button:has-text("Add")');
+    expect(await page.textContent('[role=status]')).toContain('Now watching Anthropic');
+    expect(await page.textContent('main')).toContain('high and above');
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await context.close();
+  });
+
+  it('shows the digest in the browser, and renders alert and digest mails at 600 and 375 px', async () => {
+    const account = (await s.call('POST', '/v1/accounts', { name: 'Acme Legal', plan: 'monitor' })).json;
+    const dest = (await s.call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'email', address: 'legal@acme.test' })).json;
+    const events = Object.values(fixtureEvents()).filter((e: any) => !['first_recorded'].includes(e.kind) && !e.technical_upgrade);
+    const slugs = [...new Set(events.map((e: any) => e.platform.slug))].slice(0, 25);
+    for (const slug of slugs) await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: slug, destination: dest.id });
+    const before = smtp.mails.length;
+    await s.ingest({ events: events.filter((e: any) => slugs.includes(e.platform.slug)).map((e: any) => ({ ...e, detected_at: '2026-11-24T06:10:00Z' })) });
+    await drain();
+    const alert = (await smtp.waitFor(before + 1))[before]!;
+    clock.set('2026-11-30T09:00:00Z');
+    await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });
+    await drain();
+    const digest = (await smtp.waitFor(before + 2)).find((m) => m.to[0] === 'legal@acme.test' && /this week/.test(m.parsed.subject ?? ''))!;
+
+    for (const [name, html] of [
+      ['alert', alert.parsed.html as string],
+      ['digest', digest.parsed.html as string],
+    ] as const) {
+      for (const width of [600, 375]) {
+        const page = await browser.newPage({ viewport: { width, height: 1400 } });
+        await page.setContent(html);
+        expect(await horizontalOverflow(page), `${name} at ${width}px overflows`).toBeLessThanOrEqual(0);
+        // The top of each mail, for the README (whole 25-change mails would be megabytes).
+        await page.screenshot({ path: new URL(`mail-${name}-${width}.png`, SCREENSHOTS).pathname });
+        await page.close();
+      }
+    }
+
+    const view = await open(linkIn(digest.parsed.text!, 'digests'), 375);
+    expect(await view.textContent('body')).toContain('policy changes this week');
+    expect(await horizontalOverflow(view)).toBeLessThanOrEqual(0);
+    await expectAccessible(view);
+    await view.close();
+  });
+
+  it('unsubscribes with the page’s button (a GET alone changes nothing)', async () => {
+    const id = new URL(manageUrl).pathname.split('/')[2]!;
+    const destinationId = await s.links.verify('manage', id);
+    const page = await open(await s.links.url('unsubscribe', destinationId!), 375);
+    expect(await page.textContent('h1')).toContain('Unsubscribe ana@example.test?');
+    await expectAccessible(page);
+    await page.click('button:has-text("Unsubscribe")');
+    expect(await page.textContent('h1')).toBe('You are unsubscribed');
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await expectAccessible(page);
+    await page.close();
+  });
+});

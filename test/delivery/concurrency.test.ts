@@ -19,6 +19,32 @@ afterEach(async () => {
   smtp = undefined;
 });
 
+/**
+ * A slow SMTP server, `count` monitor subscribers with one due alert each, and a separate
+ * `ROLE=dispatcher` process (as an operator runs it) delivering them from the same database file.
+ */
+async function dispatcherProcessWithWork(smtpDelayMs: number, count: number) {
+  smtp = await startSmtpServer({ delayMs: smtpDelayMs });
+  s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '0' });
+  await seedSubscribers(s.database.db, { count, platformSlugs: ['openai'], plan: 'monitor' });
+  await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: {
+      ...process.env,
+      ROLE: 'dispatcher',
+      DATABASE_URL: s.database.url,
+      SMTP_URL: smtp.url,
+      ALERT_GROUP_WAIT_SECONDS: '0',
+      INGEST_TOKENS: INGEST_TOKEN,
+      ADMIN_TOKENS: ADMIN_TOKEN,
+      SECRET_KEY: TEST_SECRET_KEY,
+      LOG_LEVEL: 'error',
+    },
+    stdio: 'ignore',
+  });
+  return { child, smtp, s };
+}
+
 const recipients = (mails: { to: string[] }[]) => mails.flatMap((m) => m.to).sort();
 const expected = (n: number) => Array.from({ length: n }, (_, i) => `reader${i + 1}@bench.test`).sort();
 
@@ -51,25 +77,7 @@ describe('several dispatchers on one database', () => {
   });
 
   it('lose nothing and duplicate nothing when one is killed mid-batch', async () => {
-    smtp = await startSmtpServer({ delayMs: 150 });
-    s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '0' });
-    await seedSubscribers(s.database.db, { count: 20, platformSlugs: ['openai'], plan: 'monitor' });
-    await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
-
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: {
-        ...process.env,
-        ROLE: 'dispatcher',
-        DATABASE_URL: s.database.url,
-        SMTP_URL: smtp.url,
-        ALERT_GROUP_WAIT_SECONDS: '0',
-        INGEST_TOKENS: INGEST_TOKEN,
-        ADMIN_TOKENS: ADMIN_TOKEN,
-        SECRET_KEY: TEST_SECRET_KEY,
-        LOG_LEVEL: 'error',
-      },
-      stdio: 'ignore',
-    });
+      const { child, smtp, s } = await dispatcherProcessWithWork(150, 20);
     await smtp.waitFor(4, 15_000);
     // Kill between waves, while the next messages wait on the slow MAIL FROM: no SMTP exchange
     // can close the window between a server's 250 and our record of it (RFC 1047), so the test
@@ -100,24 +108,7 @@ describe('several dispatchers on one database', () => {
 
 describe('graceful shutdown', () => {
   it('on SIGTERM finishes in-flight sends, gives back the rest and exits 0', async () => {
-    smtp = await startSmtpServer({ delayMs: 200 });
-    s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '0' });
-    await seedSubscribers(s.database.db, { count: 30, platformSlugs: ['openai'], plan: 'monitor' });
-    await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: {
-        ...process.env,
-        ROLE: 'dispatcher',
-        DATABASE_URL: s.database.url,
-        SMTP_URL: smtp.url,
-        ALERT_GROUP_WAIT_SECONDS: '0',
-        INGEST_TOKENS: INGEST_TOKEN,
-        ADMIN_TOKENS: ADMIN_TOKEN,
-        SECRET_KEY: TEST_SECRET_KEY,
-        LOG_LEVEL: 'error',
-      },
-      stdio: 'ignore',
-    });
+    const { child, smtp, s } = await dispatcherProcessWithWork(200, 30);
     await smtp.waitFor(3, 15_000);
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.once('exit', r));

@@ -4,6 +4,7 @@ import { bySeverityThenNewest, type Severity } from './severity.js';
 import type { PlanName } from './plans.js';
 import type { DigestContent } from './digest.js';
 import { effectiveDatePhrase } from './effective-date.js';
+import { cancelUnreachableBursts } from './noise.js';
 
 /**
  * What a message is about, before any channel shapes it. Renderers turn these into mails, Block
@@ -103,7 +104,7 @@ export type MessageContent = AlertContent | ConfirmationContent | ManageLinkCont
 /** Splits a group's items into changes and monitoring notices, each in reading order. */
 export function buildAlert(items: ChangeItem[], reader: Reader, links: MessageLinks, plan: PlanName): AlertContent {
   const changes = items.filter((i) => !isMonitorNotice(i.kind)).sort(bySeverityThenNewest);
-  const notices = items.filter((i) => isMonitorNotice(i.kind)).sort((a, b) => a.detectedAt - b.detectedAt);
+  const notices = cancelUnreachableBursts(items.filter((i) => isMonitorNotice(i.kind)).sort((a, b) => a.detectedAt - b.detectedAt));
   return { kind: 'alert', changes, notices, reader, links, plan };
 }
 

@@ -34,7 +34,9 @@ export async function loadContent(
     case 'alert': {
       const items = await groupedItems(db, row.id);
       if (!items.length) return null;
-      return buildAlert(items, reader, await destinationLinks(links, destination.id), account.plan);
+      const alert = buildAlert(items, reader, await destinationLinks(links, destination.id), account.plan);
+      // An outage and its end inside one group cancel out: nothing left to say.
+      return alert.changes.length || alert.notices.length ? alert : null;
     }
     case 'reminder': {
       const { eventPk } = JSON.parse(row.payload ?? '{}') as { eventPk: number };

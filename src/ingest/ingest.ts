@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { canonicalEventJson, type ChangeEvent } from '../core/event.js';
 import { severityRank } from '../core/severity.js';
+import { isLinksOnlyChange } from '../core/noise.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import { matchIngested } from './match.js';
@@ -13,13 +14,14 @@ export interface IngestDeps {
 }
 
 export type IngestOutcome =
-  | { ok: true; accepted: number; duplicates: number; matched: number; ingestId: string }
+  | { ok: true; accepted: number; duplicates: number; matched: number; ingestId: string; suppressed: Record<string, number> }
   | { ok: false; conflicts: string[] };
 
 /** Why an event alerts nobody, decided once at ingest (per-destination reasons live on matches). */
 export function eventSuppression(event: ChangeEvent, receivedAt: number, alertMaxAgeHours: number): string | null {
   if (event.kind === 'first_recorded') return 'first_recorded';
   if (event.technical_upgrade) return 'technical_upgrade';
+  if (event.kind === 'changed' && isLinksOnlyChange(event.diff)) return 'links_only';
   if (receivedAt - Date.parse(event.detected_at) > alertMaxAgeHours * 3_600_000) return 'backfill';
   return null;
 }
@@ -61,7 +63,7 @@ export async function ingestEvents(deps: IngestDeps, events: ChangeEvent[]): Pro
   if (conflicts.size) return { ok: false, conflicts: [...conflicts] };
 
   const ingestId = newId('ing');
-  if (fresh.size === 0) return { ok: true, accepted: 0, duplicates, matched: 0, ingestId };
+  if (fresh.size === 0) return { ok: true, accepted: 0, duplicates, matched: 0, ingestId, suppressed: {} };
 
   const newEvents = [...fresh.values()];
   const platformRows = new Map<string, { slug: string; name: string | null }>();
@@ -147,7 +149,9 @@ export async function ingestEvents(deps: IngestDeps, events: ChangeEvent[]): Pro
   ]);
 
   const [counted] = results[results.length - 1] as { n: number }[];
-  return { ok: true, accepted: newEvents.length, duplicates, matched: counted?.n ?? 0, ingestId };
+  const suppressed: Record<string, number> = {};
+  for (const r of eventRows) if (r.suppressed_reason) suppressed[r.suppressed_reason] = (suppressed[r.suppressed_reason] ?? 0) + 1;
+  return { ok: true, accepted: newEvents.length, duplicates, matched: counted?.n ?? 0, ingestId, suppressed };
 }
 
 /**

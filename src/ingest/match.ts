@@ -19,6 +19,7 @@ export function matchIngested(db: Db, ingestId: string, now: number) {
     JOIN subscriptions s ON s.platform_id = e.platform_id AND s.status = 'active' AND s.destination_active
     WHERE e.ingest_id = ${ingestId}
       AND e.kind <> 'first_recorded' AND e.technical_upgrade = 0
+      AND (e.suppressed_reason IS NULL OR e.suppressed_reason <> 'links_only')
       AND (e.kind IN ('unreachable', 'restored') OR (
         e.severity_rank >= s.min_severity_rank
         AND (s.categories IS NULL OR EXISTS (

@@ -115,7 +115,7 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
             .map((doc) => `${e(doc.title)} <span style="${MUTED}">${e(lastVerified(doc.lastVerifiedAt, d))}</span>`)
             .join('<br>')}`,
       )
-      .join('<br><br>') + (d.quiet.technical ? `<br><br><span style="${MUTED}">${d.quiet.technical} re-extraction${d.quiet.technical === 1 ? '' : 's'} without a substantive change not shown.</span>` : ''),
+      .join('<br><br>') + (d.quiet.technical ? `<br><br><span style="${MUTED}">${d.quiet.technical} re-extraction${d.quiet.technical === 1 ? '' : 's'} or link-only change${d.quiet.technical === 1 ? '' : 's'} without a substantive change not shown.</span>` : ''),
   );
 
   const groups: string[] = [];

@@ -33,8 +33,18 @@ export async function listEvents(
     SELECT e.pk, e.payload, e.detected_at, e.received_at, e.suppressed_reason,
       (SELECT count(*) FROM matches m WHERE m.event_pk = e.pk) AS matched,
       (SELECT count(*) FROM matches m WHERE m.event_pk = e.pk AND m.alert_state <> 'none') AS alerted,
-      (SELECT json_group_object(r, n) FROM (SELECT m.suppressed_reason AS r, count(*) AS n FROM matches m
-         WHERE m.event_pk = e.pk AND m.suppressed_reason IS NOT NULL GROUP BY m.suppressed_reason)) AS reasons
+      (SELECT json_group_object(r, n) FROM (
+         SELECT m.suppressed_reason AS r, count(*) AS n FROM matches m
+         WHERE m.event_pk = e.pk AND m.suppressed_reason IS NOT NULL GROUP BY m.suppressed_reason
+         UNION ALL
+         -- Subscribers of the platform the matcher left out, and why (none for noise: it matches nobody).
+         SELECT CASE WHEN s.min_severity_rank > e.severity_rank THEN 'below_min_severity' ELSE 'categories' END, count(*)
+         FROM subscriptions s
+         WHERE s.platform_id = e.platform_id AND s.status = 'active' AND s.destination_active
+           AND e.kind NOT IN ('first_recorded', 'unreachable', 'restored') AND e.technical_upgrade = 0
+           AND (e.suppressed_reason IS NULL OR e.suppressed_reason <> 'links_only')
+           AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.event_pk = e.pk AND m.destination_id = s.destination_id)
+         GROUP BY 1)) AS reasons
     FROM events e
     WHERE ${filter.platformSlug ? sql`e.platform_id = (SELECT id FROM platforms WHERE slug = ${filter.platformSlug})` : sql`1`}
       AND ${filter.since !== undefined ? sql`e.detected_at >= ${filter.since}` : sql`1`}

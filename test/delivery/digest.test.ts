@@ -67,7 +67,7 @@ describe('weekly digests', () => {
     expect(html).toContain('/digests/'); // view in browser
     expect(html).not.toContain('Last week');
     expect(html).not.toContain('Re-extraction');
-    expect(html).toContain('1 re-extraction without a substantive change not shown');
+    expect(html).toContain('1 re-extraction or link-only change without a substantive change not shown');
     expect(mail!.parsed.text).toContain('== Stripe (1 high)');
     expect(mail!.raw).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click/m);
   });

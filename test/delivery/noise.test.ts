@@ -1,0 +1,78 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
+import { emailSubscriber, testService, type TestService } from '../support/service.js';
+import { fixedClock } from '../support/clock.js';
+import { makeEvent } from '../support/app.js';
+
+let smtp: TestSmtpServer;
+let s: TestService;
+const clock = fixedClock('2026-11-20T07:00:00Z');
+
+beforeEach(async () => {
+  clock.set('2026-11-20T07:00:00Z');
+  smtp = await startSmtpServer();
+  s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '60' }, { clock });
+});
+afterEach(async () => {
+  await s.dispose();
+  await smtp.close();
+});
+
+const drain = async () => {
+  while ((await s.dispatcher.runOnce()) > 0);
+};
+const delivery = async (id: string) => (await s.call('GET', '/v1/events')).json.data.find((e: any) => e.id === id).delivery;
+
+describe('noise control', () => {
+  it('stores a link-only change, explains it, counts it, and alerts nobody', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    const r = await s.ingest(
+      makeEvent({ id: 'links', diff: { removed: ['Read [our FAQ](https://help.openai.com/a/1?utm=x).'], added: ['Read [our FAQ](https://help.openai.com/a/2?utm=y).'] } }),
+    );
+    expect(r.json).toMatchObject({ accepted: 1, matched: 0 });
+    expect(await delivery('links')).toMatchObject({ alerted: false, suppressed_reason: 'links_only' });
+    expect((await s.call('GET', '/metrics')).text).toMatch(/clausewatch_alerts_suppressed_total\{reason="links_only"\} 1/);
+    const feed = await (await s.app.request('/feeds/openai.atom')).text();
+    expect(feed).toContain('[Links only] OpenAI');
+    clock.advance(61_000);
+    await drain();
+    expect(smtp.mails).toHaveLength(0);
+  });
+
+  it('sends nothing for an unreachable and restored pair with unchanged content inside the group wait', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    await s.ingest(makeEvent({ id: 'down', kind: 'unreachable', severity: 'low', evidence: { previous_sha256: 'a'.repeat(64) }, detected_at: '2026-11-20T06:59:00Z' }));
+    clock.advance(20_000);
+    await s.ingest(makeEvent({ id: 'up', kind: 'restored', severity: 'low', evidence: { sha256: 'a'.repeat(64) }, detected_at: '2026-11-20T06:59:30Z' }));
+    clock.advance(61_000);
+    await drain();
+    expect(smtp.mails).toHaveLength(0);
+    const log = (await s.call('GET', `/v1/accounts/${(await s.call('GET', '/v1/accounts?email=legal@acme.test')).json.data[0].id}/deliveries`)).json.data;
+    expect(log[0]).toMatchObject({ kind: 'alert', status: 'cancelled', last_error: 'nothing left to send' });
+  });
+
+  it('still tells about an outage that lasted past the group wait', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    await s.ingest(makeEvent({ id: 'down', kind: 'unreachable', severity: 'low', detected_at: '2026-11-20T06:59:00Z' }));
+    clock.advance(61_000);
+    await drain();
+    expect(smtp.mails.map((m) => m.parsed.subject)).toEqual(['Monitoring: OpenAI Terms of Use cannot be watched']);
+  });
+
+  it('explains why a subscriber was not alerted: below its minimum severity, its categories, or its plan', async () => {
+    await emailSubscriber(s, 'high@acme.test', ['openai']);
+    const high = (await s.call('GET', '/v1/accounts?email=high@acme.test')).json.data[0];
+    const subs = (await s.call('GET', `/v1/accounts/${high.id}/subscriptions`)).json.data;
+    await s.call('POST', `/v1/accounts/${high.id}/subscriptions`, { platform: 'openai', destination: subs[0].destination, min_severity: 'high' });
+    const fees = await emailSubscriber(s, 'fees@acme.test', []);
+    await s.call('POST', `/v1/accounts/${fees.account.id}/subscriptions`, { platform: 'openai', destination: fees.destination.id, categories: ['fees'] });
+    await emailSubscriber(s, 'free@acme.test', ['openai'], 'free');
+    await s.ingest(makeEvent({ id: 'med', severity: 'medium', categories: ['privacy'] }));
+    expect(await delivery('med')).toMatchObject({
+      matched_destinations: 1,
+      alerted_destinations: 0,
+      alerted: false,
+      suppressed_destinations: { below_min_severity: 1, categories: 1, plan: 1 },
+    });
+  });
+});

@@ -119,6 +119,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     links,
     metrics,
     groupWaitMs: config.alertGroupWaitSeconds * 1000,
+    maxAlertsPerDay: config.maxAlertsPerDay,
     ...deps.dispatcher,
   });
 

@@ -81,6 +81,8 @@ export interface AlertContent {
   plan: PlanName;
   /** An effective-date reminder of changes already alerted, rather than news. */
   reminder?: boolean;
+  /** The day's changes past the destination's alert budget, in one message at the day's end. */
+  budget?: boolean;
 }
 
 export interface ConfirmationContent {
@@ -111,6 +113,7 @@ export function buildAlert(items: ChangeItem[], reader: Reader, links: MessageLi
 /** The subject line / notification text of an alert. */
 export function alertHeadline(a: AlertContent): string {
   const n = a.changes.length;
+  if (a.budget) return `${n} more policy change${n === 1 ? '' : 's'} today (past today's alert limit)`;
   if (a.reminder && n) {
     const c = a.changes[0]!;
     return `Reminder: ${c.platform.name} ${c.document.title} change ${c.effectiveAt ? effectiveDatePhrase(c.effectiveAt, a.reader.now, a.reader.timeZone) : 'takes effect soon'}`;

@@ -31,10 +31,11 @@ export async function loadContent(
 ): Promise<MessageContent | null> {
   const reader = { timeZone: account.timezone, now };
   switch (row.kind) {
-    case 'alert': {
+    case 'alert':
+    case 'budget': {
       const items = await groupedItems(db, row.id);
       if (!items.length) return null;
-      const alert = buildAlert(items, reader, await destinationLinks(links, destination.id), account.plan);
+      const alert = { ...buildAlert(items, reader, await destinationLinks(links, destination.id), account.plan), budget: row.kind === 'budget' };
       // An outage and its end inside one group cancel out: nothing left to say.
       return alert.changes.length || alert.notices.length ? alert : null;
     }

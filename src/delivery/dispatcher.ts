@@ -20,6 +20,8 @@ export interface DispatcherDeps {
   links: LinkSigner;
   metrics?: Metrics;
   groupWaitMs: number;
+  /** MAX_ALERTS_PER_DAY: alert messages per destination per local day before the rest is summarised. */
+  maxAlertsPerDay?: number;
   /** Identifies this dispatcher's leases; unique per process. */
   owner?: string;
   leaseMs?: number;
@@ -123,7 +125,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
    * the queue runs dry (no pause at batch boundaries), until nothing is due.
    */
   async function runOnce(): Promise<number> {
-    await groupDueAlerts(db, clock(), deps.groupWaitMs);
+    await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay);
     const queue: OutboxRow[] = [];
     let exhausted = false;
     let refilling: Promise<void> | undefined;

@@ -1,30 +1,61 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { runBatch } from '../store/batch.js';
+import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js';
 
 /**
  * Alertmanager-style grouping, in SQL. Matches wait as `pending`; once a destination's oldest
  * pending match is `groupWaitMs` old, all of its pending matches become ONE outbox message
  * (idempotency key alert:<destination>:<first match id>). Two dispatchers running this at once
  * are serialised by the database's write lock, and the key makes a repeat a no-op.
+ *
+ * The alert budget: a destination that already had `maxPerDay` alert messages on its account's
+ * local day gets no more that day. Its further changes gather in one "N more changes today"
+ * message (budget:<destination>:<local date>), sent when the local day ends.
  */
-export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number): Promise<number> {
+export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, maxPerDay = Number.MAX_SAFE_INTEGER): Promise<number> {
   const cutoff = now - groupWaitMs;
+  const zones = await db.all<{ timezone: string }>(sql`
+    SELECT DISTINCT a.timezone FROM matches m JOIN destinations d ON d.id = m.destination_id JOIN accounts a ON a.id = d.account_id
+    WHERE m.alert_state = 'pending'`);
+  if (!zones.length) return 0;
+  const days = JSON.stringify(
+    zones.map(({ timezone }) => {
+      const l = localTime(now, timezone);
+      const next = addDays(l.y, l.m, l.d, 1);
+      return { tz: timezone, date: isoDate(l), start: zonedInstant(l.y, l.m, l.d, 0, timezone), end: zonedInstant(next.y, next.m, next.d, 0, timezone) };
+    }),
+  );
+  // Destinations whose group is due, with their local day and today's alert count.
+  const due = sql`(
+    SELECT m.destination_id, min(m.id) AS first_id, d.account_id, d.type,
+      j.value ->> 'date' AS day, j.value ->> 'end' AS day_end,
+      (SELECT count(*) FROM outbox o WHERE o.destination_id = m.destination_id AND o.kind = 'alert'
+         AND o.status <> 'cancelled' AND o.created_at >= j.value ->> 'start') AS sent_today
+    FROM matches m JOIN destinations d ON d.id = m.destination_id JOIN accounts a ON a.id = d.account_id
+    JOIN json_each(${days}) j ON j.value ->> 'tz' = a.timezone
+    WHERE m.alert_state = 'pending'
+    GROUP BY m.destination_id
+    HAVING min(m.created_at) <= ${cutoff})`;
   const [created] = (await runBatch(db, [
     db.run(sql`
       INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
-      SELECT 'alert:' || m.destination_id || ':' || min(m.id), 'alert', m.destination_id, d.account_id, d.type,
-        'queued', ${now}, ${now}, ${now}
-      FROM matches m JOIN destinations d ON d.id = m.destination_id
-      WHERE m.alert_state = 'pending'
-      GROUP BY m.destination_id
-      HAVING min(m.created_at) <= ${cutoff}
+      SELECT 'alert:' || g.destination_id || ':' || g.first_id, 'alert', g.destination_id, g.account_id, g.type, 'queued', ${now}, ${now}, ${now}
+      FROM ${due} g WHERE g.sent_today < ${maxPerDay}
       ON CONFLICT DO NOTHING`),
     db.run(sql`
       UPDATE matches SET alert_state = 'grouped', outbox_id = o.id
-      FROM (SELECT destination_id, min(id) AS first_id FROM matches WHERE alert_state = 'pending'
-            GROUP BY destination_id HAVING min(created_at) <= ${cutoff}) g
-      JOIN outbox o ON o.idempotency_key = 'alert:' || g.destination_id || ':' || g.first_id
+      FROM ${due} g JOIN outbox o ON o.idempotency_key = 'alert:' || g.destination_id || ':' || g.first_id
+      WHERE matches.destination_id = g.destination_id AND matches.alert_state = 'pending'`),
+    // Whatever is still pending and due now belongs to destinations over today's budget.
+    db.run(sql`
+      INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
+      SELECT 'budget:' || g.destination_id || ':' || g.day, 'budget', g.destination_id, g.account_id, g.type, 'queued', g.day_end, ${now}, ${now}
+      FROM ${due} g WHERE true
+      ON CONFLICT DO NOTHING`),
+    db.run(sql`
+      UPDATE matches SET alert_state = 'grouped', outbox_id = o.id
+      FROM ${due} g JOIN outbox o ON o.idempotency_key = 'budget:' || g.destination_id || ':' || g.day AND o.status = 'queued'
       WHERE matches.destination_id = g.destination_id AND matches.alert_state = 'pending'`),
   ])) as { rowsAffected: number }[];
   return created?.rowsAffected ?? 0;

@@ -110,10 +110,12 @@ export interface AlertEmailContext {
 export function renderAlertEmail(t: EmailTemplates, a: AlertContent, ctx: AlertEmailContext): EmailMessage {
   const subject = cut(alertHeadline(a), 180);
   const n = a.changes.length;
-  const heading = a.reminder
+  const heading = a.reminder || a.budget
     ? alertHeadline(a)
     : n === 0 ? 'Monitoring notice' : n === 1 ? `${a.changes[0]!.platform.name} changed its ${a.changes[0]!.document.title}` : `${n} policy changes`;
-  const intro = a.reminder
+  const intro = a.budget
+    ? 'This destination reached its alert limit for today; these are the rest of the day’s changes, together. The weekly digest lists every change.'
+    : a.reminder
     ? 'A reminder: this change, already reported, takes effect soon.'
     : n === 0
       ? 'ClauseWatch could not read a document you watch, or can read it again.'

@@ -76,3 +76,32 @@ describe('noise control', () => {
     });
   });
 });
+
+describe('the alert budget', () => {
+  it('sends at most MAX_ALERTS_PER_DAY alerts a destination, then one “N more today” message at the day’s end', async () => {
+    const budget = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '60', MAX_ALERTS_PER_DAY: '2' }, { clock });
+    try {
+      await emailSubscriber(budget, 'legal@acme.test', ['openai']);
+      for (let i = 0; i < 5; i++) {
+        await budget.ingest(makeEvent({ id: `e${i}`, title: `Change ${i}`, detected_at: new Date(clock()).toISOString() }));
+        clock.advance(61_000);
+        while ((await budget.dispatcher.runOnce()) > 0);
+      }
+      expect(smtp.mails.map((m) => m.parsed.subject)).toEqual(['[MEDIUM] OpenAI: Change 0', '[MEDIUM] OpenAI: Change 1']);
+      clock.set('2026-11-21T00:00:30Z'); // the local (UTC) day is over
+      while ((await budget.dispatcher.runOnce()) > 0);
+      await smtp.waitFor(3);
+      const summary = smtp.mails[2]!;
+      expect(summary.parsed.subject).toBe("3 more policy changes today (past today's alert limit)");
+      for (const i of [2, 3, 4]) expect(summary.parsed.html).toContain(`Change ${i}`);
+      // A new day, a new budget.
+      await budget.ingest(makeEvent({ id: 'next-day', title: 'Next day', detected_at: new Date(clock()).toISOString() }));
+      clock.advance(61_000);
+      while ((await budget.dispatcher.runOnce()) > 0);
+      await smtp.waitFor(4);
+      expect(smtp.mails[3]!.parsed.subject).toBe('[MEDIUM] OpenAI: Next day');
+    } finally {
+      await budget.dispose();
+    }
+  });
+});

@@ -81,7 +81,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     // A workspace's OAuth installation wins; SLACK_BOT_TOKEN serves a single workspace.
     const installations = createSlackInstallationStore(db, clock);
     const tokenFor = async (team: string) => (slack.oauth ? await installations.tokenFor(team) : undefined) ?? slack.botToken;
-    channels.slack = createSlackChannel({ apiUrl: slack.apiUrl, tokenFor });
+    channels.slack = createSlackChannel({ apiUrl: slack.apiUrl, tokenFor, sharedToken: slack.botToken });
     extensions.push(
       createSlackBot({
         db,

@@ -39,10 +39,8 @@ export function isPublicAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 4) return !blocked4.check(address, 'ipv4');
   if (family !== 6) return false;
-  // An IPv4-mapped IPv6 address is judged by its IPv4 part.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return isPublicAddress(mapped[1]!);
-  return !blocked6.check(address, 'ipv6');
+  // BlockList judges an IPv4-mapped IPv6 address (::ffff:7f00:1 too) by the IPv4 rules.
+  return !blocked6.check(address, 'ipv6') && !blocked4.check(address, 'ipv6');
 }
 
 /** Null when the URL may be called, else why not (for the 400 at creation). */

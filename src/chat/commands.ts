@@ -6,7 +6,7 @@ import { PLANS, planLimitMessage, planUsage, upgradeFor, type PlanName } from '.
 import { isSeverity, type Severity } from '../core/severity.js';
 import { closestPlatforms } from '../core/platform-search.js';
 import { createAccount, platformsInUse, type AccountRow } from '../store/accounts.js';
-import { createDestination, type DestinationRow } from '../store/destinations.js';
+import { activateDestination, createDestination, type DestinationRow } from '../store/destinations.js';
 import { listSubscriptions, subscribe, unsubscribePlatform } from '../store/subscriptions.js';
 import { findPlatform, searchPlatforms } from '../store/platforms.js';
 import type { Weekday } from '../core/schedule-time.js';
@@ -114,7 +114,13 @@ async function channelDestination(deps: CommandDeps, account: AccountRow, ctx: C
     ctx.platform === 'slack'
       ? ({ type: 'slack', team: ctx.workspaceId, channel: ctx.channelId } as const)
       : ({ type: 'discord', guild: ctx.workspaceId, channel: ctx.channelId } as const);
-  return (await createDestination(deps.db, deps.clock, account.id, target, 'active')).destination;
+  const { destination } = await createDestination(deps.db, deps.clock, account.id, target, 'active');
+  // A command typed in the channel shows it is reachable again (reinstalled, access restored).
+  if (destination.status === 'disabled') {
+    await activateDestination(deps.db, deps.clock, destination.id);
+    return { ...destination, status: 'active', disabledReason: null };
+  }
+  return destination;
 }
 
 const severityWords = (s: Severity) => (s === 'low' ? 'every change' : `${s} and above`);

@@ -47,7 +47,8 @@ export function dueSchedules(at: number, timeZone: string): { weekday: Weekday; 
   const before = localTime(at - 3_600_000, timeZone);
   // The tick's own local hour, and any hours the clocks skipped just before it.
   const hours = new Set<number>([now.h]);
-  if (before.d === now.d) for (let h = before.h + 1; h < now.h; h++) hours.add(h);
+  // (A gap may start at midnight: then the skipped hours run from 0.)
+  for (let h = before.d === now.d ? before.h + 1 : 0; h < now.h; h++) hours.add(h);
   const out: { weekday: Weekday; hour: number; period: DigestPeriod }[] = [];
   const weekday = WEEKDAYS[now.weekday]!;
   for (const hour of hours) {

@@ -54,7 +54,9 @@ const webUrl = z
     } catch {
       return false;
     }
-  }, 'an absolute http(s) URL');
+  }, 'an absolute http(s) URL')
+  // Kept as the URL parser writes it: <, >, " and spaces percent-encoded, safe in any markup.
+  .transform((v) => new URL(v).href);
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `at most ${max.toLocaleString('en-US')} characters`);
 const sha256 = z.string().regex(SHA256_HEX, '64 lowercase hexadecimal characters (a SHA-256 digest)');

@@ -58,9 +58,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   let stopping = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let current: Promise<unknown> | undefined;
+  // One loop at a time: set from the start of a pass until its next sleep is scheduled.
+  let looping = false;
   // Set by wake(); a pass clears it when it starts, so a wake during a pass is never lost.
   let woken = false;
-  const unstarted = new Set<number>();
 
   async function handle(row: OutboxRow): Promise<void> {
     const now = clock();
@@ -87,7 +88,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       for (let part = row.parts_sent; part < messages.length; part++) {
         const r = await adapter.send(destination, messages[part], { messageKey: `cw-${row.id}-${part}`, outboxId: row.id, kind: row.kind });
         providerId = r.providerId;
-        if (messages.length > 1) await markPartSent(db, row.id, owner, part + 1, clock());
+        if (messages.length > 1 && !(await markPartSent(db, row.id, owner, part + 1, clock(), leaseMs))) {
+          log.warn('delivery.lease_lost', { outboxId: row.id, owner, part });
+          return;
+        }
       }
       if (await markSent(db, row.id, owner, providerId, clock())) {
         deps.metrics?.delivered(row.channel, row.kind);
@@ -127,6 +131,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   async function runOnce(): Promise<number> {
     await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay);
     const queue: OutboxRow[] = [];
+    // This pass's claims not yet started: given back if the pass stops early (never another pass's).
+    const unstarted = new Set<number>();
     let exhausted = false;
     let refilling: Promise<void> | undefined;
     let handled = 0;
@@ -165,7 +171,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   async function loop(): Promise<void> {
     timer = undefined;
-    if (!running || stopping) return;
+    if (!running || stopping || looping) return;
+    looping = true;
     woken = false;
     try {
       current = runOnce();
@@ -175,11 +182,15 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     } finally {
       current = undefined;
     }
-    if (!running || stopping) return;
-    const now = clock();
-    const [due, group] = await Promise.all([nextDueAt(db), nextGroupDueAt(db, deps.groupWaitMs)]).catch(() => [undefined, undefined]);
-    const next = woken ? now : Math.min(now + pollMs, due ?? Infinity, group ?? Infinity);
-    schedule(Math.max(0, next - now));
+    try {
+      if (!running || stopping) return;
+      const now = clock();
+      const [due, group] = await Promise.all([nextDueAt(db), nextGroupDueAt(db, deps.groupWaitMs)]).catch(() => [undefined, undefined]);
+      const next = woken ? now : Math.min(now + pollMs, due ?? Infinity, group ?? Infinity);
+      schedule(Math.max(0, next - now));
+    } finally {
+      looping = false;
+    }
   }
 
   function schedule(ms: number) {
@@ -198,7 +209,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     wake() {
       // A pass under way sees the flag when it plans its sleep; otherwise look now.
       woken = true;
-      if (running && !current) schedule(0);
+      if (running && !looping) schedule(0);
     },
     runOnce,
     async stop() {

@@ -37,8 +37,10 @@ export async function claimDue(db: Db, owner: string, now: number, leaseMs: numb
 /** Each update below only applies while `owner` still holds the lease: a late finisher changes nothing. */
 const held = (id: number, owner: string) => sql`id = ${id} AND lease_owner = ${owner} AND status = 'sending'`;
 
-export async function markPartSent(db: Db, id: number, owner: string, partsSent: number, now: number): Promise<void> {
-  await db.run(sql`UPDATE outbox SET parts_sent = ${partsSent}, updated_at = ${now} WHERE ${held(id, owner)}`);
+/** Records a delivered part and renews the lease; false when the lease was lost (stop sending). */
+export async function markPartSent(db: Db, id: number, owner: string, partsSent: number, now: number, leaseMs: number): Promise<boolean> {
+  const r = await db.run(sql`UPDATE outbox SET parts_sent = ${partsSent}, lease_until = ${now + leaseMs}, updated_at = ${now} WHERE ${held(id, owner)}`);
+  return r.rowsAffected > 0;
 }
 
 export async function markSent(db: Db, id: number, owner: string, providerId: string | null, now: number): Promise<boolean> {

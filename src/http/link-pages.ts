@@ -40,7 +40,9 @@ export function linkPageRoutes(deps: AppDeps) {
   app.get('/confirm/:token', async (c) => {
     const d = await destinationFor(c, 'confirm');
     if (!d) return invalidLink(c);
-    if (d.status !== 'active') await activateDestination(deps.db, deps.clock, d.id);
+    // Only an unconfirmed address is activated: an old confirm link must not undo an unsubscribe.
+    if (d.status === 'disabled') return invalidLink(c);
+    if (d.status === 'unconfirmed') await activateDestination(deps.db, deps.clock, d.id);
     deps.log.info('destination.confirmed', { destinationId: d.id });
     const subs = await listSubscriptions(deps.db, d.accountId, { destinationId: d.id });
     const manage = await deps.links.url('manage', d.id);

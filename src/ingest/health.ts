@@ -43,17 +43,17 @@ function notice(d: DocRow, kind: 'unreachable' | 'restored', now: number, staleA
  */
 export async function checkStaleDocuments(db: Db, now: number, staleAfterHours: number): Promise<number> {
   const cutoff = now - staleAfterHours * 3_600_000;
+  // Claimed in one UPDATE … RETURNING: two instances checking at once cannot both announce it.
   const stale = await db.all<DocRow>(sql`
-    SELECT d.id, p.slug, d.title, d.url, d.kind, d.external_id,
-      max(coalesce(d.last_verified_at, 0), coalesce(d.last_event_at, 0)) AS seen
-    FROM documents d JOIN platforms p ON p.id = d.platform_id
-    WHERE d.health = 'ok'
+    UPDATE documents SET health = 'stale', health_since = ${now}
+    WHERE documents.health = 'ok'
       -- Only documents the tracker has spoken of: a catalog entry nobody tracks is not an outage.
-      AND (d.last_verified_at IS NOT NULL OR d.last_event_at IS NOT NULL)
-      AND max(coalesce(d.last_verified_at, 0), coalesce(d.last_event_at, 0)) < ${cutoff}
-      AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.platform_id = d.platform_id AND s.status = 'active' AND s.destination_active)`);
+      AND (documents.last_verified_at IS NOT NULL OR documents.last_event_at IS NOT NULL)
+      AND max(coalesce(documents.last_verified_at, 0), coalesce(documents.last_event_at, 0)) < ${cutoff}
+      AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.platform_id = documents.platform_id AND s.status = 'active' AND s.destination_active)
+    RETURNING id, (SELECT slug FROM platforms WHERE platforms.id = documents.platform_id) AS slug, title, url, kind, external_id,
+      max(coalesce(last_verified_at, 0), coalesce(last_event_at, 0)) AS seen`);
   if (!stale.length) return 0;
-  await db.run(sql`UPDATE documents SET health = 'stale', health_since = ${now} WHERE id IN (SELECT value FROM json_each(${JSON.stringify(stale.map((d) => d.id))}))`);
   await ingestEvents({ db, clock: () => now, alertMaxAgeHours: 1 }, stale.map((d) => notice(d, 'unreachable', now, staleAfterHours)));
   return stale.length;
 }
@@ -61,11 +61,10 @@ export async function checkStaleDocuments(db: Db, now: number, staleAfterHours: 
 /** Ends the outages of stale documents that were verified or changed since they went stale. */
 export async function restoreDocuments(db: Db, now: number, staleAfterHours: number): Promise<number> {
   const back = await db.all<DocRow>(sql`
-    SELECT d.id, p.slug, d.title, d.url, d.kind, d.external_id, 0 AS seen
-    FROM documents d JOIN platforms p ON p.id = d.platform_id
-    WHERE d.health = 'stale' AND max(coalesce(d.last_verified_at, 0), coalesce(d.last_event_at, 0)) > d.health_since`);
+    UPDATE documents SET health = 'ok', health_since = ${now}
+    WHERE health = 'stale' AND max(coalesce(last_verified_at, 0), coalesce(last_event_at, 0)) > health_since
+    RETURNING id, (SELECT slug FROM platforms WHERE platforms.id = documents.platform_id) AS slug, title, url, kind, external_id, 0 AS seen`);
   if (!back.length) return 0;
-  await db.run(sql`UPDATE documents SET health = 'ok', health_since = ${now} WHERE id IN (SELECT value FROM json_each(${JSON.stringify(back.map((d) => d.id))}))`);
   await ingestEvents({ db, clock: () => now, alertMaxAgeHours: 1 }, back.map((d) => notice(d, 'restored', now, staleAfterHours)));
   return back.length;
 }

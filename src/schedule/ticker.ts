@@ -14,18 +14,19 @@ const CATCH_UP_HOURS = 6;
  * what POST /v1/digests/run does for now; the outbox keys make every instance's ticks safe.
  */
 export function startDigestTicker(deps: { db: Db; clock: Clock; log: Logger; everyMinutes: number; staleAfterHours: number; onEnqueued: () => void }): { stop(): void } {
-  const tick = async (at: number) => {
+  const tick = async (at: number, live: boolean) => {
     try {
       const r = await enqueueDueDigests(deps.db, at, deps.clock());
       if (r.enqueued) deps.log.info('digests.enqueued', { at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued });
-      const reminders = at === deps.clock() ? await enqueueReminders(deps.db, at) : 0;
+      // Reminders are for the present only; catching up past hours sends none.
+      const reminders = live ? await enqueueReminders(deps.db, at) : 0;
       if (reminders) deps.log.info('reminders.enqueued', { reminders });
       if (r.enqueued || reminders) deps.onEnqueued();
     } catch (err) {
       deps.log.error('digests.tick_failed', { error: String(err) });
     }
   };
-  const task: ScheduledTask = cron.schedule(`*/${deps.everyMinutes} * * * *`, () => tick(deps.clock()), { name: 'digest-tick', noOverlap: true, timezone: 'UTC' });
+  const task: ScheduledTask = cron.schedule(`*/${deps.everyMinutes} * * * *`, () => tick(deps.clock(), true), { name: 'digest-tick', noOverlap: true, timezone: 'UTC' });
   // Monitor health: documents silent past STALE_AFTER_HOURS become one notice per outage.
   const health: ScheduledTask = cron.schedule(
     '*/15 * * * *',
@@ -44,7 +45,7 @@ export function startDigestTicker(deps: { db: Db; clock: Clock; log: Logger; eve
   );
   void (async () => {
     const now = deps.clock();
-    for (let h = CATCH_UP_HOURS; h >= 0; h--) await tick(now - h * 3_600_000);
+    for (let h = CATCH_UP_HOURS; h >= 0; h--) await tick(now - h * 3_600_000, h === 0);
   })();
   return {
     stop: () => {

@@ -175,3 +175,30 @@ describe('Slack delivery', () => {
     expect(log.find((l: any) => l.kind === 'digest')).toMatchObject({ status: 'sent', channel: 'slack' });
   });
 });
+
+describe('Slack destinations that come back', () => {
+  it('are switched on again by the next subscribe in the channel', async () => {
+    await command('subscribe openai');
+    const body = JSON.stringify({ type: 'event_callback', team_id: 'T0001', api_app_id: 'A0001', event: { type: 'app_uninstalled' }, event_id: 'Ev9', event_time: 1 });
+    await s.call('POST', '/slack/events', body, null, { ...slackHeaders(body, { now: clock() }), 'content-type': 'application/json' });
+    await new Promise((res) => setTimeout(res, 100));
+    await command('subscribe openai');
+    const [d] = await s.database.db.all<{ status: string }>(sql`SELECT status FROM destinations`);
+    expect(d!.status).toBe('active');
+    expect((await s.ingest(makeEvent({ id: 'after-reinstall' }))).json.matched).toBe(1);
+  });
+
+  it('are not switched off for a bad shared SLACK_BOT_TOKEN: the alert is retried instead', async () => {
+    await command('subscribe openai');
+    const account = (await s.call('GET', '/v1/accounts?slack_team=T0001')).json.data[0];
+    await s.call('PATCH', `/v1/accounts/${account.id}`, { plan: 'monitor' });
+    slack.state.channelErrors.set('C0001', 'invalid_auth');
+    await s.ingest(makeEvent());
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    const [d] = await s.database.db.all<{ status: string }>(sql`SELECT status FROM destinations`);
+    expect(d!.status).toBe('active');
+    const [row] = await s.database.db.all<{ status: string; last_error: string }>(sql`SELECT status, last_error FROM outbox`);
+    expect(row).toEqual({ status: 'retrying', last_error: 'Slack: invalid_auth (check SLACK_BOT_TOKEN)' });
+  });
+});

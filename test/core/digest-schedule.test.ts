@@ -52,6 +52,12 @@ describe('weekly digest schedule', () => {
     expect(iso(periods[1]!.end)).toBe('2026-03-29T01:00:00.000Z'); // 03:00 CEST, right after the jump
   });
 
+  it('sends a midnight digest on the day the clocks skip midnight (America/Santiago)', () => {
+    // Chile moves from 00:00 to 01:00 on Sunday 6 September 2026.
+    const periods = ticks('2026-09-05T00:00:00Z', 3, 'America/Santiago', 'sunday', 0);
+    expect(periods.map((p) => p.key)).toEqual(['2026-09-06']);
+  });
+
   it('sends a digest set inside a repeated hour once', () => {
     // Berlin repeats 02:00–03:00 on Sunday 25 October 2026.
     const periods = ticks('2026-10-18T00:00:00Z', 15, 'Europe/Berlin', 'sunday', 2);

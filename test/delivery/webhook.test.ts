@@ -90,10 +90,11 @@ describe('webhook destinations', () => {
 
 describe('webhook URLs', () => {
   it('refuse private, loopback and link-local addresses after DNS resolution', async () => {
-    for (const ip of ['127.0.0.1', '10.1.2.3', '192.168.1.1', '169.254.169.254', '::1', 'fe80::1', '172.16.0.1', '::ffff:127.0.0.1', 'fd00::1']) expect(isPublicAddress(ip)).toBe(false);
+    for (const ip of ['127.0.0.1', '10.1.2.3', '192.168.1.1', '169.254.169.254', '::1', 'fe80::1', '172.16.0.1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', 'fd00::1']) expect(isPublicAddress(ip)).toBe(false);
     for (const ip of ['93.184.216.34', '2606:4700::6810:85e5']) expect(isPublicAddress(ip)).toBe(true);
     expect(await checkWebhookUrl('https://localhost/hook', false)).toMatch(/localhost resolves to (127\.0\.0\.1|::1)/);
     expect(await checkWebhookUrl('https://[::1]/hook', false)).toMatch(/private, loopback or link-local/);
+    expect(await checkWebhookUrl('https://[::ffff:169.254.169.254]/x', false)).toMatch(/private, loopback or link-local/);
   });
 
   it('are refused at creation with a clear 400 unless WEBHOOK_ALLOW_PRIVATE is set', async () => {

@@ -189,3 +189,15 @@ describe('signed links', () => {
     expect(page.text).toContain('&lt;script&gt;x');
   });
 });
+
+describe('an old confirmation link', () => {
+  it('does not resubscribe an address that unsubscribed', async () => {
+    await signup({ email: 'ana@example.test', platform: 'openai' });
+    const id = (await s.database.db.all<{ id: string }>(sql`SELECT id FROM destinations`))[0]!.id;
+    const confirm = await s.links.token('confirm', id);
+    await s.call('GET', `/confirm/${confirm}`, undefined, null);
+    await s.call('POST', `/unsubscribe/${await s.links.token('unsubscribe', id)}`, 'List-Unsubscribe=One-Click', null, { 'content-type': 'application/x-www-form-urlencoded' });
+    expect((await s.call('GET', `/confirm/${confirm}`, undefined, null)).status).toBe(400);
+    expect((await s.database.db.all<{ status: string }>(sql`SELECT status FROM destinations`))[0]!.status).toBe('disabled');
+  });
+});

@@ -64,7 +64,8 @@ export function classifyDiscordError(err: unknown): DeliveryError {
     const code = typeof err.code === 'number' ? err.code : Number(err.code);
     const gone = DESTINATION_GONE.get(code);
     if (gone) return new DeliveryError(`Discord ${code}: ${gone}`, 'permanent', { disableDestination: true, cause: err });
-    if (err.status >= 500) return new DeliveryError(`Discord HTTP ${err.status}: ${err.message}`, 'retry', { cause: err });
+    // 401: our bot token is wrong, for every channel alike: the operator's to fix, so retry.
+    if (err.status >= 500 || err.status === 401) return new DeliveryError(`Discord HTTP ${err.status}: ${err.message}`, 'retry', { cause: err });
     if (err.status === 429) return new DeliveryError('Discord rate limit', 'retry', { rateLimited: true, retryAfterMs: 1000, cause: err });
     return new DeliveryError(`Discord ${code}: ${err.message}`, 'permanent', { cause: err });
   }

@@ -68,6 +68,10 @@ export function createEmailChannel(o: EmailChannelOptions): ChannelAdapter<Email
 export function classifySmtpError(err: unknown): DeliveryError {
   const e = err as { responseCode?: number; command?: string; code?: string; message?: string; response?: string };
   const what = e.response ?? e.message ?? String(err);
+  // Our own credentials or sender refused (AUTH, MAIL FROM, 530): the operator's to fix, so retry.
+  if (e.code === 'EAUTH' || e.responseCode === 530 || /^(AUTH|MAIL FROM)/i.test(e.command ?? '')) {
+    return new DeliveryError(`SMTP ${e.responseCode ?? e.code}: ${what}`, 'retry', { cause: err });
+  }
   if (typeof e.responseCode === 'number') {
     if (e.responseCode >= 500 && e.responseCode < 600) {
       const recipient = /RCPT/i.test(e.command ?? '') || e.code === 'EENVELOPE';

@@ -5,6 +5,8 @@ import { renderAlertSlack, renderDigestSlack, type SlackMessage } from '../../re
 
 /** Slack's answers that mean this channel will never take our messages: switch the destination off. */
 const DESTINATION_GONE = new Set(['channel_not_found', 'not_in_channel', 'is_archived', 'account_inactive', 'invalid_auth', 'token_revoked', 'team_access_not_granted', 'missing_scope', 'restricted_action']);
+/** About the token itself: the workspace's when it comes from its installation, ours when it is SLACK_BOT_TOKEN. */
+const TOKEN_ERRORS = new Set(['invalid_auth', 'token_revoked', 'account_inactive', 'missing_scope', 'not_authed']);
 /** Answers that refuse this message only. */
 const MESSAGE_REFUSED = new Set(['invalid_blocks', 'invalid_blocks_format', 'msg_too_long', 'no_text', 'too_many_attachments']);
 
@@ -13,6 +15,11 @@ export interface SlackChannelOptions {
   apiUrl?: string;
   /** The bot token for a workspace: SLACK_BOT_TOKEN, or the workspace's OAuth installation. */
   tokenFor: (team: string) => Promise<string | undefined>;
+  /**
+   * The operator's shared token (SLACK_BOT_TOKEN): a token error is then a configuration problem
+   * to retry past, not a reason to switch off every Slack destination.
+   */
+  sharedToken?: string;
   /** Slack allows about one message per second per channel. */
   minIntervalMs?: number;
 }
@@ -65,19 +72,20 @@ export function createSlackChannel(o: SlackChannelOptions): ChannelAdapter<Slack
         const r = await client(token).chat.postMessage({ channel, text: m.text, blocks: m.blocks, unfurl_links: false, unfurl_media: false });
         return { providerId: r.ts ?? null };
       } catch (err) {
-        throw classifySlackError(err);
+        throw classifySlackError(err, token === o.sharedToken);
       }
     },
   };
 }
 
-export function classifySlackError(err: unknown): DeliveryError {
+export function classifySlackError(err: unknown, sharedToken = false): DeliveryError {
   const e = err as WebAPICallError & { retryAfter?: number; data?: { error?: string }; statusCode?: number };
   switch (e.code) {
     case ErrorCode.RateLimitedError:
       return new DeliveryError(`Slack rate limit: retry after ${e.retryAfter}s`, 'retry', { retryAfterMs: (e.retryAfter ?? 1) * 1000, rateLimited: true, cause: err });
     case ErrorCode.PlatformError: {
       const code = e.data?.error ?? 'unknown_error';
+      if (sharedToken && TOKEN_ERRORS.has(code)) return new DeliveryError(`Slack: ${code} (check SLACK_BOT_TOKEN)`, 'retry', { cause: err });
       if (DESTINATION_GONE.has(code)) return new DeliveryError(`Slack: ${code}`, 'permanent', { disableDestination: true, cause: err });
       if (MESSAGE_REFUSED.has(code)) return new DeliveryError(`Slack: ${code}`, 'permanent', { cause: err });
       return new DeliveryError(`Slack: ${code}`, 'retry', { cause: err });

@@ -35,6 +35,17 @@ const titleKey = (title: string) => title.trim().toLowerCase();
  * a re-used id with other content refuses the whole batch before anything is written.
  */
 export async function ingestEvents(deps: IngestDeps, events: ChangeEvent[]): Promise<IngestOutcome> {
+  try {
+    return await ingestOnce(deps, events);
+  } catch (err) {
+    // Another request stored one of these ids between our check and our write: the unique key
+    // refused the whole batch. Once more from the start sorts it into duplicate or conflict.
+    if (/UNIQUE constraint failed: events\.id/.test(String((err as { cause?: unknown }).cause ?? err))) return ingestOnce(deps, events);
+    throw err;
+  }
+}
+
+async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<IngestOutcome> {
   const { db, clock } = deps;
   const receivedAt = clock();
 
@@ -140,8 +151,7 @@ export async function ingestEvents(deps: IngestDeps, events: ChangeEvent[]): Pro
       FROM json_each(${JSON.stringify(eventRows)}) j
       JOIN platforms p ON p.slug = j.value ->> 'slug'
       JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'
-      WHERE true
-      ON CONFLICT (id) DO NOTHING`),
+      WHERE true`),
     matchIngested(db, ingestId, receivedAt),
     db.all<{ n: number }>(sql`
       SELECT count(DISTINCT m.destination_id) AS n FROM matches m

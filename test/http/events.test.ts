@@ -275,3 +275,14 @@ describe('GET /v1/events', () => {
     expect(r.json.issues.map((i: any) => i.path).sort()).toEqual(['limit', 'since']);
   });
 });
+
+describe('concurrent ingest', () => {
+  it('answers 409 to a request whose id another request stored with other content meanwhile', async () => {
+    const results = await Promise.all([
+      t.ingest({ events: [makeEvent({ id: 'race', title: 'One' }), ...Array.from({ length: 200 }, (_, i) => makeEvent({ id: `a${i}` }))] }),
+      t.ingest({ events: [makeEvent({ id: 'race', title: 'Two' }), ...Array.from({ length: 200 }, (_, i) => makeEvent({ id: `b${i}` }))] }),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual([202, 409]);
+    expect(await count('events')).toBe(201);
+  });
+});

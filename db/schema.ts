@@ -101,6 +101,8 @@ export const accounts = sqliteTable(
     emptyDigest: integer('empty_digest', { mode: 'boolean' }).notNull().default(true),
     slackTeam: text('slack_team'),
     discordGuild: text('discord_guild'),
+    /** The address a self-serve sign-up was made for: unique, so one address never gets two accounts. */
+    signupAddress: text('signup_address'),
     /** How the account came to be: the admin API, a self-serve sign-up, a Slack or Discord command. */
     origin: text('origin', { enum: ['admin', 'signup', 'slack', 'discord'] }).notNull().default('admin'),
     createdAt: integer('created_at').notNull().default(now),
@@ -109,6 +111,7 @@ export const accounts = sqliteTable(
   (t) => [
     uniqueIndex('accounts_slack_team').on(t.slackTeam),
     uniqueIndex('accounts_discord_guild').on(t.discordGuild),
+    uniqueIndex('accounts_signup_address').on(t.signupAddress),
     // Digest ticks select accounts by their local schedule.
     index('accounts_digest_schedule').on(t.timezone, t.digestWeekday, t.digestHour),
   ],

@@ -20,11 +20,24 @@ const RESEND_WINDOW_MS = 10 * 60_000;
  * a link to its manage page) and never a second account. The HTTP answer is the same in every
  * case, so the endpoint does not tell who is subscribed.
  */
-export async function signUp(
-  db: Db,
-  clock: Clock,
-  input: { email: string; platformId: number; platformName: string; digest: { weekday: Weekday; hour: number } },
-): Promise<SignupOutcome> {
+export async function signUp(db: Db, clock: Clock, input: SignupInput): Promise<SignupOutcome> {
+  try {
+    return await signUpOnce(db, clock, input);
+  } catch (err) {
+    // A second sign-up for the same new address won the race: the unique address refused ours.
+    if (/UNIQUE constraint failed: accounts\.signup_address/.test(String((err as { cause?: unknown }).cause ?? err))) return signUpOnce(db, clock, input);
+    throw err;
+  }
+}
+
+interface SignupInput {
+  email: string;
+  platformId: number;
+  platformName: string;
+  digest: { weekday: Weekday; hour: number };
+}
+
+async function signUpOnce(db: Db, clock: Clock, input: SignupInput): Promise<SignupOutcome> {
   const now = clock();
   const email = input.email.toLowerCase();
   const window = Math.floor(now / RESEND_WINDOW_MS);
@@ -47,6 +60,7 @@ export async function signUp(
         digestWeekday: input.digest.weekday,
         digestHour: input.digest.hour,
         origin: 'signup',
+        signupAddress: email,
         createdAt: now,
         updatedAt: now,
       }),

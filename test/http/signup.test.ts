@@ -201,3 +201,11 @@ describe('an old confirmation link', () => {
     expect((await s.database.db.all<{ status: string }>(sql`SELECT status FROM destinations`))[0]!.status).toBe('disabled');
   });
 });
+
+describe('simultaneous sign-ups', () => {
+  it('for one new address make one account', async () => {
+    const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => signup({ email: 'race@example.test', platform: 'openai' }, `10.2.0.${i}`)));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202]);
+    expect(await count('accounts')).toBe(1);
+  });
+});

@@ -9,6 +9,7 @@ CREATE TABLE `accounts` (
 	`empty_digest` integer DEFAULT true NOT NULL,
 	`slack_team` text,
 	`discord_guild` text,
+	`signup_address` text,
 	`origin` text DEFAULT 'admin' NOT NULL,
 	`created_at` integer DEFAULT (cast(unixepoch('subsec') * 1000 as integer)) NOT NULL,
 	`updated_at` integer DEFAULT (cast(unixepoch('subsec') * 1000 as integer)) NOT NULL
@@ -16,6 +17,7 @@ CREATE TABLE `accounts` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `accounts_slack_team` ON `accounts` (`slack_team`);--> statement-breakpoint
 CREATE UNIQUE INDEX `accounts_discord_guild` ON `accounts` (`discord_guild`);--> statement-breakpoint
+CREATE UNIQUE INDEX `accounts_signup_address` ON `accounts` (`signup_address`);--> statement-breakpoint
 CREATE INDEX `accounts_digest_schedule` ON `accounts` (`timezone`,`digest_weekday`,`digest_hour`);--> statement-breakpoint
 CREATE TABLE `destinations` (
 	`id` text PRIMARY KEY NOT NULL,

@@ -77,12 +77,16 @@ describe('several dispatchers on one database', () => {
   });
 
   it('lose nothing and duplicate nothing when one is killed mid-batch', async () => {
-      const { child, smtp, s } = await dispatcherProcessWithWork(150, 20);
+    const { child, smtp, s } = await dispatcherProcessWithWork(300, 20);
     await smtp.waitFor(4, 15_000);
-    // Kill between waves, while the next messages wait on the slow MAIL FROM: no SMTP exchange
-    // can close the window between a server's 250 and our record of it (RFC 1047), so the test
-    // aims at what leases must guarantee, not at that window.
-    await new Promise((r) => setTimeout(r, 75));
+    // Kill while every accepted mail is recorded as sent and the next ones wait on the slow
+    // MAIL FROM. No SMTP exchange can close the window between a server's 250 and our record of
+    // it (RFC 1047), so the test aims at what leases must guarantee, not at that window.
+    const sentRows = async () => (await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE status = 'sent'`))[0]!.n;
+    for (let settled = false; !settled; ) {
+      await new Promise((r) => setTimeout(r, 5));
+      settled = (await sentRows()) === smtp.mails.length;
+    }
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const delivered = smtp.mails.length;

@@ -1,25 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
-import { emailSubscriber, testService, type TestService } from '../support/service.js';
-import { fixedClock } from '../support/clock.js';
+import type { TestSmtpServer } from '../support/smtp.js';
+import { emailSubscriber, testService, withSmtpService, type TestService } from '../support/service.js';
 import { makeEvent } from '../support/app.js';
 
-let smtp: TestSmtpServer;
-let s: TestService;
 // Monday 30 November 2026, 09:00 UTC: the default digest time of UTC accounts.
 const MONDAY_9 = '2026-11-30T09:00:00Z';
-const clock = fixedClock('2026-11-25T07:00:00Z');
-
-beforeEach(async () => {
-  clock.set('2026-11-25T07:00:00Z');
-  smtp = await startSmtpServer();
-  s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '60', ALERT_MAX_AGE_HOURS: '100000' }, { clock });
-});
-afterEach(async () => {
-  await s.dispose();
-  await smtp.close();
-});
+const ctx = withSmtpService({ ALERT_GROUP_WAIT_SECONDS: '60', ALERT_MAX_AGE_HOURS: '100000' }, '2026-11-25T07:00:00Z');
+const clock = ctx.clock;
+let s: TestService;
+let smtp: TestSmtpServer;
+beforeEach(() => ({ s, smtp } = ctx));
 
 async function runDigests(at = MONDAY_9) {
   clock.set(at);

@@ -1,23 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
-import { emailSubscriber, testService, type TestService } from '../support/service.js';
-import { fixedClock } from '../support/clock.js';
+import type { TestSmtpServer } from '../support/smtp.js';
+import { emailSubscriber, testService, withSmtpService, type TestService } from '../support/service.js';
 import { fixtureEvents, makeEvent } from '../support/app.js';
 
-let smtp: TestSmtpServer;
+const ctx = withSmtpService({ ALERT_GROUP_WAIT_SECONDS: '60' }, '2026-11-20T07:00:00Z');
+const clock = ctx.clock;
 let s: TestService;
-const clock = fixedClock('2026-11-20T07:00:00Z');
-
-beforeEach(async () => {
-  clock.set('2026-11-20T07:00:00Z');
-  smtp = await startSmtpServer();
-  s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '60' }, { clock });
-});
-afterEach(async () => {
-  await s.dispose();
-  await smtp.close();
-});
+let smtp: TestSmtpServer;
+beforeEach(() => ({ s, smtp } = ctx));
 
 const outbox = () => s.database.db.all<{ status: string; attempts: number; last_error: string | null; kind: string }>(sql`SELECT status, attempts, last_error, kind FROM outbox ORDER BY id`);
 

@@ -1,24 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
-import { emailSubscriber, testService, type TestService } from '../support/service.js';
-import { fixedClock } from '../support/clock.js';
+import type { TestSmtpServer } from '../support/smtp.js';
+import { emailSubscriber, testService, withSmtpService, type TestService } from '../support/service.js';
 import { INGEST_TOKEN, makeEvent } from '../support/app.js';
 import { checkStaleDocuments } from '../../src/ingest/health.js';
 
-let smtp: TestSmtpServer;
+const ctx = withSmtpService({ ALERT_GROUP_WAIT_SECONDS: '0' }, '2026-11-20T07:00:00Z');
+const clock = ctx.clock;
 let s: TestService;
-const clock = fixedClock('2026-11-20T07:00:00Z');
-
-beforeEach(async () => {
-  clock.set('2026-11-20T07:00:00Z');
-  smtp = await startSmtpServer();
-  s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '0' }, { clock });
-});
-afterEach(async () => {
-  await s.dispose();
-  await smtp.close();
-});
+let smtp: TestSmtpServer;
+beforeEach(() => ({ s, smtp } = ctx));
 
 const verify = (checks: unknown) => s.call('POST', '/v1/verifications', { checks }, INGEST_TOKEN);
 const drain = async () => {

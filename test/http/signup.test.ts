@@ -1,23 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
-import { testService, type TestService } from '../support/service.js';
-import { fixedClock } from '../support/clock.js';
+import type { TestSmtpServer } from '../support/smtp.js';
+import { testService, withSmtpService, type TestService } from '../support/service.js';
 import { makeEvent } from '../support/app.js';
 
-let smtp: TestSmtpServer;
+const ctx = withSmtpService({ ALERT_GROUP_WAIT_SECONDS: '60' }, '2026-11-20T07:00:00Z');
+const clock = ctx.clock;
 let s: TestService;
-const clock = fixedClock('2026-11-20T07:00:00Z');
-
-beforeEach(async () => {
-  clock.set('2026-11-20T07:00:00Z');
-  smtp = await startSmtpServer();
-  s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '60' }, { clock });
-});
-afterEach(async () => {
-  await s.dispose();
-  await smtp.close();
-});
+let smtp: TestSmtpServer;
+beforeEach(() => ({ s, smtp } = ctx));
 
 const signup = (body: unknown, client = '10.0.0.1') => s.call('POST', '/v1/signup', body, null, { 'x-test-client': client });
 const count = async (table: string) => (await s.database.db.all<{ n: number }>(sql.raw(`SELECT count(*) AS n FROM ${table}`)))[0]!.n;

@@ -5,6 +5,9 @@ import type { Clock } from '../../src/core/clock.js';
 import { tempDatabase, type TempDatabase } from './db.js';
 import { ADMIN_TOKEN, INGEST_TOKEN } from './app.js';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
+import { fixedClock } from './clock.js';
+import { startSmtpServer, type TestSmtpServer } from './smtp.js';
 
 export interface TestService extends Service {
   database: TempDatabase;
@@ -72,4 +75,22 @@ export async function emailSubscriber(s: TestService, address: string, platforms
     if (r.status !== 201) throw new Error(`subscribe ${platform}: ${r.status} ${r.text}`);
   }
   return { account, destination };
+}
+
+/**
+ * The usual arrangement of a delivery test: a loopback SMTP server and the whole service on a
+ * fixed clock, new for each test. Read `s` and `smtp` from the returned object inside tests.
+ */
+export function withSmtpService(env: Record<string, string> = {}, start = '2026-11-20T07:00:00Z') {
+  const ctx = { clock: fixedClock(start), s: undefined as unknown as TestService, smtp: undefined as unknown as TestSmtpServer };
+  beforeEach(async () => {
+    ctx.clock.set(start);
+    ctx.smtp = await startSmtpServer();
+    ctx.s = await testService({ SMTP_URL: ctx.smtp.url, ...env }, { clock: ctx.clock });
+  });
+  afterEach(async () => {
+    await ctx.s.dispose();
+    await ctx.smtp.close();
+  });
+  return ctx;
 }

@@ -56,7 +56,8 @@ export async function benchEmail(): Promise<BenchRow[]> {
 
   // Latency: a lone alert, from POST /v1/events to the mail's arrival, with no group wait.
   {
-    const s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '0' });
+    // 100 alerts to one destination: well past the default daily alert budget.
+    const s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '0', MAX_ALERTS_PER_DAY: '10000' });
     await seedSubscribers(s.database.db, { count: 1, platformSlugs: ['openai'], plan: 'monitor' });
     s.dispatcher.start();
     await new Promise((r) => setTimeout(r, 300));

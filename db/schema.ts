@@ -42,6 +42,11 @@ export const documents = sqliteTable(
     /** Monitoring health: `ok`, or `stale` (silent past STALE_AFTER_HOURS) until news of it arrives. */
     health: text('health', { enum: ['ok', 'stale'] }).notNull().default('ok'),
     healthSince: integer('health_since'),
+    /**
+     * Set while the document flips between versions (more than 3 reversions inside
+     * FLAP_WINDOW_HOURS): its further flips go to the digest only, until it is stable for a window.
+     */
+    flappingSince: integer('flapping_since'),
     createdAt: integer('created_at').notNull().default(now),
   },
   (t) => [
@@ -75,6 +80,13 @@ export const events = sqliteTable(
     previousSha256: text('previous_sha256'),
     /** Why the event alerts nobody, when it alerts nobody (first_recorded, technical_upgrade, backfill…). */
     suppressedReason: text('suppressed_reason'),
+    /**
+     * Set when the event returns its document to content it had within FLAP_WINDOW_HOURS: when that
+     * version was first seen. Such an event is shown as a reversion at low severity.
+     */
+    revertsToAt: integer('reverts_to_at'),
+    /** The event (id) this reversion undoes: both cancel out when they meet in one alert group. */
+    undoesId: text('undoes_id'),
     /** The event as received, canonical JSON (sorted keys, defaults applied): also the duplicate check. */
     payload: text('payload').notNull(),
     /** Which ingest request stored it: matching selects this request's events only. */
@@ -85,6 +97,7 @@ export const events = sqliteTable(
     index('events_platform_detected').on(t.platformId, t.detectedAt),
     index('events_detected').on(t.detectedAt),
     index('events_ingest').on(t.ingestId),
+    index('events_document_detected').on(t.documentId, t.detectedAt),
   ],
 );
 

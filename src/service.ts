@@ -141,6 +141,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
       secretKey: secrets.secretKey,
       alertGroupWaitSeconds: config.alertGroupWaitSeconds,
       alertMaxAgeHours: config.alertMaxAgeHours,
+      flapWindowHours: config.flapWindowHours,
       digest: { weekday: config.digest.weekday, hour: config.digest.hour },
       webhookAllowPrivate: config.webhookAllowPrivate,
       signupLimitPerHour: config.signupLimitPerHour,

@@ -32,9 +32,23 @@ export interface DigestContent {
   upcoming: ChangeItem[];
   /** Stored but not shown: re-extractions and changes to links only. */
   quiet: { technical: number };
+  /** Documents that flipped between versions this period, shown as one line each instead of their flips. */
+  flapping: FlappingDocument[];
   reader: Reader;
   links: MessageLinks & { view: string };
   plan: PlanName;
+}
+
+export interface FlappingDocument {
+  platform: { slug: string; name: string };
+  document: string;
+  flips: number;
+  versions: number;
+}
+
+/** "OpenAI · ChatGPT Commercial Terms flapped 9 times this week between 2 versions" */
+export function flappingLine(f: FlappingDocument): string {
+  return `${f.platform.name} · ${f.document} flapped ${f.flips} time${f.flips === 1 ? '' : 's'} this week between ${f.versions} versions`;
 }
 
 export const emptyCounts = (): SeverityCounts => ({ low: 0, medium: 0, high: 0 });
@@ -45,6 +59,7 @@ export interface DigestInput {
   watched: WatchedPlatform[];
   upcoming: ChangeItem[];
   quiet: { technical: number };
+  flapping?: FlappingDocument[];
   reader: Reader;
   links: DigestContent['links'];
   plan: PlanName;
@@ -78,6 +93,7 @@ export function buildDigest(input: DigestInput): DigestContent {
     watched: [...input.watched].sort((a, b) => a.platform.name.localeCompare(b.platform.name)),
     upcoming,
     quiet: input.quiet,
+    flapping: [...(input.flapping ?? [])].sort((a, b) => b.flips - a.flips || a.platform.name.localeCompare(b.platform.name)),
     reader: input.reader,
     links: input.links,
     plan: input.plan,

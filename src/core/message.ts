@@ -3,7 +3,8 @@ import { isMonitorNotice } from './event.js';
 import { bySeverityThenNewest, type Severity } from './severity.js';
 import type { PlanName } from './plans.js';
 import type { DigestContent } from './digest.js';
-import { effectiveDatePhrase } from './effective-date.js';
+import { effectiveDatePhrase, formatDate } from './effective-date.js';
+import { isoDate, localTime } from './zoned-time.js';
 import { cancelUnreachableBursts } from './noise.js';
 
 /**
@@ -26,17 +27,21 @@ export interface ChangeItem {
   evidence?: { sha256?: string; previous_sha256?: string; snapshot_url?: string; archive_url?: string };
   changeUrl?: string;
   diff?: { removed: string[]; added: string[] };
+  /** A reversion: when the version it returns to was first seen (its severity is then low). */
+  revertsToAt?: number;
   /** The event as received (unknown fields included): what webhooks carry. */
   raw: ChangeEvent;
 }
 
-export function changeItemFromEvent(event: ChangeEvent, platformName: string): ChangeItem {
+/** `revertsToAt` is what ingest stored when the event returned to a recent version. */
+export function changeItemFromEvent(event: ChangeEvent, platformName: string, revertsToAt?: number | null): ChangeItem {
+  const reverted = revertsToAt != null;
   return {
     eventId: event.id,
     platform: { slug: event.platform.slug, name: event.platform.name ?? platformName },
     document: { title: event.document.title, url: event.document.url, kind: event.document.kind },
     provision: event.provision ? { id: event.provision.id, title: event.provision.title } : undefined,
-    severity: event.severity,
+    severity: reverted ? 'low' : event.severity,
     categories: event.categories,
     kind: event.kind,
     title: event.title,
@@ -54,6 +59,7 @@ export function changeItemFromEvent(event: ChangeEvent, platformName: string): C
       : undefined,
     changeUrl: event.change_url,
     diff: event.diff ? { removed: event.diff.removed, added: event.diff.added } : undefined,
+    ...(reverted ? { revertsToAt } : {}),
     raw: event,
   };
 }
@@ -134,6 +140,12 @@ export function alertHeadline(a: AlertContent): string {
 
 export const SEVERITY_COLORS: Record<Severity, string> = { high: '#c81e1e', medium: '#b45309', low: '#2563eb' };
 export const SEVERITY_LABELS: Record<Severity, string> = { high: 'High', medium: 'Medium', low: 'Low' };
+
+/** The line under a change's title that says what kind of change it is, if it is not plain. */
+export function itemLabel(item: ChangeItem, timeZone: string): string | undefined {
+  if (item.revertsToAt !== undefined) return `Reverted to the version of ${formatDate(isoDate(localTime(item.revertsToAt, timeZone)))}`;
+  return kindLabel(item.kind);
+}
 
 export function kindLabel(kind: EventKind): string | undefined {
   switch (kind) {

@@ -1,4 +1,5 @@
 import type { ChangeItem } from './message.js';
+import type { ChangeEvent } from './event.js';
 
 /**
  * Noise rules: what changed for a machine but not for people.
@@ -10,6 +11,14 @@ const LINK_TARGET = /\]\([^)]*\)|href\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)/gi;
 /** The line with every URL, link target and href replaced by one placeholder. */
 function withoutLinks(line: string): string {
   return line.replace(LINK_TARGET, '](LINK)').replace(URL_IN_TEXT, 'LINK').replace(/\s+/g, ' ').trim();
+}
+
+/** Noise the event is by itself, whatever its document did before. */
+export function intrinsicNoise(event: ChangeEvent): 'first_recorded' | 'technical_upgrade' | 'links_only' | null {
+  if (event.kind === 'first_recorded') return 'first_recorded';
+  if (event.technical_upgrade) return 'technical_upgrade';
+  if (event.kind === 'changed' && isLinksOnlyChange(event.diff)) return 'links_only';
+  return null;
 }
 
 /**

@@ -10,11 +10,11 @@ import { buildAlert, changeItemFromEvent, type ChangeItem, type MessageContent }
 
 /** The changes an alert message was grouped from, read back by its outbox id (the same on every retry). */
 export async function groupedItems(db: Db, outboxId: number): Promise<ChangeItem[]> {
-  const rows = await db.all<{ payload: string; name: string }>(sql`
-    SELECT e.payload, p.name FROM matches m
+  const rows = await db.all<{ payload: string; name: string; reverts_to_at: number | null }>(sql`
+    SELECT e.payload, p.name, e.reverts_to_at FROM matches m
     JOIN events e ON e.pk = m.event_pk JOIN platforms p ON p.id = e.platform_id
     WHERE m.outbox_id = ${outboxId}`);
-  return rows.map((r) => changeItemFromEvent(JSON.parse(r.payload) as ChangeEvent, r.name));
+  return rows.map((r) => changeItemFromEvent(JSON.parse(r.payload) as ChangeEvent, r.name, r.reverts_to_at));
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Db } from '../db.js';
 import { destinationLinks, type LinkSigner } from '../links.js';
 import type { ChangeEvent } from '../core/event.js';
 import { changeItemFromEvent, type ChangeItem } from '../core/message.js';
-import { buildDigest, type DigestContent, type WatchedPlatform } from '../core/digest.js';
+import { buildDigest, type DigestContent, type FlappingDocument, type WatchedPlatform } from '../core/digest.js';
 import type { DigestPeriod } from '../core/digest-schedule.js';
 import type { PlanName } from '../core/plans.js';
 import { addDays, isoDate, localTime } from '../core/zoned-time.js';
@@ -35,6 +35,11 @@ interface EventRow {
   kind: string;
   detected_at: number;
   effective_at: string | null;
+  reverts_to_at: number | null;
+  suppressed_reason: string | null;
+  document_id: number;
+  sha256: string | null;
+  previous_sha256: string | null;
 }
 
 /**
@@ -61,14 +66,16 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
 
   const [events, upcoming, docs, quiet] = await Promise.all([
     db.all<EventRow>(sql`
-      SELECT e.pk, e.platform_id, e.payload, p.name, e.severity_rank, e.categories, e.kind, e.detected_at, e.effective_at
+      SELECT e.pk, e.platform_id, e.payload, p.name, e.severity_rank, e.categories, e.kind, e.detected_at, e.effective_at,
+        e.reverts_to_at, e.suppressed_reason, e.document_id, e.sha256, e.previous_sha256
       FROM events e JOIN platforms p ON p.id = e.platform_id
       WHERE e.platform_id IN (SELECT value FROM json_each(${platformIds}))
         AND e.detected_at >= ${from} AND e.detected_at < ${to}
         AND e.kind <> 'first_recorded' AND e.technical_upgrade = 0
         AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN ('links_only', 'reverted_in_group'))`),
     db.all<EventRow>(sql`
-      SELECT e.pk, e.platform_id, e.payload, p.name, e.severity_rank, e.categories, e.kind, e.detected_at, e.effective_at
+      SELECT e.pk, e.platform_id, e.payload, p.name, e.severity_rank, e.categories, e.kind, e.detected_at, e.effective_at,
+        e.reverts_to_at, e.suppressed_reason, e.document_id, e.sha256, e.previous_sha256
       FROM events e JOIN platforms p ON p.id = e.platform_id
       WHERE e.platform_id IN (SELECT value FROM json_each(${platformIds}))
         AND e.effective_at >= ${horizonStart} AND e.effective_at <= ${horizonEnd}
@@ -103,7 +110,7 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
   };
   const item = (r: EventRow) => {
     let i = items.get(r.pk);
-    if (!i) items.set(r.pk, (i = changeItemFromEvent(JSON.parse(r.payload) as ChangeEvent, r.name)));
+    if (!i) items.set(r.pk, (i = changeItemFromEvent(JSON.parse(r.payload) as ChangeEvent, r.name, r.reverts_to_at)));
     return i;
   };
   const byPlatform = groupBy(events, (e) => e.platform_id);
@@ -127,6 +134,7 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
     const week: ChangeItem[] = [];
     const soon: ChangeItem[] = [];
     const watched: WatchedPlatform[] = [];
+    const flapping: FlappingDocument[] = [];
     let technical = 0;
     const { today, until } = windowOf(t.period.end, timezone);
     for (const s of mine) {
@@ -136,9 +144,21 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
         e.kind === 'unreachable' ||
         e.kind === 'restored' ||
         (e.severity_rank >= s.min_severity_rank && (!cats || categoriesOf(e).some((c) => cats.has(c))));
-      for (const e of byPlatform.get(s.platform_id) ?? []) {
-        if (e.detected_at >= t.period.start && e.detected_at < t.period.end && admits(e)) week.push(item(e));
+      const inPeriod = (byPlatform.get(s.platform_id) ?? []).filter((e) => e.detected_at >= t.period.start && e.detected_at < t.period.end);
+      // A document that flapped this period shows as one line, not as each of its flips.
+      const flapped = new Map<number, FlappingDocument & { hashes: Set<string> }>();
+      for (const e of inPeriod) if (e.suppressed_reason === 'flapping') flapped.set(e.document_id, { platform: { slug: '', name: e.name }, document: '', flips: 0, versions: 0, hashes: new Set() });
+      for (const e of inPeriod) {
+        const f = e.reverts_to_at !== null ? flapped.get(e.document_id) : undefined;
+        if (f) {
+          const i = item(e);
+          f.platform = i.platform;
+          f.document = i.document.title;
+          f.flips++;
+          for (const h of [e.sha256, e.previous_sha256]) if (h) f.hashes.add(h);
+        } else if (admits(e)) week.push(item(e));
       }
+      for (const { hashes, ...f } of flapped.values()) flapping.push({ ...f, versions: Math.max(2, hashes.size) });
       for (const e of upcomingByPlatform.get(s.platform_id) ?? []) {
         if (e.effective_at! >= today && e.effective_at! <= until && e.detected_at < t.period.end && admits(e)) soon.push(item(e));
       }
@@ -159,6 +179,7 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
         watched,
         upcoming: soon,
         quiet: { technical },
+        flapping,
         reader: { timeZone: timezone, now },
         links: pageLinks[index]!,
         plan,

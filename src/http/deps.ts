@@ -19,6 +19,7 @@ export interface AppDeps {
     secretKey: string;
     alertGroupWaitSeconds: number;
     alertMaxAgeHours: number;
+    flapWindowHours: number;
     digest: { weekday: Weekday; hour: number };
     webhookAllowPrivate: boolean;
     signupLimitPerHour: number;

@@ -25,7 +25,7 @@ export function eventRoutes(deps: AppDeps) {
     const parsed = parseEventBody(body);
     if (!parsed.ok) throw invalid('invalid_event', parsed.issues, parsed.issues.some((i) => i.path.startsWith('events.')) ? 'batch' : 'event');
     const outcome = await ingestEvents(
-      { db: deps.db, clock: deps.clock, alertMaxAgeHours: deps.config.alertMaxAgeHours },
+      { db: deps.db, clock: deps.clock, alertMaxAgeHours: deps.config.alertMaxAgeHours, flapWindowHours: deps.config.flapWindowHours },
       parsed.events,
     );
     if (!outcome.ok) {
@@ -59,6 +59,7 @@ export function eventRoutes(deps: AppDeps) {
           alerted: e.alertedDestinations > 0,
           suppressed_reason: e.suppressedReason,
           suppressed_destinations: e.destinationSuppressions,
+          reversion: e.revertsToAt === null ? null : { reverted_to_version_of: new Date(e.revertsToAt).toISOString(), shown_severity: 'low', undoes: e.undoesId },
         },
       })),
       next_cursor: page.nextCursor,

@@ -54,7 +54,7 @@ export async function checkStaleDocuments(db: Db, now: number, staleAfterHours: 
     RETURNING id, (SELECT slug FROM platforms WHERE platforms.id = documents.platform_id) AS slug, title, url, kind, external_id,
       max(coalesce(last_verified_at, 0), coalesce(last_event_at, 0)) AS seen`);
   if (!stale.length) return 0;
-  await ingestEvents({ db, clock: () => now, alertMaxAgeHours: 1 }, stale.map((d) => notice(d, 'unreachable', now, staleAfterHours)));
+  await ingestEvents({ db, clock: () => now, alertMaxAgeHours: 1, flapWindowHours: 72 }, stale.map((d) => notice(d, 'unreachable', now, staleAfterHours)));
   return stale.length;
 }
 
@@ -65,6 +65,6 @@ export async function restoreDocuments(db: Db, now: number, staleAfterHours: num
     WHERE health = 'stale' AND max(coalesce(last_verified_at, 0), coalesce(last_event_at, 0)) > health_since
     RETURNING id, (SELECT slug FROM platforms WHERE platforms.id = documents.platform_id) AS slug, title, url, kind, external_id, 0 AS seen`);
   if (!back.length) return 0;
-  await ingestEvents({ db, clock: () => now, alertMaxAgeHours: 1 }, back.map((d) => notice(d, 'restored', now, staleAfterHours)));
+  await ingestEvents({ db, clock: () => now, alertMaxAgeHours: 1, flapWindowHours: 72 }, back.map((d) => notice(d, 'restored', now, staleAfterHours)));
   return back.length;
 }

@@ -2,15 +2,17 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { canonicalEventJson, type ChangeEvent } from '../core/event.js';
 import { severityRank } from '../core/severity.js';
-import { isLinksOnlyChange } from '../core/noise.js';
+import { intrinsicNoise } from '../core/noise.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
-import { matchIngested } from './match.js';
+import { matchIngested, cancelRevertedInGroup } from './match.js';
+import { judgeDocumentVersions } from './versions.js';
 
 export interface IngestDeps {
   db: Db;
   clock: Clock;
   alertMaxAgeHours: number;
+  flapWindowHours: number;
 }
 
 export type IngestOutcome =
@@ -18,10 +20,10 @@ export type IngestOutcome =
   | { ok: false; conflicts: string[] };
 
 /** Why an event alerts nobody, decided once at ingest (per-destination reasons live on matches). */
-export function eventSuppression(event: ChangeEvent, receivedAt: number, alertMaxAgeHours: number): string | null {
-  if (event.kind === 'first_recorded') return 'first_recorded';
-  if (event.technical_upgrade) return 'technical_upgrade';
-  if (event.kind === 'changed' && isLinksOnlyChange(event.diff)) return 'links_only';
+export function eventSuppression(event: ChangeEvent, receivedAt: number, alertMaxAgeHours: number, flapping = false): string | null {
+  const noise = intrinsicNoise(event);
+  if (noise) return noise;
+  if (flapping) return 'flapping';
   if (receivedAt - Date.parse(event.detected_at) > alertMaxAgeHours * 3_600_000) return 'backfill';
   return null;
 }
@@ -102,23 +104,31 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
     });
   }
 
-  const eventRows = newEvents.map(({ event, json }) => ({
-    id: event.id,
-    slug: event.platform.slug,
-    title_key: docKeys.get(event)!,
-    severity: event.severity,
-    severity_rank: severityRank(event.severity),
-    kind: event.kind,
-    technical_upgrade: event.technical_upgrade ? 1 : 0,
-    categories: JSON.stringify(event.categories),
-    title: event.title,
-    detected_at: Date.parse(event.detected_at),
-    effective_at: event.effective_at ?? null,
-    sha256: event.evidence?.sha256 ?? null,
-    previous_sha256: event.evidence?.previous_sha256 ?? null,
-    suppressed_reason: eventSuppression(event, receivedAt, deps.alertMaxAgeHours),
-    payload: json,
-  }));
+  const judged = await judgeDocumentVersions(db, newEvents.map((e) => e.event), docKeys, deps.flapWindowHours * 3_600_000);
+  const eventRows = newEvents.map(({ event, json }) => {
+    const verdict = judged.verdicts.get(event.id);
+    // A reversion is shown at low severity whatever the producer said: nothing new was written.
+    const severity = verdict?.revertsToAt != null ? 'low' : event.severity;
+    return {
+      id: event.id,
+      slug: event.platform.slug,
+      title_key: docKeys.get(event)!,
+      severity,
+      severity_rank: severityRank(severity),
+      kind: event.kind,
+      technical_upgrade: event.technical_upgrade ? 1 : 0,
+      categories: JSON.stringify(event.categories),
+      title: event.title,
+      detected_at: Date.parse(event.detected_at),
+      effective_at: event.effective_at ?? null,
+      sha256: event.evidence?.sha256 ?? null,
+      previous_sha256: event.evidence?.previous_sha256 ?? null,
+      suppressed_reason: eventSuppression(event, receivedAt, deps.alertMaxAgeHours, verdict?.flapping),
+      reverts_to_at: verdict?.revertsToAt ?? null,
+      undoes_id: verdict?.undoesId ?? null,
+      payload: json,
+    };
+  });
 
   const results = await db.batch([
     db.run(sql`
@@ -142,25 +152,39 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
     db.run(sql`
       INSERT INTO events (id, platform_id, document_id, severity, severity_rank, kind, technical_upgrade,
         categories, title, detected_at, effective_at, sha256, previous_sha256, suppressed_reason,
-        payload, ingest_id, received_at)
+        reverts_to_at, undoes_id, payload, ingest_id, received_at)
       SELECT j.value ->> 'id', p.id, d.id, j.value ->> 'severity', j.value ->> 'severity_rank',
         j.value ->> 'kind', j.value ->> 'technical_upgrade', j.value ->> 'categories', j.value ->> 'title',
         j.value ->> 'detected_at', j.value ->> 'effective_at', j.value ->> 'sha256',
-        j.value ->> 'previous_sha256', j.value ->> 'suppressed_reason', j.value ->> 'payload',
+        j.value ->> 'previous_sha256', j.value ->> 'suppressed_reason', j.value ->> 'reverts_to_at',
+        j.value ->> 'undoes_id', j.value ->> 'payload',
         ${ingestId}, ${receivedAt}
       FROM json_each(${JSON.stringify(eventRows)}) j
       JOIN platforms p ON p.slug = j.value ->> 'slug'
       JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'
       WHERE true`),
+    db.run(sql`
+      UPDATE documents SET flapping_since = j.value ->> 'since'
+      FROM json_each(${JSON.stringify(judged.flapping)}) j JOIN platforms p ON p.slug = j.value ->> 'slug'
+      WHERE documents.platform_id = p.id AND documents.title_key = j.value ->> 'title_key'`),
     matchIngested(db, ingestId, receivedAt),
+    ...cancelRevertedInGroup(db, ingestId),
     db.all<{ n: number }>(sql`
       SELECT count(DISTINCT m.destination_id) AS n FROM matches m
       WHERE m.event_pk IN (SELECT pk FROM events WHERE ingest_id = ${ingestId})`),
+    // Events (of this request, or the changes they undid) that a change + reversion pair kept from an alert.
+    db.all<{ n: number }>(sql`
+      SELECT count(DISTINCT m.event_pk) AS n FROM matches m
+      WHERE m.suppressed_reason = 'reverted' AND m.event_pk IN (
+        SELECT pk FROM events WHERE ingest_id = ${ingestId} AND undoes_id IS NOT NULL
+        UNION ALL SELECT c.pk FROM events r JOIN events c ON c.id = r.undoes_id WHERE r.ingest_id = ${ingestId})`),
   ]);
 
-  const [counted] = results[results.length - 1] as { n: number }[];
+  const [counted] = results[results.length - 2] as { n: number }[];
+  const [reverted] = results[results.length - 1] as { n: number }[];
   const suppressed: Record<string, number> = {};
   for (const r of eventRows) if (r.suppressed_reason) suppressed[r.suppressed_reason] = (suppressed[r.suppressed_reason] ?? 0) + 1;
+  if (reverted?.n) suppressed.reverted = reverted.n;
   return { ok: true, accepted: newEvents.length, duplicates, matched: counted?.n ?? 0, ingestId, suppressed };
 }
 

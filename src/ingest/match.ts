@@ -26,3 +26,30 @@ export function matchIngested(db: Db, ingestId: string, now: number) {
           SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value))))
     ON CONFLICT DO NOTHING`);
 }
+
+/**
+ * A change and the reversion that undoes it, both still waiting in one destination's alert group,
+ * cancel out there: first the reversion's matches whose counterpart waits, then every waiting
+ * match of the counterpart the reversion did not reach on its own (a destination that takes the
+ * change but not a low-severity reversion must not hear of an undone change either).
+ */
+export function cancelRevertedInGroup(db: Db, ingestId: string) {
+  return [
+    db.run(sql`
+      UPDATE matches SET alert_state = 'none', suppressed_reason = 'reverted'
+      WHERE alert_state = 'pending' AND id IN (
+        SELECT mr.id FROM events r
+        JOIN events c ON c.id = r.undoes_id
+        JOIN matches mr ON mr.event_pk = r.pk
+        JOIN matches mc ON mc.event_pk = c.pk AND mc.destination_id = mr.destination_id AND mc.alert_state = 'pending'
+        WHERE r.ingest_id = ${ingestId} AND r.undoes_id IS NOT NULL)`),
+    db.run(sql`
+      UPDATE matches SET alert_state = 'none', suppressed_reason = 'reverted'
+      WHERE alert_state = 'pending' AND id IN (
+        SELECT mc.id FROM events r
+        JOIN events c ON c.id = r.undoes_id
+        JOIN matches mc ON mc.event_pk = c.pk AND mc.alert_state = 'pending'
+        WHERE r.ingest_id = ${ingestId} AND r.undoes_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM matches mr WHERE mr.event_pk = r.pk AND mr.destination_id = mc.destination_id AND mr.alert_state = 'pending'))`),
+  ];
+}

@@ -1,7 +1,7 @@
 import type { DigestContent, PlatformGroup } from '../core/digest.js';
-import { countsLine, digestHeadline } from '../core/digest.js';
+import { countsLine, digestHeadline, flappingLine } from '../core/digest.js';
 import type { ChangeItem } from '../core/message.js';
-import { SEVERITY_COLORS, SEVERITY_LABELS, kindLabel } from '../core/message.js';
+import { SEVERITY_COLORS, SEVERITY_LABELS, itemLabel } from '../core/message.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
 import { escapeHtml } from './escape.js';
 import { fill, templateBytes, trusted, type EmailTemplates } from './template.js';
@@ -43,7 +43,7 @@ function changeEntry(c: ChangeItem, d: DigestContent, cache?: Map<string, string
     `<span style="display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:700;color:#ffffff;background:${SEVERITY_COLORS[c.severity]};">${e(SEVERITY_LABELS[c.severity])}</span>&nbsp; <strong>${e(c.title)}</strong>`,
     `<br><span style="${MUTED}">${e(c.document.title)}${clause ? ` · ${e(clause)}` : ''}</span>`,
   ];
-  const label = kindLabel(c.kind);
+  const label = itemLabel(c, d.reader.timeZone);
   if (label) out.push(`<br><span style="${MUTED}">${e(label)}</span>`);
   if (c.summary) out.push(`<br>${e(cut(c.summary, 600))}`);
   if (c.effectiveAt) out.push(`<br><span style="color:#9a3412;font-weight:600;">${e(`Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, d.reader.now, d.reader.timeZone)}`)}</span>`);
@@ -96,15 +96,13 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
           .join('<br>'),
       )
     : '';
-  const notices = d.notices.length
-    ? section(
-        t,
-        'Monitoring',
-        d.notices
-          .map((n) => `${e(formatDateTime(n.detectedAt, d.reader.timeZone))}: <strong>${e(n.platform.name)}</strong> · ${e(n.document.title)} ${n.kind === 'unreachable' ? 'could not be read' : 'could be read again'}`)
-          .join('<br>'),
-      )
-    : '';
+  const monitoring = [
+    ...d.notices.map(
+      (n) => `${e(formatDateTime(n.detectedAt, d.reader.timeZone))}: <strong>${e(n.platform.name)}</strong> · ${e(n.document.title)} ${n.kind === 'unreachable' ? 'could not be read' : 'could be read again'}`,
+    ),
+    ...d.flapping.map((f) => `${e(flappingLine(f))} <span style="${MUTED}">(not alerted)</span>`),
+  ];
+  const notices = monitoring.length ? section(t, 'Monitoring', monitoring.join('<br>')) : '';
   const watched = section(
     t,
     d.total === 0 ? 'Watched and verified' : 'Watched documents',
@@ -188,6 +186,11 @@ export function digestText(d: DigestContent, ctx: DigestEmailContext): string {
   if (d.notices.length) {
     lines.push('== Monitoring');
     for (const n of d.notices) lines.push(`${formatDateTime(n.detectedAt, d.reader.timeZone)}: ${n.platform.name} · ${n.document.title} ${n.kind === 'unreachable' ? 'could not be read' : 'could be read again'}`);
+    lines.push('');
+  }
+  if (d.flapping.length) {
+    lines.push('== Flapping documents (not alerted)');
+    for (const f of d.flapping) lines.push(flappingLine(f));
     lines.push('');
   }
   lines.push('== Watched documents');

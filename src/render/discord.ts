@@ -1,7 +1,7 @@
 import type { AlertContent, ChangeItem } from '../core/message.js';
-import { alertHeadline, kindLabel, SEVERITY_LABELS } from '../core/message.js';
+import { alertHeadline, itemLabel, SEVERITY_LABELS } from '../core/message.js';
 import type { DigestContent } from '../core/digest.js';
-import { countsLine, digestHeadline } from '../core/digest.js';
+import { countsLine, digestHeadline, flappingLine } from '../core/digest.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
 import type { ChatReply, Inline } from '../chat/commands.js';
 import { cut } from './text.js';
@@ -55,7 +55,7 @@ function field(name: string, value: string, inline = true) {
 export function changeEmbed(c: ChangeItem, reader: AlertContent['reader'], opts: { diff: boolean }): DiscordEmbed {
   const clause = c.provision?.title ?? c.provision?.id;
   const parts: string[] = [];
-  if (kindLabel(c.kind)) parts.push(`*${kindLabel(c.kind)}*`);
+  if (itemLabel(c, reader.timeZone)) parts.push(`*${itemLabel(c, reader.timeZone)}*`);
   if (c.summary) parts.push(escapeDiscord(c.summary));
   if (c.impact) parts.push(`**Why it matters:** ${escapeDiscord(c.impact)}`);
   if (opts.diff) {
@@ -133,9 +133,11 @@ export function renderDigestDiscord(d: DigestContent): DiscordMessage[] {
   if (d.upcoming.length) {
     extra.push(`**Upcoming effective dates (30 days)**\n${d.upcoming.map((c) => `• ${formatDate(c.effectiveAt!)} · ${escapeDiscord(c.platform.name)} · ${escapeDiscord(c.title)}`).join('\n')}`);
   }
-  if (d.notices.length) {
-    extra.push(`**Monitoring**\n${d.notices.map((n) => `• ${formatDateTime(n.detectedAt, d.reader.timeZone)}: ${escapeDiscord(n.document.title)} ${n.kind === 'unreachable' ? 'could not be read' : 'could be read again'}`).join('\n')}`);
-  }
+  const monitoring = [
+    ...d.notices.map((n) => `• ${formatDateTime(n.detectedAt, d.reader.timeZone)}: ${escapeDiscord(n.document.title)} ${n.kind === 'unreachable' ? 'could not be read' : 'could be read again'}`),
+    ...d.flapping.map((f) => `• ${escapeDiscord(flappingLine(f))} *(not alerted)*`),
+  ];
+  if (monitoring.length) extra.push(`**Monitoring**\n${monitoring.join('\n')}`);
   extra.push(
     `**Watched documents**\n${d.watched
       .flatMap((w) => w.documents.map((doc) => `• ${escapeDiscord(w.platform.name)} · ${escapeDiscord(doc.title)}: ${doc.lastVerifiedAt === null ? 'not verified yet' : formatDateTime(doc.lastVerifiedAt, d.reader.timeZone)}`))

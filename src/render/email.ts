@@ -1,5 +1,5 @@
 import type { AlertContent, ChangeItem, ConfirmationContent, ManageLinkContent } from '../core/message.js';
-import { alertHeadline, kindLabel, SEVERITY_COLORS, SEVERITY_LABELS } from '../core/message.js';
+import { alertHeadline, itemLabel, SEVERITY_COLORS, SEVERITY_LABELS } from '../core/message.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
 import { escapeHtml } from './escape.js';
 import { fill, templateBytes, trusted, type EmailTemplates } from './template.js';
@@ -35,7 +35,7 @@ const link = (href: string, label: string) => `<a href="${e(href)}" style="color
 /** The details of one change, as HTML from escaped parts. */
 function changeBodyHtml(c: ChangeItem, reader: AlertContent['reader']): string {
   const out: string[] = [];
-  const label = kindLabel(c.kind);
+  const label = itemLabel(c, reader.timeZone);
   if (label) out.push(`<p style="${S.p}"><span style="${S.label}">${e(label)}</span></p>`);
   if (c.summary) out.push(`<p style="${S.p}">${e(c.summary)}</p>`);
   if (c.impact) out.push(`<p style="${S.p}"><span style="${S.label}">Why it matters</span><br>${e(c.impact)}</p>`);
@@ -175,7 +175,8 @@ export function alertText(a: AlertContent, ctx: AlertEmailContext): string {
     const clause = c.provision?.title ?? c.provision?.id;
     lines.push(`[${SEVERITY_LABELS[c.severity].toUpperCase()}] ${c.platform.name} · ${c.document.title}${clause ? ` · ${clause}` : ''}`);
     lines.push(c.title);
-    if (kindLabel(c.kind)) lines.push(kindLabel(c.kind)!);
+    const label = itemLabel(c, a.reader.timeZone);
+    if (label) lines.push(label);
     if (c.summary) lines.push(c.summary);
     if (c.impact) lines.push(`Why it matters: ${c.impact}`);
     if (c.effectiveAt) lines.push(`Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, a.reader.now, a.reader.timeZone)}`);

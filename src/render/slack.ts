@@ -1,7 +1,7 @@
 import type { AlertContent, ChangeItem } from '../core/message.js';
-import { alertHeadline, kindLabel, SEVERITY_LABELS } from '../core/message.js';
+import { alertHeadline, itemLabel, SEVERITY_LABELS } from '../core/message.js';
 import type { DigestContent } from '../core/digest.js';
-import { countsLine, digestHeadline } from '../core/digest.js';
+import { countsLine, digestHeadline, flappingLine } from '../core/digest.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
 import type { ChatReply, Inline } from '../chat/commands.js';
 import { cut } from './text.js';
@@ -54,7 +54,7 @@ export function changeMrkdwn(c: ChangeItem, reader: AlertContent['reader'], opts
   const title = c.changeUrl ? mrkdwnLink(c.changeUrl, c.title) : escapeMrkdwn(c.title);
   const lines = [
     `${SEVERITY_EMOJI[c.severity]} *${SEVERITY_LABELS[c.severity]}* · *${escapeMrkdwn(c.platform.name)}* · ${escapeMrkdwn(c.document.title)}${clause ? ` · ${escapeMrkdwn(clause)}` : ''}`,
-    `*${title}*${kindLabel(c.kind) ? ` _(${kindLabel(c.kind)})_` : ''}`,
+    `*${title}*${itemLabel(c, reader.timeZone) ? ` _(${itemLabel(c, reader.timeZone)})_` : ''}`,
   ];
   if (c.summary) lines.push(escapeMrkdwn(c.summary));
   if (c.impact) lines.push(`_Why it matters:_ ${escapeMrkdwn(c.impact)}`);
@@ -116,11 +116,11 @@ export function renderDigestSlack(d: DigestContent): SlackMessage[] {
       ),
     );
   }
-  if (d.notices.length) {
-    blocks.push(
-      section(`*Monitoring*\n${d.notices.map((n) => `• ${formatDateTime(n.detectedAt, d.reader.timeZone)}: ${escapeMrkdwn(n.platform.name)} · ${escapeMrkdwn(n.document.title)} ${n.kind === 'unreachable' ? 'could not be read' : 'could be read again'}`).join('\n')}`),
-    );
-  }
+  const monitoring = [
+    ...d.notices.map((n) => `• ${formatDateTime(n.detectedAt, d.reader.timeZone)}: ${escapeMrkdwn(n.platform.name)} · ${escapeMrkdwn(n.document.title)} ${n.kind === 'unreachable' ? 'could not be read' : 'could be read again'}`),
+    ...d.flapping.map((f) => `• ${escapeMrkdwn(flappingLine(f))} _(not alerted)_`),
+  ];
+  if (monitoring.length) blocks.push(section(`*Monitoring*\n${monitoring.join('\n')}`));
   const verified = d.watched.flatMap((w) =>
     w.documents.map((doc) => `${escapeMrkdwn(w.platform.name)} · ${escapeMrkdwn(doc.title)}: ${doc.lastVerifiedAt === null ? 'not verified yet' : `verified ${formatDateTime(doc.lastVerifiedAt, d.reader.timeZone)}`}`),
   );

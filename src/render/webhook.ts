@@ -1,4 +1,12 @@
-import type { MessageContent } from '../core/message.js';
+import type { ChangeItem, MessageContent } from '../core/message.js';
+
+/**
+ * The event as received; a reversion also says so, next to (never inside) the producer's fields.
+ */
+function eventOf(x: ChangeItem): Record<string, unknown> {
+  if (x.revertsToAt === undefined) return x.raw;
+  return { ...x.raw, clausewatch: { reversion: true, reverted_to_version_of: new Date(x.revertsToAt).toISOString(), shown_severity: x.severity } };
+}
 
 /**
  * Webhook payloads: versioned JSON `{type, id, created_at, data}`; `data` carries the full events
@@ -15,11 +23,11 @@ export function renderWebhookPayload(c: MessageContent): WebhookPayload | null {
   const created_at = new Date(c.reader.now).toISOString();
   switch (c.kind) {
     case 'alert':
-      if (c.reminder) return { type: 'effective.reminder', created_at, data: { version: 1, changes: c.changes.map((x) => x.raw) } };
+      if (c.reminder) return { type: 'effective.reminder', created_at, data: { version: 1, changes: c.changes.map(eventOf) } };
       if (!c.changes.length && c.notices.length) {
         return { type: 'monitor.health', created_at, data: { version: 1, notices: c.notices.map((n) => n.raw) } };
       }
-      return { type: 'change.alert', created_at, data: { version: 1, changes: c.changes.map((x) => x.raw), notices: c.notices.map((n) => n.raw) } };
+      return { type: 'change.alert', created_at, data: { version: 1, changes: c.changes.map(eventOf), notices: c.notices.map((n) => n.raw) } };
     case 'digest':
       return {
         type: 'digest.weekly',
@@ -28,9 +36,10 @@ export function renderWebhookPayload(c: MessageContent): WebhookPayload | null {
           version: 1,
           period: { key: c.period.key, start: new Date(c.period.start).toISOString(), end: new Date(c.period.end).toISOString() },
           counts: c.counts,
-          platforms: c.groups.map((g) => ({ slug: g.platform.slug, name: g.platform.name, counts: g.counts, changes: g.changes.map((x) => x.raw) })),
+          platforms: c.groups.map((g) => ({ slug: g.platform.slug, name: g.platform.name, counts: g.counts, changes: g.changes.map(eventOf) })),
           upcoming: c.upcoming.map((x) => ({ effective_at: x.effectiveAt, event: x.raw })),
           notices: c.notices.map((n) => n.raw),
+          flapping: c.flapping.map((f) => ({ platform: f.platform, document: f.document, flips: f.flips, versions: f.versions })),
           watched: c.watched.map((w) => ({
             platform: w.platform,
             documents: w.documents.map((d) => ({ title: d.title, url: d.url, last_verified_at: d.lastVerifiedAt === null ? null : new Date(d.lastVerifiedAt).toISOString() })),

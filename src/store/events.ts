@@ -10,6 +10,10 @@ export interface StoredEvent {
   alertedDestinations: number;
   /** Per-destination reasons an event was kept from same-day alerts, with how many destinations. */
   destinationSuppressions: Record<string, number>;
+  /** A reversion: when the version it returned to was first seen. */
+  revertsToAt: number | null;
+  /** The event this reversion undoes. */
+  undoesId: string | null;
 }
 
 /** Stored events, newest first (by detection time), optionally of one platform and since a time. */
@@ -26,11 +30,13 @@ export async function listEvents(
     detected_at: number;
     received_at: number;
     suppressed_reason: string | null;
+    reverts_to_at: number | null;
+    undoes_id: string | null;
     matched: number;
     alerted: number;
     reasons: string | null;
   }>(sql`
-    SELECT e.pk, e.payload, e.detected_at, e.received_at, e.suppressed_reason,
+    SELECT e.pk, e.payload, e.detected_at, e.received_at, e.suppressed_reason, e.reverts_to_at, e.undoes_id,
       (SELECT count(*) FROM matches m WHERE m.event_pk = e.pk) AS matched,
       (SELECT count(*) FROM matches m WHERE m.event_pk = e.pk AND m.alert_state <> 'none') AS alerted,
       (SELECT json_group_object(r, n) FROM (
@@ -61,6 +67,8 @@ export async function listEvents(
       matchedDestinations: r.matched,
       alertedDestinations: r.alerted,
       destinationSuppressions: r.reasons ? (JSON.parse(r.reasons) as Record<string, number>) : {},
+      revertsToAt: r.reverts_to_at,
+      undoesId: r.undoes_id,
     })),
     nextCursor: rows.length > limit && last ? encodeCursor([last.detected_at, last.pk]) : null,
   };

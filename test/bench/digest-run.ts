@@ -45,7 +45,7 @@ const events = slugs.flatMap((p, i) =>
 );
 const parsed = parseEventBody({ events });
 if (!parsed.ok) throw new Error('bad events');
-await ingestEvents({ db, clock: () => AT, alertMaxAgeHours: 1 }, parsed.events);
+await ingestEvents({ db, clock: () => AT, alertMaxAgeHours: 1, flapWindowHours: 72 }, parsed.events);
 
 const links = createLinkSigner('bench-secret-key-0123456789-0123456789', 'https://clausewatch.test', () => AT, (key, data) => createHmac('sha256', key).update(data).digest('base64url'));
 const cache = new Map<string, string>();

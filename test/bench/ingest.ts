@@ -7,7 +7,7 @@ import { parseEventBody } from '../../src/core/event.js';
 import { seedSubscribers } from './seed.js';
 import type { BenchRow } from './report.js';
 
-const deps = (db: any) => ({ db, clock: () => Date.parse('2026-11-20T07:00:00Z'), alertMaxAgeHours: 48 });
+const deps = (db: any) => ({ db, clock: () => Date.parse('2026-11-20T07:00:00Z'), alertMaxAgeHours: 48, flapWindowHours: 72 });
 const parse = (body: unknown) => {
   const r = parseEventBody(body);
   if (!r.ok) throw new Error(JSON.stringify(r.issues));

@@ -35,6 +35,7 @@ export async function testApp(options: { now?: string; config?: Partial<AppDeps[
       secretKey: 'test-secret-key-0123456789-0123456789',
       alertGroupWaitSeconds: 60,
       alertMaxAgeHours: 48,
+      flapWindowHours: 72,
       digest: { weekday: 'monday', hour: 9 },
       webhookAllowPrivate: true,
       signupLimitPerHour: 5,

@@ -1,0 +1,100 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { TestSmtpServer } from '../support/smtp.js';
+import { emailSubscriber, withSmtpService, type TestService } from '../support/service.js';
+import { makeEvent } from '../support/app.js';
+
+const ctx = withSmtpService({ ALERT_GROUP_WAIT_SECONDS: '60', FLAP_WINDOW_HOURS: '72' }, '2026-11-25T06:00:00Z');
+const clock = ctx.clock;
+let s: TestService;
+let smtp: TestSmtpServer;
+beforeEach(() => ({ s, smtp } = ctx));
+
+const A = 'a'.repeat(64);
+const B = 'b'.repeat(64);
+const drain = async () => {
+  while ((await s.dispatcher.runOnce()) > 0);
+};
+const subjects = () => smtp.mails.map((m) => m.parsed.subject);
+const delivery = async (id: string) => (await s.call('GET', '/v1/events?limit=100')).json.data.find((e: any) => e.id === id).delivery;
+
+/** A capture of the document, now, moving it from one content hash to another. */
+const version = (id: string, from: string, to: string, overrides: Record<string, unknown> = {}) =>
+  makeEvent({
+    id,
+    severity: 'high',
+    title: to === A ? 'Arbitration clause restored' : 'Arbitration clause replaced',
+    document: { id: 'D-1', title: 'ChatGPT Commercial Terms' },
+    evidence: { sha256: to, previous_sha256: from },
+    detected_at: new Date(clock()).toISOString(),
+    ...overrides,
+  });
+
+describe('flap detection', () => {
+  it('cancels a change and its reversion that meet in one alert group', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    await s.ingest(version('first', 'f'.repeat(64), A, { kind: 'first_recorded' }));
+    clock.advance(3_600_000);
+    await s.ingest(version('change', A, B));
+    clock.advance(20_000);
+    await s.ingest(version('undo', B, A));
+    clock.advance(61_000);
+    await drain();
+    expect(smtp.mails).toHaveLength(0);
+    expect(await delivery('change')).toMatchObject({ alerted: false, suppressed_destinations: { reverted: 1 } });
+    expect(await delivery('undo')).toMatchObject({
+      alerted: false,
+      suppressed_destinations: { reverted: 1 },
+      reversion: { reverted_to_version_of: '2026-11-25T06:00:00.000Z', shown_severity: 'low', undoes: 'change' },
+    });
+    expect((await s.call('GET', '/metrics')).text).toMatch(/clausewatch_alerts_suppressed_total\{reason="reverted"\} 2/);
+  });
+
+  it('cancels the change even for a destination that takes high changes only, which the low reversion does not reach', async () => {
+    const { account, destination } = await emailSubscriber(s, 'high@acme.test', []);
+    await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: destination.id, min_severity: 'high' });
+    await s.ingest(version('change', A, B));
+    await s.ingest(version('undo', B, A));
+    clock.advance(61_000);
+    await drain();
+    expect(smtp.mails).toHaveLength(0);
+  });
+
+  it('shows a later reversion as “reverted to the version of <date>” at low severity, never as a new high change', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    await s.ingest(version('change', A, B));
+    clock.advance(61_000);
+    await drain();
+    clock.advance(5 * 3_600_000);
+    await s.ingest(version('undo', B, A));
+    clock.advance(61_000);
+    await drain();
+    await smtp.waitFor(2);
+    expect(subjects()).toEqual(['[HIGH] OpenAI: Arbitration clause replaced', '[LOW] OpenAI: Arbitration clause restored']);
+    // The version returned to: the one in place before the change, known here only from the change's previous hash.
+    expect(smtp.mails[1]!.parsed.text).toContain('Reverted to the version of 25 Nov 2026');
+  });
+
+  it('sends a flip-flopping document’s further flips to the digest only, with how often it flapped', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    const hashes = [A, B];
+    for (let i = 0; i < 9; i++) {
+      await s.ingest(version(`flip${i}`, hashes[i % 2]!, hashes[(i + 1) % 2]!));
+      clock.advance(61_000);
+      await drain();
+      clock.advance(5 * 3_600_000);
+    }
+    // The change and 3 reversions alert; from the 4th reversion on the document is flapping.
+    expect(subjects()).toEqual(['[HIGH] OpenAI: Arbitration clause replaced', ...Array(3).fill(expect.stringMatching(/^\[LOW\] OpenAI: Arbitration clause/))]);
+    expect(await delivery('flip4')).toMatchObject({ alerted: false, suppressed_reason: 'flapping' });
+    expect((await s.call('GET', '/metrics')).text).toMatch(/clausewatch_alerts_suppressed_total\{reason="flapping"\} 5/);
+
+    clock.set('2026-11-30T09:00:00Z');
+    await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });
+    await drain();
+    const digest = smtp.mails.find((m) => /this week/.test(m.parsed.subject ?? ''))!;
+    expect(digest.parsed.text).toContain('OpenAI · ChatGPT Commercial Terms flapped 8 times this week between 2 versions');
+    // The flips are not listed one by one; the first change is.
+    expect(digest.parsed.text).toContain('[HIGH] Arbitration clause replaced');
+    expect(digest.parsed.text).not.toContain('[LOW] Arbitration clause restored');
+  });
+});

@@ -5,7 +5,7 @@ import { severityRank } from '../core/severity.js';
 import { intrinsicNoise } from '../core/noise.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
-import { matchIngested, cancelRevertedInGroup } from './match.js';
+import { matchIngested, cancelUndoneInGroup } from './match.js';
 import { judgeDocumentVersions } from './versions.js';
 
 export interface IngestDeps {
@@ -168,23 +168,26 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
       FROM json_each(${JSON.stringify(judged.flapping)}) j JOIN platforms p ON p.slug = j.value ->> 'slug'
       WHERE documents.platform_id = p.id AND documents.title_key = j.value ->> 'title_key'`),
     matchIngested(db, ingestId, receivedAt),
-    ...cancelRevertedInGroup(db, ingestId),
+    ...cancelUndoneInGroup(db, ingestId),
     db.all<{ n: number }>(sql`
       SELECT count(DISTINCT m.destination_id) AS n FROM matches m
       WHERE m.event_pk IN (SELECT pk FROM events WHERE ingest_id = ${ingestId})`),
-    // Events (of this request, or the changes they undid) that a change + reversion pair kept from an alert.
-    db.all<{ n: number }>(sql`
-      SELECT count(DISTINCT m.event_pk) AS n FROM matches m
-      WHERE m.suppressed_reason = 'reverted' AND m.event_pk IN (
-        SELECT pk FROM events WHERE ingest_id = ${ingestId} AND undoes_id IS NOT NULL
-        UNION ALL SELECT c.pk FROM events r JOIN events c ON c.id = r.undoes_id WHERE r.ingest_id = ${ingestId})`),
+    // Events that a cancelling pair kept from an alert: this request's, and the earlier ones they undid.
+    db.all<{ reason: string; n: number }>(sql`
+      SELECT m.suppressed_reason AS reason, count(DISTINCT m.event_pk) AS n FROM matches m
+      WHERE m.suppressed_reason IN ('reverted', 'unreachable_burst') AND m.event_pk IN (
+        SELECT pk FROM events WHERE ingest_id = ${ingestId} AND (undoes_id IS NOT NULL OR kind = 'restored')
+        UNION ALL SELECT c.pk FROM events r JOIN events c ON c.id = r.undoes_id WHERE r.ingest_id = ${ingestId}
+        UNION ALL SELECT u.pk FROM events r JOIN events u ON u.document_id = r.document_id AND u.kind = 'unreachable'
+          AND u.detected_at <= r.detected_at WHERE r.ingest_id = ${ingestId} AND r.kind = 'restored')
+      GROUP BY m.suppressed_reason`),
   ]);
 
   const [counted] = results[results.length - 2] as { n: number }[];
-  const [reverted] = results[results.length - 1] as { n: number }[];
+  const cancelled = results[results.length - 1] as { reason: string; n: number }[];
   const suppressed: Record<string, number> = {};
   for (const r of eventRows) if (r.suppressed_reason) suppressed[r.suppressed_reason] = (suppressed[r.suppressed_reason] ?? 0) + 1;
-  if (reverted?.n) suppressed.reverted = reverted.n;
+  for (const { reason, n } of cancelled) suppressed[reason] = (suppressed[reason] ?? 0) + n;
   return { ok: true, accepted: newEvents.length, duplicates, matched: counted?.n ?? 0, ingestId, suppressed };
 }
 

@@ -28,13 +28,25 @@ export function matchIngested(db: Db, ingestId: string, now: number) {
 }
 
 /**
- * A change and the reversion that undoes it, both still waiting in one destination's alert group,
+ * Pairs that undo each other inside one alert group cancel out there. A change and the reversion that undoes it, both still waiting in one destination's alert group,
  * cancel out there: first the reversion's matches whose counterpart waits, then every waiting
  * match of the counterpart the reversion did not reach on its own (a destination that takes the
  * change but not a low-severity reversion must not hear of an undone change either).
  */
-export function cancelRevertedInGroup(db: Db, ingestId: string) {
+export function cancelUndoneInGroup(db: Db, ingestId: string) {
   return [
+    // An outage and its end with the content unchanged, both waiting in one group: nothing to say.
+    // Notices reach every subscriber of the platform alike, so one statement cancels both sides.
+    db.run(sql`
+      UPDATE matches SET alert_state = 'none', suppressed_reason = 'unreachable_burst'
+      WHERE alert_state = 'pending' AND id IN (
+        SELECT x.id FROM events r
+        JOIN matches mr ON mr.event_pk = r.pk AND mr.alert_state = 'pending'
+        JOIN events u ON u.document_id = r.document_id AND u.kind = 'unreachable' AND u.detected_at <= r.detected_at
+          AND (u.previous_sha256 IS NULL OR r.sha256 IS NULL OR u.previous_sha256 = r.sha256)
+        JOIN matches mu ON mu.event_pk = u.pk AND mu.destination_id = mr.destination_id AND mu.alert_state = 'pending'
+        JOIN matches x ON x.id IN (mr.id, mu.id)
+        WHERE r.ingest_id = ${ingestId} AND r.kind = 'restored')`),
     db.run(sql`
       UPDATE matches SET alert_state = 'none', suppressed_reason = 'reverted'
       WHERE alert_state = 'pending' AND id IN (

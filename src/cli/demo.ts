@@ -8,38 +8,9 @@
  *   CLAUSEWATCH_URL=… INGEST_TOKEN=… ADMIN_TOKEN=… npm run demo     against another instance
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { loadConfig } from '../config.js';
-import { openDatabase } from '../db.js';
-import { storedDevelopmentToken } from '../secrets.js';
+import { apiClient } from './client.js';
 
 const asIs = process.argv.includes('--as-is');
-const config = loadConfig(process.env);
-const base = (process.env.CLAUSEWATCH_URL ?? `http://localhost:${config.port}`).replace(/\/$/, '');
-
-async function tokens() {
-  let ingest = process.env.INGEST_TOKEN ?? config.ingestTokens?.[0];
-  let admin = process.env.ADMIN_TOKEN ?? config.adminTokens?.[0];
-  if ((!ingest || !admin) && config.database.url.startsWith('file:')) {
-    // A development start keeps its generated tokens in the local database: read them from there.
-    const database = await openDatabase(config.database.url);
-    ingest ??= await storedDevelopmentToken(database.db, 'INGEST_TOKENS');
-    admin ??= await storedDevelopmentToken(database.db, 'ADMIN_TOKENS');
-    database.close();
-  }
-  if (!ingest || !admin) throw new Error('Set INGEST_TOKEN and ADMIN_TOKEN (or start the service once on this database).');
-  return { ingest, admin };
-}
-
-async function call(method: string, path: string, token: string, body?: unknown) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = (await res.json().catch(() => null)) as any;
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json?.message ?? ''}`);
-  return json;
-}
 
 async function main() {
   const dir = new URL('../../test/fixtures/events/', import.meta.url);
@@ -57,7 +28,7 @@ async function main() {
     }));
   }
 
-  const { ingest, admin } = await tokens();
+  const { base, ingest, admin, call } = await apiClient();
   const slugs = [...new Set(events.map((e) => e.platform.slug as string))].slice(0, 25);
   const found = await call('GET', `/v1/accounts?email=${encodeURIComponent('demo@clausewatch.localhost')}`, admin);
   const account = found.data[0] ?? (await call('POST', '/v1/accounts', admin, { name: 'ClauseWatch demo', plan: 'monitor' }));

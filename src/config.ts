@@ -92,6 +92,7 @@ const envSchema = z.object({
   DISCORD_BOT_TOKEN: optionalText,
   DISCORD_API_URL: httpUrl.optional(),
   ALERT_GROUP_WAIT_SECONDS: intIn(0, 3600).default(60),
+  DELIVERY_LEASE_SECONDS: intIn(5, 3600).default(60),
   DIGEST_WEEKDAY: z
     .string()
     .trim()
@@ -136,6 +137,12 @@ export interface Config {
     | undefined;
   discord: { applicationId: string; publicKey: string; botToken: string; apiUrl: string | undefined } | undefined;
   alertGroupWaitSeconds: number;
+  /**
+   * How long a dispatcher holds a claimed outbox row. A crashed dispatcher's rows go to another
+   * only after this, so it trades recovery time against a slow send being taken over (and sent
+   * twice): keep it above the longest send (SMTP 30 s, webhooks 10 s) in production.
+   */
+  deliveryLeaseSeconds: number;
   digest: { weekday: Weekday; hour: number; tickMinutes: number };
   staleAfterHours: number;
   flapWindowHours: number;
@@ -227,6 +234,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           }
         : undefined,
     alertGroupWaitSeconds: e.ALERT_GROUP_WAIT_SECONDS,
+    deliveryLeaseSeconds: e.DELIVERY_LEASE_SECONDS,
     digest: { weekday: e.DIGEST_WEEKDAY as Weekday, hour: e.DIGEST_HOUR, tickMinutes: e.DIGEST_TICK_MINUTES },
     staleAfterHours: e.STALE_AFTER_HOURS,
     flapWindowHours: e.FLAP_WINDOW_HOURS,

@@ -31,6 +31,7 @@ async function main() {
     log,
     outboxDir,
     clientAddress: (c) => getConnInfo(c).remote.address ?? 'unknown',
+    dispatcher: { leaseMs: config.deliveryLeaseSeconds * 1000 },
   });
 
   for (const g of service.secrets.generated) {

@@ -25,7 +25,7 @@ import { createSlackInstaller } from '../bots/slack/oauth.js';
 import { createSlackInstallationStore } from './store/slack-installations.js';
 import { createDiscordChannel } from './delivery/channels/discord.js';
 import { createWebhookChannel } from './delivery/channels/webhook.js';
-import { checkWebhookUrl, webhookDispatcher } from './webhook-guard.js';
+import { checkWebhookUrl, guardedFetch } from './webhook-guard.js';
 import { createDiscordBot } from '../bots/discord/interactions.js';
 
 export interface Service {
@@ -108,7 +108,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     // Webhook destinations need no bot: Discord channel webhooks are delivered even without one.
     channels.discord = createDiscordChannel({});
   }
-  channels.webhook = createWebhookChannel({ clock, dispatcher: webhookDispatcher(config.webhookAllowPrivate) });
+  channels.webhook = createWebhookChannel({ clock, fetch: guardedFetch(config.webhookAllowPrivate) });
   Object.assign(channels, deps.channels);
 
   const dispatcher = createDispatcher({

@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { lookup as lookupCallback, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
-import { Agent } from 'undici';
+import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 
 /**
  * Webhook URLs must not reach into our own network (SSRF): private, loopback, link-local and
@@ -73,4 +73,10 @@ export function webhookDispatcher(allowPrivate: boolean): Agent {
       },
     },
   });
+}
+
+/** fetch for webhook deliveries: undici's, through the guarded agent. */
+export function guardedFetch(allowPrivate: boolean): (url: string, init: RequestInit) => Promise<Response> {
+  const dispatcher = webhookDispatcher(allowPrivate);
+  return (url, init) => undiciFetch(url, { ...(init as UndiciRequestInit), dispatcher }) as unknown as Promise<Response>;
 }

@@ -26,6 +26,16 @@ export interface DiscordBotDeps {
   publicKey: string;
   apiUrl?: string;
   commands: CommandDeps;
+  /** On Workers, the platform's fetch (see createDiscordChannel). */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
+}
+
+function executionContext(c: Context): { waitUntil(p: Promise<unknown>): void } | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
 }
 
 const hex = (s: string) => Uint8Array.from(s.match(/../g)?.map((b) => parseInt(b, 16)) ?? []);
@@ -74,7 +84,12 @@ function toCommand(sub: APIApplicationCommandInteractionDataOption | undefined):
 }
 
 export function createDiscordBot(deps: DiscordBotDeps) {
-  const rest = new REST({ version: '10', retries: 1, ...(deps.apiUrl ? { api: deps.apiUrl } : {}) });
+  const rest = new REST({
+    version: '10',
+    retries: 1,
+    ...(deps.apiUrl ? { api: deps.apiUrl } : {}),
+    ...(deps.fetch ? { makeRequest: deps.fetch as unknown as NonNullable<ConstructorParameters<typeof REST>[0]>['makeRequest'] } : {}),
+  });
   let key: Promise<CryptoKey> | undefined;
   const publicKey = () => (key ??= crypto.subtle.importKey('raw', hex(deps.publicKey), { name: 'Ed25519' }, false, ['verify']));
 
@@ -118,9 +133,11 @@ export function createDiscordBot(deps: DiscordBotDeps) {
     const reply = await Promise.race([work, new Promise<null>((r) => setTimeout(() => r(null), ANSWER_DEADLINE_MS))]);
     if (reply) return c.json({ type: InteractionResponseType.ChannelMessageWithSource, data: renderReplyDiscord(reply) });
     // Slow: defer now (ephemeral), then edit the original response through the interaction webhook.
-    void work
+    const followUp = work
       .then((r) => rest.patch(Routes.webhookMessage(deps.applicationId, interaction.token), { body: renderReplyDiscord(r), auth: false }))
       .catch((err) => deps.log.error('discord.followup_failed', { error: String(err) }));
+    // Workers end a request's work with its response unless told to wait; Node has no such context.
+    executionContext(c)?.waitUntil(followUp);
     return c.json({ type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: 64 } });
   }
 

@@ -5,12 +5,10 @@ import type { Metrics } from '../metrics.js';
 import type { LinkSigner } from '../links.js';
 import type { DestinationType } from '../../db/schema.js';
 import { newId } from '../core/ids.js';
-import { DeliveryError, type ChannelAdapter } from './channel.js';
-import { claimDue, markCancelled, markDead, markPartSent, markSent, nextDueAt, releaseClaims, scheduleRetry, type OutboxRow } from './outbox.js';
+import type { ChannelAdapter } from './channel.js';
+import { claimDue, nextDueAt, releaseClaims, type OutboxRow } from './outbox.js';
 import { groupDueAlerts, nextGroupDueAt } from './grouping.js';
-import { loadContent } from './content.js';
-import { MAX_ATTEMPTS, retryDelayMs } from './backoff.js';
-import { disableDestination, getDestinationWithAccount } from '../store/destinations.js';
+import { createDeliverer } from './deliver.js';
 
 export interface DispatcherDeps {
   db: Db;
@@ -63,66 +61,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   // Set by wake(); a pass clears it when it starts, so a wake during a pass is never lost.
   let woken = false;
 
-  async function handle(row: OutboxRow): Promise<void> {
-    const now = clock();
-    const found = await getDestinationWithAccount(db, row.destination_id);
-    if (!found || found.destination.status === 'disabled') {
-      await markCancelled(db, row.id, owner, found ? `destination disabled: ${found.destination.disabledReason}` : 'destination deleted', now);
-      return;
-    }
-    const { destination, account } = found;
-    if (destination.status === 'unconfirmed' && row.kind !== 'confirmation') {
-      await markCancelled(db, row.id, owner, 'destination not confirmed', now);
-      return;
-    }
-    try {
-      const adapter = deps.channels[row.channel];
-      if (!adapter) throw new DeliveryError(`the ${row.channel} channel is not configured on this server`, 'retry');
-      const content = await loadContent(db, row, destination, account, deps.links, now);
-      if (!content) {
-        await markCancelled(db, row.id, owner, 'nothing left to send', now);
-        return;
-      }
-      const messages = adapter.render(content, destination);
-      let providerId: string | null = null;
-      for (let part = row.parts_sent; part < messages.length; part++) {
-        const r = await adapter.send(destination, messages[part], { messageKey: `cw-${row.id}-${part}`, outboxId: row.id, kind: row.kind });
-        providerId = r.providerId;
-        if (messages.length > 1 && !(await markPartSent(db, row.id, owner, part + 1, clock(), leaseMs))) {
-          log.warn('delivery.lease_lost', { outboxId: row.id, owner, part });
-          return;
-        }
-      }
-      if (await markSent(db, row.id, owner, providerId, clock())) {
-        deps.metrics?.delivered(row.channel, row.kind);
-        log.info('delivery.sent', { outboxId: row.id, kind: row.kind, channel: row.channel, destinationId: row.destination_id, parts: messages.length });
-      } else {
-        log.warn('delivery.lease_lost', { outboxId: row.id, owner });
-      }
-    } catch (err) {
-      await fail(row, err);
-    }
-  }
-
-  async function fail(row: OutboxRow, err: unknown): Promise<void> {
-    const now = clock();
-    const e = err instanceof DeliveryError ? err : new DeliveryError(err instanceof Error ? err.message : String(err), 'retry', { cause: err });
-    const fields = { outboxId: row.id, kind: row.kind, channel: row.channel, destinationId: row.destination_id, attempts: row.attempts, error: e.message };
-    if (e.kind === 'permanent' || (row.attempts >= MAX_ATTEMPTS && !e.rateLimited)) {
-      await markDead(db, row.id, owner, e.message, now);
-      deps.metrics?.dead(row.channel, row.kind);
-      log.warn('delivery.dead', fields);
-      if (e.disableDestination) {
-        await disableDestination(db, clock, row.destination_id, e.message);
-        log.warn('destination.disabled', { destinationId: row.destination_id, reason: e.message });
-      }
-      return;
-    }
-    const dueAt = now + (e.rateLimited && e.retryAfterMs !== undefined ? e.retryAfterMs : retryDelayMs(row.attempts, random, e.retryAfterMs));
-    await scheduleRetry(db, row.id, owner, dueAt, e.message, now, { countAttempt: !e.rateLimited });
-    deps.metrics?.failed(row.channel, row.kind);
-    log.info(e.rateLimited ? 'delivery.rate_limited' : 'delivery.failed', { ...fields, retryAt: new Date(dueAt).toISOString() });
-  }
+  const deliver = createDeliverer({ ...deps, leaseMs, random });
 
   /**
    * One pass: group due alerts, then keep `concurrency` sends going, claiming the next batch as
@@ -154,7 +93,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         unstarted.delete(row.id);
         handled++;
         try {
-          await handle(row);
+          await deliver(row, owner);
         } catch (err) {
           // A database error while recording the outcome: the lease runs out and another pass retries.
           log.error('delivery.crashed', { outboxId: row.id, error: String(err) });

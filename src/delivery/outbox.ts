@@ -119,3 +119,50 @@ export async function nextDueAt(db: Db): Promise<number | undefined> {
       UNION ALL SELECT min(lease_until) FROM outbox WHERE status = 'sending')`);
   return row?.due ?? undefined;
 }
+
+/** The lease owner of rows handed to a delivery queue and not yet taken by a consumer. */
+export const QUEUE_OWNER = 'queue';
+
+/**
+ * Hands due rows to a delivery queue (Workers): marks them as taken by the queue for `leaseMs`
+ * and returns their ids, to be sent as queue messages. Rows waiting for a retry belong to the
+ * queue's own delayed retry; they come back here only if that message was lost (`lostAfterMs`
+ * past due), as do rows whose lease ran out. `channels` limits it to what this edition delivers.
+ */
+export async function takeDueForQueue(db: Db, now: number, leaseMs: number, limit: number, channels: readonly string[], lostAfterMs = 10 * 60_000): Promise<number[]> {
+  const rows = await db.all<{ id: number }>(sql`
+    UPDATE outbox SET status = 'sending', lease_owner = ${QUEUE_OWNER}, lease_until = ${now + leaseMs}, updated_at = ${now}
+    WHERE id IN (
+      SELECT id FROM outbox
+      WHERE channel IN (SELECT value FROM json_each(${JSON.stringify(channels)})) AND (
+        (status = 'queued' AND due_at <= ${now})
+        OR (status = 'retrying' AND due_at <= ${now - lostAfterMs})
+        OR (status = 'sending' AND lease_until <= ${now}))
+      ORDER BY id LIMIT ${limit})
+    RETURNING id`);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * A queue consumer's claim of one row by id: the row the queue was handed, a retry whose time has
+ * come, or a row whose lease ran out. Null when it is not there to take (sent meanwhile, or held
+ * by a live consumer): the message is then done.
+ */
+export async function claimById(db: Db, id: number, owner: string, now: number, leaseMs: number): Promise<OutboxRow | null> {
+  const [row] = await db.all<OutboxRow>(sql`
+    UPDATE outbox SET status = 'sending', lease_owner = ${owner}, lease_until = ${now + leaseMs},
+      attempts = attempts + 1, updated_at = ${now}
+    WHERE id = ${id} AND (
+      (status = 'sending' AND (lease_owner = ${QUEUE_OWNER} OR lease_until <= ${now}))
+      OR (status IN ('queued', 'retrying') AND due_at <= ${now + 5_000}))
+    RETURNING id, idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, attempts, parts_sent`);
+  return row ?? null;
+}
+
+/** A row its delivery queue gave up on (dead-lettered): dead, unless it got out or ended meanwhile. */
+export async function giveUpQueued(db: Db, id: number, why: string, now: number): Promise<boolean> {
+  const r = await db.run(sql`
+    UPDATE outbox SET status = 'dead', last_error = ${why}, lease_owner = NULL, lease_until = NULL, updated_at = ${now}
+    WHERE id = ${id} AND status IN ('queued', 'retrying', 'sending')`);
+  return r.rowsAffected > 0;
+}

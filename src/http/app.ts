@@ -31,7 +31,8 @@ export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
     const m = await deps.metrics.render();
     return c.body(m.body, 200, { 'content-type': m.contentType });
   });
-  app.route('/v1/signup', signupRoutes(deps));
+  // The sign-up is by email: a server that sends no email does not offer it.
+  if (!deps.channels || deps.channels.includes('email')) app.route('/v1/signup', signupRoutes(deps));
   app.route('/', linkPageRoutes(deps));
   app.route('/', digestRoutes(deps));
   app.route('/', feedRoutes(deps));

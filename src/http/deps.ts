@@ -6,6 +6,7 @@ import type { LinkSigner } from '../links.js';
 import type { Metrics } from '../metrics.js';
 import type { Context } from 'hono';
 import type { EmailTemplates } from '../render/template.js';
+import type { DestinationType } from '../../db/schema.js';
 
 /** What the HTTP app needs from the outside; main.ts (Node) or worker.ts (Workers) hands it in. */
 export interface AppDeps {
@@ -35,4 +36,9 @@ export interface AppDeps {
   clientAddress?: (c: Context) => string;
   /** Called after an ingest stored pending alert work, so a dispatcher can wake without polling. */
   onAlertWork?: () => void;
+  /**
+   * The destination types this server delivers (default: all). The Workers edition has no email:
+   * email destinations and the email sign-up are then refused rather than stored and never sent.
+   */
+  channels?: readonly DestinationType[];
 }

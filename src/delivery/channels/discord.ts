@@ -19,6 +19,11 @@ export interface DiscordChannelOptions {
   botToken?: string;
   /** REST base, e.g. https://discord.com/api (tests: a loopback stand-in). */
   apiUrl?: string;
+  /**
+   * On Workers, the platform's fetch, called at request time: the web build of @discordjs/rest
+   * otherwise keeps the fetch it found when it was imported.
+   */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
 }
 
 /**
@@ -26,7 +31,13 @@ export interface DiscordChannelOptions {
  * buckets wait out 429s by themselves; its own 5xx retries are off so the outbox backs off.
  */
 export function createDiscordChannel(o: DiscordChannelOptions): ChannelAdapter<DiscordMessage> {
-  const rest = new REST({ version: '10', retries: 0, timeout: 10_000, ...(o.apiUrl ? { api: o.apiUrl } : {}) });
+  const rest = new REST({
+    version: '10',
+    retries: 0,
+    timeout: 10_000,
+    ...(o.apiUrl ? { api: o.apiUrl } : {}),
+    ...(o.fetch ? { makeRequest: o.fetch as unknown as NonNullable<ConstructorParameters<typeof REST>[0]>['makeRequest'] } : {}),
+  });
   if (o.botToken) rest.setToken(o.botToken);
   return {
     type: 'discord',

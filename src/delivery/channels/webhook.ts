@@ -1,5 +1,4 @@
 import { Webhook } from 'standardwebhooks';
-import { fetch, type Dispatcher } from 'undici';
 import type { ChannelAdapter } from '../channel.js';
 import { DeliveryError } from '../channel.js';
 import type { Clock } from '../../core/clock.js';
@@ -7,8 +6,11 @@ import { renderWebhookPayload, type WebhookPayload } from '../../render/webhook.
 
 export interface WebhookChannelOptions {
   clock: Clock;
-  /** Refuses private addresses on every connection (see webhook-guard.ts). */
-  dispatcher: Dispatcher;
+  /**
+   * The HTTP client: on Node one that refuses private addresses on every connection
+   * (webhook-guard.ts); on Workers the platform's fetch, which reaches no private network.
+   */
+  fetch: (url: string, init: RequestInit) => Promise<Response>;
   timeoutMs?: number;
 }
 
@@ -36,11 +38,10 @@ export function createWebhookChannel(o: WebhookChannelOptions): ChannelAdapter<W
       const signature = secrets.map((s) => new Webhook(s).sign(id, at, body)).join(' ');
       let res;
       try {
-        res = await fetch(destination.url, {
+        res = await o.fetch(destination.url, {
           method: 'POST',
           body,
           redirect: 'manual',
-          dispatcher: o.dispatcher,
           signal: AbortSignal.timeout(timeoutMs),
           headers: {
             'content-type': 'application/json',

@@ -1,0 +1,178 @@
+import type { Hono } from 'hono';
+import { loadConfig, type Config } from '../config.js';
+import type { Db } from '../db.js';
+import { createLogger, type Logger } from '../log.js';
+import { createApp } from '../http/app.js';
+import { createLinkSigner } from '../links.js';
+import { emailTemplates } from '../render/templates.js';
+import { resolveSecrets } from '../secrets.js';
+import { loadCatalog, type CatalogEntry } from '../store/platforms.js';
+import type { DestinationType } from '../../db/schema.js';
+import type { ChannelAdapter } from '../delivery/channel.js';
+import { createDiscordChannel } from '../delivery/channels/discord.js';
+import { createWebhookChannel } from '../delivery/channels/webhook.js';
+import { createDeliverer } from '../delivery/deliver.js';
+import { groupDueAlerts } from '../delivery/grouping.js';
+import { claimById, giveUpQueued, takeDueForQueue } from '../delivery/outbox.js';
+import { enqueueDueDigests } from '../schedule/digests.js';
+import { enqueueReminders } from '../schedule/reminders.js';
+import { checkStaleDocuments } from '../ingest/health.js';
+import { createDiscordBot } from '../../bots/discord/interactions.js';
+import catalog from '../../db/catalog.json' with { type: 'json' };
+import { d1Database } from './d1.js';
+
+/** A delivery queue message: the outbox row to send, never the message itself. */
+export interface DeliveryMessage {
+  outboxId: number;
+}
+
+/** Bindings (wrangler.toml) and variables/secrets (the contract's configuration, as strings). */
+export interface Env {
+  DB: D1Database;
+  DELIVERY: Queue<DeliveryMessage>;
+}
+
+export interface Edition {
+  app: Hono;
+  db: Db;
+  config: Config;
+  /** The channels delivered here. */
+  channels: readonly DestinationType[];
+  /** Groups due alerts and hands every due outbox row of these channels to the delivery queue. */
+  pump(now: number): Promise<number>;
+  /** The delivery queue's consumer: claims each message's row and sends it once. */
+  consume(batch: MessageBatch<DeliveryMessage>): Promise<void>;
+  /** The dead-letter queue's consumer: rows the queue gave up on are recorded as dead. */
+  deadLetter(batch: MessageBatch<DeliveryMessage>): Promise<void>;
+  /** The Cron Trigger: digests and reminders on their tick, the stale check, then a pump. */
+  tick(at: number): Promise<void>;
+}
+
+/** How long the queue holds a row before the pump may hand it out again (a lost message). */
+const QUEUE_LEASE_MS = 15 * 60_000;
+/** Queues delays a retry by at most 12 hours. */
+const MAX_RETRY_DELAY_S = 12 * 3600;
+
+const editions = new WeakMap<object, Promise<Edition>>();
+
+/** One edition per isolate and environment: built on first use, the catalog and secrets loaded once. */
+export function edition(env: Env): Promise<Edition> {
+  let e = editions.get(env);
+  if (!e) {
+    e = createEdition(env);
+    editions.set(env, e);
+    e.catch(() => editions.delete(env));
+  }
+  return e;
+}
+
+export async function createEdition(env: Env, clock: () => number = Date.now): Promise<Edition> {
+  const vars = Object.fromEntries(Object.entries(env as object).filter((kv): kv is [string, string] => typeof kv[1] === 'string'));
+  const config = loadConfig(vars);
+  const log: Logger = createLogger(config.logLevel);
+  const db = d1Database(env.DB);
+  await loadCatalog(db, (catalog as { platforms: CatalogEntry[] }).platforms, clock());
+  const secrets = await resolveSecrets(db, config);
+  // Links are signed with WebCrypto here (no synchronous HMAC on Workers).
+  const links = createLinkSigner(secrets.secretKey, config.publicUrl, clock);
+  const fetcher = (url: string, init: RequestInit) => fetch(url, init);
+
+  // Delivered here: Discord (bot messages and channel webhooks) and webhooks. Email stays on the
+  // Node service, and so does Slack (its Bolt app and Web API client need Node).
+  const channels: Partial<Record<DestinationType, ChannelAdapter>> = {
+    discord: createDiscordChannel({ botToken: config.discord?.botToken, apiUrl: config.discord?.apiUrl, fetch: fetcher }),
+    webhook: createWebhookChannel({ clock, fetch: fetcher }),
+  };
+  const delivered = Object.keys(channels) as DestinationType[];
+  const commands = { db, clock, digest: { weekday: config.digest.weekday, hour: config.digest.hour } };
+
+  const app = createApp(
+    {
+      db,
+      clock,
+      log,
+      links,
+      templates: emailTemplates,
+      channels: delivered,
+      clientAddress: (c) => c.req.header('cf-connecting-ip') ?? 'unknown',
+      config: {
+        publicUrl: config.publicUrl,
+        ingestTokens: secrets.ingestTokens,
+        adminTokens: secrets.adminTokens,
+        secretKey: secrets.secretKey,
+        alertGroupWaitSeconds: config.alertGroupWaitSeconds,
+        alertMaxAgeHours: config.alertMaxAgeHours,
+        flapWindowHours: config.flapWindowHours,
+        digest: { weekday: config.digest.weekday, hour: config.digest.hour },
+        webhookAllowPrivate: config.webhookAllowPrivate,
+        signupLimitPerHour: config.signupLimitPerHour,
+        staleAfterHours: config.staleAfterHours,
+      },
+    },
+    (hono) => {
+      if (config.discord) {
+        createDiscordBot({ log, applicationId: config.discord.applicationId, publicKey: config.discord.publicKey, apiUrl: config.discord.apiUrl, commands, fetch: fetcher }).routes(hono);
+      }
+    },
+  );
+
+  const leaseMs = config.deliveryLeaseSeconds * 1000;
+  const deliver = createDeliverer({ db, clock, log, channels, links, leaseMs });
+
+  async function pump(now: number): Promise<number> {
+    await groupDueAlerts(db, now, config.alertGroupWaitSeconds * 1000, config.maxAlertsPerDay);
+    let handed = 0;
+    for (;;) {
+      // sendBatch takes at most 100 messages.
+      const ids = await takeDueForQueue(db, now, QUEUE_LEASE_MS, 100, delivered);
+      if (ids.length) await env.DELIVERY.sendBatch(ids.map((outboxId) => ({ body: { outboxId } })));
+      handed += ids.length;
+      if (ids.length < 100) return handed;
+    }
+  }
+
+  async function consume(batch: MessageBatch<DeliveryMessage>): Promise<void> {
+    await Promise.all(
+      batch.messages.map(async (msg) => {
+        // Each attempt its own lease owner: a crashed attempt's lease must run out before the next.
+        const owner = `queue:${msg.id}:${msg.attempts}`;
+        try {
+          const row = await claimById(db, msg.body.outboxId, owner, clock(), leaseMs);
+          if (!row) return msg.ack(); // sent, cancelled or held by a live consumer: nothing to do
+          const outcome = await deliver(row, owner);
+          if (outcome.status === 'retrying') {
+            msg.retry({ delaySeconds: Math.min(MAX_RETRY_DELAY_S, Math.max(0, Math.ceil((outcome.retryAt - clock()) / 1000))) });
+          } else msg.ack();
+        } catch (err) {
+          log.error('delivery.crashed', { outboxId: msg.body.outboxId, error: String(err) });
+          msg.retry({ delaySeconds: Math.ceil(leaseMs / 1000) });
+        }
+      }),
+    );
+  }
+
+  async function deadLetter(batch: MessageBatch<DeliveryMessage>): Promise<void> {
+    for (const msg of batch.messages) {
+      if (await giveUpQueued(db, msg.body.outboxId, 'the delivery queue gave up after its retries', clock())) {
+        log.warn('delivery.dead', { outboxId: msg.body.outboxId, error: 'dead-lettered' });
+      }
+      msg.ack();
+    }
+  }
+
+  async function tick(at: number): Promise<void> {
+    const minute = Math.floor(at / 60_000);
+    if (minute % config.digest.tickMinutes === 0) {
+      const r = await enqueueDueDigests(db, at, clock());
+      const reminders = await enqueueReminders(db, at);
+      if (r.enqueued || reminders) log.info('digests.enqueued', { at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued, reminders });
+    }
+    if (minute % 15 === 0) {
+      const stale = await checkStaleDocuments(db, clock(), config.staleAfterHours);
+      if (stale) log.info('health.stale', { documents: stale });
+    }
+    await pump(clock());
+  }
+
+  return { app, db, config, channels: delivered, pump, consume, deadLetter, tick };
+}

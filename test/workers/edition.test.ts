@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { env, exports } from 'cloudflare:workers';
+import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
+import worker from '../../src/worker.js';
+import type { DeliveryMessage } from '../../src/workers/edition.js';
+
+const ADMIN = 'test-admin-token';
+const INGEST = 'test-ingest-token';
+const GUILD = '123456789012345678';
+const CHANNEL = '223456789012345678';
+
+/** Every outbound request the worker makes (Discord's API, webhook receivers), answered here. */
+let calls: { url: string; method: string; headers: Headers; body: string }[] = [];
+let answer: (url: URL) => Response = () => new Response('{}', { status: 200, headers: { 'content-type': 'application/json' } });
+
+beforeAll(() => {
+  // Installed once for the file: queue messages still in flight after a test are answered too.
+  vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+    const req = new Request(input, init);
+    calls.push({ url: req.url, method: req.method, headers: req.headers, body: await req.text() });
+    return answer(new URL(req.url));
+  });
+});
+beforeEach(async () => {
+  // Storage is kept across the tests of a file: each starts from the catalog alone.
+  await env.DB.batch(['matches', 'outbox', 'subscriptions', 'destinations', 'accounts', 'events', 'rate_limits'].map((t) => env.DB.prepare(`DELETE FROM ${t}`)));
+  calls = [];
+  answer = (url) =>
+    url.hostname === 'discord.test'
+      ? Response.json({ id: `m${calls.length}`, channel_id: CHANNEL })
+      : new Response('ok', { status: 200 });
+});
+afterAll(() => vi.restoreAllMocks());
+
+async function call(method: string, path: string, body?: unknown, token: string | null = ADMIN, headers: Record<string, string> = {}) {
+  const res = await exports.default.fetch(`https://clausewatch.test${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : null };
+}
+
+const event = (id: string, overrides: Record<string, unknown> = {}) => ({
+  id,
+  platform: { slug: 'openai', name: 'OpenAI' },
+  document: { title: 'OpenAI Terms of Use' },
+  severity: 'high',
+  categories: ['arbitration'],
+  title: 'Class-action waiver added',
+  summary: 'Disputes go to individual arbitration.',
+  detected_at: new Date(Date.now() - 60_000).toISOString(),
+  ...overrides,
+});
+
+async function monitorAccount() {
+  const account = (await call('POST', '/v1/accounts', { name: 'Acme Legal', plan: 'monitor' })).json;
+  const hook = (await call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'webhook', url: 'https://hooks.example.test/cw' })).json;
+  const discord = (await call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'discord', guild: GUILD, channel: CHANNEL })).json;
+  for (const d of [hook, discord]) expect((await call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: d.id })).status).toBe(201);
+  return { account, hook, discord };
+}
+
+const outbox = async () => (await env.DB.prepare('SELECT id, kind, channel, status, attempts, last_error FROM outbox ORDER BY id').all<{ id: number; kind: string; channel: string; status: string; attempts: number; last_error: string | null }>()).results;
+
+describe('the Workers edition', () => {
+  it('ingests into D1, hands the alerts to the queue, and its consumer sends each once to Discord and the webhook', async () => {
+    await monitorAccount();
+    const e1 = event('evt_w1');
+    const r = await call('POST', '/v1/events', e1, INGEST);
+    expect(r).toMatchObject({ status: 202, json: { accepted: 1, matched: 2 } });
+
+    // The fetch handler pumped the due alerts into the queue; the local broker runs the consumer.
+    await vi.waitFor(async () => expect((await outbox()).map((o) => [o.channel, o.status, o.last_error]).sort()).toEqual([['discord', 'sent', null], ['webhook', 'sent', null]]), { timeout: 10_000, interval: 100 });
+    const hook = calls.filter((c) => c.url === 'https://hooks.example.test/cw');
+    const discord = calls.filter((c) => c.url.startsWith('https://discord.test/api/v10/channels/'));
+    expect(hook).toHaveLength(1);
+    expect(hook[0]!.headers.get('webhook-signature')).toMatch(/^v1,/);
+    expect(JSON.parse(hook[0]!.body)).toMatchObject({ type: 'change.alert', data: { changes: [{ id: 'evt_w1' }] } });
+    expect(discord).toHaveLength(1);
+    expect(discord[0]!.url).toBe(`https://discord.test/api/v10/channels/${CHANNEL}/messages`);
+    expect(discord[0]!.headers.get('authorization')).toBe('Bot test-bot-token');
+    expect(JSON.parse(discord[0]!.body).embeds[0].title).toContain('waiver added');
+
+    // The same event again is a duplicate and sends nothing more.
+    expect((await call('POST', '/v1/events', e1, INGEST)).json).toMatchObject({ accepted: 0, duplicates: 1 });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(calls.filter((c) => c.method === 'POST')).toHaveLength(2);
+  });
+
+  it('retries a failed send through the queue with the backoff delay, and a repeated message sends nothing twice', async () => {
+    await monitorAccount();
+    answer = () => new Response('busy', { status: 503 });
+    const ctx = createExecutionContext();
+    // Ingest without the fetch handler's pump, so this test drives the queue itself.
+    const { edition } = await import('../../src/workers/edition.js');
+    const e = await edition(env);
+    await e.app.fetch(new Request('https://clausewatch.test/v1/events', { method: 'POST', headers: { authorization: `Bearer ${INGEST}`, 'content-type': 'application/json' }, body: JSON.stringify(event('evt_w2')) }), env, ctx);
+    await e.pump(Date.now()); // hands both rows to the queue (the local broker will deliver them too)
+    const [row] = (await outbox()).filter((o) => o.channel === 'webhook');
+
+    const batch = createMessageBatch<DeliveryMessage>('clausewatch-delivery', [{ id: 'm1', timestamp: new Date(), attempts: 1, body: { outboxId: row!.id } }]);
+    await worker.queue(batch, env, ctx);
+    const result = await getQueueResult(batch, ctx);
+    // This consumer or the broker's delivery of the pumped message claimed it: either way the
+    // 503 became a retry, recorded on the row with its next attempt time.
+    expect(result.retryMessages.length + result.explicitAcks.length).toBe(1);
+    await vi.waitFor(async () => expect((await outbox()).find((o) => o.id === row!.id)!.status).toBe('retrying'), { timeout: 10_000 });
+
+    // The receiver recovers; the queue's redelivery (once the retry is due) sends it, and a stray
+    // duplicate message for the same row afterwards sends nothing.
+    answer = () => new Response('ok', { status: 200 });
+    await env.DB.prepare('UPDATE outbox SET due_at = 0 WHERE id = ?').bind(row!.id).run();
+    const again = createMessageBatch<DeliveryMessage>('clausewatch-delivery', [{ id: 'm1', timestamp: new Date(), attempts: 2, body: { outboxId: row!.id } }]);
+    await worker.queue(again, env, ctx);
+    expect((await getQueueResult(again, ctx)).explicitAcks).toEqual(['m1']);
+    expect((await outbox()).find((o) => o.id === row!.id)!.status).toBe('sent');
+    const sentBefore = calls.filter((c) => c.url.startsWith('https://hooks.example.test/') && c.method === 'POST').length;
+    const stray = createMessageBatch<DeliveryMessage>('clausewatch-delivery', [{ id: 'm9', timestamp: new Date(), attempts: 1, body: { outboxId: row!.id } }]);
+    await worker.queue(stray, env, ctx);
+    expect((await getQueueResult(stray, ctx)).explicitAcks).toEqual(['m9']);
+    expect(calls.filter((c) => c.url.startsWith('https://hooks.example.test/') && c.method === 'POST')).toHaveLength(sentBefore);
+    await waitOnExecutionContext(ctx);
+  });
+
+  it('enqueues each digest once from the Cron Trigger, however often the tick runs', async () => {
+    const { account } = await monitorAccount();
+    await call('PATCH', `/v1/accounts/${account.id}`, { timezone: 'UTC', digest_weekday: 'monday', digest_hour: 9 });
+    await call('POST', '/v1/events', event('evt_w3', { detected_at: '2026-11-25T06:00:00Z' }), INGEST);
+    const monday = new Date('2026-11-30T09:00:00Z');
+    const ctx = createExecutionContext();
+    for (let i = 0; i < 3; i++) await worker.scheduled(createScheduledController({ scheduledTime: monday, cron: '* * * * *' }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const digests = (await outbox()).filter((o) => o.kind === 'digest');
+    expect(digests.map((d) => d.channel).sort()).toEqual(['discord', 'webhook']);
+  });
+
+  it('answers bad input as the Node service does, and refuses what it cannot deliver', async () => {
+    const bad = await call('POST', '/v1/events', { ...event('evt_bad'), severity: 'urgent', detected_at: 'yesterday' }, INGEST);
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toBe('invalid_event');
+    expect(bad.json.issues.map((d: { path: string }) => d.path).sort()).toEqual(['detected_at', 'severity']);
+    expect((await call('POST', '/v1/events', event('evt_x'), null)).status).toBe(401);
+    expect((await call('POST', '/v1/events', event('evt_x'), ADMIN)).status).toBe(401);
+    expect((await call('POST', '/v1/events', 'x'.repeat(1024 * 1024 + 1), INGEST)).status).toBe(413);
+    expect((await call('POST', '/v1/events', '{"id":', INGEST)).json.error).toBe('invalid_json');
+    expect((await env.DB.prepare('SELECT count(*) AS n FROM events').first<{ n: number }>())!.n).toBe(0);
+
+    const account = (await call('POST', '/v1/accounts', { name: 'Acme', plan: 'monitor' })).json;
+    const email = await call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'email', address: 'legal@acme.test' });
+    expect(email.status).toBe(400);
+    expect(email.json.issues).toEqual([{ path: 'type', message: 'email is not delivered by this server (it delivers discord, webhook)' }]);
+    expect((await call('POST', '/v1/signup', { email: 'a@b.test', platform: 'openai' }, null)).status).toBe(404);
+  });
+
+  it('answers a signed Discord slash command within the request, with WebCrypto Ed25519', async () => {
+    const privateKey = await crypto.subtle.importKey(
+      'pkcs8',
+      hex('302e020100300506032b6570042204204697809cc7f8e35e4c701051601f3170d8672d52cfc9341ac0487f01f77f05a8'),
+      { name: 'Ed25519' },
+      false,
+      ['sign'],
+    );
+    const body = JSON.stringify({
+      id: '1',
+      application_id: '999',
+      type: 2,
+      token: 'interaction-token',
+      version: 1,
+      guild_id: GUILD,
+      channel_id: CHANNEL,
+      channel: { id: CHANNEL, type: 0 },
+      member: { permissions: String(1n << 5n), user: { id: '42', username: 'ana' }, roles: [] },
+      data: { id: '9', name: 'clausewatch', type: 1, options: [{ name: 'subscribe', type: 1, options: [{ name: 'platform', type: 3, value: 'openai' }] }] },
+    });
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signature = new Uint8Array(await crypto.subtle.sign('Ed25519', privateKey, new TextEncoder().encode(timestamp + body)));
+    const headers = { 'x-signature-ed25519': [...signature].map((b) => b.toString(16).padStart(2, '0')).join(''), 'x-signature-timestamp': timestamp };
+    const ok = await call('POST', '/discord/interactions', body, null, { ...headers, 'content-type': 'application/json' });
+    expect(ok.status).toBe(200);
+    expect(ok.json).toMatchObject({ type: 4, data: { flags: 64 } });
+    expect(ok.json.data.content).toContain('OpenAI');
+    const forged = await call('POST', '/discord/interactions', body.replace('openai', 'stripe'), null, { ...headers, 'content-type': 'application/json' });
+    expect(forged.status).toBe(401);
+  });
+});
+
+function hex(s: string): Uint8Array {
+  return Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)));
+}

@@ -11,6 +11,8 @@ import type { DestinationType } from '../../db/schema.js';
 import type { ChannelAdapter } from '../delivery/channel.js';
 import { createDiscordChannel } from '../delivery/channels/discord.js';
 import { createWebhookChannel } from '../delivery/channels/webhook.js';
+import { createSlackChannel } from '../delivery/channels/slack.js';
+import { createSlackInstallationStore } from '../store/slack-installations.js';
 import { createDeliverer } from '../delivery/deliver.js';
 import { groupDueAlerts } from '../delivery/grouping.js';
 import { claimById, giveUpQueued, takeDueForQueue } from '../delivery/outbox.js';
@@ -77,12 +79,22 @@ export async function createEdition(env: Env, clock: () => number = Date.now): P
   const links = createLinkSigner(secrets.secretKey, config.publicUrl, clock);
   const fetcher = (url: string, init: RequestInit) => fetch(url, init);
 
-  // Delivered here: Discord (bot messages and channel webhooks) and webhooks. Email stays on the
-  // Node service, and so does Slack (its Bolt app and Web API client need Node).
+  // Delivered here: Discord (bot messages and channel webhooks), Slack (its Web API client runs on
+  // fetch) and webhooks. Email stays on the Node service, and so do Slack's slash command and
+  // OAuth install (Bolt needs Node); installations made there are read from the same table.
   const channels: Partial<Record<DestinationType, ChannelAdapter>> = {
     discord: createDiscordChannel({ botToken: config.discord?.botToken, apiUrl: config.discord?.apiUrl, fetch: fetcher }),
     webhook: createWebhookChannel({ clock, fetch: fetcher }),
   };
+  if (config.slack) {
+    const slack = config.slack;
+    const installations = createSlackInstallationStore(db, clock);
+    const tokenFor = async (team: string) => (slack.oauth ? await installations.tokenFor(team) : undefined) ?? slack.botToken;
+    // The Web API client asks fetch to fail on a redirect, which Workers' fetch does not offer;
+    // "manual" hands the 3xx back instead, and the client refuses any answer but 200 all the same.
+    const slackFetch = (url: string, init: RequestInit) => fetch(url, { ...init, redirect: init.redirect === 'error' ? 'manual' : init.redirect });
+    channels.slack = createSlackChannel({ apiUrl: slack.apiUrl, tokenFor, sharedToken: slack.botToken, fetch: slackFetch });
+  }
   const delivered = Object.keys(channels) as DestinationType[];
   const commands = { db, clock, digest: { weekday: config.digest.weekday, hour: config.digest.hour } };
 

@@ -28,7 +28,9 @@ beforeEach(async () => {
   answer = (url) =>
     url.hostname === 'discord.test'
       ? Response.json({ id: `m${calls.length}`, channel_id: CHANNEL })
-      : new Response('ok', { status: 200 });
+      : url.hostname === 'slack.test'
+        ? Response.json({ ok: true, channel: 'C0123ABCD', ts: `1764000000.${calls.length}` })
+        : new Response('ok', { status: 200 });
 });
 afterAll(() => vi.restoreAllMocks());
 
@@ -58,21 +60,22 @@ async function monitorAccount() {
   const account = (await call('POST', '/v1/accounts', { name: 'Acme Legal', plan: 'monitor' })).json;
   const hook = (await call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'webhook', url: 'https://hooks.example.test/cw' })).json;
   const discord = (await call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'discord', guild: GUILD, channel: CHANNEL })).json;
-  for (const d of [hook, discord]) expect((await call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: d.id })).status).toBe(201);
-  return { account, hook, discord };
+  const slack = (await call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'slack', team: 'T0123ABCD', channel: 'C0123ABCD' })).json;
+  for (const d of [hook, discord, slack]) expect((await call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: d.id })).status).toBe(201);
+  return { account, hook, discord, slack };
 }
 
 const outbox = async () => (await env.DB.prepare('SELECT id, kind, channel, status, attempts, last_error FROM outbox ORDER BY id').all<{ id: number; kind: string; channel: string; status: string; attempts: number; last_error: string | null }>()).results;
 
 describe('the Workers edition', () => {
-  it('ingests into D1, hands the alerts to the queue, and its consumer sends each once to Discord and the webhook', async () => {
+  it('ingests into D1, hands the alerts to the queue, and its consumer sends each once to Discord, Slack and the webhook', async () => {
     await monitorAccount();
     const e1 = event('evt_w1');
     const r = await call('POST', '/v1/events', e1, INGEST);
-    expect(r).toMatchObject({ status: 202, json: { accepted: 1, matched: 2 } });
+    expect(r).toMatchObject({ status: 202, json: { accepted: 1, matched: 3 } });
 
     // The fetch handler pumped the due alerts into the queue; the local broker runs the consumer.
-    await vi.waitFor(async () => expect((await outbox()).map((o) => [o.channel, o.status, o.last_error]).sort()).toEqual([['discord', 'sent', null], ['webhook', 'sent', null]]), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(async () => expect((await outbox()).map((o) => [o.channel, o.status, o.last_error]).sort()).toEqual([['discord', 'sent', null], ['slack', 'sent', null], ['webhook', 'sent', null]]), { timeout: 10_000, interval: 100 });
     const hook = calls.filter((c) => c.url === 'https://hooks.example.test/cw');
     const discord = calls.filter((c) => c.url.startsWith('https://discord.test/api/v10/channels/'));
     expect(hook).toHaveLength(1);
@@ -82,11 +85,15 @@ describe('the Workers edition', () => {
     expect(discord[0]!.url).toBe(`https://discord.test/api/v10/channels/${CHANNEL}/messages`);
     expect(discord[0]!.headers.get('authorization')).toBe('Bot test-bot-token');
     expect(JSON.parse(discord[0]!.body).embeds[0].title).toContain('waiver added');
+    const slack = calls.filter((c) => c.url === 'https://slack.test/api/chat.postMessage');
+    expect(slack).toHaveLength(1);
+    expect(slack[0]!.headers.get('authorization')).toBe('Bearer xoxb-test');
+    expect(slack[0]!.body).toContain('C0123ABCD');
 
     // The same event again is a duplicate and sends nothing more.
     expect((await call('POST', '/v1/events', e1, INGEST)).json).toMatchObject({ accepted: 0, duplicates: 1 });
     await new Promise((r) => setTimeout(r, 1500));
-    expect(calls.filter((c) => c.method === 'POST')).toHaveLength(2);
+    expect(calls.filter((c) => c.method === 'POST')).toHaveLength(3);
   });
 
   it('retries a failed send through the queue with the backoff delay, and a repeated message sends nothing twice', async () => {
@@ -133,7 +140,7 @@ describe('the Workers edition', () => {
     for (let i = 0; i < 3; i++) await worker.scheduled(createScheduledController({ scheduledTime: monday, cron: '* * * * *' }), env, ctx);
     await waitOnExecutionContext(ctx);
     const digests = (await outbox()).filter((o) => o.kind === 'digest');
-    expect(digests.map((d) => d.channel).sort()).toEqual(['discord', 'webhook']);
+    expect(digests.map((d) => d.channel).sort()).toEqual(['discord', 'slack', 'webhook']);
   });
 
   it('answers bad input as the Node service does, and refuses what it cannot deliver', async () => {
@@ -150,7 +157,7 @@ describe('the Workers edition', () => {
     const account = (await call('POST', '/v1/accounts', { name: 'Acme', plan: 'monitor' })).json;
     const email = await call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'email', address: 'legal@acme.test' });
     expect(email.status).toBe(400);
-    expect(email.json.issues).toEqual([{ path: 'type', message: 'email is not delivered by this server (it delivers discord, webhook)' }]);
+    expect(email.json.issues).toEqual([{ path: 'type', message: 'email is not delivered by this server (it delivers discord, webhook, slack)' }]);
     expect((await call('POST', '/v1/signup', { email: 'a@b.test', platform: 'openai' }, null)).status).toBe(404);
   });
 

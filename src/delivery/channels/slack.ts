@@ -22,6 +22,8 @@ export interface SlackChannelOptions {
   sharedToken?: string;
   /** Slack allows about one message per second per channel. */
   minIntervalMs?: number;
+  /** The HTTP client (default: the global fetch); Workers hand in one that suits their fetch. */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
 }
 
 /**
@@ -41,6 +43,7 @@ export function createSlackChannel(o: SlackChannelOptions): ChannelAdapter<Slack
         retryConfig: { retries: 0 },
         rejectRateLimitedCalls: true,
         timeout: 10_000,
+        ...(o.fetch ? { fetch: o.fetch as typeof globalThis.fetch } : {}),
       });
       clients.set(token, c);
     }

@@ -97,7 +97,6 @@ export const events = sqliteTable(
     index('events_platform_detected').on(t.platformId, t.detectedAt),
     index('events_detected').on(t.detectedAt),
     index('events_ingest').on(t.ingestId),
-    index('events_document_detected').on(t.documentId, t.detectedAt),
   ],
 );
 

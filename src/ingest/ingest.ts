@@ -5,7 +5,7 @@ import { severityRank } from '../core/severity.js';
 import { intrinsicNoise } from '../core/noise.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
-import { matchIngested, cancelUndoneInGroup } from './match.js';
+import { matchIngested, cancelUndoneInGroup, OUTAGE_LOOKBACK_MS } from './match.js';
 import { judgeDocumentVersions } from './versions.js';
 
 export interface IngestDeps {
@@ -130,6 +130,10 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
     };
   });
 
+  const cancelling = cancelUndoneInGroup(db, ingestId, {
+    reversions: eventRows.some((r) => r.undoes_id !== null),
+    restores: eventRows.some((r) => r.kind === 'restored'),
+  });
   const results = await db.batch([
     db.run(sql`
       INSERT INTO platforms (slug, name, created_at)
@@ -163,28 +167,36 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
       JOIN platforms p ON p.slug = j.value ->> 'slug'
       JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'
       WHERE true`),
-    db.run(sql`
-      UPDATE documents SET flapping_since = j.value ->> 'since'
-      FROM json_each(${JSON.stringify(judged.flapping)}) j JOIN platforms p ON p.slug = j.value ->> 'slug'
-      WHERE documents.platform_id = p.id AND documents.title_key = j.value ->> 'title_key'`),
+    ...(judged.flapping.length
+      ? [
+          db.run(sql`
+            UPDATE documents SET flapping_since = j.value ->> 'since'
+            FROM json_each(${JSON.stringify(judged.flapping)}) j JOIN platforms p ON p.slug = j.value ->> 'slug'
+            WHERE documents.platform_id = p.id AND documents.title_key = j.value ->> 'title_key'`),
+        ]
+      : []),
     matchIngested(db, ingestId, receivedAt),
-    ...cancelUndoneInGroup(db, ingestId),
+    ...cancelling,
     db.all<{ n: number }>(sql`
       SELECT count(DISTINCT m.destination_id) AS n FROM matches m
       WHERE m.event_pk IN (SELECT pk FROM events WHERE ingest_id = ${ingestId})`),
     // Events that a cancelling pair kept from an alert: this request's, and the earlier ones they undid.
-    db.all<{ reason: string; n: number }>(sql`
-      SELECT m.suppressed_reason AS reason, count(DISTINCT m.event_pk) AS n FROM matches m
-      WHERE m.suppressed_reason IN ('reverted', 'unreachable_burst') AND m.event_pk IN (
-        SELECT pk FROM events WHERE ingest_id = ${ingestId} AND (undoes_id IS NOT NULL OR kind = 'restored')
-        UNION ALL SELECT c.pk FROM events r JOIN events c ON c.id = r.undoes_id WHERE r.ingest_id = ${ingestId}
-        UNION ALL SELECT u.pk FROM events r JOIN events u ON u.document_id = r.document_id AND u.kind = 'unreachable'
-          AND u.detected_at <= r.detected_at WHERE r.ingest_id = ${ingestId} AND r.kind = 'restored')
-      GROUP BY m.suppressed_reason`),
+    ...(cancelling.length
+      ? [
+          db.all<{ reason: string; n: number }>(sql`
+            SELECT m.suppressed_reason AS reason, count(DISTINCT m.event_pk) AS n FROM matches m
+            WHERE m.suppressed_reason IN ('reverted', 'unreachable_burst') AND m.event_pk IN (
+              SELECT pk FROM events WHERE ingest_id = ${ingestId} AND (undoes_id IS NOT NULL OR kind = 'restored')
+              UNION ALL SELECT c.pk FROM events r JOIN events c ON c.id = r.undoes_id WHERE r.ingest_id = ${ingestId}
+              UNION ALL SELECT u.pk FROM events r JOIN events u ON u.platform_id = r.platform_id AND u.detected_at BETWEEN r.detected_at - ${OUTAGE_LOOKBACK_MS} AND r.detected_at
+                AND u.document_id = r.document_id AND u.kind = 'unreachable' WHERE r.ingest_id = ${ingestId} AND r.kind = 'restored')
+            GROUP BY m.suppressed_reason`),
+        ]
+      : []),
   ]);
 
-  const [counted] = results[results.length - 2] as { n: number }[];
-  const cancelled = results[results.length - 1] as { reason: string; n: number }[];
+  const [counted] = results[results.length - (cancelling.length ? 2 : 1)] as { n: number }[];
+  const cancelled = cancelling.length ? (results[results.length - 1] as { reason: string; n: number }[]) : [];
   const suppressed: Record<string, number> = {};
   for (const r of eventRows) if (r.suppressed_reason) suppressed[r.suppressed_reason] = (suppressed[r.suppressed_reason] ?? 0) + 1;
   for (const { reason, n } of cancelled) suppressed[reason] = (suppressed[reason] ?? 0) + n;

@@ -50,7 +50,8 @@ export async function judgeDocumentVersions(db: Db, events: ChangeEvent[], docKe
     FROM json_each(${JSON.stringify([...byDoc.values()].map(({ slug, title_key, since }) => ({ slug, title_key, since })))}) j
     JOIN platforms p ON p.slug = j.value ->> 'slug'
     JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'
-    LEFT JOIN events e ON e.document_id = d.id AND e.detected_at >= j.value ->> 'since' AND e.sha256 IS NOT NULL`);
+    -- By platform and time (events_platform_detected), then the document: no index of its own to keep up.
+    LEFT JOIN events e ON e.platform_id = p.id AND e.detected_at >= j.value ->> 'since' AND e.document_id = d.id AND e.sha256 IS NOT NULL`);
   const history = new Map<string, { flappingSince: number | null; events: VersionEvent[] }>();
   for (const r of rows) {
     const k = `${r.slug}\u0000${r.title_key}`;

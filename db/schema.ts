@@ -87,6 +87,11 @@ export const events = sqliteTable(
     revertsToAt: integer('reverts_to_at'),
     /** The event (id) this reversion undoes: both cancel out when they meet in one alert group. */
     undoesId: text('undoes_id'),
+    /**
+     * They did meet (the undone change still waited when this arrived): the pair never reached
+     * anyone, so the version between them is left out of the document's history.
+     */
+    undoCancelled: integer('undo_cancelled', { mode: 'boolean' }).notNull().default(false),
     /** The event as received, canonical JSON (sorted keys, defaults applied): also the duplicate check. */
     payload: text('payload').notNull(),
     /** Which ingest request stored it: matching selects this request's events only. */

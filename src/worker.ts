@@ -10,7 +10,7 @@ export default {
     const response = await e.app.fetch(request, env, ctx);
     // Whatever a write stored (alerts to group, a confirmation, …) goes to the queue now,
     // not at the next cron minute.
-    if (request.method !== 'GET' && request.method !== 'HEAD') ctx.waitUntil(e.pump(Date.now()));
+    if (request.method !== 'GET' && request.method !== 'HEAD' && response.ok) ctx.waitUntil(e.pump(Date.now()));
     return response;
   },
   async queue(batch, env, _ctx) {

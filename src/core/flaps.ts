@@ -23,7 +23,7 @@ export interface VersionEvent {
   /** Already judged a reversion (history rows carry what was stored). */
   revertsToAt: number | null;
   /** False for events that cannot be a flip (first records, re-extractions, link-only changes). */
-  judged: boolean;
+  canFlip: boolean;
 }
 
 export interface FlapVerdict {
@@ -45,13 +45,14 @@ const CAN_FLIP = new Set(['changed', 'added', 'removed']);
 
 /**
  * Judges `incoming` (any order) against `history` (the document's stored events, at least two
- * windows back). Events of the batch are judged in time order, each against everything before it.
+ * windows back, without pairs that cancelled out). Events of the batch are judged in time order,
+ * each against everything before it.
  */
 export function judgeVersions(history: VersionEvent[], flappingSince: number | null, incoming: VersionEvent[], windowMs: number): FlapOutcome {
   const verdicts = new Map<string, FlapVerdict>();
   const timeline = history.filter(carriesVersion).sort(byTime);
   const fresh = new Set(incoming.map((e) => e.id));
-  // Events of this batch already paired as change + undo: neither pairs again.
+  // Events already paired as change + undo with an earlier stored event: not undone again.
   const paired = new Set<string>();
   let state = flappingSince;
 
@@ -59,11 +60,12 @@ export function judgeVersions(history: VersionEvent[], flappingSince: number | n
     // The timeline holds history and the batch's events judged so far, never `e` itself.
     const before = timeline.filter((x) => x.at <= e.at);
     const last = before[before.length - 1];
-    // Still for a whole window: no longer flapping.
-    if (state !== null && (!last || last.at <= e.at - windowMs)) state = null;
+    // No flip for a whole window: no longer flapping (link rotations and the like do not count).
+    const lastFlip = findLast(before, (x) => x.revertsToAt !== null);
+    if (state !== null && (!lastFlip || lastFlip.at <= e.at - windowMs)) state = null;
 
     const verdict: FlapVerdict = { revertsToAt: null, undoesId: null, flapping: false };
-    if (e.judged && CAN_FLIP.has(e.kind) && e.sha256) {
+    if (e.canFlip && CAN_FLIP.has(e.kind) && e.sha256) {
       const target = e.sha256;
       const prev = e.previousSha256 ?? last?.sha256 ?? null;
       if (prev && prev !== target) {
@@ -71,9 +73,15 @@ export function judgeVersions(history: VersionEvent[], flappingSince: number | n
         if (left) {
           const intro = findLast(before, (x) => x.sha256 === target && x.at <= left.at);
           verdict.revertsToAt = intro?.at ?? left.at;
-          if (last && last.judged && CAN_FLIP.has(last.kind) && last.sha256 === prev && previousOf(before, last) === target && !paired.has(last.id)) {
+          if (last && last.canFlip && CAN_FLIP.has(last.kind) && last.sha256 === prev && previousOf(before, last) === target && !paired.has(last.id)) {
             verdict.undoesId = last.id;
-            if (fresh.has(last.id)) paired.add(last.id);
+            if (fresh.has(last.id)) {
+              // Both in this batch, so both wait in one alert group and cancel out: the version
+              // between them reached nobody, and the document's history forgets it.
+              timeline.splice(timeline.indexOf(last), 1);
+              verdicts.set(e.id, verdict);
+              continue;
+            }
             paired.add(e.id);
           }
           const flips = before.filter((x) => x.revertsToAt !== null && x.at > e.at - windowMs).length + 1;

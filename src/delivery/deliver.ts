@@ -21,8 +21,11 @@ export interface DelivererDeps {
   random?: () => number;
 }
 
-/** What became of a claimed row: `retryAt` when it waits for another attempt. */
-export type DeliveryOutcome = { status: 'sent' | 'cancelled' | 'dead' | 'lease_lost' } | { status: 'retrying'; retryAt: number };
+/**
+ * What became of a claimed row: `retryAt` when it waits for another attempt; `counted` is false
+ * when the attempt did not count towards the limit (the receiver asked us to slow down).
+ */
+export type DeliveryOutcome = { status: 'sent' | 'cancelled' | 'dead' | 'lease_lost' } | { status: 'retrying'; retryAt: number; counted: boolean };
 
 /**
  * Sends one claimed outbox row through its channel and records the outcome, as long as `owner`
@@ -51,7 +54,7 @@ export function createDeliverer(deps: DelivererDeps): (row: OutboxRow, owner: st
     await scheduleRetry(db, row.id, owner, retryAt, e.message, now, { countAttempt: !e.rateLimited });
     deps.metrics?.failed(row.channel, row.kind);
     log.info(e.rateLimited ? 'delivery.rate_limited' : 'delivery.failed', { ...fields, retryAt: new Date(retryAt).toISOString() });
-    return { status: 'retrying', retryAt };
+    return { status: 'retrying', retryAt, counted: !e.rateLimited };
   }
 
   return async function deliver(row, owner) {

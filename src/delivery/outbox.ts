@@ -138,7 +138,7 @@ export async function takeDueForQueue(db: Db, now: number, leaseMs: number, limi
         (status = 'queued' AND due_at <= ${now})
         OR (status = 'retrying' AND due_at <= ${now - lostAfterMs})
         OR (status = 'sending' AND lease_until <= ${now}))
-      ORDER BY id LIMIT ${limit})
+      LIMIT ${limit})
     RETURNING id`);
   return rows.map((r) => r.id);
 }
@@ -159,10 +159,21 @@ export async function claimById(db: Db, id: number, owner: string, now: number, 
   return row ?? null;
 }
 
-/** A row its delivery queue gave up on (dead-lettered): dead, unless it got out or ended meanwhile. */
+/**
+ * A row its delivery queue gave up on (dead-lettered): dead, unless it got out or ended meanwhile,
+ * or a live consumer holds it (a newer message for the same row is sending it).
+ */
 export async function giveUpQueued(db: Db, id: number, why: string, now: number): Promise<boolean> {
   const r = await db.run(sql`
     UPDATE outbox SET status = 'dead', last_error = ${why}, lease_owner = NULL, lease_until = NULL, updated_at = ${now}
-    WHERE id = ${id} AND status IN ('queued', 'retrying', 'sending')`);
+    WHERE id = ${id} AND status IN ('queued', 'retrying', 'sending')
+      AND NOT (status = 'sending' AND lease_owner <> ${QUEUE_OWNER} AND lease_until > ${now})`);
   return r.rowsAffected > 0;
+}
+
+/** Rows handed to the queue whose messages could not be sent: due again for the next pump. */
+export async function releaseFromQueue(db: Db, ids: number[], now: number): Promise<void> {
+  await db.run(sql`
+    UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ${now}
+    WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)})) AND status = 'sending' AND lease_owner = ${QUEUE_OWNER}`);
 }

@@ -5,7 +5,7 @@ import { severityRank } from '../core/severity.js';
 import { intrinsicNoise } from '../core/noise.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
-import { matchIngested, cancelUndoneInGroup, OUTAGE_LOOKBACK_MS } from './match.js';
+import { matchIngested, cancelUndoneInGroup, type Cancelled } from './match.js';
 import { judgeDocumentVersions } from './versions.js';
 
 export interface IngestDeps {
@@ -180,26 +180,18 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
     db.all<{ n: number }>(sql`
       SELECT count(DISTINCT m.destination_id) AS n FROM matches m
       WHERE m.event_pk IN (SELECT pk FROM events WHERE ingest_id = ${ingestId})`),
-    // Events that a cancelling pair kept from an alert: this request's, and the earlier ones they undid.
-    ...(cancelling.length
-      ? [
-          db.all<{ reason: string; n: number }>(sql`
-            SELECT m.suppressed_reason AS reason, count(DISTINCT m.event_pk) AS n FROM matches m
-            WHERE m.suppressed_reason IN ('reverted', 'unreachable_burst') AND m.event_pk IN (
-              SELECT pk FROM events WHERE ingest_id = ${ingestId} AND (undoes_id IS NOT NULL OR kind = 'restored')
-              UNION ALL SELECT c.pk FROM events r JOIN events c ON c.id = r.undoes_id WHERE r.ingest_id = ${ingestId}
-              UNION ALL SELECT u.pk FROM events r JOIN events u ON u.platform_id = r.platform_id AND u.detected_at BETWEEN r.detected_at - ${OUTAGE_LOOKBACK_MS} AND r.detected_at
-                AND u.document_id = r.document_id AND u.kind = 'unreachable' WHERE r.ingest_id = ${ingestId} AND r.kind = 'restored')
-            GROUP BY m.suppressed_reason`),
-        ]
-      : []),
   ]);
 
-  const [counted] = results[results.length - (cancelling.length ? 2 : 1)] as { n: number }[];
-  const cancelled = cancelling.length ? (results[results.length - 1] as { reason: string; n: number }[]) : [];
+  const [counted] = results[results.length - 1] as { n: number }[];
   const suppressed: Record<string, number> = {};
   for (const r of eventRows) if (r.suppressed_reason) suppressed[r.suppressed_reason] = (suppressed[r.suppressed_reason] ?? 0) + 1;
-  for (const { reason, n } of cancelled) suppressed[reason] = (suppressed[reason] ?? 0) + n;
+  // Events a cancelling pair kept from an alert: this request's and the earlier ones they undid.
+  const cancelled = new Map<string, Set<number>>();
+  for (const rows of results.slice(-1 - cancelling.length, -1)) {
+    if (!Array.isArray(rows)) continue;
+    for (const { event_pk, reason } of rows as Cancelled[]) (cancelled.get(reason) ?? cancelled.set(reason, new Set()).get(reason)!).add(event_pk);
+  }
+  for (const [reason, pks] of cancelled) suppressed[reason] = (suppressed[reason] ?? 0) + pks.size;
   return { ok: true, accepted: newEvents.length, duplicates, matched: counted?.n ?? 0, ingestId, suppressed };
 }
 

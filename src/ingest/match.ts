@@ -37,42 +37,61 @@ export const OUTAGE_LOOKBACK_MS = 7 * 24 * 3_600_000;
  * Pairs that undo each other inside one alert group cancel out there. A change and the reversion
  * that undoes it: first the reversion's matches whose counterpart waits, then every waiting match
  * of the counterpart the reversion did not reach on its own (a destination that takes the change
- * but not a low-severity reversion must not hear of an undone change either). Only the statements
- * the request needs are run: most batches hold neither reversions nor restores.
+ * but not a low-severity reversion must not hear of an undone change either). Each statement
+ * returns the matches it cancelled (event, reason), which /metrics counts. Only the statements the
+ * request needs are run: most batches hold neither reversions nor restores.
  */
 export function cancelUndoneInGroup(db: Db, ingestId: string, has: { reversions: boolean; restores: boolean }) {
   const statements = [];
   // An outage and its end with the content unchanged, both waiting in one group: nothing to say.
   // Notices reach every subscriber of the platform alike, so one statement cancels both sides.
   if (has.restores) {
-    statements.push(db.run(sql`
-      UPDATE matches SET alert_state = 'none', suppressed_reason = 'unreachable_burst'
-      WHERE alert_state = 'pending' AND id IN (
-        SELECT x.id FROM events r
-        JOIN matches mr ON mr.event_pk = r.pk AND mr.alert_state = 'pending'
-        JOIN events u ON u.platform_id = r.platform_id AND u.detected_at BETWEEN r.detected_at - ${OUTAGE_LOOKBACK_MS} AND r.detected_at AND u.document_id = r.document_id AND u.kind = 'unreachable'
-          AND (u.previous_sha256 IS NULL OR r.sha256 IS NULL OR u.previous_sha256 = r.sha256)
-        JOIN matches mu ON mu.event_pk = u.pk AND mu.destination_id = mr.destination_id AND mu.alert_state = 'pending'
-        JOIN matches x ON x.id IN (mr.id, mu.id)
-        WHERE r.ingest_id = ${ingestId} AND r.kind = 'restored')`));
+    statements.push(
+      db.all<Cancelled>(sql`
+        UPDATE matches SET alert_state = 'none', suppressed_reason = 'unreachable_burst'
+        WHERE alert_state = 'pending' AND id IN (
+          SELECT x.id FROM events r
+          JOIN matches mr ON mr.event_pk = r.pk AND mr.alert_state = 'pending'
+          JOIN events u ON u.platform_id = r.platform_id AND u.detected_at BETWEEN r.detected_at - ${OUTAGE_LOOKBACK_MS} AND r.detected_at
+            AND u.document_id = r.document_id AND u.kind = 'unreachable'
+            AND (u.previous_sha256 IS NULL OR r.sha256 IS NULL OR u.previous_sha256 = r.sha256)
+          JOIN matches mu ON mu.event_pk = u.pk AND mu.destination_id = mr.destination_id AND mu.alert_state = 'pending'
+          JOIN matches x ON x.id IN (mr.id, mu.id)
+          WHERE r.ingest_id = ${ingestId} AND r.kind = 'restored')
+        RETURNING event_pk, suppressed_reason AS reason`),
+    );
   }
   if (has.reversions) {
-    statements.push(db.run(sql`
-      UPDATE matches SET alert_state = 'none', suppressed_reason = 'reverted'
-      WHERE alert_state = 'pending' AND id IN (
-        SELECT mr.id FROM events r
-        JOIN events c ON c.id = r.undoes_id
-        JOIN matches mr ON mr.event_pk = r.pk
-        JOIN matches mc ON mc.event_pk = c.pk AND mc.destination_id = mr.destination_id AND mc.alert_state = 'pending'
-        WHERE r.ingest_id = ${ingestId} AND r.undoes_id IS NOT NULL)`));
-    statements.push(db.run(sql`
-      UPDATE matches SET alert_state = 'none', suppressed_reason = 'reverted'
-      WHERE alert_state = 'pending' AND id IN (
-        SELECT mc.id FROM events r
-        JOIN events c ON c.id = r.undoes_id
-        JOIN matches mc ON mc.event_pk = c.pk AND mc.alert_state = 'pending'
-        WHERE r.ingest_id = ${ingestId} AND r.undoes_id IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM matches mr WHERE mr.event_pk = r.pk AND mr.destination_id = mc.destination_id AND mr.alert_state = 'pending'))`));
+    statements.push(
+      // Recorded before the cancelling: the pair meets when the undone change still waits somewhere.
+      db.run(sql`
+        UPDATE events SET undo_cancelled = 1
+        WHERE ingest_id = ${ingestId} AND undoes_id IS NOT NULL AND EXISTS (
+          SELECT 1 FROM events c JOIN matches mc ON mc.event_pk = c.pk AND mc.alert_state = 'pending' WHERE c.id = events.undoes_id)`),
+      db.all<Cancelled>(sql`
+        UPDATE matches SET alert_state = 'none', suppressed_reason = 'reverted'
+        WHERE alert_state = 'pending' AND id IN (
+          SELECT mr.id FROM events r
+          JOIN events c ON c.id = r.undoes_id
+          JOIN matches mr ON mr.event_pk = r.pk
+          JOIN matches mc ON mc.event_pk = c.pk AND mc.destination_id = mr.destination_id AND mc.alert_state = 'pending'
+          WHERE r.ingest_id = ${ingestId} AND r.undoes_id IS NOT NULL)
+        RETURNING event_pk, suppressed_reason AS reason`),
+      db.all<Cancelled>(sql`
+        UPDATE matches SET alert_state = 'none', suppressed_reason = 'reverted'
+        WHERE alert_state = 'pending' AND id IN (
+          SELECT mc.id FROM events r
+          JOIN events c ON c.id = r.undoes_id
+          JOIN matches mc ON mc.event_pk = c.pk AND mc.alert_state = 'pending'
+          WHERE r.ingest_id = ${ingestId} AND r.undoes_id IS NOT NULL)
+        RETURNING event_pk, suppressed_reason AS reason`),
+    );
   }
   return statements;
+}
+
+/** A match a cancelling pair took out of its alert group. */
+export interface Cancelled {
+  event_pk: number;
+  reason: string;
 }

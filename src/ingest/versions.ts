@@ -20,7 +20,9 @@ interface HistoryRow {
   sha256: string | null;
   previous_sha256: string | null;
   reverts_to_at: number | null;
-  judged: number | null;
+  undoes_id: string | null;
+  undo_cancelled: number | null;
+  can_flip: number | null;
 }
 
 /**
@@ -45,20 +47,23 @@ export async function judgeDocumentVersions(db: Db, events: ChangeEvent[], docKe
 
   const rows = await db.all<HistoryRow>(sql`
     SELECT j.value ->> 'slug' AS slug, j.value ->> 'title_key' AS title_key, d.flapping_since,
-      e.id, e.detected_at AS at, e.kind, e.sha256, e.previous_sha256, e.reverts_to_at,
-      (e.technical_upgrade = 0 AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN ('links_only', 'first_recorded'))) AS judged
+      e.id, e.detected_at AS at, e.kind, e.sha256, e.previous_sha256, e.reverts_to_at, e.undoes_id, e.undo_cancelled,
+      (e.technical_upgrade = 0 AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN ('links_only', 'first_recorded'))) AS can_flip
     FROM json_each(${JSON.stringify([...byDoc.values()].map(({ slug, title_key, since }) => ({ slug, title_key, since })))}) j
     JOIN platforms p ON p.slug = j.value ->> 'slug'
     JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'
     -- By platform and time (events_platform_detected), then the document: no index of its own to keep up.
     LEFT JOIN events e ON e.platform_id = p.id AND e.detected_at >= j.value ->> 'since' AND e.document_id = d.id AND e.sha256 IS NOT NULL`);
+  // A change and its undo that cancelled out in one alert group reached nobody: the version
+  // between them is not one the document "had" for anyone, so both leave the history.
+  const cancelledPairs = new Set(rows.filter((r) => r.undo_cancelled).flatMap((r) => [r.id!, r.undoes_id!]));
   const history = new Map<string, { flappingSince: number | null; events: VersionEvent[] }>();
   for (const r of rows) {
     const k = `${r.slug}\u0000${r.title_key}`;
     let h = history.get(k);
     if (!h) history.set(k, (h = { flappingSince: r.flapping_since, events: [] }));
-    if (r.id !== null) {
-      h.events.push({ id: r.id, at: r.at!, kind: r.kind!, sha256: r.sha256, previousSha256: r.previous_sha256, revertsToAt: r.reverts_to_at, judged: !!r.judged });
+    if (r.id !== null && !cancelledPairs.has(r.id)) {
+      h.events.push({ id: r.id, at: r.at!, kind: r.kind!, sha256: r.sha256, previousSha256: r.previous_sha256, revertsToAt: r.reverts_to_at, canFlip: !!r.can_flip });
     }
   }
 
@@ -73,7 +78,7 @@ export async function judgeDocumentVersions(db: Db, events: ChangeEvent[], docKe
         sha256: e.evidence?.sha256 ?? null,
         previousSha256: e.evidence?.previous_sha256 ?? null,
         revertsToAt: null,
-        judged: intrinsicNoise(e) === null,
+        canFlip: intrinsicNoise(e) === null,
       }),
     );
     const outcome = judgeVersions(h?.events ?? [], h?.flappingSince ?? null, incoming, windowMs);

@@ -12,10 +12,9 @@ import type { ChannelAdapter } from '../delivery/channel.js';
 import { createDiscordChannel } from '../delivery/channels/discord.js';
 import { createWebhookChannel } from '../delivery/channels/webhook.js';
 import { createSlackChannel } from '../delivery/channels/slack.js';
-import { createSlackInstallationStore } from '../store/slack-installations.js';
 import { createDeliverer } from '../delivery/deliver.js';
 import { groupDueAlerts } from '../delivery/grouping.js';
-import { claimById, giveUpQueued, takeDueForQueue } from '../delivery/outbox.js';
+import { claimById, giveUpQueued, releaseFromQueue, takeDueForQueue } from '../delivery/outbox.js';
 import { enqueueDueDigests } from '../schedule/digests.js';
 import { enqueueReminders } from '../schedule/reminders.js';
 import { checkStaleDocuments } from '../ingest/health.js';
@@ -80,16 +79,15 @@ export async function createEdition(env: Env, clock: () => number = Date.now): P
   const fetcher = (url: string, init: RequestInit) => fetch(url, init);
 
   // Delivered here: Discord (bot messages and channel webhooks), Slack (its Web API client runs on
-  // fetch) and webhooks. Email stays on the Node service, and so do Slack's slash command and
-  // OAuth install (Bolt needs Node); installations made there are read from the same table.
+  // fetch, with SLACK_BOT_TOKEN: the OAuth install is Bolt's and needs Node) and webhooks. Email
+  // is not delivered here at all.
   const channels: Partial<Record<DestinationType, ChannelAdapter>> = {
     discord: createDiscordChannel({ botToken: config.discord?.botToken, apiUrl: config.discord?.apiUrl, fetch: fetcher }),
     webhook: createWebhookChannel({ clock, fetch: fetcher }),
   };
   if (config.slack) {
     const slack = config.slack;
-    const installations = createSlackInstallationStore(db, clock);
-    const tokenFor = async (team: string) => (slack.oauth ? await installations.tokenFor(team) : undefined) ?? slack.botToken;
+    const tokenFor = async () => slack.botToken;
     // The Web API client asks fetch to fail on a redirect, which Workers' fetch does not offer;
     // "manual" hands the 3xx back instead, and the client refuses any answer but 200 all the same.
     const slackFetch = (url: string, init: RequestInit) => fetch(url, { ...init, redirect: init.redirect === 'error' ? 'manual' : init.redirect });
@@ -137,7 +135,15 @@ export async function createEdition(env: Env, clock: () => number = Date.now): P
     for (;;) {
       // sendBatch takes at most 100 messages.
       const ids = await takeDueForQueue(db, now, QUEUE_LEASE_MS, 100, delivered);
-      if (ids.length) await env.DELIVERY.sendBatch(ids.map((outboxId) => ({ body: { outboxId } })));
+      if (ids.length) {
+        try {
+          await env.DELIVERY.sendBatch(ids.map((outboxId) => ({ body: { outboxId } })));
+        } catch (err) {
+          // Not in the queue: due again at once rather than after the queue's lease.
+          await releaseFromQueue(db, ids, clock());
+          throw err;
+        }
+      }
       handed += ids.length;
       if (ids.length < 100) return handed;
     }
@@ -153,7 +159,14 @@ export async function createEdition(env: Env, clock: () => number = Date.now): P
           if (!row) return msg.ack(); // sent, cancelled or held by a live consumer: nothing to do
           const outcome = await deliver(row, owner);
           if (outcome.status === 'retrying') {
-            msg.retry({ delaySeconds: Math.min(MAX_RETRY_DELAY_S, Math.max(0, Math.ceil((outcome.retryAt - clock()) / 1000))) });
+            const delaySeconds = Math.min(MAX_RETRY_DELAY_S, Math.max(0, Math.ceil((outcome.retryAt - clock()) / 1000)));
+            if (outcome.counted) msg.retry({ delaySeconds });
+            else {
+              // Rate limited: not a failure, so it must not use up the queue's retries (and end in
+              // the dead-letter queue); a fresh message waits out the receiver's Retry-After.
+              await env.DELIVERY.send({ outboxId: row.id }, { delaySeconds });
+              msg.ack();
+            }
           } else msg.ack();
         } catch (err) {
           log.error('delivery.crashed', { outboxId: msg.body.outboxId, error: String(err) });

@@ -16,13 +16,13 @@ const ev = (hours: number, from: string | null, to: string, extra: Partial<Versi
   sha256: to,
   previousSha256: from,
   revertsToAt: null,
-  judged: true,
+  canFlip: true,
   ...extra,
 });
 
 describe('flap detection', () => {
   it('calls a return to a recent version a reversion, dated by when that version appeared, undoing the change before it', () => {
-    const first = ev(0, null, A, { kind: 'first_recorded', judged: false });
+    const first = ev(0, null, A, { kind: 'first_recorded', canFlip: false });
     const change = ev(10, A, B);
     const back = ev(20, B, A);
     const { verdicts } = judgeVersions([first, change], null, [back], W);
@@ -36,30 +36,40 @@ describe('flap detection', () => {
   });
 
   it('finds the previous version from the history when the event does not name it', () => {
-    const first = ev(0, null, A, { kind: 'first_recorded', judged: false });
+    const first = ev(0, null, A, { kind: 'first_recorded', canFlip: false });
     const change = ev(5, null, B);
     const back = ev(6, null, A);
     expect(judgeVersions([first, change], null, [back], W).verdicts.get(back.id)).toMatchObject({ revertsToAt: 0, undoesId: change.id });
   });
 
-  it('pairs a change with one undo only, inside a batch (A→B→A→B leaves the last flip standing)', () => {
+  it('forgets a change and its undo that cancel out in one batch: going back to that version is news', () => {
     const e1 = ev(1, A, B);
     const e2 = ev(2, B, A);
     const e3 = ev(3, A, B);
     const { verdicts } = judgeVersions([], null, [e3, e1, e2], W);
     expect(verdicts.get(e1.id)!.revertsToAt).toBeNull();
     expect(verdicts.get(e2.id)).toMatchObject({ undoesId: e1.id });
-    expect(verdicts.get(e3.id)).toMatchObject({ revertsToAt: 1 * H, undoesId: null });
+    // Nobody heard of B (its change was cancelled), so B now is a change, not a reversion.
+    expect(verdicts.get(e3.id)).toEqual({ revertsToAt: null, undoesId: null, flapping: false });
   });
 
   it('marks a document flapping past 3 flips in the window, and lets a new version through', () => {
     const flips = [ev(0, A, B), ev(6, B, A), ev(12, A, B), ev(18, B, A), ev(24, A, B), ev(30, B, A)];
-    const { verdicts, flappingSince } = judgeVersions([], null, flips, W);
+    // Each flip arrives on its own (a capture run apart, so no pair meets in one alert group).
+    const verdicts = new Map<string, ReturnType<typeof judgeVersions>['verdicts'] extends Map<string, infer V> ? V : never>();
+    let flappingSince: number | null = null;
+    const history: VersionEvent[] = [];
+    for (const f of flips) {
+      const out = judgeVersions(history, flappingSince, [f], W);
+      verdicts.set(f.id, out.verdicts.get(f.id)!);
+      flappingSince = out.flappingSince;
+      history.push({ ...f, revertsToAt: out.verdicts.get(f.id)!.revertsToAt });
+    }
     expect(flips.map((f) => verdicts.get(f.id)!.revertsToAt !== null)).toEqual([false, true, true, true, true, true]);
     expect(flips.map((f) => verdicts.get(f.id)!.flapping)).toEqual([false, false, false, false, true, true]);
     expect(flappingSince).toBe(24 * H);
     const fresh = ev(31, A, C);
-    expect(judgeVersions(flips, flappingSince, [fresh], W).verdicts.get(fresh.id)).toEqual({ revertsToAt: null, undoesId: null, flapping: false });
+    expect(judgeVersions(history, flappingSince, [fresh], W).verdicts.get(fresh.id)).toEqual({ revertsToAt: null, undoesId: null, flapping: false });
   });
 
   it('stays flapping while flips continue, and stops after a whole window of stillness', () => {
@@ -74,10 +84,21 @@ describe('flap detection', () => {
     expect(outcome.flappingSince).toBeNull();
   });
 
+  it('counts stillness from the last flip: link rotations and other versions do not keep a document flapping', () => {
+    const flips = [ev(0, A, B), ev(6, B, A), ev(12, A, B), ev(18, B, A), ev(24, A, B)].map((e, i) => ({ ...e, revertsToAt: i ? 0 : null }));
+    // Daily link-id rotations for ten days after the last flip: stored versions, but no flips.
+    const rotations = Array.from({ length: 10 }, (_, i) => ev(30 + 24 * i, i ? `r${i - 1}`.padEnd(64, '0') : B, `r${i}`.padEnd(64, '0'), { canFlip: false }));
+    const change = ev(30 + 24 * 10, 'r9'.padEnd(64, '0'), C);
+    const undo = ev(30 + 24 * 10 + 5, C, 'r9'.padEnd(64, '0'));
+    const { verdicts } = judgeVersions([...flips, ...rotations, change], 24 * H, [undo], W);
+    expect(verdicts.get(undo.id)).toMatchObject({ flapping: false });
+    expect(verdicts.get(undo.id)!.revertsToAt).not.toBeNull();
+  });
+
   it('ignores re-extractions, link-only changes and first records as flips, but keeps their versions', () => {
-    const first = ev(0, null, A, { kind: 'first_recorded', judged: false });
-    const tech = ev(1, A, B, { judged: false });
-    const back = ev(2, B, A, { judged: false });
+    const first = ev(0, null, A, { kind: 'first_recorded', canFlip: false });
+    const tech = ev(1, A, B, { canFlip: false });
+    const back = ev(2, B, A, { canFlip: false });
     const { verdicts } = judgeVersions([first, tech], null, [back], W);
     expect(verdicts.get(back.id)!.revertsToAt).toBeNull();
   });

@@ -59,6 +59,23 @@ describe('flap detection', () => {
     expect(smtp.mails).toHaveLength(0);
   });
 
+  it('alerts a later return to a version whose change was cancelled as the change it is, at its own severity', async () => {
+    const { account, destination } = await emailSubscriber(s, 'high@acme.test', []);
+    await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: destination.id, min_severity: 'high' });
+    await s.ingest(version('change', A, B));
+    await s.ingest(version('undo', B, A));
+    clock.advance(61_000);
+    await drain();
+    expect(smtp.mails).toHaveLength(0);
+    clock.advance(5 * 3_600_000);
+    await s.ingest(version('again', A, B));
+    clock.advance(61_000);
+    await drain();
+    await smtp.waitFor(1);
+    expect(subjects()).toEqual(['[HIGH] OpenAI: Arbitration clause replaced']);
+    expect(await delivery('again')).toMatchObject({ alerted: true, reversion: null });
+  });
+
   it('shows a later reversion as “reverted to the version of <date>” at low severity, never as a new high change', async () => {
     await emailSubscriber(s, 'legal@acme.test', ['openai']);
     await s.ingest(version('change', A, B));

@@ -131,6 +131,41 @@ describe('the Workers edition', () => {
     await waitOnExecutionContext(ctx);
   });
 
+  it('sends a rate-limited message back as a fresh delayed message, so it never uses up the queue’s retries; the dead-letter consumer spares a row a live consumer holds', async () => {
+    await monitorAccount();
+    const { edition } = await import('../../src/workers/edition.js');
+    const e = await edition(env);
+    const ctx = createExecutionContext();
+    await e.app.fetch(new Request('https://clausewatch.test/v1/events', { method: 'POST', headers: { authorization: `Bearer ${INGEST}`, 'content-type': 'application/json' }, body: JSON.stringify(event('evt_w4')) }), env, ctx);
+    // Grouped into outbox rows, but not handed to the queue: this test is the queue.
+    const { groupDueAlerts } = await import('../../src/delivery/grouping.js');
+    await groupDueAlerts(e.db, Date.now(), 0);
+    const slackRow = (await outbox()).find((o) => o.channel === 'slack')!;
+    answer = (url) => (url.hostname === 'slack.test' ? new Response('{"ok":false,"error":"ratelimited"}', { status: 429, headers: { 'retry-after': '30', 'content-type': 'application/json' } }) : new Response('ok'));
+    const batch = createMessageBatch<DeliveryMessage>('clausewatch-delivery', [{ id: 'r1', timestamp: new Date(), attempts: 1, body: { outboxId: slackRow.id } }]);
+    await worker.queue(batch, env, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks).toEqual(['r1']);
+    const after = await env.DB.prepare('SELECT status, attempts, due_at FROM outbox WHERE id = ?').bind(slackRow.id).first<{ status: string; attempts: number; due_at: number }>();
+    expect(after).toMatchObject({ status: 'retrying', attempts: 0 });
+    expect(after!.due_at - Date.now()).toBeGreaterThan(25_000);
+
+    // A dead-lettered message: the row is recorded dead, unless a live consumer is sending it.
+    const webhookRow = (await outbox()).find((o) => o.channel === 'webhook')!;
+    await env.DB.prepare("UPDATE outbox SET status = 'sending', lease_owner = 'queue:live:1', lease_until = ? WHERE id = ?").bind(Date.now() + 60_000, webhookRow.id).run();
+    const dead = createMessageBatch<DeliveryMessage>('clausewatch-delivery-dlq', [
+      { id: 'd1', timestamp: new Date(), attempts: 1, body: { outboxId: slackRow.id } },
+      { id: 'd2', timestamp: new Date(), attempts: 1, body: { outboxId: webhookRow.id } },
+    ]);
+    await worker.queue(dead, env, ctx);
+    expect((await getQueueResult(dead, ctx)).explicitAcks.sort()).toEqual(['d1', 'd2']);
+    const rows = new Map((await outbox()).map((o) => [o.id, o]));
+    expect(rows.get(slackRow.id)).toMatchObject({ status: 'dead', last_error: 'the delivery queue gave up after its retries' });
+    expect(rows.get(webhookRow.id)!.status).toBe('sending');
+    await waitOnExecutionContext(ctx);
+  });
+
   it('enqueues each digest once from the Cron Trigger, however often the tick runs', async () => {
     const { account } = await monitorAccount();
     await call('PATCH', `/v1/accounts/${account.id}`, { timezone: 'UTC', digest_weekday: 'monday', digest_hour: 9 });

@@ -1,0 +1,87 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { ADMIN_TOKEN, INGEST_TOKEN } from './app.js';
+import { TEST_SECRET_KEY } from './service.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  role: 'api' | 'dispatcher' | 'all';
+  /** Every JSON log line the process wrote so far. */
+  logs: Record<string, unknown>[];
+  /** The dispatcher's lease owner (ROLE=dispatcher), or the API's port (ROLE=api), once started. */
+  ready: Promise<{ owner?: string; port?: number }>;
+  exited: Promise<number | null>;
+  /** SIGTERM, then SIGKILL after `graceMs` if it is still running. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** A free TCP port on loopback (the OS picks it; closed again before the service binds it). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/**
+ * `node --import tsx src/main.ts` as an operator runs it, with the test tokens and secret key and
+ * the environment given. Its JSON log lines are collected; `ready` resolves on `server.listening`
+ * or `dispatcher.started` (so LOG_LEVEL must be info or lower).
+ */
+export function startServiceProcess(role: ServiceProcess['role'], env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ROLE: role,
+      INGEST_TOKENS: INGEST_TOKEN,
+      ADMIN_TOKENS: ADMIN_TOKEN,
+      SECRET_KEY: TEST_SECRET_KEY,
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const ready = new Promise<{ owner?: string; port?: number }>((resolve, reject) => {
+    let partial = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          continue; // the start banner and other plain lines
+        }
+        logs.push(entry);
+        if (entry.msg === 'dispatcher.started') resolve({ owner: String(entry.owner) });
+        if (entry.msg === 'server.listening') resolve({ port: Number(entry.port) });
+      }
+    });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    void exited.then((code) => reject(new Error(`ROLE=${role} exited with ${code} before it was ready: ${stderr.slice(-2000)}`)));
+  });
+  ready.catch(() => undefined);
+  return {
+    child,
+    role,
+    logs,
+    ready,
+    exited,
+    async stop(graceMs = 5_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

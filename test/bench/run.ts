@@ -8,6 +8,7 @@ import { benchBatchThroughput, benchFanOut } from './ingest.js';
 import { benchEmail } from './email.js';
 import { benchDigests } from './digest.js';
 import { benchVerifications } from './verifications.js';
+import { benchScaleOut } from './scale-out.js';
 
 const sections: { name: string; run: () => Promise<BenchRow[]> }[] = [
   { name: 'ingest fan-out', run: benchFanOut },
@@ -15,6 +16,7 @@ const sections: { name: string; run: () => Promise<BenchRow[]> }[] = [
   { name: 'email delivery', run: benchEmail },
   { name: 'digests', run: benchDigests },
   { name: 'verifications', run: benchVerifications },
+  { name: 'dispatcher scale-out', run: benchScaleOut },
 ];
 
 const filter = process.argv[2];

@@ -6,7 +6,7 @@ import type { LinkSigner } from '../links.js';
 import type { DestinationType } from '../../db/schema.js';
 import { newId } from '../core/ids.js';
 import type { ChannelAdapter } from './channel.js';
-import { claimDue, nextDueAt, releaseClaims, type OutboxRow } from './outbox.js';
+import { claimDue, nextDueAt, releaseClaims, renewLease, type OutboxRow } from './outbox.js';
 import { groupDueAlerts, nextGroupDueAt } from './grouping.js';
 import { createDeliverer } from './deliver.js';
 
@@ -75,9 +75,16 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     let exhausted = false;
     let refilling: Promise<void> | undefined;
     let handled = 0;
+    // When each claim was made: a row that waited for a free worker long enough to put its lease
+    // at risk renews it before sending, or leaves it if another dispatcher has taken it over.
+    const claimedAt = new Map<number, number>();
     const refill = async () => {
-      const rows = await claimDue(db, owner, clock(), leaseMs, batchSize);
-      for (const r of rows) unstarted.add(r.id);
+      const at = clock();
+      const rows = await claimDue(db, owner, at, leaseMs, batchSize);
+      for (const r of rows) {
+        unstarted.add(r.id);
+        claimedAt.set(r.id, at);
+      }
       queue.push(...rows);
       if (rows.length < batchSize) exhausted = true;
     };
@@ -93,6 +100,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         unstarted.delete(row.id);
         handled++;
         try {
+          const now = clock();
+          if (now - claimedAt.get(row.id)! > leaseMs / 3 && !(await renewLease(db, row.id, owner, now, leaseMs))) {
+            log.warn('delivery.lease_lost', { outboxId: row.id, owner, before: 'send' });
+            continue;
+          }
+          claimedAt.delete(row.id);
           await deliver(row, owner);
         } catch (err) {
           // A database error while recording the outcome: the lease runs out and another pass retries.

@@ -43,6 +43,12 @@ export async function markPartSent(db: Db, id: number, owner: string, partsSent:
   return r.rowsAffected > 0;
 }
 
+/** Extends a held lease; false when it was lost (the row ran out of lease and was taken over). */
+export async function renewLease(db: Db, id: number, owner: string, now: number, leaseMs: number): Promise<boolean> {
+  const r = await db.run(sql`UPDATE outbox SET lease_until = ${now + leaseMs}, updated_at = ${now} WHERE ${held(id, owner)} AND lease_until > ${now}`);
+  return r.rowsAffected > 0;
+}
+
 export async function markSent(db: Db, id: number, owner: string, providerId: string | null, now: number): Promise<boolean> {
   const r = await db.run(sql`
     UPDATE outbox SET status = 'sent', provider_id = ${providerId}, sent_at = ${now}, last_error = NULL,

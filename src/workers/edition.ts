@@ -3,7 +3,7 @@ import { loadConfig, type Config } from '../config.js';
 import type { Db } from '../db.js';
 import { createLogger, type Logger } from '../log.js';
 import { createApp } from '../http/app.js';
-import { createLinkSigner } from '../links.js';
+import { createLinkSigner, type LinkSigner } from '../links.js';
 import { emailTemplates } from '../render/templates.js';
 import { resolveSecrets } from '../secrets.js';
 import { loadCatalog, type CatalogEntry } from '../store/platforms.js';
@@ -37,6 +37,7 @@ export interface Edition {
   app: Hono;
   db: Db;
   config: Config;
+  links: LinkSigner;
   /** The channels delivered here. */
   channels: readonly DestinationType[];
   /** Groups due alerts and hands every due outbox row of these channels to the delivery queue. */
@@ -199,5 +200,5 @@ export async function createEdition(env: Env, clock: () => number = Date.now): P
     await pump(clock());
   }
 
-  return { app, db, config, channels: delivered, pump, consume, deadLetter, tick };
+  return { app, db, config, links, channels: delivered, pump, consume, deadLetter, tick };
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { env, exports } from 'cloudflare:workers';
 import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
 import worker from '../../src/worker.js';
+import { destinationLinks } from '../../src/links.js';
 import type { DeliveryMessage } from '../../src/workers/edition.js';
 
 const ADMIN = 'test-admin-token';
@@ -194,6 +195,24 @@ describe('the Workers edition', () => {
     expect(email.status).toBe(400);
     expect(email.json.issues).toEqual([{ path: 'type', message: 'email is not delivered by this server (it delivers discord, webhook, slack)' }]);
     expect((await call('POST', '/v1/signup', { email: 'a@b.test', platform: 'openai' }, null)).status).toBe(404);
+  });
+
+  it('serves the Atom feeds and the signed manage page from D1', async () => {
+    const { hook } = await monitorAccount();
+    await call('POST', '/v1/events', event('evt_w5', { title: 'Fees <b>raised</b>' }), INGEST);
+    const feed = await exports.default.fetch('https://clausewatch.test/feeds/openai.atom');
+    expect(feed.status).toBe(200);
+    expect(feed.headers.get('content-type')).toContain('application/atom+xml');
+    const xml = await feed.text();
+    expect(xml).toContain('Fees &lt;b&gt;raised&lt;/b&gt;');
+    expect((await exports.default.fetch('https://clausewatch.test/feeds/openai.atom', { headers: { 'if-none-match': feed.headers.get('etag')! } })).status).toBe(304);
+    // Manage links are signed with WebCrypto here; a forged one is refused.
+    const { edition } = await import('../../src/workers/edition.js');
+    const e = await edition(env);
+    const manage = await exports.default.fetch((await destinationLinks(e.links, hook.id)).manage);
+    expect(manage.status).toBe(200);
+    expect(await manage.text()).toContain('a webhook');
+    expect((await exports.default.fetch('https://clausewatch.test/manage/forged-token')).status).toBeGreaterThanOrEqual(400);
   });
 
   it('answers a signed Discord slash command within the request, with WebCrypto Ed25519', async () => {

@@ -7,6 +7,7 @@ import type { Db } from './db.js';
 import type { Clock } from './core/clock.js';
 import type { Logger } from './log.js';
 import { createApp } from './http/app.js';
+import { appConfig } from './app-config.js';
 import { createLinkSigner, type LinkSigner } from './links.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.js';
@@ -134,19 +135,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     clientAddress: deps.clientAddress,
     checkWebhookUrl: (url) => checkWebhookUrl(url, config.webhookAllowPrivate),
     onAlertWork: () => dispatcher.wake(),
-    config: {
-      publicUrl: config.publicUrl,
-      ingestTokens: secrets.ingestTokens,
-      adminTokens: secrets.adminTokens,
-      secretKey: secrets.secretKey,
-      alertGroupWaitSeconds: config.alertGroupWaitSeconds,
-      alertMaxAgeHours: config.alertMaxAgeHours,
-      flapWindowHours: config.flapWindowHours,
-      digest: { weekday: config.digest.weekday, hour: config.digest.hour },
-      webhookAllowPrivate: config.webhookAllowPrivate,
-      signupLimitPerHour: config.signupLimitPerHour,
-      staleAfterHours: config.staleAfterHours,
-    },
+    config: appConfig(config, secrets),
     },
     (hono) => extensions.forEach((extend) => extend(hono)),
   );

@@ -1,22 +1,9 @@
-import type { Db } from '../db.js';
-import type { Clock } from '../core/clock.js';
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
-import type { LinkSigner } from '../links.js';
-import type { DestinationType } from '../../db/schema.js';
 import { newId } from '../core/ids.js';
-import type { ChannelAdapter } from './channel.js';
 import { claimDue, nextDueAt, releaseClaims, renewLease, type OutboxRow } from './outbox.js';
 import { groupDueAlerts, nextGroupDueAt } from './grouping.js';
-import { createDeliverer } from './deliver.js';
+import { createDeliverer, type DelivererDeps } from './deliver.js';
 
-export interface DispatcherDeps {
-  db: Db;
-  clock: Clock;
-  log: Logger;
-  channels: Partial<Record<DestinationType, ChannelAdapter>>;
-  links: LinkSigner;
-  metrics?: Metrics;
+export interface DispatcherDeps extends Omit<DelivererDeps, 'leaseMs'> {
   groupWaitMs: number;
   /** MAX_ALERTS_PER_DAY: alert messages per destination per local day before the rest is summarised. */
   maxAlertsPerDay?: number;
@@ -28,7 +15,6 @@ export interface DispatcherDeps {
   concurrency?: number;
   /** Longest sleep between looks at the database when nobody wakes us (other processes ingest too). */
   pollMs?: number;
-  random?: () => number;
 }
 
 export interface Dispatcher {

@@ -3,6 +3,7 @@ import { loadConfig, type Config } from '../config.js';
 import type { Db } from '../db.js';
 import { createLogger, type Logger } from '../log.js';
 import { createApp } from '../http/app.js';
+import { appConfig } from '../app-config.js';
 import { createLinkSigner, type LinkSigner } from '../links.js';
 import { emailTemplates } from '../render/templates.js';
 import { resolveSecrets } from '../secrets.js';
@@ -106,19 +107,7 @@ export async function createEdition(env: Env, clock: () => number = Date.now): P
       templates: emailTemplates,
       channels: delivered,
       clientAddress: (c) => c.req.header('cf-connecting-ip') ?? 'unknown',
-      config: {
-        publicUrl: config.publicUrl,
-        ingestTokens: secrets.ingestTokens,
-        adminTokens: secrets.adminTokens,
-        secretKey: secrets.secretKey,
-        alertGroupWaitSeconds: config.alertGroupWaitSeconds,
-        alertMaxAgeHours: config.alertMaxAgeHours,
-        flapWindowHours: config.flapWindowHours,
-        digest: { weekday: config.digest.weekday, hour: config.digest.hour },
-        webhookAllowPrivate: config.webhookAllowPrivate,
-        signupLimitPerHour: config.signupLimitPerHour,
-        staleAfterHours: config.staleAfterHours,
-      },
+      config: appConfig(config, secrets),
     },
     (hono) => {
       if (config.discord) {

@@ -16,9 +16,7 @@ describe('the replay of a noisy six-month history', () => {
       call: fetchCall('https://clausewatch.test', (url, init) => Promise.resolve(s.app.request(url, init))),
       ingestToken: INGEST_TOKEN,
       adminToken: ADMIN_TOKEN,
-      settle: async () => {
-        while ((await s.dispatcher.runOnce()) > 0);
-      },
+      settle: () => s.drain(),
     });
   }, 120_000);
   afterAll(() => s?.dispose());

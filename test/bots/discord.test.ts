@@ -160,7 +160,7 @@ describe('Discord delivery', () => {
     await s.database.db.run(sql`UPDATE matches SET alert_state = 'none'`);
     clock.set('2026-11-30T09:00:00Z');
     await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });
-    while ((await s.dispatcher.runOnce()) > 0);
+    await s.drain();
     expect(discord.messages.length).toBeGreaterThanOrEqual(4);
     const titles = discord.messages.flatMap((m) => m.body.embeds.map((e: any) => e.title)).filter((t: string) => /^Change/.test(t ?? ''));
     expect(new Set(titles).size).toBe(30);

@@ -60,7 +60,7 @@ describe('Slack install for many workspaces', () => {
     const account = (await s.call('GET', '/v1/accounts?slack_team=T0002')).json.data[0];
     await s.call('PATCH', `/v1/accounts/${account.id}`, { plan: 'monitor' });
     await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
-    while ((await s.dispatcher.runOnce()) > 0);
+    await s.drain();
     expect(slack.calls.map((c) => [c.token, c.args.channel])).toEqual([['xoxb-installed-token', 'C0002']]);
   });
 

@@ -165,7 +165,7 @@ describe('Slack delivery', () => {
     await s.database.db.run(sql`UPDATE matches SET alert_state = 'none'`); // digest only
     clock.set('2026-11-30T09:00:00Z');
     await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });
-    while ((await s.dispatcher.runOnce()) > 0);
+    await s.drain();
     expect(slack.calls.length).toBeGreaterThanOrEqual(2);
     const texts = slack.calls.map((c) => JSON.stringify(c.args.blocks));
     expect(texts[0]).toContain('Weekly digest');

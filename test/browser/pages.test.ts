@@ -37,9 +37,6 @@ afterAll(async () => {
   await smtp?.close();
 });
 
-const drain = async () => {
-  while ((await s.dispatcher.runOnce()) > 0);
-};
 const linkIn = (text: string, path: string) => new RegExp(`${base.replace(/\./g, '\\.')}/${path}/[A-Za-z0-9._-]+(/\\d{4}-\\d{2}-\\d{2})?`).exec(text.replace(/=\r?\n/g, ''))![0];
 
 async function open(url: string, width = 1024): Promise<Page> {
@@ -58,7 +55,7 @@ describe('what people see, in Chromium', () => {
   it('confirms a sign-up from the link in the mail', async () => {
     const r = await fetch(`${base}/v1/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'ana@example.test', platform: 'openai' }) });
     expect(r.status).toBe(202);
-    await drain();
+    await s.drain();
     const [mail] = await smtp.waitFor(1);
     const page = await open(linkIn(mail!.parsed.text!, 'confirm'), 375);
     await expect.poll(() => page.locator('h1').textContent()).toBe('You are subscribed');
@@ -104,11 +101,11 @@ describe('what people see, in Chromium', () => {
     for (const slug of slugs) await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: slug, destination: dest.id });
     const before = smtp.mails.length;
     await s.ingest({ events: events.filter((e: any) => slugs.includes(e.platform.slug)).map((e: any) => ({ ...e, detected_at: '2026-11-24T06:10:00Z' })) });
-    await drain();
+    await s.drain();
     const alert = (await smtp.waitFor(before + 1))[before]!;
     clock.set('2026-11-30T09:00:00Z');
     await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });
-    await drain();
+    await s.drain();
     const digest = (await smtp.waitFor(before + 2)).find((m) => m.to[0] === 'legal@acme.test' && /this week/.test(m.parsed.subject ?? ''))!;
 
     for (const [name, html] of [

@@ -16,7 +16,7 @@ async function runDigests(at = MONDAY_9) {
   clock.set(at);
   const r = await s.call('POST', '/v1/digests/run', { at });
   expect(r.status).toBe(202);
-  while ((await s.dispatcher.runOnce()) > 0);
+  await s.drain();
   return r.json;
 }
 const digestMails = () => smtp.mails.filter((m) => /this week/.test(m.parsed.subject ?? ''));

@@ -11,9 +11,6 @@ beforeEach(() => ({ s, smtp } = ctx));
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
-const drain = async () => {
-  while ((await s.dispatcher.runOnce()) > 0);
-};
 const subjects = () => smtp.mails.map((m) => m.parsed.subject);
 const delivery = async (id: string) => (await s.call('GET', '/v1/events?limit=100')).json.data.find((e: any) => e.id === id).delivery;
 
@@ -38,7 +35,7 @@ describe('flap detection', () => {
     clock.advance(20_000);
     await s.ingest(version('undo', B, A));
     clock.advance(61_000);
-    await drain();
+    await s.drain();
     expect(smtp.mails).toHaveLength(0);
     expect(await delivery('change')).toMatchObject({ alerted: false, suppressed_destinations: { reverted: 1 } });
     expect(await delivery('undo')).toMatchObject({
@@ -55,12 +52,12 @@ describe('flap detection', () => {
     await s.ingest(version('change', A, B));
     await s.ingest(version('undo', B, A));
     clock.advance(61_000);
-    await drain();
+    await s.drain();
     expect(smtp.mails).toHaveLength(0);
     clock.advance(5 * 3_600_000);
     await s.ingest(version('again', A, B));
     clock.advance(61_000);
-    await drain();
+    await s.drain();
     await smtp.waitFor(1);
     expect(subjects()).toEqual(['[HIGH] OpenAI: Arbitration clause replaced']);
     expect(await delivery('again')).toMatchObject({ alerted: true, reversion: null });
@@ -70,11 +67,11 @@ describe('flap detection', () => {
     await emailSubscriber(s, 'legal@acme.test', ['openai']);
     await s.ingest(version('change', A, B));
     clock.advance(61_000);
-    await drain();
+    await s.drain();
     clock.advance(5 * 3_600_000);
     await s.ingest(version('undo', B, A));
     clock.advance(61_000);
-    await drain();
+    await s.drain();
     await smtp.waitFor(2);
     expect(subjects()).toEqual(['[HIGH] OpenAI: Arbitration clause replaced', '[LOW] OpenAI: Arbitration clause restored']);
     // The version returned to: the one in place before the change, known here only from the change's previous hash.
@@ -87,7 +84,7 @@ describe('flap detection', () => {
     for (let i = 0; i < 9; i++) {
       await s.ingest(version(`flip${i}`, hashes[i % 2]!, hashes[(i + 1) % 2]!));
       clock.advance(61_000);
-      await drain();
+      await s.drain();
       clock.advance(5 * 3_600_000);
     }
     // The change and 3 reversions alert; from the 4th reversion on the document is flapping.
@@ -97,7 +94,7 @@ describe('flap detection', () => {
 
     clock.set('2026-11-30T09:00:00Z');
     await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });
-    await drain();
+    await s.drain();
     const digest = smtp.mails.find((m) => /this week/.test(m.parsed.subject ?? ''))!;
     expect(digest.parsed.text).toContain('OpenAI · ChatGPT Commercial Terms flapped 8 times this week between 2 versions');
     // The flips are not listed one by one; the first change is.

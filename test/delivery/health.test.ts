@@ -12,9 +12,6 @@ let smtp: TestSmtpServer;
 beforeEach(() => ({ s, smtp } = ctx));
 
 const verify = (checks: unknown) => s.call('POST', '/v1/verifications', { checks }, INGEST_TOKEN);
-const drain = async () => {
-  while ((await s.dispatcher.runOnce()) > 0);
-};
 
 describe('POST /v1/verifications', () => {
   it('keeps each document’s last-verified time, found by producer id or title, and reports unknown ones', async () => {
@@ -51,7 +48,7 @@ describe('monitor health', () => {
   it('turns a watched document silent past STALE_AFTER_HOURS into exactly one notice, and one restore', async () => {
     await emailSubscriber(s, 'legal@acme.test', ['openai'], 'monitor');
     await s.ingest(makeEvent({ id: 'seen', detected_at: '2026-11-20T06:00:00Z' }));
-    await drain();
+    await s.drain();
     expect(smtp.mails).toHaveLength(1); // the change itself
 
     clock.advance(47 * 3_600_000);
@@ -60,17 +57,17 @@ describe('monitor health', () => {
     expect(await checkStaleDocuments(s.database.db, clock(), 48)).toBe(1);
     clock.advance(60 * 60_000);
     expect(await checkStaleDocuments(s.database.db, clock(), 48)).toBe(0); // once per outage
-    await drain();
+    await s.drain();
     await smtp.waitFor(2);
     expect(smtp.mails[1]!.parsed.subject).toBe('Monitoring: OpenAI Terms of Use cannot be watched');
     expect(smtp.mails[1]!.parsed.html).toContain('Monitoring · cannot be watched');
 
     await verify([{ platform: 'openai', document: 'OpenAI Terms of Use', checked_at: new Date(clock()).toISOString() }]);
-    await drain();
+    await s.drain();
     await smtp.waitFor(3);
     expect(smtp.mails[2]!.parsed.subject).toBe('Monitoring: OpenAI Terms of Use is watched again');
     await verify([{ platform: 'openai', document: 'OpenAI Terms of Use', checked_at: new Date(clock() + 1000).toISOString() }]);
-    await drain();
+    await s.drain();
     await new Promise((r) => setTimeout(r, 100));
     expect(smtp.mails).toHaveLength(3);
   });
@@ -81,11 +78,11 @@ describe('monitor health', () => {
     await verify([{ platform: 'openai', document: 'OpenAI Privacy Policy', checked_at: '2026-11-24T06:00:00Z' }]);
     clock.set('2026-11-25T00:00:00Z');
     await checkStaleDocuments(s.database.db, clock(), 48);
-    await drain();
+    await s.drain();
     expect(smtp.mails).toHaveLength(0); // free: no same-day notice
     clock.set('2026-11-30T09:00:00Z');
     await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });
-    await drain();
+    await s.drain();
     const html = (await smtp.waitFor(1))[0]!.parsed.html as string;
     const monitoring = html.slice(html.indexOf('>Monitoring<'));
     expect(monitoring).toContain('OpenAI Terms of Use could not be read');

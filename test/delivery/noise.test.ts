@@ -9,9 +9,6 @@ let s: TestService;
 let smtp: TestSmtpServer;
 beforeEach(() => ({ s, smtp } = ctx));
 
-const drain = async () => {
-  while ((await s.dispatcher.runOnce()) > 0);
-};
 const delivery = async (id: string) => (await s.call('GET', '/v1/events')).json.data.find((e: any) => e.id === id).delivery;
 
 describe('noise control', () => {
@@ -26,7 +23,7 @@ describe('noise control', () => {
     const feed = await (await s.app.request('/feeds/openai.atom')).text();
     expect(feed).toContain('[Links only] OpenAI');
     clock.advance(61_000);
-    await drain();
+    await s.drain();
     expect(smtp.mails).toHaveLength(0);
   });
 
@@ -36,7 +33,7 @@ describe('noise control', () => {
     clock.advance(20_000);
     await s.ingest(makeEvent({ id: 'up', kind: 'restored', severity: 'low', evidence: { sha256: 'a'.repeat(64) }, detected_at: '2026-11-20T06:59:30Z' }));
     clock.advance(61_000);
-    await drain();
+    await s.drain();
     expect(smtp.mails).toHaveLength(0);
     for (const id of ['down', 'up']) expect(await delivery(id)).toMatchObject({ alerted: false, suppressed_destinations: { unreachable_burst: 1 } });
     expect((await s.call('GET', '/metrics')).text).toMatch(/clausewatch_alerts_suppressed_total\{reason="unreachable_burst"\} 2/);
@@ -48,7 +45,7 @@ describe('noise control', () => {
     await emailSubscriber(s, 'legal@acme.test', ['openai']);
     await s.ingest(makeEvent({ id: 'down', kind: 'unreachable', severity: 'low', detected_at: '2026-11-20T06:59:00Z' }));
     clock.advance(61_000);
-    await drain();
+    await s.drain();
     expect(smtp.mails.map((m) => m.parsed.subject)).toEqual(['Monitoring: OpenAI Terms of Use cannot be watched']);
   });
 
@@ -78,11 +75,11 @@ describe('the alert budget', () => {
       for (let i = 0; i < 5; i++) {
         await budget.ingest(makeEvent({ id: `e${i}`, title: `Change ${i}`, detected_at: new Date(clock()).toISOString() }));
         clock.advance(61_000);
-        while ((await budget.dispatcher.runOnce()) > 0);
+        await budget.drain();
       }
       expect(smtp.mails.map((m) => m.parsed.subject)).toEqual(['[MEDIUM] OpenAI: Change 0', '[MEDIUM] OpenAI: Change 1']);
       clock.set('2026-11-21T00:00:30Z'); // the local (UTC) day is over
-      while ((await budget.dispatcher.runOnce()) > 0);
+      await budget.drain();
       await smtp.waitFor(3);
       const summary = smtp.mails[2]!;
       expect(summary.parsed.subject).toBe("3 more policy changes today (past today's alert limit)");
@@ -90,7 +87,7 @@ describe('the alert budget', () => {
       // A new day, a new budget.
       await budget.ingest(makeEvent({ id: 'next-day', title: 'Next day', detected_at: new Date(clock()).toISOString() }));
       clock.advance(61_000);
-      while ((await budget.dispatcher.runOnce()) > 0);
+      await budget.drain();
       await smtp.waitFor(4);
       expect(smtp.mails[3]!.parsed.subject).toBe('[MEDIUM] OpenAI: Next day');
     } finally {

@@ -10,13 +10,10 @@ let s: TestService;
 let smtp: TestSmtpServer;
 beforeEach(() => ({ s, smtp } = ctx));
 
-const drain = async () => {
-  while ((await s.dispatcher.runOnce()) > 0);
-};
 const tick = async (at: string) => {
   clock.set(at);
   const r = await s.call('POST', '/v1/digests/run', { at });
-  await drain();
+  await s.drain();
   return r.json.reminders as number;
 };
 
@@ -25,7 +22,7 @@ describe('effective-date reminders', () => {
     await emailSubscriber(s, 'monitor@acme.test', ['openai'], 'monitor');
     await emailSubscriber(s, 'free@acme.test', ['openai'], 'free');
     await s.ingest(makeEvent({ id: 'eff', title: 'Arbitration clause added', effective_at: '2026-12-07', detected_at: '2026-11-20T06:00:00Z' }));
-    await drain();
+    await s.drain();
     const alerts = smtp.mails.length;
     expect(await tick('2026-11-29T09:30:00Z')).toBe(0); // 8 days before
     expect(await tick('2026-11-30T08:30:00Z')).toBe(0); // 7 days before, before the digest hour
@@ -43,7 +40,7 @@ describe('effective-date reminders', () => {
     await s.call('PATCH', `/v1/accounts/${a.account.id}`, { reminder_days: 3 });
     await s.call('PATCH', `/v1/accounts/${b.account.id}`, { reminder_days: 0 });
     await s.ingest(makeEvent({ id: 'eff', effective_at: '2026-12-07', detected_at: '2026-11-20T06:00:00Z' }));
-    await drain();
+    await s.drain();
     expect(await tick('2026-11-30T09:30:00Z')).toBe(0);
     expect(await tick('2026-12-04T09:30:00Z')).toBe(1);
     expect(smtp.mails.filter((m) => /^Reminder/.test(m.parsed.subject ?? '')).map((m) => m.to[0])).toEqual(['three@acme.test']);
@@ -56,7 +53,7 @@ describe('effective-date reminders', () => {
       const dest = (await s.call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'webhook', url: hook.url })).json;
       await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: dest.id });
       await s.ingest(makeEvent({ id: 'eff', effective_at: '2026-12-07', detected_at: '2026-11-20T06:00:00Z' }));
-      await drain();
+      await s.drain();
       await tick('2026-11-30T09:30:00Z');
       const types = hook.received.map((r) => r.body.type).filter((t) => t !== 'digest.weekly');
       expect(types).toEqual(['change.alert', 'effective.reminder']);

@@ -13,6 +13,8 @@ export interface TestService extends Service {
   database: TempDatabase;
   call(method: string, path: string, body?: unknown, token?: string | null, headers?: Record<string, string>): Promise<{ status: number; json: any; text: string; res: Response }>;
   ingest(body: unknown): Promise<{ status: number; json: any }>;
+  /** Runs dispatcher passes until one finds nothing to do. */
+  drain(): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -59,6 +61,9 @@ export async function testService(env: Record<string, string> = {}, opts: { cloc
     database,
     call,
     ingest: (body) => call('POST', '/v1/events', body, INGEST_TOKEN),
+    async drain() {
+      while ((await service.dispatcher.runOnce()) > 0);
+    },
     async dispose() {
       await service.stop();
       database.dispose();

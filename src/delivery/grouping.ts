@@ -16,8 +16,8 @@ import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js
 export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, maxPerDay = Number.MAX_SAFE_INTEGER): Promise<number> {
   const cutoff = now - groupWaitMs;
   const zones = await db.all<{ timezone: string }>(sql`
-    SELECT DISTINCT a.timezone FROM matches m JOIN destinations d ON d.id = m.destination_id JOIN accounts a ON a.id = d.account_id
-    WHERE m.alert_state = 'pending'`);
+    SELECT DISTINCT a.timezone FROM matches m CROSS JOIN destinations d CROSS JOIN accounts a
+    WHERE m.alert_state = 'pending' AND d.id = m.destination_id AND a.id = d.account_id`);
   if (!zones.length) return 0;
   const days = JSON.stringify(
     zones.map(({ timezone }) => {
@@ -26,17 +26,7 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
       return { tz: timezone, date: isoDate(l), start: zonedInstant(l.y, l.m, l.d, 0, timezone), end: zonedInstant(next.y, next.m, next.d, 0, timezone) };
     }),
   );
-  // Destinations whose group is due, with their local day and today's alert count.
-  const due = sql`(
-    SELECT m.destination_id, min(m.id) AS first_id, d.account_id, d.type,
-      j.value ->> 'date' AS day, j.value ->> 'end' AS day_end,
-      (SELECT count(*) FROM outbox o WHERE o.destination_id = m.destination_id AND o.kind = 'alert'
-         AND o.status <> 'cancelled' AND o.created_at >= j.value ->> 'start') AS sent_today
-    FROM matches m JOIN destinations d ON d.id = m.destination_id JOIN accounts a ON a.id = d.account_id
-    JOIN json_each(${days}) j ON j.value ->> 'tz' = a.timezone
-    WHERE m.alert_state = 'pending'
-    GROUP BY m.destination_id
-    HAVING min(m.created_at) <= ${cutoff})`;
+  const due = dueGroups(days, cutoff);
   const [created] = (await runBatch(db, [
     db.run(sql`
       INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
@@ -60,6 +50,23 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
   ])) as { rowsAffected: number }[];
   return created?.rowsAffected ?? 0;
 }
+
+/**
+ * Destinations whose group is due, with their local day (`days`: each zone's, as JSON) and
+ * today's alert count. CROSS JOIN fixes SQLite's join order: from the few pending matches (their
+ * partial index) outwards. Left to itself the planner started from every account in the zone and
+ * built an automatic index over all matches for each statement: 1.6 s to group 1,000
+ * destinations instead of 15 ms.
+ */
+export const dueGroups = (days: string, cutoff: number) => sql`(
+  SELECT m.destination_id, min(m.id) AS first_id, d.account_id, d.type,
+    j.value ->> 'date' AS day, j.value ->> 'end' AS day_end,
+    (SELECT count(*) FROM outbox o WHERE o.destination_id = m.destination_id AND o.kind = 'alert'
+       AND o.status <> 'cancelled' AND o.created_at >= j.value ->> 'start') AS sent_today
+  FROM matches m CROSS JOIN destinations d CROSS JOIN accounts a CROSS JOIN json_each(${days}) j
+  WHERE m.alert_state = 'pending' AND d.id = m.destination_id AND a.id = d.account_id AND j.value ->> 'tz' = a.timezone
+  GROUP BY m.destination_id
+  HAVING min(m.created_at) <= ${cutoff})`;
 
 /** When the next group falls due (ms), or undefined when nothing waits: the dispatcher sleeps until then. */
 export async function nextGroupDueAt(db: Db, groupWaitMs: number): Promise<number | undefined> {

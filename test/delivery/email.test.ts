@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import type { TestSmtpServer } from '../support/smtp.js';
 import { emailSubscriber, testService, withSmtpService, type TestService } from '../support/service.js';
 import { fixtureEvents, makeEvent } from '../support/app.js';
+import { dueGroups } from '../../src/delivery/grouping.js';
 
 const ctx = withSmtpService({ ALERT_GROUP_WAIT_SECONDS: '60' }, '2026-11-20T07:00:00Z');
 const clock = ctx.clock;
@@ -160,6 +161,16 @@ describe('the dispatcher', () => {
     } finally {
       await live.dispose();
     }
+  });
+
+  it('groups from the pending matches outwards, never reading every account or match', async () => {
+    await emailSubscriber(s, 'legal@acme.test');
+    await emailSubscriber(s, 'privacy@acme.test');
+    await s.ingest(makeEvent());
+    const plan = await s.database.db.all<{ detail: string }>(sql`EXPLAIN QUERY PLAN SELECT * FROM ${dueGroups('[{"tz":"UTC"}]', clock())} g`);
+    const steps = plan.map((p) => p.detail);
+    expect(steps).toContain('SCAN m USING INDEX matches_pending_since');
+    expect(steps.filter((d) => /^(SCAN|SEARCH) (d|a|o) /.test(d)).every((d) => d.startsWith('SEARCH') && !d.includes('AUTOMATIC'))).toBe(true);
   });
 });
 

@@ -36,6 +36,12 @@ function notice(d: DocRow, kind: 'unreachable' | 'restored', now: number, staleA
 }
 
 /**
+ * A notice is news of now (alerted within the hour or not at all) and carries no content hash, so
+ * version judgement (reversions, flapping) never looks at it and its window does not matter.
+ */
+const NOTICE_INGEST = { alertMaxAgeHours: 1, flapWindowHours: 1 };
+
+/**
  * Monitor health: a watched document silent (no event, no verification) for STALE_AFTER_HOURS
  * is an outage. It becomes one monitoring notice to its subscribers, delivered like any event
  * (same matching, alerts for the monitor plan, digests for all), and "monitoring resumed" when
@@ -54,7 +60,7 @@ export async function checkStaleDocuments(db: Db, now: number, staleAfterHours: 
     RETURNING id, (SELECT slug FROM platforms WHERE platforms.id = documents.platform_id) AS slug, title, url, kind, external_id,
       max(coalesce(last_verified_at, 0), coalesce(last_event_at, 0)) AS seen`);
   if (!stale.length) return 0;
-  await ingestEvents({ db, clock: () => now, alertMaxAgeHours: 1, flapWindowHours: 72 }, stale.map((d) => notice(d, 'unreachable', now, staleAfterHours)));
+  await ingestEvents({ db, clock: () => now, ...NOTICE_INGEST }, stale.map((d) => notice(d, 'unreachable', now, staleAfterHours)));
   return stale.length;
 }
 
@@ -65,6 +71,6 @@ export async function restoreDocuments(db: Db, now: number, staleAfterHours: num
     WHERE health = 'stale' AND max(coalesce(last_verified_at, 0), coalesce(last_event_at, 0)) > health_since
     RETURNING id, (SELECT slug FROM platforms WHERE platforms.id = documents.platform_id) AS slug, title, url, kind, external_id, 0 AS seen`);
   if (!back.length) return 0;
-  await ingestEvents({ db, clock: () => now, alertMaxAgeHours: 1, flapWindowHours: 72 }, back.map((d) => notice(d, 'restored', now, staleAfterHours)));
+  await ingestEvents({ db, clock: () => now, ...NOTICE_INGEST }, back.map((d) => notice(d, 'restored', now, staleAfterHours)));
   return back.length;
 }

@@ -53,6 +53,8 @@ export interface ServiceDeps {
   dispatcher?: { owner?: string; pollMs?: number; leaseMs?: number; concurrency?: number };
   /** Slack's "Add to Slack" page; tests point it at a loopback stand-in. */
   slackAuthorizationUrl?: string;
+  /** How long a chat command may run before it is answered later (Slack's and Discord's 3 s, less a margin). */
+  chatAnswerDeadlineMs?: number;
 }
 
 const CATALOG_FILE = new URL('../db/catalog.json', import.meta.url);
@@ -92,6 +94,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
         tokenFor,
         commands,
         onWorkspaceGone: (teamId) => installations.deleteInstallation!({ teamId, isEnterpriseInstall: false, enterpriseId: undefined }),
+        answerDeadlineMs: deps.chatAnswerDeadlineMs,
       }).routes,
     );
     if (slack.oauth) {
@@ -103,7 +106,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
   if (config.discord) {
     channels.discord = createDiscordChannel({ botToken: config.discord.botToken, apiUrl: config.discord.apiUrl });
     extensions.push(
-      createDiscordBot({ log, applicationId: config.discord.applicationId, publicKey: config.discord.publicKey, apiUrl: config.discord.apiUrl, commands }).routes,
+      createDiscordBot({ log, applicationId: config.discord.applicationId, publicKey: config.discord.publicKey, apiUrl: config.discord.apiUrl, commands, answerDeadlineMs: deps.chatAnswerDeadlineMs }).routes,
     );
   } else {
     // Webhook destinations need no bot: Discord channel webhooks are delivered even without one.

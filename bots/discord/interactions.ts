@@ -28,6 +28,8 @@ export interface DiscordBotDeps {
   commands: CommandDeps;
   /** On Workers, the platform's fetch (see createDiscordChannel). */
   fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  /** How long a command may take before it is deferred and its answer edited in afterwards. */
+  answerDeadlineMs?: number;
 }
 
 function executionContext(c: Context): { waitUntil(p: Promise<unknown>): void } | undefined {
@@ -130,7 +132,7 @@ export function createDiscordBot(deps: DiscordBotDeps) {
     }
     const command = toCommand(interaction.data.options?.[0]);
     const work = runCommand(deps.commands, { platform: 'discord', workspaceId: guildId, channelId, canManage: canManage(interaction.member?.permissions) }, command);
-    const reply = await Promise.race([work, new Promise<null>((r) => setTimeout(() => r(null), ANSWER_DEADLINE_MS))]);
+    const reply = await Promise.race([work, new Promise<null>((r) => setTimeout(() => r(null), deps.answerDeadlineMs ?? ANSWER_DEADLINE_MS))]);
     if (reply) return c.json({ type: InteractionResponseType.ChannelMessageWithSource, data: renderReplyDiscord(reply) });
     // Slow: defer now (ephemeral), then edit the original response through the interaction webhook.
     const followUp = work

@@ -24,6 +24,8 @@ export interface SlackBotDeps {
   commands: CommandDeps;
   /** Forget the workspace's installation (OAuth mode). */
   onWorkspaceGone?: (teamId: string) => Promise<void>;
+  /** How long a command may take before it is acknowledged and answered through response_url. */
+  answerDeadlineMs?: number;
 }
 
 /**
@@ -43,6 +45,7 @@ class HonoReceiver implements Receiver {
 const sleep = (ms: number) => new Promise<null>((r) => setTimeout(() => r(null), ms));
 
 export function createSlackBot(deps: SlackBotDeps) {
+  const deadlineMs = deps.answerDeadlineMs ?? ACK_DEADLINE_MS;
   const receiver = new HonoReceiver();
   const app = new App({
     receiver,
@@ -56,7 +59,7 @@ export function createSlackBot(deps: SlackBotDeps) {
     const work = parsed.ok
       ? runCommand(deps.commands, { platform: 'slack', workspaceId: command.team_id, workspaceName: command.team_domain, channelId: command.channel_id, canManage: true }, parsed.command)
       : Promise.resolve(parsed.reply);
-    const reply = await Promise.race([work, sleep(ACK_DEADLINE_MS)]);
+    const reply = await Promise.race([work, sleep(deadlineMs)]);
     if (reply) return ack(renderReplySlack(reply));
     // Slow: acknowledge now, answer through the response_url when done.
     await ack({ response_type: 'ephemeral', text: 'Working on it…' });
@@ -106,7 +109,7 @@ export function createSlackBot(deps: SlackBotDeps) {
       acked('');
     });
     // An unknown command never acks: answer before Slack's deadline either way.
-    const response = await Promise.race([ack, sleep(ACK_DEADLINE_MS + 300).then(() => '')]);
+    const response = await Promise.race([ack, sleep(deadlineMs + 300).then(() => '')]);
     if (response && typeof response === 'object') return c.json(response);
     if (typeof response === 'string' && response) return c.text(response);
     return c.body(null, 200);

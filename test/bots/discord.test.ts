@@ -90,6 +90,29 @@ describe('/clausewatch in Discord', () => {
   });
 });
 
+describe('/clausewatch in Discord on a slow database', () => {
+  it('defers within the deadline, then edits the answer in through the interaction webhook', async () => {
+    // Each statement 20 ms away: a subscribe takes longer than the 50 ms deadline set here.
+    const slow = await testService(
+      { DISCORD_APPLICATION_ID: '999', DISCORD_PUBLIC_KEY: keys.publicKeyHex, DISCORD_BOT_TOKEN: 'discord-bot-token', DISCORD_API_URL: discord.url },
+      { clock, dbLatencyMs: 20, deps: { chatAnswerDeadlineMs: 50 } },
+    );
+    try {
+      const body = JSON.stringify(slash('subscribe', [{ name: 'platform', value: 'openai' }]));
+      const r = await slow.call('POST', '/discord/interactions', body, null, keys.headers(body));
+      expect(r.json).toEqual({ type: 5, data: { flags: 64 } });
+      await expect.poll(() => discord.edits.length).toBe(1);
+      expect(discord.edits[0]!.path).toBe('/api/v10/webhooks/999/interaction-token/messages/@original');
+      expect(discord.edits[0]!.body.allowed_mentions).toEqual({ parse: [] });
+      expect(JSON.stringify(discord.edits[0]!.body)).toContain('OpenAI');
+      const [subs] = await slow.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM subscriptions`);
+      expect(subs!.n).toBe(1);
+    } finally {
+      await slow.dispose();
+    }
+  });
+});
+
 describe('Discord delivery', () => {
   async function monitorChannel() {
     await interact(slash('subscribe', [{ name: 'platform', value: 'reddit' }]));

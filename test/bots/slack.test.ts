@@ -104,6 +104,30 @@ describe('/clausewatch in Slack', () => {
   });
 });
 
+describe('/clausewatch in Slack on a slow database', () => {
+  it('acknowledges within the deadline, then answers through response_url', async () => {
+    // Each statement 20 ms away: a subscribe takes longer than the 50 ms deadline set here.
+    const slow = await testService(
+      { SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.url },
+      { clock, dbLatencyMs: 20, deps: { chatAnswerDeadlineMs: 50 } },
+    );
+    try {
+      const body = slashCommand('subscribe openai', { response_url: slack.responseUrl('slow') });
+      const r = await slow.call('POST', '/slack/commands', body, null, slackHeaders(body, { now: clock() }));
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual({ response_type: 'ephemeral', text: 'Working on it…' });
+      await expect.poll(() => slack.responses.length).toBe(1);
+      expect(slack.responses[0]!.path).toBe('/respond/slow');
+      expect(slack.responses[0]!.body.response_type).toBe('ephemeral');
+      expect(slack.responses[0]!.body.blocks.map((b: any) => b.text?.text ?? '').join('\n')).toContain('This channel now watches OpenAI');
+      const [subs] = await slow.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM subscriptions`);
+      expect(subs!.n).toBe(1);
+    } finally {
+      await slow.dispose();
+    }
+  });
+});
+
 describe('Slack delivery', () => {
   async function monitorChannel(platforms: string[] = ['openai']) {
     await command(`subscribe ${platforms[0]}`);

@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { openDatabase, type Database } from '../../src/db.js';
+import { drizzle } from 'drizzle-orm/libsql';
+import type { Client } from '@libsql/client';
+import { openDatabase, schema, type Database, type Db } from '../../src/db.js';
 import { loadCatalog, type CatalogEntry } from '../../src/store/platforms.js';
 
 export interface TempDatabase extends Database {
@@ -32,4 +34,23 @@ let catalogCache: CatalogEntry[] | undefined;
 export function readCatalog(): CatalogEntry[] {
   catalogCache ??= (JSON.parse(readFileSync(new URL('../../db/catalog.json', import.meta.url), 'utf8')) as { platforms: CatalogEntry[] }).platforms;
   return catalogCache;
+}
+
+/**
+ * The same database as if it were a network round trip away (a libSQL server, D1): each statement
+ * and batch starts `ms` later. For what must keep its promises when the database is slow, such as
+ * chat commands answered within Slack's and Discord's 3 seconds.
+ */
+export function distantDb(database: Database, ms: number): Db {
+  const client = database.client;
+  const later = <T>(f: () => Promise<T>) => new Promise<void>((r) => setTimeout(r, ms)).then(f);
+  const distant = new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'execute') return (...args: Parameters<Client['execute']>) => later(() => target.execute(...args));
+      if (prop === 'batch') return (...args: Parameters<Client['batch']>) => later(() => target.batch(...args));
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return drizzle(distant, { schema });
 }

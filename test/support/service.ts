@@ -2,7 +2,7 @@ import { loadConfig } from '../../src/config.js';
 import { createService, type Service, type ServiceDeps } from '../../src/service.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import type { Clock } from '../../src/core/clock.js';
-import { tempDatabase, type TempDatabase } from './db.js';
+import { distantDb, tempDatabase, type TempDatabase } from './db.js';
 import { ADMIN_TOKEN, INGEST_TOKEN } from './app.js';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
@@ -21,7 +21,10 @@ export interface TestService extends Service {
 export const TEST_SECRET_KEY = 'test-secret-key-0123456789-0123456789';
 
 /** The whole service as main.ts builds it, on a temp database, with the environment given. */
-export async function testService(env: Record<string, string> = {}, opts: { clock?: Clock; deps?: Partial<ServiceDeps> } = {}): Promise<TestService> {
+export async function testService(
+  env: Record<string, string> = {},
+  opts: { clock?: Clock; deps?: Partial<ServiceDeps>; dbLatencyMs?: number } = {},
+): Promise<TestService> {
   const database = await tempDatabase({ catalog: false });
   const config = loadConfig({
     PUBLIC_URL: 'https://clausewatch.test',
@@ -31,7 +34,7 @@ export async function testService(env: Record<string, string> = {}, opts: { cloc
     ...env,
   });
   const service = await createService(config, {
-    db: database.db,
+    db: opts.dbLatencyMs ? distantDb(database, opts.dbLatencyMs) : database.db,
     clock: opts.clock ?? Date.now,
     log: process.env.TEST_LOG ? createLogger('debug') : silentLogger,
     outboxDir: join(database.dir, 'outbox'),

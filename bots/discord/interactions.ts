@@ -10,14 +10,12 @@ import {
   type APIInteraction,
 } from 'discord-api-types/v10';
 import type { Logger } from '../../src/log.js';
-import { runCommand, type ChatCommand, type CommandDeps } from '../../src/chat/commands.js';
+import { replyWithin, runCommand, type ChatCommand, type CommandDeps } from '../../src/chat/commands.js';
 import { renderReplyDiscord } from '../../src/render/discord.js';
 import { isSeverity } from '../../src/core/severity.js';
 import { closestPlatforms } from '../../src/core/platform-search.js';
 import { sql } from 'drizzle-orm';
 
-/** Discord wants an interaction answered within 3 seconds. */
-const ANSWER_DEADLINE_MS = 2_500;
 const MAX_BODY = 256 * 1024;
 
 export interface DiscordBotDeps {
@@ -132,7 +130,7 @@ export function createDiscordBot(deps: DiscordBotDeps) {
     }
     const command = toCommand(interaction.data.options?.[0]);
     const work = runCommand(deps.commands, { platform: 'discord', workspaceId: guildId, channelId, canManage: canManage(interaction.member?.permissions) }, command);
-    const reply = await Promise.race([work, new Promise<null>((r) => setTimeout(() => r(null), deps.answerDeadlineMs ?? ANSWER_DEADLINE_MS))]);
+    const reply = await replyWithin(work, deps.answerDeadlineMs);
     if (reply) return c.json({ type: InteractionResponseType.ChannelMessageWithSource, data: renderReplyDiscord(reply) });
     // Slow: defer now (ephemeral), then edit the original response through the interaction webhook.
     const followUp = work

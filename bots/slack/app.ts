@@ -6,13 +6,11 @@ import type { Db } from '../../src/db.js';
 import type { Clock } from '../../src/core/clock.js';
 import type { Logger } from '../../src/log.js';
 import { destinations } from '../../db/schema.js';
-import { parseCommandText, runCommand, type CommandDeps } from '../../src/chat/commands.js';
+import { ANSWER_DEADLINE_MS, parseCommandText, replyWithin, runCommand, type CommandDeps } from '../../src/chat/commands.js';
 import { renderReplySlack } from '../../src/render/slack.js';
 import { disableDestination } from '../../src/store/destinations.js';
 
 
-/** Slack wants an answer within 3 seconds; keep a margin for the network. */
-const ACK_DEADLINE_MS = 2_500;
 const MAX_BODY = 1024 * 1024;
 
 export interface SlackBotDeps {
@@ -45,7 +43,7 @@ class HonoReceiver implements Receiver {
 const sleep = (ms: number) => new Promise<null>((r) => setTimeout(() => r(null), ms));
 
 export function createSlackBot(deps: SlackBotDeps) {
-  const deadlineMs = deps.answerDeadlineMs ?? ACK_DEADLINE_MS;
+  const deadlineMs = deps.answerDeadlineMs ?? ANSWER_DEADLINE_MS;
   const receiver = new HonoReceiver();
   const app = new App({
     receiver,
@@ -59,7 +57,7 @@ export function createSlackBot(deps: SlackBotDeps) {
     const work = parsed.ok
       ? runCommand(deps.commands, { platform: 'slack', workspaceId: command.team_id, workspaceName: command.team_domain, channelId: command.channel_id, canManage: true }, parsed.command)
       : Promise.resolve(parsed.reply);
-    const reply = await Promise.race([work, sleep(deadlineMs)]);
+    const reply = await replyWithin(work, deadlineMs);
     if (reply) return ack(renderReplySlack(reply));
     // Slow: acknowledge now, answer through the response_url when done.
     await ack({ response_type: 'ephemeral', text: 'Working on it…' });

@@ -81,6 +81,16 @@ function usage(syntax: string, why: string): ParseResult {
   return { ok: false, reply: { ok: false, title: 'Not quite', lines: [[why], ['Usage: ', { code: `/clausewatch ${syntax}` }]] } };
 }
 
+/** Slack and Discord want a command answered within 3 seconds; keep a margin for the network. */
+export const ANSWER_DEADLINE_MS = 2_500;
+
+/** The reply if `work` finishes within `ms`, else null: the caller answers now and replies later. */
+export function replyWithin(work: Promise<ChatReply>, ms = ANSWER_DEADLINE_MS): Promise<ChatReply | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), ms)));
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 export interface CommandDeps {
   db: Db;
   clock: Clock;

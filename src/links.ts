@@ -3,13 +3,17 @@ import type { Clock } from './core/clock.js';
 import type { MessageLinks } from './core/message.js';
 
 /**
- * Signed links in messages (confirm, unsubscribe, manage; a digest's browser view uses the manage token). Each token is an HS256
- * JWT over the destination (or digest) id with its purpose as the audience, so a token made for
- * one purpose or one destination opens nothing else, and no token can be guessed.
+ * Signed links in messages (confirm, unsubscribe, manage, a digest's browser view). Each token is
+ * an HS256 JWT over the destination id (a digest's: with its period) with its purpose as the
+ * audience, so a token made for one purpose or one destination opens nothing else, and no token
+ * can be guessed. A digest posted to a chat channel carries only its read-only view link, never
+ * the manage link that would let anyone in the channel change what it watches.
  */
-export type LinkPurpose = 'confirm' | 'unsubscribe' | 'manage';
+export type LinkPurpose = 'confirm' | 'unsubscribe' | 'manage' | 'digest';
 
-const PATHS: Record<LinkPurpose, string> = { confirm: 'confirm', unsubscribe: 'unsubscribe', manage: 'manage' };
+const PATHS: Record<LinkPurpose, string> = { confirm: 'confirm', unsubscribe: 'unsubscribe', manage: 'manage', digest: 'digests' };
+/** Tokens made once per message are not worth remembering; these are the same in every message. */
+const REUSED: ReadonlySet<LinkPurpose> = new Set(['unsubscribe', 'manage']);
 /** Confirmation links expire; unsubscribe links must keep working in old mails (RFC 8058). */
 const TTL_SECONDS: Partial<Record<LinkPurpose, number>> = { confirm: 7 * 86_400 };
 
@@ -56,6 +60,7 @@ export function createLinkSigner(secretKey: string, publicUrl: string, clock: Cl
       const iat = Math.floor(clock() / 1000);
       return signJwt({ sub: subject, aud: purpose, iat, exp: iat + ttl });
     }
+    if (!REUSED.has(purpose)) return signJwt({ sub: subject, aud: purpose });
     const key = `${purpose}:${subject}`;
     let t = stable.get(key);
     if (!t) {
@@ -86,4 +91,23 @@ export function createLinkSigner(secretKey: string, publicUrl: string, clock: Cl
 export async function destinationLinks(links: LinkSigner, destinationId: string): Promise<MessageLinks> {
   const [unsubscribe, manage] = await Promise.all([links.url('unsubscribe', destinationId), links.url('manage', destinationId)]);
   return { unsubscribe, manage };
+}
+
+/** A digest's period travels in its view link, so the page shows the week the message showed. */
+export interface DigestView {
+  destinationId: string;
+  period: { key: string; start: number; end: number };
+}
+
+export function digestViewUrl(links: LinkSigner, view: DigestView): Promise<string> {
+  const { key, start, end } = view.period;
+  return links.url('digest', `${view.destinationId}|${key}|${start}|${end}`);
+}
+
+/** The digest a valid view token names, or null. */
+export async function verifyDigestView(links: LinkSigner, token: string): Promise<DigestView | null> {
+  const subject = await links.verify('digest', token);
+  const [destinationId, key, start, end] = subject?.split('|') ?? [];
+  if (!destinationId || !key || !Number.isFinite(Number(start)) || !Number.isFinite(Number(end))) return null;
+  return { destinationId, period: { key, start: Number(start), end: Number(end) } };
 }

@@ -11,8 +11,7 @@ import { enqueueReminders } from '../schedule/reminders.js';
 import { loadDigests } from '../delivery/digest-content.js';
 import { renderDigestEmail } from '../render/digest-email.js';
 import { getDestinationWithAccount } from '../store/destinations.js';
-import { digestTimeOn } from '../core/digest-schedule.js';
-import { addDays } from '../core/zoned-time.js';
+import { verifyDigestView } from '../links.js';
 import { page } from './pages/layout.js';
 
 const runBody = z.strictObject({
@@ -37,18 +36,17 @@ export function digestRoutes(deps: AppDeps) {
     return c.json({ at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued, reminders }, 202);
   });
 
-  // "View in browser": the whole digest, past the mail's size budget. The manage token of the
-  // destination opens it; the date names the digest, and its period follows from the schedule.
-  app.get('/digests/:token/:date{[0-9]{4}-[0-9]{2}-[0-9]{2}}', async (c) => {
-    const id = await deps.links.verify('manage', c.req.param('token'));
-    const found = id ? await getDestinationWithAccount(deps.db, id) : undefined;
-    if (!found || !deps.templates) {
+  // "View in browser": the whole digest, past the mail's size budget, for the week the message
+  // showed. Its own read-only token opens it: a chat channel's members see this link, and the
+  // manage token, which changes subscriptions, never leaves the destination's owner.
+  app.get('/digests/:token', async (c) => {
+    const view = await verifyDigestView(deps.links, c.req.param('token'));
+    const found = view ? await getDestinationWithAccount(deps.db, view.destinationId) : undefined;
+    if (!view || !found || !deps.templates) {
       return c.html(page('Link not valid', html`<h1>This digest link is not valid</h1><p>It may have been copied incompletely.</p>`, { status: 'error' }), 400);
     }
-    const { destination, account } = found;
-    const [y, m, d] = c.req.param('date').split('-').map(Number) as [number, number, number];
-    const end = digestTimeOn({ y, m, d }, account.digestHour, account.timezone);
-    const period = { key: c.req.param('date'), start: digestTimeOn(addDays(y, m, d, -7), account.digestHour, account.timezone), end };
+    const { destination } = found;
+    const period = view.period;
     const digest = (await loadDigests(deps.db, [{ destinationId: destination.id, period }], deps.links, deps.clock())).get(destination.id);
     if (!digest) return c.html(page('No digest', html`<h1>Nothing to show</h1><p>This destination watches no platform any more.</p>`), 404);
     const mail = renderDigestEmail(deps.templates, digest, {

@@ -188,6 +188,26 @@ describe('Discord delivery', () => {
     const titles = discord.messages.flatMap((m) => m.body.embeds.map((e: any) => e.title)).filter((t: string) => /^Change/.test(t ?? ''));
     expect(new Set(titles).size).toBe(30);
     expect(discord.messages[0]!.body.embeds[0].title).toMatch(/^Weekly digest/);
+    // Everyone in the channel reads it: its one link is the read-only view, never the manage page.
+    const posted = JSON.stringify(discord.messages.map((m) => m.body));
+    expect(posted).toContain('https://clausewatch.test/digests/');
+    expect(posted).not.toMatch(/\/manage\/|\/unsubscribe\//);
+  });
+
+  it('splits a digest of many short changes at 10 embeds per message', async () => {
+    await monitorChannel();
+    const events = Array.from({ length: 25 }, (_, i) =>
+      makeEvent({ id: `s${i}`, platform: { slug: 'reddit' }, document: { title: 'Reddit User Agreement' }, title: `Change ${i}`, summary: 'Short.', detected_at: '2026-11-26T06:00:00Z' }),
+    );
+    await s.ingest({ events });
+    await s.database.db.run(sql`UPDATE matches SET alert_state = 'none'`);
+    clock.set('2026-11-30T09:00:00Z');
+    await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });
+    await s.drain();
+    const counts = discord.messages.map((m) => m.body.embeds.length);
+    expect(Math.max(...counts)).toBe(10);
+    const titles = discord.messages.flatMap((m) => m.body.embeds.map((e: any) => e.title)).filter((t: string) => /^Change/.test(t ?? ''));
+    expect(new Set(titles).size).toBe(25);
   });
 });
 

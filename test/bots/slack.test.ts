@@ -193,6 +193,9 @@ describe('Slack delivery', () => {
     expect(slack.calls.length).toBeGreaterThanOrEqual(2);
     const texts = slack.calls.map((c) => JSON.stringify(c.args.blocks));
     expect(texts[0]).toContain('Weekly digest');
+    // Everyone in the channel reads it: its one link is the read-only view, never the manage page.
+    expect(texts.join()).toContain('https://clausewatch.test/digests/');
+    expect(texts.join()).not.toMatch(/\/manage\/|\/unsubscribe\//);
     const order = slack.calls.flatMap((c) => c.args.blocks.map((b: any) => /Change (\d+)/.exec(b.text?.text ?? '')?.[1]).filter(Boolean));
     expect(new Set(order).size).toBe(70);
     const log = (await s.call('GET', `/v1/accounts/${account.id}/deliveries`)).json.data;

@@ -155,13 +155,18 @@ describe('weekly digests', () => {
     for (let i = 0; i < 5; i++) expect(html).toContain(`Change number ${i}<`);
     const more = /(\d+) more changes/.exec(html);
     expect(Number(more![1])).toBeGreaterThan(0);
-    const view = /https:\/\/clausewatch\.test(\/digests\/[A-Za-z0-9._-]+\/2026-11-30)/.exec(html)![1]!;
+    const view = /https:\/\/clausewatch\.test(\/digests\/[A-Za-z0-9._-]+)"/.exec(html)![1]!;
     const page = await s.call('GET', view, undefined, null);
     expect(page.status).toBe(200);
     for (const i of [0, 75, 149]) expect(page.text).toContain(`Change number ${i}<`);
-    expect((await s.call('GET', '/digests/not-a-token/2026-11-30', undefined, null)).status).toBe(400);
-    const unsubscribeToken = /\/unsubscribe\/([A-Za-z0-9._-]+)/.exec(html)![1]!;
-    expect((await s.call('GET', `/digests/${unsubscribeToken}/2026-11-30`, undefined, null)).status).toBe(400);
+    expect((await s.call('GET', '/digests/not-a-token', undefined, null)).status).toBe(400);
+    // The view's token is its own: neither the unsubscribe nor the manage token opens it.
+    for (const purpose of ['unsubscribe', 'manage']) {
+      const token = new RegExp(`/${purpose}/([A-Za-z0-9._-]+)`).exec(html)![1]!;
+      expect((await s.call('GET', `/digests/${token}`, undefined, null)).status).toBe(400);
+    }
+    // …and the view's token opens no manage page.
+    expect((await s.call('GET', view.replace('/digests/', '/manage/'), undefined, null)).status).toBe(400);
   });
 
   it('refuses a bad `at` and needs the admin token', async () => {

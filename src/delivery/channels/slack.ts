@@ -67,10 +67,12 @@ export function createSlackChannel(o: SlackChannelOptions): ChannelAdapter<Slack
       if (!team || !channel) throw new DeliveryError('slack destination without team or channel', 'permanent', { disableDestination: true });
       const token = await o.tokenFor(team);
       if (!token) throw new DeliveryError(`no Slack installation for workspace ${team}`, 'permanent', { disableDestination: true });
-      // Pace each channel: wait out the rest of the second since its last message.
-      const wait = (lastSent.get(channel) ?? 0) + minInterval - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      lastSent.set(channel, Date.now());
+      // Pace each channel: take the next free slot a second after the last one, before waiting,
+      // so sends to one channel running at once line up instead of all waking together.
+      const now = Date.now();
+      const slot = Math.max(now, (lastSent.get(channel) ?? 0) + minInterval);
+      lastSent.set(channel, slot);
+      if (slot > now) await new Promise((r) => setTimeout(r, slot - now));
       try {
         const r = await client(token).chat.postMessage({ channel, text: m.text, blocks: m.blocks, unfurl_links: false, unfurl_media: false });
         return { providerId: r.ts ?? null };

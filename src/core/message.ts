@@ -33,6 +33,17 @@ export interface ChangeItem {
   raw: ChangeEvent;
 }
 
+/**
+ * The copy of the document a change can be checked against: the archived copy, or else the
+ * tracker's own snapshot. Where a message has room for one evidence link, this is it.
+ */
+export function evidenceLink(c: Pick<ChangeItem, 'evidence'>): { url: string; label: string } | undefined {
+  const ev = c.evidence;
+  if (ev?.archive_url) return { url: ev.archive_url, label: 'archived copy' };
+  if (ev?.snapshot_url) return { url: ev.snapshot_url, label: 'snapshot' };
+  return undefined;
+}
+
 /** `revertsToAt` is what ingest stored when the event returned to a recent version. */
 export function changeItemFromEvent(event: ChangeEvent, platformName: string, revertsToAt?: number | null): ChangeItem {
   const reverted = revertsToAt != null;

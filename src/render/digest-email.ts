@@ -1,7 +1,7 @@
 import type { DigestContent, PlatformGroup } from '../core/digest.js';
 import { countsLine, digestHeadline, flappingLine } from '../core/digest.js';
 import type { ChangeItem } from '../core/message.js';
-import { SEVERITY_COLORS, SEVERITY_LABELS, itemLabel } from '../core/message.js';
+import { SEVERITY_COLORS, SEVERITY_LABELS, evidenceLink, itemLabel } from '../core/message.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
 import { escapeHtml } from './escape.js';
 import { fill, templateBytes, trusted, type EmailTemplates } from './template.js';
@@ -47,7 +47,8 @@ function changeEntry(c: ChangeItem, d: DigestContent, cache?: Map<string, string
   if (label) out.push(`<br><span style="${MUTED}">${e(label)}</span>`);
   if (c.summary) out.push(`<br>${e(cut(c.summary, 600))}`);
   if (c.effectiveAt) out.push(`<br><span style="color:#9a3412;font-weight:600;">${e(`Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, d.reader.now, d.reader.timeZone)}`)}</span>`);
-  const links = [c.changeUrl && link(c.changeUrl, 'View the change'), c.evidence?.archive_url && link(c.evidence.archive_url, 'Evidence (archived copy)')].filter(Boolean);
+  const copy = evidenceLink(c);
+  const links = [c.changeUrl && link(c.changeUrl, 'View the change'), copy && link(copy.url, `Evidence (${copy.label})`)].filter(Boolean);
   if (links.length) out.push(`<br><span style="font-size:13px;">${links.join(' &nbsp;·&nbsp; ')}</span>`);
   out.push('</div>');
   const html = out.join('');
@@ -174,7 +175,8 @@ export function digestText(d: DigestContent, ctx: DigestEmailContext): string {
       if (c.summary) lines.push(`   ${cut(c.summary, 600)}`);
       if (c.effectiveAt) lines.push(`   Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, d.reader.now, d.reader.timeZone)}`);
       if (c.changeUrl) lines.push(`   ${c.changeUrl}`);
-      if (c.evidence?.archive_url) lines.push(`   Evidence: ${c.evidence.archive_url}`);
+      const copy = evidenceLink(c);
+      if (copy) lines.push(`   Evidence (${copy.label}): ${copy.url}`);
     }
     lines.push('');
   }

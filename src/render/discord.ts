@@ -1,5 +1,5 @@
 import type { AlertContent, ChangeItem } from '../core/message.js';
-import { alertHeadline, itemLabel, SEVERITY_LABELS } from '../core/message.js';
+import { alertHeadline, evidenceLink, itemLabel, SEVERITY_LABELS } from '../core/message.js';
 import type { DigestContent } from '../core/digest.js';
 import { countsLine, digestHeadline, flappingLine } from '../core/digest.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
@@ -63,20 +63,24 @@ export function changeEmbed(c: ChangeItem, reader: AlertContent['reader'], opts:
     for (const l of d.removed) parts.push(`− ~~${escapeDiscord(l)}~~`);
     for (const l of d.added) parts.push(`\\+ ${escapeDiscord(l)}`);
   }
-  let description = parts.join('\n\n');
-  if (description.length > DISCORD_LIMITS.description) {
-    const more = c.changeUrl ? `… ${link(c.changeUrl, 'read the rest')}` : '…';
-    description = `${description.slice(0, DISCORD_LIMITS.description - more.length - 2).replace(/\\$/, '')}${more}`;
-  }
   const fields = [field('Platform', escapeDiscord(c.platform.name)), field('Document', escapeDiscord(c.document.title))];
   if (clause) fields.push(field('Clause', escapeDiscord(clause)));
   fields.push(field('Severity', SEVERITY_LABELS[c.severity]));
   if (c.effectiveAt) fields.push(field('Effective', `${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, reader.now, reader.timeZone)}`));
   const ev = c.evidence;
-  const proof = [ev?.sha256 ? `SHA-256 \`${ev.sha256}\`` : '', ev?.archive_url ? link(ev.archive_url, 'archived copy') : ''].filter(Boolean);
+  const copy = evidenceLink(c);
+  const proof = [ev?.sha256 ? `SHA-256 \`${ev.sha256}\`` : '', copy ? link(copy.url, copy.label) : ''].filter(Boolean);
   if (proof.length) fields.push(field('Evidence', proof.join('\n'), false));
+  // The description gets what the embed's 6,000 characters leave after its title and fields.
+  const title = cut(escapeDiscord(c.title), DISCORD_LIMITS.title);
+  const room = Math.min(DISCORD_LIMITS.description, DISCORD_LIMITS.total - embedSize({ title, fields }));
+  let description = parts.join('\n\n');
+  if (description.length > room) {
+    const more = c.changeUrl ? `… ${link(c.changeUrl, 'read the rest')}` : '…';
+    description = `${description.slice(0, Math.max(0, room - more.length - 2)).replace(/\\$/, '')}${more}`;
+  }
   return {
-    title: cut(escapeDiscord(c.title), DISCORD_LIMITS.title),
+    title,
     url: c.changeUrl,
     description: description || undefined,
     color: SEVERITY_COLORS[c.severity],

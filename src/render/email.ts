@@ -186,6 +186,7 @@ export function alertText(a: AlertContent, ctx: AlertEmailContext): string {
     if (c.changeUrl) lines.push(`Change: ${c.changeUrl}`);
     if (c.evidence?.sha256) lines.push(`Evidence: SHA-256 ${c.evidence.sha256}${c.evidence.previous_sha256 ? ` (previous ${c.evidence.previous_sha256})` : ''}`);
     if (c.evidence?.archive_url) lines.push(`Archived copy: ${c.evidence.archive_url}`);
+    if (c.evidence?.snapshot_url) lines.push(`Snapshot: ${c.evidence.snapshot_url}`);
     lines.push(`Detected ${formatDateTime(c.detectedAt, a.reader.timeZone)}`, '');
   }
   for (const n of a.notices) {

@@ -1,5 +1,5 @@
 import type { AlertContent, ChangeItem } from '../core/message.js';
-import { alertHeadline, itemLabel, SEVERITY_LABELS } from '../core/message.js';
+import { alertHeadline, evidenceLink, itemLabel, SEVERITY_LABELS } from '../core/message.js';
 import type { DigestContent } from '../core/digest.js';
 import { countsLine, digestHeadline, flappingLine } from '../core/digest.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
@@ -65,9 +65,10 @@ export function changeMrkdwn(c: ChangeItem, reader: AlertContent['reader'], opts
     for (const l of d.added) lines.push(`> ${escapeMrkdwn(l)}`);
   }
   const ev = c.evidence;
+  const copy = evidenceLink(c);
   const proof = [
     ev?.sha256 ? `SHA-256 \`${ev.sha256.slice(0, 16)}…\`` : '',
-    ev?.archive_url ? mrkdwnLink(ev.archive_url, 'archived copy') : '',
+    copy ? mrkdwnLink(copy.url, copy.label) : '',
     c.changeUrl ? mrkdwnLink(c.changeUrl, 'change record') : '',
   ].filter(Boolean);
   if (proof.length) lines.push(`Evidence: ${proof.join(' · ')}`);

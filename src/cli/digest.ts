@@ -11,7 +11,8 @@ import { createLogger } from '../log.js';
 import { createService, defaultOutboxDir } from '../service.js';
 import { systemClock } from '../core/clock.js';
 import { isRfc3339 } from '../core/event.js';
-import { dueDigests, enqueueDueDigests } from '../schedule/digests.js';
+import { countDueDigests, dueDigests } from '../schedule/digests.js';
+import { digestTick, tickIsAhead } from '../schedule/tick.js';
 import { loadDigests } from '../delivery/digest-content.js';
 import { renderDigestEmail } from '../render/digest-email.js';
 import { progressBar } from './progress.js';
@@ -20,6 +21,8 @@ async function main() {
   const { values } = parseArgs({ options: { at: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } } });
   if (values.at && !isRfc3339(values.at)) throw new Error('--at takes an RFC 3339 time such as 2026-11-30T09:00:00Z');
   const at = values.at ? Date.parse(values.at) : Date.now();
+  // Only a dry run may look ahead: a real one would build a week that has not ended yet.
+  if (!values['dry-run'] && tickIsAhead(at, Date.now())) throw new Error('--at is in the future: a digest covers a week that has ended (use --dry-run to look ahead)');
   const config = loadConfig(process.env);
   const database = await openDatabase(config.database.url, config.database.authToken);
   const log = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
@@ -27,7 +30,7 @@ async function main() {
   const { db } = database;
   try {
     if (values['dry-run']) {
-      const [{ n: total } = { n: 0 }] = await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM destinations WHERE status = 'active'`);
+      const total = await countDueDigests(db, at);
       const bar = progressBar('building digests', total);
       let built = 0;
       let empty = 0;
@@ -53,15 +56,17 @@ async function main() {
       );
       return;
     }
-    const r = await enqueueDueDigests(db, at, Date.now());
-    console.log(`${r.due} digests due at ${new Date(at).toISOString()}, ${r.enqueued} new (the rest were already sent or queued).`);
-    const bar = progressBar('sending', r.enqueued);
+    const r = await digestTick(db, at, Date.now());
+    console.log(
+      `${r.due} digests due at ${new Date(at).toISOString()}, ${r.enqueued} new (the rest were already sent or queued); ${r.reminders} effective-date reminders.`,
+    );
+    const bar = progressBar('sending', r.enqueued + r.reminders);
     let handled = 0;
     for (let n = await service.dispatcher.runOnce(); n > 0; n = await service.dispatcher.runOnce()) {
       handled += n;
-      bar.update(Math.min(handled, r.enqueued));
+      bar.update(Math.min(handled, r.enqueued + r.reminders));
     }
-    bar.done(Math.min(handled, r.enqueued));
+    bar.done(Math.min(handled, r.enqueued + r.reminders));
     const states = await db.all<{ status: string; n: number }>(sql`
       SELECT status, count(*) AS n FROM outbox WHERE kind = 'digest' AND created_at >= ${Date.now() - 86_400_000} GROUP BY status`);
     console.log(states.map((s) => `${s.n} ${s.status}`).join(', ') || 'nothing to send');

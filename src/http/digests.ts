@@ -3,11 +3,10 @@ import { html, raw } from 'hono/html';
 import { z } from 'zod';
 import type { AppDeps } from './deps.js';
 import { readJsonBody } from './body.js';
-import { parseOrThrow } from './errors.js';
+import { invalid, parseOrThrow } from './errors.js';
 import { requireToken } from './auth.js';
 import { isRfc3339 } from '../core/event.js';
-import { enqueueDueDigests } from '../schedule/digests.js';
-import { enqueueReminders } from '../schedule/reminders.js';
+import { digestTick, tickIsAhead } from '../schedule/tick.js';
 import { loadDigests } from '../delivery/digest-content.js';
 import { renderDigestEmail } from '../render/digest-email.js';
 import { getDestinationWithAccount } from '../store/destinations.js';
@@ -28,12 +27,12 @@ export function digestRoutes(deps: AppDeps) {
     const hasBody = c.req.raw.body !== null && c.req.header('content-length') !== '0';
     const b = parseOrThrow(runBody, hasBody ? await readJsonBody(c) : {}, 'invalid_request');
     const at = b.at ? Date.parse(b.at) : deps.clock();
-    const r = await enqueueDueDigests(deps.db, at, deps.clock());
-    // A tick also sends the effective-date reminders due then.
-    const reminders = await enqueueReminders(deps.db, at);
-    deps.log.info('digests.run', { at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued, reminders });
-    if (r.enqueued || reminders) deps.onAlertWork?.();
-    return c.json({ at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued, reminders }, 202);
+    // A run may catch up on the past, never jump ahead (see MAX_TICK_AHEAD_MS).
+    if (tickIsAhead(at, deps.clock())) throw invalid('invalid_request', [{ path: 'at', message: 'not in the future: a digest covers a week that has ended' }]);
+    const r = await digestTick(deps.db, at, deps.clock());
+    deps.log.info('digests.run', { at: new Date(at).toISOString(), ...r });
+    if (r.enqueued || r.reminders) deps.onAlertWork?.();
+    return c.json({ at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued, reminders: r.reminders }, 202);
   });
 
   // "View in browser": the whole digest, past the mail's size budget, for the week the message

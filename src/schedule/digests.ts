@@ -34,14 +34,25 @@ export async function enqueueDueDigests(db: Db, at: number, now: number): Promis
   const rows = await dueRows(db, at);
   if (!rows.length) return { due: 0, enqueued: 0 };
   const json = JSON.stringify(rows);
-  const [counted] = await db.all<{ n: number }>(sql`SELECT count(*) AS n ${dueDestinations(json)}`);
+  const due = await countDue(db, json);
   const r = await db.run(sql`
     INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
     SELECT 'digest:' || d.id || ':' || (j.value ->> 'key'), 'digest', d.id, a.id, d.type, 'queued',
       json_object('key', j.value ->> 'key', 'start', j.value ->> 'start', 'end', j.value ->> 'end'), ${now}, ${now}, ${now}
     ${dueDestinations(json)}
     ON CONFLICT DO NOTHING`);
-  return { due: counted?.n ?? 0, enqueued: r.rowsAffected };
+  return { due, enqueued: r.rowsAffected };
+}
+
+/** How many destinations have a digest due at `at` (sent already or not). */
+export async function countDueDigests(db: Db, at: number): Promise<number> {
+  const rows = await dueRows(db, at);
+  return rows.length ? countDue(db, JSON.stringify(rows)) : 0;
+}
+
+async function countDue(db: Db, rows: string): Promise<number> {
+  const [counted] = await db.all<{ n: number }>(sql`SELECT count(*) AS n ${dueDestinations(rows)}`);
+  return counted?.n ?? 0;
 }
 
 export interface DueDigest {

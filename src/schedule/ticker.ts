@@ -2,8 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Db } from '../db.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../log.js';
-import { enqueueDueDigests } from './digests.js';
-import { enqueueReminders } from './reminders.js';
+import { digestTick } from './tick.js';
 import { checkStaleDocuments } from '../ingest/health.js';
 
 /** After a restart, digests whose hour passed while the service was down within this long are still sent. */
@@ -16,12 +15,11 @@ const CATCH_UP_HOURS = 6;
 export function startDigestTicker(deps: { db: Db; clock: Clock; log: Logger; everyMinutes: number; staleAfterHours: number; onEnqueued: () => void }): { stop(): void } {
   const tick = async (at: number, live: boolean) => {
     try {
-      const r = await enqueueDueDigests(deps.db, at, deps.clock());
-      if (r.enqueued) deps.log.info('digests.enqueued', { at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued });
       // Reminders are for the present only; catching up past hours sends none.
-      const reminders = live ? await enqueueReminders(deps.db, at) : 0;
-      if (reminders) deps.log.info('reminders.enqueued', { reminders });
-      if (r.enqueued || reminders) deps.onEnqueued();
+      const r = await digestTick(deps.db, at, deps.clock(), { reminders: live });
+      if (r.enqueued) deps.log.info('digests.enqueued', { at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued });
+      if (r.reminders) deps.log.info('reminders.enqueued', { reminders: r.reminders });
+      if (r.enqueued || r.reminders) deps.onEnqueued();
     } catch (err) {
       deps.log.error('digests.tick_failed', { error: String(err) });
     }

@@ -16,8 +16,7 @@ import { createSlackChannel } from '../delivery/channels/slack.js';
 import { createDeliverer } from '../delivery/deliver.js';
 import { groupDueAlerts } from '../delivery/grouping.js';
 import { claimById, giveUpQueued, releaseFromQueue, takeDueForQueue } from '../delivery/outbox.js';
-import { enqueueDueDigests } from '../schedule/digests.js';
-import { enqueueReminders } from '../schedule/reminders.js';
+import { digestTick } from '../schedule/tick.js';
 import { checkStaleDocuments } from '../ingest/health.js';
 import { createDiscordBot } from '../../bots/discord/interactions.js';
 import catalog from '../../db/catalog.json' with { type: 'json' };
@@ -178,9 +177,8 @@ export async function createEdition(env: Env, clock: () => number = Date.now): P
   async function tick(at: number): Promise<void> {
     const minute = Math.floor(at / 60_000);
     if (minute % config.digest.tickMinutes === 0) {
-      const r = await enqueueDueDigests(db, at, clock());
-      const reminders = await enqueueReminders(db, at);
-      if (r.enqueued || reminders) log.info('digests.enqueued', { at: new Date(at).toISOString(), due: r.due, enqueued: r.enqueued, reminders });
+      const r = await digestTick(db, at, clock());
+      if (r.enqueued || r.reminders) log.info('digests.enqueued', { at: new Date(at).toISOString(), ...r });
     }
     if (minute % 15 === 0) {
       const stale = await checkStaleDocuments(db, clock(), config.staleAfterHours);

@@ -66,6 +66,7 @@ describe('weekly digests', () => {
   it('sends each digest once, however often or concurrently the run is called', async () => {
     await emailSubscriber(s, 'a@acme.test', ['openai']);
     await emailSubscriber(s, 'b@acme.test', ['openai']);
+    clock.set(MONDAY_9);
     const [r1, r2] = await Promise.all([s.call('POST', '/v1/digests/run', { at: MONDAY_9 }), s.call('POST', '/v1/digests/run', { at: MONDAY_9 })]);
     expect(r1.json.enqueued + r2.json.enqueued).toBe(2);
     expect((await runDigests('2026-11-30T09:40:00Z')).enqueued).toBe(0);
@@ -169,8 +170,13 @@ describe('weekly digests', () => {
     expect((await s.call('GET', view.replace('/digests/', '/manage/'), undefined, null)).status).toBe(400);
   });
 
-  it('refuses a bad `at` and needs the admin token', async () => {
+  it('refuses a bad or future `at` and needs the admin token', async () => {
     expect((await s.call('POST', '/v1/digests/run', { at: 'monday' })).status).toBe(400);
+    // The clock stands on 25 November: the week to MONDAY_9 has not ended, so nothing is built early.
+    const early = await s.call('POST', '/v1/digests/run', { at: MONDAY_9 });
+    expect(early.status).toBe(400);
+    expect(early.json.issues).toEqual([{ path: 'at', message: expect.stringContaining('not in the future') }]);
+    expect((await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE kind = 'digest'`))[0]!.n).toBe(0);
     expect((await s.call('POST', '/v1/digests/run', { at: MONDAY_9 }, null)).status).toBe(401);
     expect((await s.call('POST', '/v1/digests/run', undefined)).status).toBe(202); // no body: now
   });

@@ -7,6 +7,7 @@ import { buildDigest, type DigestContent, type FlappingDocument, type WatchedPla
 import type { DigestPeriod } from '../core/digest-schedule.js';
 import type { PlanName } from '../core/plans.js';
 import { addDays, isoDate, localTime } from '../core/zoned-time.js';
+import { effectiveDateStands } from '../schedule/reminders.js';
 
 export interface DigestTarget {
   destinationId: string;
@@ -79,7 +80,7 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
       FROM events e JOIN platforms p ON p.id = e.platform_id
       WHERE e.platform_id IN (SELECT value FROM json_each(${platformIds}))
         AND e.effective_at >= ${horizonStart} AND e.effective_at <= ${horizonEnd}
-        AND e.kind <> 'first_recorded' AND e.technical_upgrade = 0`),
+        AND ${effectiveDateStands}`),
     db.all<{ platform_id: number; slug: string; name: string; title: string; url: string | null; verified: number | null }>(sql`
       SELECT d.platform_id, p.slug, p.name, d.title, d.url, coalesce(d.last_verified_at, d.last_event_at) AS verified
       FROM documents d JOIN platforms p ON p.id = d.platform_id

@@ -11,6 +11,15 @@ const ALERTING_PLANS = sql.join(
 );
 
 /**
+ * Changes (alias `e`) whose effective date still stands: not a noise event (links only, a flap;
+ * backfill is old news but its date still counts), not a reversion, and not undone since by a
+ * later reversion. What a reminder and a digest's "upcoming effective dates" may name.
+ */
+export const effectiveDateStands = sql`e.kind NOT IN ('first_recorded', 'unreachable', 'restored') AND e.technical_upgrade = 0
+  AND (e.suppressed_reason IS NULL OR e.suppressed_reason = 'backfill') AND e.reverts_to_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM events u WHERE u.platform_id = e.platform_id AND u.detected_at >= e.detected_at AND u.undoes_id = e.id)`;
+
+/**
  * Effective-date reminders: a change whose effective_at is `reminder_days` ahead in the
  * account's time zone gets one reminder per destination (plans with same-day alerts), from the
  * account's digest hour that day on. One INSERT … SELECT per tick; the key
@@ -33,7 +42,7 @@ export async function enqueueReminders(db: Db, now: number): Promise<number> {
     JOIN destinations d ON d.id = s.destination_id
     JOIN events e ON e.platform_id = s.platform_id AND e.effective_at = j.value ->> 'target'
     WHERE a.plan IN (${ALERTING_PLANS})
-      AND e.kind NOT IN ('first_recorded', 'unreachable', 'restored') AND e.technical_upgrade = 0
+      AND ${effectiveDateStands}
       AND e.severity_rank >= s.min_severity_rank
       AND (s.categories IS NULL OR EXISTS (SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value))
     ON CONFLICT DO NOTHING`);

@@ -46,6 +46,28 @@ describe('effective-date reminders', () => {
     expect(smtp.mails.filter((m) => /^Reminder/.test(m.parsed.subject ?? '')).map((m) => m.to[0])).toEqual(['three@acme.test']);
   });
 
+  it('leave out changes whose date no longer stands: link-only, and changed then reverted', async () => {
+    await emailSubscriber(s, 'monitor@acme.test', ['openai'], 'monitor');
+    const [A, B] = ['a'.repeat(64), 'b'.repeat(64)];
+    const doc = { id: 'D-1', title: 'ChatGPT Commercial Terms' };
+    await s.ingest({
+      events: [
+        makeEvent({ id: 'first', kind: 'first_recorded', document: doc, evidence: { sha256: A }, detected_at: '2026-11-18T06:00:00Z' }),
+        makeEvent({
+          id: 'links',
+          effective_at: '2026-12-07',
+          diff: { removed: ['Read [our FAQ](https://help.openai.com/a/1).'], added: ['Read [our FAQ](https://help.openai.com/a/2).'] },
+          detected_at: '2026-11-19T06:00:00Z',
+        }),
+        makeEvent({ id: 'change', effective_at: '2026-12-07', document: doc, evidence: { sha256: B, previous_sha256: A }, detected_at: '2026-11-19T07:00:00Z' }),
+        makeEvent({ id: 'undo', effective_at: '2026-12-07', document: doc, evidence: { sha256: A, previous_sha256: B }, detected_at: '2026-11-20T06:00:00Z' }),
+      ],
+    });
+    await s.drain();
+    expect(await tick('2026-11-30T09:30:00Z')).toBe(0);
+    expect(smtp.mails.filter((m) => /^Reminder/.test(m.parsed.subject ?? ''))).toHaveLength(0);
+  });
+
   it('reach webhooks as effective.reminder', async () => {
     const hook = await startWebhookReceiver();
     try {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AppDeps } from './deps.js';
 import { readJsonBody } from './body.js';
 import { ApiError, notFound, parseOrThrow } from './errors.js';
-import { createAccount, getAccount, listAccounts, platformsInUse, updateAccount, type AccountRow } from '../store/accounts.js';
+import { createAccount, getAccount, listAccounts, platformsInUse, updateAccount, type AccountRow, ACCOUNT_CURSOR } from '../store/accounts.js';
 import { PLAN_NAMES, PLANS } from '../core/plans.js';
 import { isTimeZone, WEEKDAYS } from '../core/schedule-time.js';
 import { pageQuery } from './query.js';
@@ -47,7 +47,7 @@ const lookupQuery = z.object({
   email: z.email('an email address').optional(),
   slack_team: z.string().min(1).max(64).optional(),
   discord_guild: z.string().regex(/^\d{5,25}$/, 'a Discord server id (digits)').optional(),
-  ...pageQuery,
+  ...pageQuery(ACCOUNT_CURSOR),
 });
 
 export async function accountJson(deps: AppDeps, a: AccountRow) {

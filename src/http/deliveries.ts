@@ -7,9 +7,12 @@ import { accountOr404 } from './accounts.js';
 import { pageQuery } from './query.js';
 import { decodeCursor, encodeCursor } from '../store/paging.js';
 
+/** The delivery log lists newest first, by outbox id. */
+const DELIVERY_CURSOR = ['number'] as const;
+
 const query = z.object({
   status: z.enum(['queued', 'sending', 'retrying', 'sent', 'dead', 'cancelled'], { error: 'one of queued, sending, retrying, sent, dead, cancelled' }).optional(),
-  ...pageQuery,
+  ...pageQuery(DELIVERY_CURSOR),
 });
 
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
@@ -20,7 +23,7 @@ export function deliveryRoutes(deps: AppDeps) {
   app.get('/', async (c) => {
     const account = await accountOr404(deps, c.req.param('id')!);
     const q = parseOrThrow(query, c.req.query(), 'invalid_query');
-    const before = decodeCursor<number>(q.cursor);
+    const before = decodeCursor(q.cursor, DELIVERY_CURSOR)?.[0];
     const rows = await deps.db.all<{
       id: number;
       kind: string;
@@ -58,7 +61,7 @@ export function deliveryRoutes(deps: AppDeps) {
       created_at: iso(r.created_at),
     }));
     const last = data[data.length - 1];
-    return c.json({ data, next_cursor: rows.length > q.limit && last ? encodeCursor(last.id) : null });
+    return c.json({ data, next_cursor: rows.length > q.limit && last ? encodeCursor(DELIVERY_CURSOR, [last.id]) : null });
   });
   return app;
 }

@@ -7,14 +7,14 @@ import { requireToken } from './auth.js';
 import { parseEventBody, isRfc3339 } from '../core/event.js';
 import { ingestEvents } from '../ingest/ingest.js';
 import { restoreDocuments } from '../ingest/health.js';
-import { listEvents } from '../store/events.js';
+import { listEvents, EVENT_CURSOR } from '../store/events.js';
 import { pageQuery } from './query.js';
 import { PLATFORM_SLUG } from '../core/event.js';
 
 const listQuery = z.object({
   platform: z.string().regex(PLATFORM_SLUG, 'a platform slug such as openai').optional(),
   since: z.string().refine(isRfc3339, 'an RFC 3339 timestamp such as 2026-11-01T00:00:00Z').optional(),
-  ...pageQuery,
+  ...pageQuery(EVENT_CURSOR),
 });
 
 export function eventRoutes(deps: AppDeps) {

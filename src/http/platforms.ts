@@ -2,12 +2,12 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppDeps } from './deps.js';
 import { parseOrThrow } from './errors.js';
-import { searchPlatforms } from '../store/platforms.js';
+import { searchPlatforms, PLATFORM_CURSOR } from '../store/platforms.js';
 import { pageQuery } from './query.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-const listQuery = z.object({ q: z.string().trim().max(100, 'at most 100 characters').optional(), ...pageQuery });
+const listQuery = z.object({ q: z.string().trim().max(100, 'at most 100 characters').optional(), ...pageQuery(PLATFORM_CURSOR) });
 
 export function platformRoutes(deps: AppDeps) {
   const app = new Hono();

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { isValidCursor } from '../store/paging.js';
+import { decodeCursor, type CursorShape } from '../store/paging.js';
 
-/** `limit` and `cursor` of every list endpoint. */
-export const pageQuery = {
+/** `limit` and `cursor` of every list endpoint, for a list whose cursor has `shape`. */
+export const pageQuery = (shape: CursorShape) => ({
   limit: z.coerce
     .number({ error: 'a whole number from 1 to 200' })
     .int('a whole number from 1 to 200')
@@ -12,5 +12,5 @@ export const pageQuery = {
   cursor: z
     .string()
     .optional()
-    .refine((c) => isValidCursor(c), 'the next_cursor of a previous page'),
-};
+    .refine((c) => c === undefined || decodeCursor(c, shape) !== undefined, 'the next_cursor of a previous page'),
+});

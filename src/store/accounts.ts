@@ -8,6 +8,9 @@ import type { Clock } from '../core/clock.js';
 import { runBatch } from './batch.js';
 import { decodeCursor, encodeCursor, type Page } from './paging.js';
 
+/** Accounts list by creation time, then id. */
+export const ACCOUNT_CURSOR = ['number', 'string'] as const;
+
 export type AccountRow = typeof accounts.$inferSelect;
 
 export interface AccountSettings {
@@ -76,7 +79,7 @@ export async function listAccounts(db: Db, filter: AccountFilter, limit: number,
       )!,
     );
   }
-  const after = decodeCursor<[number, string]>(cursor);
+  const after = decodeCursor(cursor, ACCOUNT_CURSOR);
   if (after) {
     conds.push(or(gt(accounts.createdAt, after[0]), and(eq(accounts.createdAt, after[0]), gt(accounts.id, after[1])))!);
   }
@@ -89,7 +92,7 @@ export async function listAccounts(db: Db, filter: AccountFilter, limit: number,
   const more = rows.length > limit;
   const data = rows.slice(0, limit);
   const last = data[data.length - 1];
-  return { data, nextCursor: more && last ? encodeCursor([last.createdAt, last.id]) : null };
+  return { data, nextCursor: more && last ? encodeCursor(ACCOUNT_CURSOR, [last.createdAt, last.id]) : null };
 }
 
 /** Distinct platforms the account's active subscriptions watch: what the plan limit counts. */

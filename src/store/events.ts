@@ -2,6 +2,9 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { decodeCursor, encodeCursor, type Page } from './paging.js';
 
+/** Events list newest first: detection time, then their key. */
+export const EVENT_CURSOR = ['number', 'number'] as const;
+
 export interface StoredEvent {
   event: Record<string, unknown>;
   receivedAt: number;
@@ -23,7 +26,7 @@ export async function listEvents(
   limit: number,
   cursor?: string,
 ): Promise<Page<StoredEvent>> {
-  const after = decodeCursor<[number, number]>(cursor);
+  const after = decodeCursor(cursor, EVENT_CURSOR);
   const rows = await db.all<{
     pk: number;
     payload: string;
@@ -70,6 +73,6 @@ export async function listEvents(
       revertsToAt: r.reverts_to_at,
       undoesId: r.undoes_id,
     })),
-    nextCursor: rows.length > limit && last ? encodeCursor([last.detected_at, last.pk]) : null,
+    nextCursor: rows.length > limit && last ? encodeCursor(EVENT_CURSOR, [last.detected_at, last.pk]) : null,
   };
 }

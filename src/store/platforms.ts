@@ -4,6 +4,9 @@ import { documents, platforms } from '../../db/schema.js';
 import { closestPlatforms } from '../core/platform-search.js';
 import { decodeCursor, encodeCursor, type Page } from './paging.js';
 
+/** The catalog lists by name, then slug. */
+export const PLATFORM_CURSOR = ['string', 'string'] as const;
+
 export type PlatformRow = typeof platforms.$inferSelect;
 
 export interface CatalogEntry {
@@ -45,7 +48,7 @@ export interface PlatformWithDocuments extends PlatformRow {
 
 /** The catalog, searched by slug or name (`?q=`), by name, paged. */
 export async function searchPlatforms(db: Db, q: string | undefined, limit: number, cursor?: string): Promise<Page<PlatformWithDocuments>> {
-  const after = decodeCursor<[string, string]>(cursor);
+  const after = decodeCursor(cursor, PLATFORM_CURSOR);
   const like = q ? `%${q.toLowerCase().replace(/[\\%_]/g, (m) => `\\${m}`)}%` : undefined;
   const rows = await db
     .select()
@@ -76,7 +79,7 @@ export async function searchPlatforms(db: Db, q: string | undefined, limit: numb
     documents: docs.filter((d) => d.platformId === p.id).map(({ platformId: _, ...d }) => d),
   }));
   const last = page[page.length - 1];
-  return { data, nextCursor: rows.length > limit && last ? encodeCursor([last.name.toLowerCase(), last.slug]) : null };
+  return { data, nextCursor: rows.length > limit && last ? encodeCursor(PLATFORM_CURSOR, [last.name.toLowerCase(), last.slug]) : null };
 }
 
 /** Close matches for a slug nobody knows, for the "did you mean" of every surface. */

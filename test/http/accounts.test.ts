@@ -76,6 +76,20 @@ describe('accounts', () => {
     expect(p2.json.next_cursor).toBeNull();
   });
 
+  it('refuses a cursor that is not the next_cursor of that list, on every list, with 400 naming it', async () => {
+    const a = await account({ name: 'A' });
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const lists = ['/v1/accounts', '/v1/events', '/v1/platforms', `/v1/accounts/${a.id}/deliveries`];
+    for (const list of lists) {
+      for (const cursor of ['not-base64!', b64('a'), b64({}), b64([]), b64([1, 2, 3]), b64(['x', 1]), b64([null, 'x'])]) {
+        const r = await t.call('GET', `${list}?cursor=${cursor}`);
+        expect(r.status, `${list} ${cursor}`).toBe(400);
+        expect(r.json.error).toBe('invalid_query');
+        expect(r.json.issues[0].path).toBe('cursor');
+      }
+    }
+  });
+
   it('finds the account behind a Slack workspace or a Discord server', async () => {
     const a = await account({ name: 'Slack team' });
     const b = await account({ name: 'Discord server' });

@@ -4,6 +4,7 @@ import type { TestSmtpServer } from '../support/smtp.js';
 import { emailSubscriber, testService, withSmtpService, type TestService } from '../support/service.js';
 import { fixtureEvents, makeEvent } from '../support/app.js';
 import { dueGroups } from '../../src/delivery/grouping.js';
+import { MAX_ATTEMPTS } from '../../src/delivery/backoff.js';
 
 const ctx = withSmtpService({ ALERT_GROUP_WAIT_SECONDS: '60' }, '2026-11-20T07:00:00Z');
 const clock = ctx.clock;
@@ -121,16 +122,38 @@ describe('same-day alerts by email', () => {
     expect((await s.ingest(makeEvent({ id: 'later' }))).json.matched).toBe(0);
   });
 
+  it('retries a 5.7.x refusal of the sender at RCPT TO, never switching the destination off', async () => {
+    const { account } = await emailSubscriber(s, 'legal@acme.test');
+    smtp.behaviour.refuseRecipients = { code: 550, message: '5.7.1 Relaying denied' };
+    await s.ingest(makeEvent());
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    expect((await outbox())[0]).toMatchObject({ status: 'retrying', attempts: 1 });
+    expect((await outbox())[0]!.last_error).toMatch(/5\.7\.1 Relaying denied/);
+    expect((await s.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data[0].status).toBe('active');
+  });
+
+  it('gives up on a 554 refusal of one message without switching the destination off', async () => {
+    const { account } = await emailSubscriber(s, 'legal@acme.test');
+    smtp.behaviour.refuseRecipients = { code: 554, message: 'Transaction failed' };
+    await s.ingest(makeEvent());
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    expect((await outbox())[0]).toMatchObject({ status: 'dead', attempts: 1 });
+    expect((await s.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data[0].status).toBe('active');
+  });
+
   it('turns a row dead, never dropped, after the last attempt', async () => {
     await emailSubscriber(s, 'legal@acme.test');
     smtp.behaviour.failNext = { count: 100, code: 451 };
     await s.ingest(makeEvent());
     clock.advance(61_000);
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < MAX_ATTEMPTS; i++) {
+      expect((await outbox())[0]?.status).not.toBe('dead');
       await s.dispatcher.runOnce();
       clock.advance(2 * 3_600_000);
     }
-    expect((await outbox())[0]).toMatchObject({ status: 'dead', attempts: 8 });
+    expect((await outbox())[0]).toMatchObject({ status: 'dead', attempts: MAX_ATTEMPTS });
   });
 
   it('counts sent messages and the queue in /metrics', async () => {

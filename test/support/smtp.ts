@@ -11,6 +11,8 @@ export interface ReceivedMail {
 export interface SmtpBehaviour {
   /** Answer RCPT TO for these addresses with 550 (no such mailbox). */
   rejectRecipients?: Set<string>;
+  /** Answer every RCPT TO with this permanent refusal, e.g. 550 5.7.1 relaying denied. */
+  refuseRecipients?: { code: number; message: string };
   /** Answer the next N messages' DATA with this temporary failure code. */
   failNext?: { count: number; code: 421 | 451 };
   /**
@@ -49,6 +51,11 @@ export async function startSmtpServer(behaviour: SmtpBehaviour = {}, options: Pa
       if (behaviour.rejectRecipients?.has(address.address.toLowerCase())) {
         const err = new Error('5.1.1 No such mailbox') as Error & { responseCode: number };
         err.responseCode = 550;
+        return cb(err);
+      }
+      if (behaviour.refuseRecipients) {
+        const err = new Error(behaviour.refuseRecipients.message) as Error & { responseCode: number };
+        err.responseCode = behaviour.refuseRecipients.code;
         return cb(err);
       }
       cb();

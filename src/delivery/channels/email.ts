@@ -61,23 +61,25 @@ export function createEmailChannel(o: EmailChannelOptions): ChannelAdapter<Email
 }
 
 /**
- * SMTP replies: 4xx is "try later"; 5xx to RCPT TO means the mailbox does not exist or refuses
- * us, so the destination is switched off; other 5xx refuse this message only. Connection and
- * authentication problems are ours, not the recipient's: retry and never disable.
+ * SMTP replies: 4xx is "try later". A 5xx to RCPT TO switches the destination off only when it
+ * says the mailbox is gone: enhanced status 5.1.x (bad address) or 5.2.1 (mailbox disabled), or
+ * without one the classic 550/551/553. A 5.7.x there is the receiving side refusing *us*
+ * (relaying denied, our host blocked): the operator's to fix, like our own credentials, so it is
+ * retried and never switches off every destination at once. Other 5xx refuse this message only.
  */
 export function classifySmtpError(err: unknown): DeliveryError {
   const e = err as { responseCode?: number; command?: string; code?: string; message?: string; response?: string };
   const what = e.response ?? e.message ?? String(err);
-  // Our own credentials or sender refused (AUTH, MAIL FROM, 530): the operator's to fix, so retry.
-  if (e.code === 'EAUTH' || e.responseCode === 530 || /^(AUTH|MAIL FROM)/i.test(e.command ?? '')) {
-    return new DeliveryError(`SMTP ${e.responseCode ?? e.code}: ${what}`, 'retry', { cause: err });
+  const label = `SMTP ${e.responseCode ?? e.code ?? 'error'}: ${what}`;
+  const recipient = /RCPT/i.test(e.command ?? '') || e.code === 'EENVELOPE';
+  const [, klass, subject, detail] = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/.exec(what) ?? [];
+  // Our own credentials or sender refused (AUTH, MAIL FROM, 530), or a policy refusal of us at RCPT.
+  if (e.code === 'EAUTH' || e.responseCode === 530 || /^(AUTH|MAIL FROM)/i.test(e.command ?? '') || (recipient && klass === '5' && subject === '7')) {
+    return new DeliveryError(label, 'retry', { cause: err });
   }
-  if (typeof e.responseCode === 'number') {
-    if (e.responseCode >= 500 && e.responseCode < 600) {
-      const recipient = /RCPT/i.test(e.command ?? '') || e.code === 'EENVELOPE';
-      return new DeliveryError(`SMTP ${e.responseCode}: ${what}`, 'permanent', { disableDestination: recipient, cause: err });
-    }
-    return new DeliveryError(`SMTP ${e.responseCode}: ${what}`, 'retry', { cause: err });
+  if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) {
+    const mailboxGone = klass ? subject === '1' || (subject === '2' && detail === '1') : [550, 551, 553].includes(e.responseCode);
+    return new DeliveryError(label, 'permanent', { disableDestination: recipient && mailboxGone, cause: err });
   }
-  return new DeliveryError(`SMTP ${e.code ?? 'error'}: ${what}`, 'retry', { cause: err });
+  return new DeliveryError(label, 'retry', { cause: err });
 }

@@ -41,11 +41,13 @@ async function signUpOnce(db: Db, clock: Clock, input: SignupInput): Promise<Sig
   const now = clock();
   const email = input.email.toLowerCase();
   const window = Math.floor(now / RESEND_WINDOW_MS);
+  // By the account's sign-up address, so an account whose destination an admin removed is
+  // reused (its address stays unique among sign-up accounts) instead of refused.
   const [existing] = await db
-    .select({ destination: destinations, plan: accounts.plan })
-    .from(destinations)
-    .innerJoin(accounts, eq(accounts.id, destinations.accountId))
-    .where(and(eq(accounts.origin, 'signup'), eq(destinations.type, 'email'), eq(destinations.address, email)))
+    .select({ accountId: accounts.id, plan: accounts.plan, destination: destinations })
+    .from(accounts)
+    .leftJoin(destinations, and(eq(destinations.accountId, accounts.id), eq(destinations.type, 'email'), eq(destinations.address, email)))
+    .where(eq(accounts.signupAddress, email))
     .limit(1);
 
   if (!existing) {
@@ -84,7 +86,7 @@ async function signUpOnce(db: Db, clock: Clock, input: SignupInput): Promise<Sig
   }
 
   const d = existing.destination;
-  if (d.status === 'active') {
+  if (d?.status === 'active') {
     const r = (await runBatch(db, [
       enqueueStatement(
         db,
@@ -95,15 +97,19 @@ async function signUpOnce(db: Db, clock: Clock, input: SignupInput): Promise<Sig
     return r[0]?.rowsAffected ? 'manage_link_sent' : 'throttled';
   }
 
-  // Unconfirmed, or unsubscribed earlier: start the double opt-in again, for the platform asked
-  // for now (a free account watches one platform).
+  // Unconfirmed, unsubscribed earlier, or its destination removed: start the double opt-in again,
+  // for the platform asked for now (a free account watches one platform).
+  const accountId = existing.accountId;
+  const destinationId = d?.id ?? newId('dst');
   const r = (await runBatch(db, [
-    db.update(destinations).set({ status: 'unconfirmed', disabledReason: null, disabledAt: null }).where(eq(destinations.id, d.id)),
-    db.delete(subscriptions).where(eq(subscriptions.destinationId, d.id)),
+    d
+      ? db.update(destinations).set({ status: 'unconfirmed', disabledReason: null, disabledAt: null }).where(eq(destinations.id, d.id))
+      : db.insert(destinations).values({ id: destinationId, accountId, type: 'email', targetKey: `email:${email}`, address: email, status: 'unconfirmed', createdAt: now }),
+    db.delete(subscriptions).where(eq(subscriptions.destinationId, destinationId)),
     db.insert(subscriptions).values({
       id: newId('sub'),
-      accountId: d.accountId,
-      destinationId: d.id,
+      accountId,
+      destinationId,
       platformId: input.platformId,
       destinationActive: false,
       sameDayAlerts: PLANS[existing.plan].sameDayAlerts,
@@ -111,7 +117,7 @@ async function signUpOnce(db: Db, clock: Clock, input: SignupInput): Promise<Sig
     }),
     enqueueStatement(
       db,
-      { idempotencyKey: `confirm:${d.id}:${window}`, kind: 'confirmation', destinationId: d.id, accountId: d.accountId, channel: 'email', payload: { platforms: [input.platformName] }, dueAt: now },
+      { idempotencyKey: `confirm:${destinationId}:${window}`, kind: 'confirmation', destinationId, accountId, channel: 'email', payload: { platforms: [input.platformName] }, dueAt: now },
       now,
     ),
   ])) as { rowsAffected: number }[];

@@ -86,6 +86,22 @@ describe('self-serve sign-up', () => {
     expect(await count('accounts')).toBe(1);
   });
 
+  it('signs up again on the same account after an admin removed its destination', async () => {
+    await signup({ email: 'ana@example.test', platform: 'openai' });
+    const account = (await s.call('GET', '/v1/accounts?email=ana@example.test')).json.data[0];
+    const [dest] = (await s.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data;
+    expect((await s.call('DELETE', `/v1/accounts/${account.id}/destinations/${dest.id}`)).status).toBe(204);
+    clock.advance(11 * 60_000);
+    const again = await signup({ email: 'ana@example.test', platform: 'anthropic' });
+    expect(again.status).toBe(202);
+    expect(await count('accounts')).toBe(1);
+    const dests = (await s.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data;
+    expect(dests).toEqual([expect.objectContaining({ type: 'email', address: 'ana@example.test', status: 'unconfirmed' })]);
+    await s.drain();
+    const mails = smtp.mails.filter((m) => m.parsed.subject === 'Confirm your ClauseWatch subscription');
+    expect(mails.at(-1)!.parsed.html).toContain('Anthropic');
+  });
+
   it('refuses a bad address (400) or an unknown platform (404) and stores nothing', async () => {
     const bad = await signup({ email: 'not-an-address', platform: 'openai' });
     expect(bad.status).toBe(400);

@@ -6,6 +6,7 @@ import type { Weekday } from '../core/schedule-time.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import { runBatch } from './batch.js';
+import { withdrawPendingAlerts } from './subscriptions.js';
 import { decodeCursor, encodeCursor, type Page } from './paging.js';
 
 /** Accounts list by creation time, then id. */
@@ -126,6 +127,10 @@ export async function updateAccount(
     stmts.push(
       db.update(subscriptions).set({ sameDayAlerts: PLANS[changes.plan].sameDayAlerts }).where(eq(subscriptions.accountId, id)) as never,
     );
+    // Alerts still gathering are withdrawn with what they were for: a plan without same-day
+    // alerts sends none from the moment it applies, and a paused subscription sends nothing.
+    if (!PLANS[changes.plan].sameDayAlerts) stmts.push(withdrawPendingAlerts(db, sql`s.account_id = ${id}`, 'plan') as never);
+    else if (pause.length) stmts.push(withdrawPendingAlerts(db, sql`s.id IN (SELECT value FROM json_each(${JSON.stringify(pause)}))`, 'plan') as never);
     if (pause.length) stmts.push(db.update(subscriptions).set({ status: 'paused' }).where(inArray(subscriptions.id, pause)) as never);
     if (resume.length) stmts.push(db.update(subscriptions).set({ status: 'active' }).where(inArray(subscriptions.id, resume)) as never);
   }

@@ -1,10 +1,11 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { platforms, subscriptions } from '../../db/schema.js';
 import { PLANS, type PlanName } from '../core/plans.js';
 import { severityFromRank, severityRank, type Severity } from '../core/severity.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
+import { runBatch } from './batch.js';
 
 export interface SubscriptionView {
   id: string;
@@ -127,15 +128,34 @@ export async function listSubscriptions(
   return rows.map(toView);
 }
 
+/**
+ * Alert work not yet grouped into a message for the subscriptions `which` selects (alias `s`):
+ * kept for the record with `reason`, never sent. Run in the same batch as the change that ends
+ * or pauses those subscriptions, so a waiting alert cannot slip out after it.
+ */
+export function withdrawPendingAlerts(db: Db, which: SQL, reason: 'unsubscribed' | 'plan') {
+  return db.run(sql`
+    UPDATE matches SET alert_state = 'none', suppressed_reason = ${reason}
+    WHERE alert_state = 'pending' AND EXISTS (
+      SELECT 1 FROM subscriptions s JOIN events e ON e.platform_id = s.platform_id
+      WHERE ${which} AND s.destination_id = matches.destination_id AND e.pk = matches.event_pk)`);
+}
+
 export async function deleteSubscription(db: Db, accountId: string, id: string): Promise<boolean> {
-  const r = await db.delete(subscriptions).where(and(eq(subscriptions.accountId, accountId), eq(subscriptions.id, id))).returning({ id: subscriptions.id });
-  return r.length > 0;
+  const [, deleted] = (await runBatch(db, [
+    withdrawPendingAlerts(db, sql`s.account_id = ${accountId} AND s.id = ${id}`, 'unsubscribed'),
+    db.delete(subscriptions).where(and(eq(subscriptions.accountId, accountId), eq(subscriptions.id, id))).returning({ id: subscriptions.id }),
+  ])) as [unknown, { id: string }[]];
+  return deleted.length > 0;
 }
 
 export async function unsubscribePlatform(db: Db, destinationId: string, platformId: number): Promise<boolean> {
-  const r = await db
-    .delete(subscriptions)
-    .where(and(eq(subscriptions.destinationId, destinationId), eq(subscriptions.platformId, platformId)))
-    .returning({ id: subscriptions.id });
-  return r.length > 0;
+  const [, deleted] = (await runBatch(db, [
+    withdrawPendingAlerts(db, sql`s.destination_id = ${destinationId} AND s.platform_id = ${platformId}`, 'unsubscribed'),
+    db
+      .delete(subscriptions)
+      .where(and(eq(subscriptions.destinationId, destinationId), eq(subscriptions.platformId, platformId)))
+      .returning({ id: subscriptions.id }),
+  ])) as [unknown, { id: string }[]];
+  return deleted.length > 0;
 }

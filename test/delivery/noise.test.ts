@@ -27,6 +27,20 @@ describe('noise control', () => {
     expect(smtp.mails).toHaveLength(0);
   });
 
+  it('withdraws alerts still gathering when their subscription is removed or the plan loses same-day alerts', async () => {
+    const a = await emailSubscriber(s, 'gone@acme.test', ['openai']);
+    const b = await emailSubscriber(s, 'downgraded@acme.test', ['openai']);
+    await emailSubscriber(s, 'stays@acme.test', ['openai']);
+    await s.ingest(makeEvent({ id: 'waiting' }));
+    const [sub] = (await s.call('GET', `/v1/accounts/${a.account.id}/subscriptions`)).json.data;
+    expect((await s.call('DELETE', `/v1/accounts/${a.account.id}/subscriptions/${sub.id}`)).status).toBe(204);
+    expect((await s.call('PATCH', `/v1/accounts/${b.account.id}`, { plan: 'free' })).status).toBe(200);
+    clock.advance(61_000);
+    await s.drain();
+    expect(smtp.mails.map((m) => m.to[0])).toEqual(['stays@acme.test']);
+    expect(await delivery('waiting')).toMatchObject({ alerted: true, suppressed_destinations: { unsubscribed: 1, plan: 1 } });
+  });
+
   it('sends nothing for an unreachable and restored pair with unchanged content inside the group wait', async () => {
     await emailSubscriber(s, 'legal@acme.test', ['openai']);
     await s.ingest(makeEvent({ id: 'down', kind: 'unreachable', severity: 'low', evidence: { previous_sha256: 'a'.repeat(64) }, detected_at: '2026-11-20T06:59:00Z' }));

@@ -130,7 +130,7 @@ export function buildAlert(items: ChangeItem[], reader: Reader, links: MessageLi
 /** The subject line / notification text of an alert. */
 export function alertHeadline(a: AlertContent): string {
   const n = a.changes.length;
-  if (a.budget) return `${n} more policy change${n === 1 ? '' : 's'} today (past today's alert limit)`;
+  if (a.budget && n) return `${n} more policy change${n === 1 ? '' : 's'} today (past today's alert limit)`;
   if (a.reminder && n) {
     const c = a.changes[0]!;
     return `Reminder: ${c.platform.name} ${c.document.title} change ${c.effectiveAt ? effectiveDatePhrase(c.effectiveAt, a.reader.now, a.reader.timeZone) : 'takes effect soon'}`;

@@ -109,8 +109,30 @@ export function packEmbeds(embeds: DiscordEmbed[], content?: string): DiscordMes
   return out;
 }
 
+/**
+ * Past the day's alert limit: one embed listing the rest, each linked to its change, as many as
+ * its description holds, the others counted.
+ */
+function budgetEmbed(a: AlertContent): DiscordEmbed {
+  const lines: string[] = [];
+  let size = 0;
+  const footer = "Every one of them is also in this channel's weekly digest.";
+  for (const [i, c] of a.changes.entries()) {
+    const title = c.changeUrl ? link(c.changeUrl, c.title) : escapeDiscord(c.title);
+    const line = `**${SEVERITY_LABELS[c.severity]}** · ${escapeDiscord(c.platform.name)} · ${escapeDiscord(c.document.title)}: ${title}`;
+    const rest = a.changes.length - i;
+    if (size + line.length + 40 > DISCORD_LIMITS.description) {
+      lines.push(`…and ${rest} more`);
+      break;
+    }
+    lines.push(line);
+    size += line.length + 1;
+  }
+  return { title: cut(escapeDiscord(alertHeadline(a)), DISCORD_LIMITS.title), description: lines.join('\n'), color: 0x64748b, footer: { text: footer } };
+}
+
 export function renderAlertDiscord(a: AlertContent): DiscordMessage[] {
-  const embeds = a.changes.map((c) => changeEmbed(c, a.reader, { diff: true }));
+  const embeds = a.budget && a.changes.length ? [budgetEmbed(a)] : a.changes.map((c) => changeEmbed(c, a.reader, { diff: true }));
   for (const n of a.notices) {
     embeds.push({
       title: cut(`Monitoring: ${n.document.title} ${n.kind === 'unreachable' ? 'cannot be read' : 'can be read again'}`, DISCORD_LIMITS.title),

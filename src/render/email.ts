@@ -110,10 +110,11 @@ export interface AlertEmailContext {
 export function renderAlertEmail(t: EmailTemplates, a: AlertContent, ctx: AlertEmailContext): EmailMessage {
   const subject = cut(alertHeadline(a), 180);
   const n = a.changes.length;
-  const heading = a.reminder || a.budget
+  const listed = a.budget && n > 0;
+  const heading = a.reminder || listed
     ? alertHeadline(a)
     : n === 0 ? 'Monitoring notice' : n === 1 ? `${a.changes[0]!.platform.name} changed its ${a.changes[0]!.document.title}` : `${n} policy changes`;
-  const intro = a.budget
+  const intro = listed
     ? 'This destination reached its alert limit for today; these are the rest of the day’s changes, together. The weekly digest lists every change.'
     : a.reminder
     ? 'A reminder: this change, already reported, takes effect soon.'

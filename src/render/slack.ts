@@ -86,11 +86,39 @@ export function splitMessages(text: string, blocks: SlackBlock[]): SlackMessage[
   return out.length ? out : [{ text: cut(text, SLACK_LIMITS.fallbackText), blocks: [] }];
 }
 
+/** One line per change, for a message that lists rather than shows (the day's budget overflow). */
+function changeLine(c: ChangeItem): string {
+  const title = c.changeUrl ? mrkdwnLink(c.changeUrl, c.title) : escapeMrkdwn(c.title);
+  return `${SEVERITY_EMOJI[c.severity]} *${SEVERITY_LABELS[c.severity]}* · ${escapeMrkdwn(c.platform.name)} · ${escapeMrkdwn(c.document.title)}: ${title}`;
+}
+
+/** Lines packed into as few sections as Slack's 3,000 characters allow. */
+function listSections(lines: string[]): SlackBlock[] {
+  const out: SlackBlock[] = [];
+  let current = '';
+  for (const line of lines) {
+    if (current && current.length + 1 + line.length > SLACK_LIMITS.sectionText) {
+      out.push(section(current));
+      current = '';
+    }
+    current = current ? `${current}\n${line}` : line;
+  }
+  if (current) out.push(section(current));
+  return out;
+}
+
 export function renderAlertSlack(a: AlertContent): SlackMessage[] {
-  const blocks: SlackBlock[] = [header(a.changes.length ? (a.changes.length === 1 ? 'Policy change' : `${a.changes.length} policy changes`) : 'Monitoring notice')];
-  for (const c of a.changes) {
-    blocks.push(section(changeMrkdwn(c, a.reader, { diff: true }), c.changeUrl));
-    blocks.push({ type: 'divider' });
+  const listed = a.budget && a.changes.length > 0;
+  const title = a.reminder || listed ? alertHeadline(a) : a.changes.length ? (a.changes.length === 1 ? 'Policy change' : `${a.changes.length} policy changes`) : 'Monitoring notice';
+  const blocks: SlackBlock[] = [header(title)];
+  if (listed) {
+    // Past the day's alert limit: one message listing the rest, each linked to its change.
+    blocks.push(...listSections(a.changes.map(changeLine)), context("Every one of them is also in this channel's weekly digest."));
+  } else {
+    for (const c of a.changes) {
+      blocks.push(section(changeMrkdwn(c, a.reader, { diff: true }), c.changeUrl));
+      blocks.push({ type: 'divider' });
+    }
   }
   for (const n of a.notices) {
     blocks.push(context(`:satellite_antenna: *Monitoring:* ${escapeMrkdwn(n.platform.name)} · ${escapeMrkdwn(n.document.title)} ${n.kind === 'unreachable' ? 'cannot be read since' : 'can be read again since'} ${formatDateTime(n.detectedAt, a.reader.timeZone)}`));

@@ -27,7 +27,12 @@ export function renderWebhookPayload(c: MessageContent): WebhookPayload | null {
       if (!c.changes.length && c.notices.length) {
         return { type: 'monitor.health', created_at, data: { version: 1, notices: c.notices.map((n) => n.raw) } };
       }
-      return { type: 'change.alert', created_at, data: { version: 1, changes: c.changes.map(eventOf), notices: c.notices.map((n) => n.raw) } };
+      return {
+        type: 'change.alert',
+        created_at,
+        // budget: the day's changes past the destination's alert limit, sent together at the day's end.
+        data: { version: 1, ...(c.budget ? { budget: true } : {}), changes: c.changes.map(eventOf), notices: c.notices.map((n) => n.raw) },
+      };
     case 'digest':
       return {
         type: 'digest.weekly',

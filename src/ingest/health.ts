@@ -39,7 +39,7 @@ function notice(d: DocRow, kind: 'unreachable' | 'restored', now: number, staleA
  * A notice is news of now (alerted within the hour or not at all) and carries no content hash, so
  * version judgement (reversions, flapping) never looks at it and its window does not matter.
  */
-const NOTICE_INGEST = { alertMaxAgeHours: 1, flapWindowHours: 1 };
+const NOTICE_INGEST = { alertMaxAgeHours: 1, flapWindowHours: 1, ownNotices: true };
 
 /**
  * Monitor health: a watched document silent (no event, no verification) for STALE_AFTER_HOURS

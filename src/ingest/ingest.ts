@@ -13,6 +13,8 @@ export interface IngestDeps {
   clock: Clock;
   alertMaxAgeHours: number;
   flapWindowHours: number;
+  /** ClauseWatch's own monitoring notices (health.ts): the document's state is already set for them. */
+  ownNotices?: boolean;
 }
 
 export type IngestOutcome =
@@ -100,7 +102,8 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
       external_id: event.document.id ?? null,
       url: event.document.url ?? null,
       kind: event.document.kind ?? null,
-      last_event_at: Math.max(detectedAt, Number(documentRows.get(rowKey)?.last_event_at ?? 0)),
+      // The last time the document was read: an `unreachable` says it was not.
+      last_event_at: event.kind === 'unreachable' ? (documentRows.get(rowKey)?.last_event_at ?? null) : Math.max(detectedAt, Number(documentRows.get(rowKey)?.last_event_at ?? 0)),
     });
   }
 
@@ -152,7 +155,8 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
         external_id = coalesce(excluded.external_id, documents.external_id),
         url = coalesce(excluded.url, documents.url),
         kind = coalesce(excluded.kind, documents.kind),
-        last_event_at = max(coalesce(documents.last_event_at, 0), excluded.last_event_at)`),
+        last_event_at = CASE WHEN excluded.last_event_at IS NULL THEN documents.last_event_at
+          ELSE max(coalesce(documents.last_event_at, 0), excluded.last_event_at) END`),
     db.run(sql`
       INSERT INTO events (id, platform_id, document_id, severity, severity_rank, kind, technical_upgrade,
         categories, title, detected_at, effective_at, sha256, previous_sha256, suppressed_reason,
@@ -160,13 +164,28 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
       SELECT j.value ->> 'id', p.id, d.id, j.value ->> 'severity', j.value ->> 'severity_rank',
         j.value ->> 'kind', j.value ->> 'technical_upgrade', j.value ->> 'categories', j.value ->> 'title',
         j.value ->> 'detected_at', j.value ->> 'effective_at', j.value ->> 'sha256',
-        j.value ->> 'previous_sha256', j.value ->> 'suppressed_reason', j.value ->> 'reverts_to_at',
+        j.value ->> 'previous_sha256',
+        -- A producer's unreachable for a document already known to be down repeats the outage's news.
+        coalesce(j.value ->> 'suppressed_reason',
+          CASE WHEN j.value ->> 'kind' = 'unreachable' AND d.health = 'stale' AND ${deps.ownNotices ? 0 : 1} THEN 'still_unreachable' END),
+        j.value ->> 'reverts_to_at',
         j.value ->> 'undoes_id', j.value ->> 'payload',
         ${ingestId}, ${receivedAt}
       FROM json_each(${JSON.stringify(eventRows)}) j
       JOIN platforms p ON p.slug = j.value ->> 'slug'
       JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'
       WHERE true`),
+    // The producer's own word on a document's health: down from its `unreachable`, up again from
+    // its `restored`, so the silence check neither announces that outage again nor misses its end.
+    ...(eventRows.some((r) => r.kind === 'unreachable' || r.kind === 'restored')
+      ? [
+          db.run(sql`
+            UPDATE documents SET health = CASE WHEN e.kind = 'unreachable' THEN 'stale' ELSE 'ok' END, health_since = e.at
+            FROM (SELECT document_id, kind, max(detected_at) AS at FROM events
+                  WHERE ingest_id = ${ingestId} AND kind IN ('unreachable', 'restored') GROUP BY document_id) e
+            WHERE documents.id = e.document_id`),
+        ]
+      : []),
     ...(judged.flapping.length
       ? [
           db.run(sql`
@@ -177,6 +196,8 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
       : []),
     matchIngested(db, ingestId, receivedAt),
     ...cancelling,
+    db.all<{ reason: string; n: number }>(sql`
+      SELECT suppressed_reason AS reason, count(*) AS n FROM events WHERE ingest_id = ${ingestId} AND suppressed_reason IS NOT NULL GROUP BY 1`),
     db.all<{ n: number }>(sql`
       SELECT count(DISTINCT m.destination_id) AS n FROM matches m
       WHERE m.event_pk IN (SELECT pk FROM events WHERE ingest_id = ${ingestId})`),
@@ -184,10 +205,10 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
 
   const [counted] = results[results.length - 1] as { n: number }[];
   const suppressed: Record<string, number> = {};
-  for (const r of eventRows) if (r.suppressed_reason) suppressed[r.suppressed_reason] = (suppressed[r.suppressed_reason] ?? 0) + 1;
+  for (const r of results[results.length - 2] as { reason: string; n: number }[]) suppressed[r.reason] = r.n;
   // Events a cancelling pair kept from an alert: this request's and the earlier ones they undid.
   const cancelled = new Map<string, Set<number>>();
-  for (const rows of results.slice(-1 - cancelling.length, -1)) {
+  for (const rows of results.slice(-2 - cancelling.length, -2)) {
     if (!Array.isArray(rows)) continue;
     for (const { event_pk, reason } of rows as Cancelled[]) (cancelled.get(reason) ?? cancelled.set(reason, new Set()).get(reason)!).add(event_pk);
   }

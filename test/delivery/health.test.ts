@@ -88,5 +88,37 @@ describe('monitor health', () => {
     expect(monitoring).toContain('OpenAI Terms of Use could not be read');
     expect(html).toContain('OpenAI Privacy Policy <span');
     expect(html).toContain('last verified 24 Nov 2026, 06:00 UTC');
+    // The outage's own notice is no proof that monitoring ran: the last read stays the last read.
+    expect(html).toContain('last verified 20 Nov 2026, 06:00 UTC');
+    expect(html).not.toContain('last verified 25 Nov 2026');
+  });
+
+  it('takes the producer’s unreachable as the outage: once, never announced again by the silence check, ended by its restored', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai'], 'monitor');
+    await s.ingest(makeEvent({ id: 'seen', detected_at: '2026-11-20T06:00:00Z' }));
+    await s.drain();
+    const down = (id: string) => makeEvent({ id, kind: 'unreachable', severity: 'low', title: 'Terms cannot be read', detected_at: new Date(clock()).toISOString() });
+    clock.set('2026-11-21T07:00:00Z');
+    await s.ingest(down('down-1'));
+    await s.drain();
+    clock.set('2026-11-21T13:00:00Z');
+    await s.ingest(down('down-2')); // the producer repeats itself
+    await s.drain();
+    clock.set('2026-11-23T07:00:00Z');
+    expect(await checkStaleDocuments(s.database.db, clock(), 48)).toBe(0); // already known to be down
+    await s.drain();
+    const subjects = smtp.mails.map((m) => m.parsed.subject);
+    expect(subjects.filter((x) => /cannot be (read|watched)/.test(x ?? ''))).toHaveLength(1);
+    const delivery = async (id: string) => (await s.call('GET', '/v1/events?limit=100')).json.data.find((e: any) => e.id === id).delivery;
+    expect(await delivery('down-2')).toMatchObject({ alerted: false, suppressed_reason: 'still_unreachable' });
+    expect((await s.call('GET', '/metrics')).text).toMatch(/clausewatch_alerts_suppressed_total\{reason="still_unreachable"\} 1/);
+
+    // Its restored ends the outage: one notice from the producer, none from ClauseWatch besides.
+    await s.ingest(makeEvent({ id: 'up', kind: 'restored', severity: 'low', title: 'Terms can be read again', detected_at: new Date(clock()).toISOString() }));
+    await s.drain();
+    await verify([{ platform: 'openai', document: 'OpenAI Terms of Use', checked_at: new Date(clock() + 1000).toISOString() }]);
+    await s.drain();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(smtp.mails.map((m) => m.parsed.subject).filter((x) => /again/.test(x ?? ''))).toHaveLength(1);
   });
 });

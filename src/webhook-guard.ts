@@ -1,7 +1,8 @@
 import { lookup } from 'node:dns/promises';
 import { lookup as lookupCallback, type LookupAddress } from 'node:dns';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
+import { isPublicAddress } from './core/ip-address.js';
 
 /**
  * Webhook URLs must not reach into our own network (SSRF): private, loopback, link-local and
@@ -9,40 +10,6 @@ import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } fr
  * created and on every connection (the connection's own lookup refuses them, so a DNS answer
  * that changes between the check and the request cannot slip through).
  */
-const blocked4 = new BlockList();
-const blocked6 = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const)
-  blocked4.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-  ['64:ff9b::', 96],
-] as const)
-  blocked6.addSubnet(net, prefix, 'ipv6');
-
-export function isPublicAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return !blocked4.check(address, 'ipv4');
-  if (family !== 6) return false;
-  // BlockList judges an IPv4-mapped IPv6 address (::ffff:7f00:1 too) by the IPv4 rules.
-  return !blocked6.check(address, 'ipv6') && !blocked4.check(address, 'ipv6');
-}
-
 /** Null when the URL may be called, else why not (for the 400 at creation). */
 export async function checkWebhookUrl(url: string, allowPrivate: boolean): Promise<string | null> {
   if (allowPrivate) return null;

@@ -17,6 +17,7 @@ import { createDeliverer } from '../delivery/deliver.js';
 import { groupDueAlerts } from '../delivery/grouping.js';
 import { claimById, giveUpQueued, releaseFromQueue, takeDueForQueue } from '../delivery/outbox.js';
 import { digestTick } from '../schedule/tick.js';
+import { literalHostRefusal } from '../core/ip-address.js';
 import { checkStaleDocuments } from '../ingest/health.js';
 import { createDiscordBot } from '../../bots/discord/interactions.js';
 import catalog from '../../db/catalog.json' with { type: 'json' };
@@ -106,6 +107,9 @@ export async function createEdition(env: Env, clock: () => number = Date.now): P
       templates: emailTemplates,
       channels: delivered,
       clientAddress: (c) => c.req.header('cf-connecting-ip') ?? 'unknown',
+      // Names are not resolved here: Cloudflare's fetch reaches no private network of ours, so
+      // only what the URL itself says (a private IP literal, localhost) is refused at creation.
+      checkWebhookUrl: async (url) => (config.webhookAllowPrivate ? null : literalHostRefusal(url)),
       config: appConfig(config, secrets),
     },
     (hono) => {

@@ -4,7 +4,8 @@ import { testService, type TestService } from '../support/service.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
 import { fixedClock } from '../support/clock.js';
 import { fixtureEvents, makeEvent } from '../support/app.js';
-import { checkWebhookUrl, isPublicAddress } from '../../src/webhook-guard.js';
+import { checkWebhookUrl } from '../../src/webhook-guard.js';
+import { isPublicAddress, literalHostRefusal } from '../../src/core/ip-address.js';
 
 let hook: Awaited<ReturnType<typeof startWebhookReceiver>>;
 let s: TestService;
@@ -95,6 +96,12 @@ describe('webhook URLs', () => {
     expect(await checkWebhookUrl('https://localhost/hook', false)).toMatch(/localhost resolves to (127\.0\.0\.1|::1)/);
     expect(await checkWebhookUrl('https://[::1]/hook', false)).toMatch(/private, loopback or link-local/);
     expect(await checkWebhookUrl('https://[::ffff:169.254.169.254]/x', false)).toMatch(/private, loopback or link-local/);
+  });
+
+  it('are judged from the URL alone where names are not resolved (the Workers edition)', () => {
+    for (const url of ['https://10.0.0.1/hook', 'https://[::1]/x', 'https://[::ffff:a9fe:a9fe]/x', 'https://localhost:8443/x', 'https://api.localhost/x', 'https://169.254.169.254/latest'])
+      expect(literalHostRefusal(url), url).not.toBeNull();
+    for (const url of ['https://hooks.example.com/x', 'https://93.184.216.34/x', 'https://[2606:4700::6810:85e5]/x']) expect(literalHostRefusal(url), url).toBeNull();
   });
 
   it('are refused at creation with a clear 400 unless WEBHOOK_ALLOW_PRIVATE is set', async () => {

@@ -195,6 +195,12 @@ describe('the Workers edition', () => {
     expect(email.status).toBe(400);
     expect(email.json.issues).toEqual([{ path: 'type', message: 'email is not delivered by this server (it delivers discord, webhook, slack)' }]);
     expect((await call('POST', '/v1/signup', { email: 'a@b.test', platform: 'openai' }, null)).status).toBe(404);
+    for (const url of ['https://10.0.0.1/hook', 'https://[::1]/hook', 'https://localhost/hook']) {
+      const hook = await call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'webhook', url });
+      expect(hook.status, url).toBe(400);
+      expect(hook.json.issues[0].path).toBe('url');
+    }
+    expect((await env.DB.prepare('SELECT count(*) AS n FROM destinations').first<{ n: number }>())!.n).toBe(0);
   });
 
   it('serves the Atom feeds and the signed manage page from D1', async () => {

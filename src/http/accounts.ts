@@ -80,7 +80,7 @@ export function accountRoutes(deps: AppDeps) {
   const app = new Hono();
 
   app.post('/', async (c) => {
-    const b = parseOrThrow(createBody, await readJsonBody(c), 'invalid_account');
+    const b = parseOrThrow(createBody, await readJsonBody(c, 'invalid_account'), 'invalid_account');
     const a = await createAccount(deps.db, deps.clock, {
       name: b.name,
       plan: b.plan,
@@ -104,7 +104,7 @@ export function accountRoutes(deps: AppDeps) {
 
   app.patch('/:id', async (c) => {
     const current = await accountOr404(deps, c.req.param('id'));
-    const b = parseOrThrow(patchBody, await readJsonBody(c), 'invalid_account');
+    const b = parseOrThrow(patchBody, await readJsonBody(c, 'invalid_account'), 'invalid_account');
     const updated = await updateAccount(deps.db, deps.clock, current.id, {
       name: b.name,
       plan: b.plan,

@@ -1,20 +1,21 @@
 import type { Context } from 'hono';
-import { ApiError } from './errors.js';
+import { ApiError, invalid } from './errors.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * Reads a JSON body: 415 unless it says JSON, 413 past the limit (from Content-Length, and by
- * counting while reading when the length is not declared), 400 when it does not parse.
+ * counting while reading when the length is not declared), 400 when it does not parse, with the
+ * endpoint's own error code and an issue at `(body)`, as for any other bad input.
  * Hono's bodyLimit middleware cost 3–4× throughput here, hence this direct check.
  */
-export async function readJsonBody(c: Context, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
+export async function readJsonBody(c: Context, invalidCode: string, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(type)) {
     throw new ApiError(415, 'unsupported_media_type', 'Send the body as JSON with Content-Type: application/json.');
   }
   const tooLarge = () =>
-    new ApiError(413, 'payload_too_large', `The body is larger than ${maxBytes / 1024 / 1024} MiB. Send fewer events per request.`);
+    new ApiError(413, 'payload_too_large', `The body is larger than ${maxBytes / 1024 / 1024} MiB. Send less per request.`);
   const declared = Number(c.req.header('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
 
@@ -22,7 +23,7 @@ export async function readJsonBody(c: Context, maxBytes = MAX_BODY_BYTES): Promi
   try {
     return JSON.parse(text);
   } catch {
-    throw new ApiError(400, 'invalid_json', 'The body is not valid JSON.');
+    throw invalid(invalidCode, [{ path: '(body)', message: 'JSON that parses (this body does not)' }], 'body');
   }
 }
 

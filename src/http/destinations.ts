@@ -81,7 +81,7 @@ export function destinationRoutes(deps: AppDeps) {
 
   app.post('/', async (c) => {
     const account = await accountOr404(deps, c.req.param('id')!);
-    const b = parseOrThrow(schema, await readJsonBody(c), 'invalid_destination');
+    const b = parseOrThrow(schema, await readJsonBody(c, 'invalid_destination'), 'invalid_destination');
     if (deps.channels && !deps.channels.includes(b.type)) {
       throw invalid('invalid_destination', [{ path: 'type', message: `${b.type} is not delivered by this server (it delivers ${deps.channels.join(', ')})` }], 'destination');
     }

@@ -25,7 +25,7 @@ export function digestRoutes(deps: AppDeps) {
   app.post('/v1/digests/run', requireToken(() => deps.config.adminTokens, 'admin'), async (c) => {
     // The body is optional: no body runs the digests due now.
     const hasBody = c.req.raw.body !== null && c.req.header('content-length') !== '0';
-    const b = parseOrThrow(runBody, hasBody ? await readJsonBody(c) : {}, 'invalid_request');
+    const b = parseOrThrow(runBody, hasBody ? await readJsonBody(c, 'invalid_request') : {}, 'invalid_request');
     const at = b.at ? Date.parse(b.at) : deps.clock();
     // A run may catch up on the past, never jump ahead (see MAX_TICK_AHEAD_MS).
     if (tickIsAhead(at, deps.clock())) throw invalid('invalid_request', [{ path: 'at', message: 'not in the future: a digest covers a week that has ended' }]);

@@ -21,7 +21,7 @@ export function eventRoutes(deps: AppDeps) {
   const app = new Hono();
 
   app.post('/', requireToken(() => deps.config.ingestTokens, 'ingest'), async (c) => {
-    const body = await readJsonBody(c);
+    const body = await readJsonBody(c, 'invalid_event');
     const parsed = parseEventBody(body);
     if (!parsed.ok) throw invalid('invalid_event', parsed.issues, parsed.issues.some((i) => i.path.startsWith('events.')) ? 'batch' : 'event');
     const outcome = await ingestEvents(

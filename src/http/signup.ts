@@ -30,7 +30,7 @@ export function signupRoutes(deps: AppDeps) {
       c.header('Retry-After', String(limit.retryAfterSeconds));
       throw new ApiError(429, 'rate_limited', `Too many sign-ups from this address. Try again in ${Math.ceil(limit.retryAfterSeconds / 60)} minutes.`);
     }
-    const b = parseOrThrow(body, await readJsonBody(c), 'invalid_signup');
+    const b = parseOrThrow(body, await readJsonBody(c, 'invalid_signup'), 'invalid_signup');
     const platform = await findPlatform(deps.db, b.platform);
     if (!platform) throw await unknownPlatform(deps, b.platform);
     const outcome = await signUp(deps.db, deps.clock, { email: b.email, platformId: platform.id, platformName: platform.name, digest: deps.config.digest });

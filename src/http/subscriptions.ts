@@ -42,7 +42,7 @@ export function subscriptionRoutes(deps: AppDeps) {
 
   app.post('/', async (c) => {
     const account = await accountOr404(deps, c.req.param('id')!);
-    const b = parseOrThrow(body, await readJsonBody(c), 'invalid_subscription');
+    const b = parseOrThrow(body, await readJsonBody(c, 'invalid_subscription'), 'invalid_subscription');
     const destination = await getDestination(deps.db, account.id, b.destination);
     if (!destination) {
       throw notFound('destination', b.destination, `List the account's destinations with GET /v1/accounts/${account.id}/destinations.`);

@@ -9,7 +9,7 @@ import { restoreDocuments } from '../ingest/health.js';
 export function verificationRoutes(deps: AppDeps) {
   const app = new Hono();
   app.post('/', requireToken(() => deps.config.ingestTokens, 'ingest'), async (c) => {
-    const body = parseOrThrow(verificationsSchema, await readJsonBody(c), 'invalid_verification');
+    const body = parseOrThrow(verificationsSchema, await readJsonBody(c, 'invalid_verification'), 'invalid_verification');
     const r = await recordVerifications(deps.db, body);
     // A verified document that was silent too long ends its monitoring outage.
     const restored = await restoreDocuments(deps.db, deps.clock(), deps.config.staleAfterHours);

@@ -187,8 +187,14 @@ describe('the Workers edition', () => {
     expect((await call('POST', '/v1/events', event('evt_x'), null)).status).toBe(401);
     expect((await call('POST', '/v1/events', event('evt_x'), ADMIN)).status).toBe(401);
     expect((await call('POST', '/v1/events', 'x'.repeat(1024 * 1024 + 1), INGEST)).status).toBe(413);
-    expect((await call('POST', '/v1/events', '{"id":', INGEST)).json.error).toBe('invalid_json');
+    expect((await call('POST', '/v1/events', '{"id":', INGEST)).json).toMatchObject({ error: 'invalid_event', issues: [{ path: '(body)' }] });
+    const unsupported = await exports.default.fetch('https://clausewatch.test/v1/events', { method: 'POST', headers: { authorization: `Bearer ${INGEST}`, 'content-type': 'text/plain' }, body: '{}' });
+    expect(unsupported.status).toBe(415);
     expect((await env.DB.prepare('SELECT count(*) AS n FROM events').first<{ n: number }>())!.n).toBe(0);
+    expect((await call('POST', '/v1/events', event('evt_c'), INGEST)).status).toBe(202);
+    const conflict = await call('POST', '/v1/events', { ...event('evt_c'), title: 'Something else' }, INGEST);
+    expect(conflict.status).toBe(409);
+    expect(conflict.json.error).toBe('event_conflict');
 
     const account = (await call('POST', '/v1/accounts', { name: 'Acme', plan: 'monitor' })).json;
     const email = await call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'email', address: 'legal@acme.test' });

@@ -9,7 +9,8 @@ import { startDigestTicker } from './schedule/ticker.js';
 
 /**
  * Wires config → database → services → HTTP server and dispatcher. The only module that knows
- * them all. ROLE=api serves HTTP only, ROLE=dispatcher only delivers, ROLE=all (default) both.
+ * them all. ROLE=api serves HTTP only, ROLE=dispatcher only delivers (and answers /health and
+ * /metrics), ROLE=all (default) both.
  */
 async function main() {
   let config: Config;
@@ -31,7 +32,9 @@ async function main() {
     log,
     outboxDir,
     clientAddress: (c) => getConnInfo(c).remote.address ?? 'unknown',
-    dispatcher: { leaseMs: config.deliveryLeaseSeconds * 1000 },
+    // Ingest wakes a dispatcher in its own process; one in another process learns of new work by
+    // looking, so it looks every second (two indexed reads) to keep alerts within the group wait plus a second.
+    dispatcher: { leaseMs: config.deliveryLeaseSeconds * 1000, ...(config.role === 'dispatcher' ? { pollMs: 1_000 } : {}) },
   });
 
   for (const g of service.secrets.generated) {
@@ -49,12 +52,14 @@ async function main() {
   const ticker = deliver
     ? startDigestTicker({ db: database.db, clock: systemClock, log, everyMinutes: config.digest.tickMinutes, staleAfterHours: config.staleAfterHours, onEnqueued: () => service.dispatcher.wake() })
     : undefined;
-  const server = serveHttp
-    ? serve({ fetch: service.app.fetch, port: config.port }, (info) => {
-        log.info('server.listening', { port: info.port, role: config.role, publicUrl: config.publicUrl });
-      })
-    : undefined;
-  if (!serveHttp) log.info('dispatcher.started', { owner: service.dispatcher.owner });
+  // A dispatcher process serves only what operators ask of every process, /health and its own
+  // /metrics (its delivery counters live in it), on its own PORT.
+  const ops = new Set(['/health', '/metrics']);
+  const fetch = serveHttp ? service.app.fetch : (req: Request) => (ops.has(new URL(req.url).pathname) ? service.app.fetch(req) : new Response('Not found', { status: 404 }));
+  const server = serve({ fetch, port: config.port }, (info) => {
+    if (serveHttp) log.info('server.listening', { port: info.port, role: config.role, publicUrl: config.publicUrl });
+    else log.info('dispatcher.started', { owner: service.dispatcher.owner, port: info.port });
+  });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -64,7 +69,7 @@ async function main() {
     // Stop taking requests, then stop claiming, finish in-flight sends and give back the rest,
     // close the SMTP pool and the database.
     ticker?.stop();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
     await service.stop();
     database.close();
     log.info('server.stopped', { signal });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { testService } from '../support/service.js';
 import { makeEvent } from '../support/app.js';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
+import { freePort, startServiceProcess, type ServiceProcess } from '../support/service-process.js';
 import { seedSubscribers } from './seed.js';
 import { groupDueAlerts } from '../../src/delivery/grouping.js';
 import { newWebhookSecret } from '../../src/core/webhook-secret.js';
@@ -67,7 +67,7 @@ async function deliveriesPerSecond(processes: number, sink: Awaited<ReturnType<t
           WEBHOOK_ALLOW_PRIVATE: 'true',
           ALERT_GROUP_WAIT_SECONDS: '3600',
           MAX_ALERTS_PER_DAY: '10000',
-        }),
+        }, await freePort()),
       );
     }
     await Promise.all(dispatchers.map((d) => d.ready));

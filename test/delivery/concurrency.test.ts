@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/log.js';
 import { makeEvent, ADMIN_TOKEN, INGEST_TOKEN } from '../support/app.js';
 import { seedSubscribers } from '../bench/seed.js';
 import { TEST_SECRET_KEY } from '../support/service.js';
+import { freePort } from '../support/service-process.js';
 
 let smtp: TestSmtpServer | undefined;
 let s: TestService | undefined;
@@ -32,6 +33,7 @@ async function dispatcherProcessWithWork(smtpDelayMs: number, count: number) {
     env: {
       ...process.env,
       ROLE: 'dispatcher',
+      PORT: String(await freePort()),
       DATABASE_URL: s.database.url,
       SMTP_URL: smtp.url,
       ALERT_GROUP_WAIT_SECONDS: '0',

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { tempDatabase, type TempDatabase } from '../support/db.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
 import { freePort, startServiceProcess, type ServiceProcess } from '../support/service-process.js';
-import { INGEST_TOKEN, makeEvent } from '../support/app.js';
+import { ADMIN_TOKEN, INGEST_TOKEN, makeEvent } from '../support/app.js';
 import { seedSubscribers } from '../bench/seed.js';
 import { newWebhookSecret } from '../../src/core/webhook-secret.js';
 
@@ -44,8 +44,8 @@ beforeAll(async () => {
     DELIVERY_LEASE_SECONDS: String(LEASE_SECONDS),
   };
   apiPort = await freePort();
-  api = startServiceProcess('api', { ...env, PORT: String(apiPort) });
-  dispatchers = [startServiceProcess('dispatcher', env), startServiceProcess('dispatcher', env)];
+  api = startServiceProcess('api', env, apiPort);
+  dispatchers = [startServiceProcess('dispatcher', env, await freePort()), startServiceProcess('dispatcher', env, await freePort())];
   owners = (await Promise.all(dispatchers.map((d) => d.ready))).map((r) => r.owner!);
   await api.ready;
 }, 60_000);
@@ -159,6 +159,16 @@ describe('one API process and two dispatcher processes on one database file', ()
     const sentBy = dispatchers.map((d) => d.logs.filter((l) => l.msg === 'delivery.sent' && Number(l.outboxId) > before).length);
     expect(sentBy.reduce((a, b) => a + b, 0)).toBe(messages);
     expect(sentBy.every((n) => n > 0), `rows sent per dispatcher: ${sentBy}`).toBe(true);
+    // Each dispatcher answers /health and its own /metrics, and nothing else.
+    let scraped = 0;
+    for (const d of dispatchers) {
+      const port = (await d.ready).port!;
+      expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/v1/events`, { method: 'POST' })).status).toBe(404);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+      scraped += Number(/clausewatch_messages_sent_total\{channel="webhook",kind="alert"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    }
+    expect(scraped).toBeGreaterThanOrEqual(messages);
   }, 60_000);
 
   it('lose and duplicate nothing when a dispatcher is killed with SIGKILL mid-run: the survivor takes its rows over after the lease', async () => {

@@ -11,7 +11,7 @@ export interface ServiceProcess {
   role: 'api' | 'dispatcher' | 'all';
   /** Every JSON log line the process wrote so far. */
   logs: Record<string, unknown>[];
-  /** The dispatcher's lease owner (ROLE=dispatcher), or the API's port (ROLE=api), once started. */
+  /** Once started: the HTTP port, and the dispatcher's lease owner (ROLE=dispatcher). */
   ready: Promise<{ owner?: string; port?: number }>;
   exited: Promise<number | null>;
   /** SIGTERM, then SIGKILL after `graceMs` if it is still running. */
@@ -32,7 +32,7 @@ export async function freePort(): Promise<number> {
  * the environment given. Its JSON log lines are collected; `ready` resolves on `server.listening`
  * or `dispatcher.started` (so LOG_LEVEL must be info or lower).
  */
-export function startServiceProcess(role: ServiceProcess['role'], env: Record<string, string>): ServiceProcess {
+export function startServiceProcess(role: ServiceProcess['role'], env: Record<string, string>, port: number): ServiceProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: {
@@ -43,6 +43,7 @@ export function startServiceProcess(role: ServiceProcess['role'], env: Record<st
       SECRET_KEY: TEST_SECRET_KEY,
       LOG_LEVEL: 'info',
       ...env,
+      PORT: String(port),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -62,7 +63,7 @@ export function startServiceProcess(role: ServiceProcess['role'], env: Record<st
           continue; // the start banner and other plain lines
         }
         logs.push(entry);
-        if (entry.msg === 'dispatcher.started') resolve({ owner: String(entry.owner) });
+        if (entry.msg === 'dispatcher.started') resolve({ owner: String(entry.owner), port: Number(entry.port) });
         if (entry.msg === 'server.listening') resolve({ port: Number(entry.port) });
       }
     });

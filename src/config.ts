@@ -73,7 +73,13 @@ const envSchema = z.object({
     .trim()
     .regex(/^smtps?:\/\//, 'an smtp:// or smtps:// URL such as smtp://user:pass@mail.example.com:587')
     .optional(),
-  MAIL_FROM: z.string().trim().min(3, 'a sender such as "ClauseWatch <alerts@example.com>"').default('ClauseWatch <alerts@localhost>'),
+  // One mailbox, bare or with a display name: a bad sender would otherwise surface only as every
+  // mail failing, hours later.
+  MAIL_FROM: z
+    .string()
+    .trim()
+    .regex(/^(?:[^<>@]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'a sender such as "ClauseWatch <alerts@example.com>"')
+    .default('ClauseWatch <alerts@localhost>'),
   DKIM_DOMAIN: z.string().trim().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name such as example.com').optional(),
   DKIM_SELECTOR: z.string().trim().regex(/^[a-z0-9._-]+$/i, 'a DNS label such as clausewatch').optional(),
   DKIM_PRIVATE_KEY: z.string().trim().refine((v) => v.includes('PRIVATE KEY'), 'a PEM private key (-----BEGIN PRIVATE KEY-----…)').optional(),

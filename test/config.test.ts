@@ -32,6 +32,8 @@ describe('configuration', () => {
     [{ PUBLIC_URL: 'clausewatch.example' }, 'PUBLIC_URL: expected an http(s) URL'],
     [{ DATABASE_URL: 'postgres://x' }, 'DATABASE_URL: expected a libSQL URL'],
     [{ SMTP_URL: 'mail.example.com' }, 'SMTP_URL: expected an smtp:// or smtps:// URL'],
+    [{ MAIL_FROM: 'ClauseWatch alerts' }, 'MAIL_FROM: expected a sender such as "ClauseWatch <alerts@example.com>"'],
+    [{ MAIL_FROM: 'a@b.test, c@d.test' }, 'MAIL_FROM: expected a sender'],
     [{ DIGEST_WEEKDAY: 'someday' }, 'DIGEST_WEEKDAY: expected a weekday name'],
     [{ DIGEST_HOUR: '25' }, 'DIGEST_HOUR: expected a whole number from 0 to 23'],
     [{ ALERT_GROUP_WAIT_SECONDS: '-1' }, 'ALERT_GROUP_WAIT_SECONDS: expected a whole number'],

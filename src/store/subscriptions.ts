@@ -41,19 +41,26 @@ export async function subscribe(db: Db, clock: Clock, input: SubscribeInput): Pr
   const existing = await db.query.subscriptions.findFirst({
     where: and(eq(subscriptions.destinationId, input.destinationId), eq(subscriptions.platformId, input.platformId)),
   });
+  const limit = PLANS[input.plan].platformLimit;
+  // The platform is already watched by the account, or the plan has room for one more.
+  const withinLimit = sql`(${input.platformId} IN (SELECT platform_id FROM subscriptions WHERE account_id = ${input.accountId} AND status = 'active')
+       OR (SELECT count(DISTINCT platform_id) FROM subscriptions WHERE account_id = ${input.accountId} AND status = 'active') < ${limit})`;
   if (existing) {
-    await db.update(subscriptions).set({ minSeverityRank: rank, categories }).where(eq(subscriptions.id, existing.id));
+    // Asked for again, a paused subscription (a downgrade paused it) resumes if the plan has room;
+    // if not, the answer is the plan limit and nothing changes.
+    const r = await db.run(sql`
+      UPDATE subscriptions SET min_severity_rank = ${rank}, categories = ${categories}, status = 'active'
+      WHERE id = ${existing.id} AND (status = 'active' OR ${withinLimit})`);
+    if (r.rowsAffected === 0) return { ok: false, reason: 'plan_limit' };
     return { ok: true, subscription: (await getSubscription(db, input.accountId, existing.id))!, created: false };
   }
   const id = newId('sub');
-  const limit = PLANS[input.plan].platformLimit;
   const inserted = await db.run(sql`
     INSERT INTO subscriptions (id, account_id, destination_id, platform_id, min_severity_rank, categories, status,
       destination_active, same_day_alerts, created_at)
     SELECT ${id}, ${input.accountId}, ${input.destinationId}, ${input.platformId}, ${rank}, ${categories}, 'active',
       (SELECT status = 'active' FROM destinations WHERE id = ${input.destinationId}), ${PLANS[input.plan].sameDayAlerts ? 1 : 0}, ${clock()}
-    WHERE ${input.platformId} IN (SELECT platform_id FROM subscriptions WHERE account_id = ${input.accountId} AND status = 'active')
-       OR (SELECT count(DISTINCT platform_id) FROM subscriptions WHERE account_id = ${input.accountId} AND status = 'active') < ${limit}
+    WHERE ${withinLimit}
     ON CONFLICT DO NOTHING`);
   if (inserted.rowsAffected === 0) {
     const raced = await db.query.subscriptions.findFirst({

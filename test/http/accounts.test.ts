@@ -235,6 +235,27 @@ describe('subscriptions and plans', () => {
     expect(subs.every((s: any) => s.status === 'active')).toBe(true);
   });
 
+  it('resumes a paused subscription asked for again when the plan has room, and refuses it with 402 when not', async () => {
+    const a = await account({ plan: 'monitor' });
+    const d = (await destination(a.id, { type: 'email', address: 'one@acme.test' })).json;
+    for (const slug of ['openai', 'anthropic']) {
+      await sub(a.id, d.id, slug);
+      t.clock.advance(1000);
+    }
+    await t.call('PATCH', `/v1/accounts/${a.id}`, { plan: 'free' }); // anthropic paused
+    const full = await t.call('POST', `/v1/accounts/${a.id}/subscriptions`, { platform: 'anthropic', destination: d.id, min_severity: 'high' });
+    expect(full.status).toBe(402);
+    let subs = (await t.call('GET', `/v1/accounts/${a.id}/subscriptions`)).json.data;
+    expect(subs.find((x: any) => x.platform === 'anthropic')).toMatchObject({ status: 'paused', min_severity: 'low' });
+    // With openai removed, the free plan has room for anthropic again.
+    await t.call('DELETE', `/v1/accounts/${a.id}/subscriptions/${subs.find((x: any) => x.platform === 'openai').id}`);
+    const resumed = await t.call('POST', `/v1/accounts/${a.id}/subscriptions`, { platform: 'anthropic', destination: d.id, min_severity: 'high' });
+    expect(resumed.status).toBe(200);
+    expect(resumed.json).toMatchObject({ platform: 'anthropic', status: 'active', min_severity: 'high' });
+    subs = (await t.call('GET', `/v1/accounts/${a.id}/subscriptions`)).json.data;
+    expect(subs.map((x: any) => [x.platform, x.status])).toEqual([['anthropic', 'active']]);
+  });
+
   it('deletes a subscription, and 404s an unknown one', async () => {
     const a = await account();
     const d = (await destination(a.id, { type: 'email', address: 'one@acme.test' })).json;

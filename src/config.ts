@@ -58,6 +58,7 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   ROLE: z.enum(['all', 'api', 'dispatcher']).default('all'),
   PORT: intIn(1, 65535).default(8787),
+  TRUST_PROXY_HOPS: intIn(0, 5).default(0),
   PUBLIC_URL: httpUrl.default('http://localhost:8787'),
   DATABASE_URL: z
     .string()
@@ -122,6 +123,8 @@ export interface Config {
   env: Env['NODE_ENV'];
   role: Env['ROLE'];
   port: number;
+  /** Proxies in front that append to X-Forwarded-For (0: the socket's peer is the client). */
+  trustProxyHops: number;
   publicUrl: string;
   database: { url: string; authToken: string | undefined };
   /** Undefined until main.ts fills them from the database on a development start. */
@@ -216,6 +219,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     env: e.NODE_ENV,
     role: e.ROLE,
     port: e.PORT,
+    trustProxyHops: e.TRUST_PROXY_HOPS,
     publicUrl: e.PUBLIC_URL,
     database: { url: e.DATABASE_URL, authToken: e.DATABASE_AUTH_TOKEN },
     ingestTokens: e.INGEST_TOKENS,

@@ -6,6 +6,7 @@ import { createLogger } from './log.js';
 import { createService, defaultOutboxDir } from './service.js';
 import { systemClock } from './core/clock.js';
 import { startDigestTicker } from './schedule/ticker.js';
+import { clientAddress } from './http/client-address.js';
 
 /**
  * Wires config → database → services → HTTP server and dispatcher. The only module that knows
@@ -31,7 +32,7 @@ async function main() {
     clock: systemClock,
     log,
     outboxDir,
-    clientAddress: (c) => getConnInfo(c).remote.address ?? 'unknown',
+    clientAddress: (c) => clientAddress(getConnInfo(c).remote.address, c.req.header('x-forwarded-for'), config.trustProxyHops),
     // Ingest wakes a dispatcher in its own process; one in another process learns of new work by
     // looking, so it looks every second (two indexed reads) to keep alerts within the group wait plus a second.
     dispatcher: { leaseMs: config.deliveryLeaseSeconds * 1000, ...(config.role === 'dispatcher' ? { pollMs: 1_000 } : {}) },

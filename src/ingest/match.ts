@@ -4,7 +4,8 @@ import type { Db } from '../db.js';
 /**
  * Matching, set-based: one INSERT … SELECT for every event one ingest request stored. Monitoring
  * notices (unreachable/restored) reach every subscriber of the platform; changes pass each
- * subscription's minimum severity and categories. Noise (first_recorded, technical upgrades)
+ * subscription's minimum severity and categories (a reversion also reaches whoever matched the
+ * change it undoes). Noise (first_recorded, technical upgrades)
  * matches nobody. The match says whether same-day delivery takes it (`pending`) or only the
  * digest does (`none`, with the reason: the plan, or the event's own suppression).
  */
@@ -23,7 +24,12 @@ export function matchIngested(db: Db, ingestId: string, now: number) {
       AND (e.kind IN ('unreachable', 'restored') OR (
         e.severity_rank >= s.min_severity_rank
         AND (s.categories IS NULL OR EXISTS (
-          SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value))))
+          SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value)))
+        -- A reversion reaches whoever heard of the change it undoes, whatever their filters: it is
+        -- shown at low severity, and a high-only destination must still learn the change is gone.
+        OR (e.undoes_id IS NOT NULL AND EXISTS (
+          SELECT 1 FROM events u JOIN matches mu ON mu.event_pk = u.pk
+          WHERE u.id = e.undoes_id AND mu.destination_id = s.destination_id)))
     ON CONFLICT DO NOTHING`);
 }
 

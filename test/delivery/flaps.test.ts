@@ -63,6 +63,23 @@ describe('flap detection', () => {
     expect(await delivery('again')).toMatchObject({ alerted: true, reversion: null });
   });
 
+  it('tells a destination that takes high changes only of a later reversion of a change it was alerted to', async () => {
+    const { account, destination } = await emailSubscriber(s, 'high@acme.test', []);
+    await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: destination.id, min_severity: 'high' });
+    await s.ingest(version('change', A, B));
+    clock.advance(61_000);
+    await s.drain();
+    clock.advance(5 * 3_600_000);
+    await s.ingest(version('undo', B, A));
+    // An unrelated low change still does not reach it.
+    await s.ingest(makeEvent({ id: 'minor', severity: 'low', title: 'Typo fixed', detected_at: new Date(clock()).toISOString() }));
+    clock.advance(61_000);
+    await s.drain();
+    await smtp.waitFor(2);
+    expect(subjects()).toEqual(['[HIGH] OpenAI: Arbitration clause replaced', '[LOW] OpenAI: Arbitration clause restored']);
+    expect(smtp.mails[1]!.parsed.text).not.toContain('Typo fixed');
+  });
+
   it('shows a later reversion as “reverted to the version of <date>” at low severity, never as a new high change', async () => {
     await emailSubscriber(s, 'legal@acme.test', ['openai']);
     await s.ingest(version('change', A, B));

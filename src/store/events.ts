@@ -46,10 +46,11 @@ export async function listEvents(
          SELECT m.suppressed_reason AS r, count(*) AS n FROM matches m
          WHERE m.event_pk = e.pk AND m.suppressed_reason IS NOT NULL GROUP BY m.suppressed_reason
          UNION ALL
-         -- Subscribers of the platform the matcher left out, and why (none for noise: it matches nobody).
+         -- Subscribers of the platform the matcher left out, and why (none for noise: it matches
+         -- nobody); only subscriptions that existed when the event came, which the matcher saw.
          SELECT CASE WHEN s.min_severity_rank > e.severity_rank THEN 'below_min_severity' ELSE 'categories' END, count(*)
          FROM subscriptions s
-         WHERE s.platform_id = e.platform_id AND s.status = 'active' AND s.destination_active
+         WHERE s.platform_id = e.platform_id AND s.status = 'active' AND s.destination_active AND s.created_at <= e.received_at
            AND e.kind NOT IN ('first_recorded', 'unreachable', 'restored') AND e.technical_upgrade = 0
            AND (e.suppressed_reason IS NULL OR e.suppressed_reason <> 'links_only')
            AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.event_pk = e.pk AND m.destination_id = s.destination_id)

@@ -78,6 +78,11 @@ describe('noise control', () => {
       alerted: false,
       suppressed_destinations: { below_min_severity: 1, categories: 1, plan: 1 },
     });
+    // A subscription made after the event was never judged for it: it is not counted as filtered out.
+    clock.advance(60_000);
+    const later = await emailSubscriber(s, 'later@acme.test', []);
+    await s.call('POST', `/v1/accounts/${later.account.id}/subscriptions`, { platform: 'openai', destination: later.destination.id, categories: ['fees'] });
+    expect((await delivery('med')).suppressed_destinations).toEqual({ below_min_severity: 1, categories: 1, plan: 1 });
   });
 });
 

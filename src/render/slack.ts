@@ -56,8 +56,9 @@ export function changeMrkdwn(c: ChangeItem, reader: AlertContent['reader'], opts
     `${SEVERITY_EMOJI[c.severity]} *${SEVERITY_LABELS[c.severity]}* · *${escapeMrkdwn(c.platform.name)}* · ${escapeMrkdwn(c.document.title)}${clause ? ` · ${escapeMrkdwn(clause)}` : ''}`,
     `*${title}*${itemLabel(c, reader.timeZone) ? ` _(${itemLabel(c, reader.timeZone)})_` : ''}`,
   ];
-  if (c.summary) lines.push(escapeMrkdwn(c.summary));
-  if (c.impact) lines.push(`_Why it matters:_ ${escapeMrkdwn(c.impact)}`);
+  // The summary and impact are cut to what the section's 3,000 characters leave, so the lines
+  // after them (the effective date, the diff, the evidence and its links) always stay.
+  const prose = lines.length;
   if (c.effectiveAt) lines.push(`:date: Effective ${formatDate(c.effectiveAt)}: *${effectiveDatePhrase(c.effectiveAt, reader.now, reader.timeZone)}*`);
   if (opts.diff) {
     const d = diffExcerpt(c, 2, 300);
@@ -72,6 +73,17 @@ export function changeMrkdwn(c: ChangeItem, reader: AlertContent['reader'], opts
     c.changeUrl ? mrkdwnLink(c.changeUrl, 'change record') : '',
   ].filter(Boolean);
   if (proof.length) lines.push(`Evidence: ${proof.join(' · ')}`);
+  let room = SLACK_LIMITS.sectionText - lines.join('\n').length - 2;
+  const texts = [c.summary && escapeMrkdwn(c.summary), c.impact && `_Why it matters:_ ${escapeMrkdwn(c.impact)}`].filter((t): t is string => !!t);
+  const fitted: string[] = [];
+  for (const t of texts) {
+    // Cut plain text only (never inside an entity or the impact's italics); too little room: left out.
+    const kept = t.length + 1 <= room ? t : room > 80 && !t.startsWith('_') ? `${t.slice(0, room - 2).replace(/&[a-z]*$/, '')}…` : undefined;
+    if (!kept) break;
+    fitted.push(kept);
+    room -= kept.length + 1;
+  }
+  lines.splice(prose, 0, ...fitted);
   return lines.join('\n');
 }
 

@@ -45,8 +45,19 @@ describe('webhook destinations', () => {
     expect(r.body.data.changes[0]).toMatchObject({ id: event().id, evidence: event().evidence, diff: event().diff });
   });
 
+  it('are refused by a receiver holding another secret, and retried', async () => {
+    await webhookSubscriber();
+    hook.state.secrets = [`whsec_${Buffer.from('another secret of 32 bytes......').toString('base64')}`];
+    await s.ingest(event());
+    await s.dispatcher.runOnce();
+    const [row] = await s.database.db.all<{ status: string; last_error: string }>(sql`SELECT status, last_error FROM outbox`);
+    expect(row).toMatchObject({ status: 'retrying', last_error: 'webhook answered HTTP 401' });
+  });
+
   it('retry a 500 and a 429 (honouring Retry-After), then deliver with the same webhook-id', async () => {
     await webhookSubscriber();
+    // This test moves the clock by hours, past the receiver's 5-minute timestamp tolerance.
+    hook.state.secrets = [];
     hook.state.status = 500;
     await s.ingest(event());
     await s.dispatcher.runOnce();

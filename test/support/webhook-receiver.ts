@@ -4,7 +4,9 @@ import { Webhook } from 'standardwebhooks';
 
 /**
  * A webhook receiver on loopback that verifies every delivery with the `standardwebhooks`
- * package, as a customer's endpoint would, and answers with the status it is told to.
+ * package, as a customer's endpoint would: given secrets, a delivery none of them verifies is
+ * refused with 401 (so a bad signature fails the test's delivery); otherwise it answers with the
+ * status it is told to.
  */
 export async function startWebhookReceiver() {
   const received: { headers: Record<string, string>; body: any; verified: Record<string, boolean> }[] = [];
@@ -24,6 +26,10 @@ export async function startWebhookReceiver() {
         }
       }
       received.push({ headers, body: JSON.parse(raw), verified });
+      if (state.secrets.length && !Object.values(verified).some(Boolean)) {
+        res.writeHead(401);
+        return res.end();
+      }
       res.writeHead(state.status, state.retryAfter ? { 'retry-after': state.retryAfter } : {});
       res.end();
     });

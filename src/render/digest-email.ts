@@ -34,7 +34,8 @@ export function periodLabel(d: DigestContent): string {
 
 /** One change of the digest, as HTML from escaped parts (inside its platform's section). */
 function changeEntry(c: ChangeItem, d: DigestContent, cache?: Map<string, string>): string {
-  const key = `${c.eventId}\u0000${d.reader.timeZone}`;
+  // The entry says "takes effect in N days": shared within a zone and an hour, no longer.
+  const key = `${c.eventId}\u0000${d.reader.timeZone}\u0000${Math.floor(d.reader.now / 3_600_000)}`;
   const hit = cache?.get(key);
   if (hit) return hit;
   const clause = c.provision?.title ?? c.provision?.id;

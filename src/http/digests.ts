@@ -10,7 +10,9 @@ import { digestTick, tickIsAhead } from '../schedule/tick.js';
 import { loadDigests } from '../delivery/digest-content.js';
 import { renderDigestEmail } from '../render/digest-email.js';
 import { getDestinationWithAccount } from '../store/destinations.js';
-import { verifyDigestView } from '../links.js';
+import { digestViewUrl, verifyDigestView } from '../links.js';
+import { digestTimeOn } from '../core/digest-schedule.js';
+import { addDays } from '../core/zoned-time.js';
 import { page } from './pages/layout.js';
 
 const runBody = z.strictObject({
@@ -55,6 +57,20 @@ export function digestRoutes(deps: AppDeps) {
     });
     // The mail's own HTML: compiled MJML, every value escaped where the renderer placed it.
     return c.html(raw(mail.html));
+  });
+
+  // Links in digests mailed before the view had its own token named the manage token and the
+  // date: they still open the week they named, through a redirect to the read-only view.
+  app.get('/digests/:token/:date{[0-9]{4}-[0-9]{2}-[0-9]{2}}', async (c) => {
+    const id = await deps.links.verify('manage', c.req.param('token'));
+    const found = id ? await getDestinationWithAccount(deps.db, id) : undefined;
+    if (!found || found.destination.type !== 'email') {
+      return c.html(page('Link not valid', html`<h1>This digest link is not valid</h1><p>It may have been copied incompletely.</p>`, { status: 'error' }), 400);
+    }
+    const { account } = found;
+    const [y, m, d] = c.req.param('date').split('-').map(Number) as [number, number, number];
+    const period = { key: c.req.param('date'), start: digestTimeOn(addDays(y, m, d, -7), account.digestHour, account.timezone), end: digestTimeOn({ y, m, d }, account.digestHour, account.timezone) };
+    return c.redirect(await digestViewUrl(deps.links, { destinationId: found.destination.id, period }), 301);
   });
 
   return app;

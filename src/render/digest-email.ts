@@ -85,8 +85,11 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
     summary,
     address: ctx.address,
     plan_line: ctx.planLine,
-    manage_url: d.links.manage,
-    unsubscribe_url: d.links.unsubscribe,
+    // The browser view is read-only, whoever holds its link (a chat channel's members, a forward):
+    // it never carries the destination's manage or unsubscribe tokens.
+    footer_links: ctx.unlimited
+      ? 'To change or stop this digest, use the links in the message it came in.'
+      : trusted(`${link(d.links.manage, 'Manage subscriptions')} · ${link(d.links.unsubscribe, 'Unsubscribe')}`),
   };
 
   const upcoming = d.upcoming.length
@@ -124,7 +127,7 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
   const heading = (g: PlatformGroup) =>
     `<div style="font-size:17px;font-weight:700;margin:18px 0 2px;padding-top:12px;border-top:2px solid #1f2933;">${e(g.platform.name)} <span style="font-size:13px;font-weight:400;color:#52606d;">${e(countsLine(g.counts))}</span></div>`;
   const all = d.groups.flatMap((g) => g.changes);
-  const fixed = [upcoming, notices, watched, ...Object.values(frame)];
+  const fixed = [upcoming, notices, watched, ...Object.values(frame).map((v) => (typeof v === 'string' ? v : v.trustedHtml))];
   const chars = (xs: string[]) => xs.reduce((n, x) => n + x.length, 0);
   const base = templateBytes(t.digest, utf8Length) + templateBytes(t.blocks.digestChanges, utf8Length);
   // A UTF-8 character is at most 3 bytes per UTF-16 unit: when even that fits, skip counting.

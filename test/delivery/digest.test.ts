@@ -160,6 +160,17 @@ describe('weekly digests', () => {
     const page = await s.call('GET', view, undefined, null);
     expect(page.status).toBe(200);
     for (const i of [0, 75, 149]) expect(page.text).toContain(`Change number ${i}<`);
+    // Read-only for whoever holds the link: no manage or unsubscribe token on the page.
+    expect(page.text).not.toMatch(/\/manage\/|\/unsubscribe\//);
+    expect(html).toMatch(/\/manage\/[A-Za-z0-9._-]+/); // the mail itself keeps them
+    // A link of the earlier form (manage token and date) still opens that week, through a redirect.
+    const manageToken = /\/manage\/([A-Za-z0-9._-]+)/.exec(html)![1]!;
+    const old = await s.call('GET', `/digests/${manageToken}/2026-11-30`, undefined, null);
+    expect(old.status).toBe(301);
+    const target = new URL(old.res.headers.get('location')!).pathname;
+    expect(target).toMatch(/^\/digests\/[A-Za-z0-9._-]+$/);
+    expect((await s.call('GET', target, undefined, null)).text).toContain('Change number 149<');
+    expect((await s.call('GET', '/digests/not-a-token/2026-11-30', undefined, null)).status).toBe(400);
     expect((await s.call('GET', '/digests/not-a-token', undefined, null)).status).toBe(400);
     // The view's token is its own: neither the unsubscribe nor the manage token opens it.
     for (const purpose of ['unsubscribe', 'manage']) {

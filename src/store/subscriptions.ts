@@ -136,14 +136,18 @@ export async function listSubscriptions(
 }
 
 /**
- * Alert work not yet grouped into a message for the subscriptions `which` selects (alias `s`):
- * kept for the record with `reason`, never sent. Run in the same batch as the change that ends
- * or pauses those subscriptions, so a waiting alert cannot slip out after it.
+ * Alert work not yet sent for the subscriptions `which` selects (alias `s`): matches still
+ * gathering, and those in an alert or end-of-day budget message that waits to go out. They are
+ * kept for the record with `reason`, never sent; a message left with nothing cancels itself.
+ * Run in the same batch as the change that ends or pauses those subscriptions, so nothing slips
+ * out after it. (A message already being sent under a lease goes out as it is.)
  */
 export function withdrawPendingAlerts(db: Db, which: SQL, reason: 'unsubscribed' | 'plan') {
   return db.run(sql`
-    UPDATE matches SET alert_state = 'none', suppressed_reason = ${reason}
-    WHERE alert_state = 'pending' AND EXISTS (
+    UPDATE matches SET alert_state = 'none', suppressed_reason = ${reason}, outbox_id = NULL
+    WHERE (alert_state = 'pending' OR (alert_state = 'grouped' AND outbox_id IN (
+        SELECT id FROM outbox WHERE kind IN ('alert', 'budget') AND status IN ('queued', 'retrying'))))
+      AND EXISTS (
       SELECT 1 FROM subscriptions s JOIN events e ON e.platform_id = s.platform_id
       WHERE ${which} AND s.destination_id = matches.destination_id AND e.pk = matches.event_pk)`);
 }

@@ -113,4 +113,27 @@ describe('the alert budget', () => {
       await budget.dispose();
     }
   });
+
+  it('sends no end-of-day message for a subscription removed before the day ended', async () => {
+    const budget = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '60', MAX_ALERTS_PER_DAY: '1' }, { clock });
+    try {
+      const { account } = await emailSubscriber(budget, 'legal@acme.test', ['openai']);
+      for (let i = 0; i < 3; i++) {
+        await budget.ingest(makeEvent({ id: `e${i}`, title: `Change ${i}`, detected_at: new Date(clock()).toISOString() }));
+        clock.advance(61_000);
+        await budget.drain();
+      }
+      expect(smtp.mails).toHaveLength(1);
+      const [sub] = (await budget.call('GET', `/v1/accounts/${account.id}/subscriptions`)).json.data;
+      await budget.call('DELETE', `/v1/accounts/${account.id}/subscriptions/${sub.id}`);
+      clock.set('2026-11-21T00:00:30Z');
+      await budget.drain();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(smtp.mails).toHaveLength(1);
+      const log = (await budget.call('GET', `/v1/accounts/${account.id}/deliveries`)).json.data;
+      expect(log.find((l: any) => l.kind === 'budget')).toMatchObject({ status: 'cancelled' });
+    } finally {
+      await budget.dispose();
+    }
+  });
 });

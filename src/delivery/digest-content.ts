@@ -73,7 +73,7 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
       WHERE e.platform_id IN (SELECT value FROM json_each(${platformIds}))
         AND e.detected_at >= ${from} AND e.detected_at < ${to}
         AND e.kind <> 'first_recorded' AND e.technical_upgrade = 0
-        AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN ('links_only', 'still_unreachable'))`),
+        AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN ('links_only', 'still_unreachable', 'already_restored'))`),
     db.all<EventRow>(sql`
       SELECT e.pk, e.platform_id, e.payload, p.name, e.severity_rank, e.categories, e.kind, e.detected_at, e.effective_at,
         e.reverts_to_at, e.suppressed_reason, e.document_id, e.sha256, e.previous_sha256

@@ -108,6 +108,8 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
   }
 
   const judged = await judgeDocumentVersions(db, newEvents.map((e) => e.event), docKeys, deps.flapWindowHours * 3_600_000);
+  // Documents this batch itself reports down: a `restored` beside it ends that outage, not an old one.
+  const downInBatch = new Set(newEvents.filter(({ event }) => event.kind === 'unreachable').map(({ event }) => `${event.platform.slug}\u0000${docKeys.get(event)}`));
   const eventRows = newEvents.map(({ event, json }) => {
     const verdict = judged.verdicts.get(event.id);
     // A reversion is shown at low severity whatever the producer said: nothing new was written.
@@ -116,6 +118,7 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
       id: event.id,
       slug: event.platform.slug,
       title_key: docKeys.get(event)!,
+      down_in_batch: downInBatch.has(`${event.platform.slug}\u0000${docKeys.get(event)}`) ? 1 : 0,
       severity,
       severity_rank: severityRank(severity),
       kind: event.kind,
@@ -165,9 +168,11 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
         j.value ->> 'kind', j.value ->> 'technical_upgrade', j.value ->> 'categories', j.value ->> 'title',
         j.value ->> 'detected_at', j.value ->> 'effective_at', j.value ->> 'sha256',
         j.value ->> 'previous_sha256',
-        -- A producer's unreachable for a document already known to be down repeats the outage's news.
-        coalesce(j.value ->> 'suppressed_reason',
-          CASE WHEN j.value ->> 'kind' = 'unreachable' AND d.health = 'stale' AND ${deps.ownNotices ? 0 : 1} THEN 'still_unreachable' END),
+        -- A producer's unreachable for a document already known to be down repeats the outage's
+        -- news; its restored for one already known to be up (ClauseWatch said so first) too.
+        coalesce(j.value ->> 'suppressed_reason', CASE WHEN ${deps.ownNotices ? 0 : 1} THEN
+          CASE WHEN j.value ->> 'kind' = 'unreachable' AND d.health = 'stale' THEN 'still_unreachable'
+               WHEN j.value ->> 'kind' = 'restored' AND d.health = 'ok' AND NOT j.value ->> 'down_in_batch' THEN 'already_restored' END END),
         j.value ->> 'reverts_to_at',
         j.value ->> 'undoes_id', j.value ->> 'payload',
         ${ingestId}, ${receivedAt}
@@ -182,8 +187,10 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
           db.run(sql`
             UPDATE documents SET health = CASE WHEN e.kind = 'unreachable' THEN 'stale' ELSE 'ok' END, health_since = e.at
             FROM (SELECT document_id, kind, max(detected_at) AS at FROM events
-                  WHERE ingest_id = ${ingestId} AND kind IN ('unreachable', 'restored') GROUP BY document_id) e
-            WHERE documents.id = e.document_id`),
+                  WHERE ingest_id = ${ingestId} AND kind IN ('unreachable', 'restored')
+                    AND (suppressed_reason IS NULL OR suppressed_reason <> 'backfill') GROUP BY document_id) e
+            -- Only news newer than what the state rests on: a late or replayed event changes nothing.
+            WHERE documents.id = e.document_id AND e.at >= coalesce(documents.health_since, 0)`),
         ]
       : []),
     ...(judged.flapping.length

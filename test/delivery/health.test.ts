@@ -121,4 +121,40 @@ describe('monitor health', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(smtp.mails.map((m) => m.parsed.subject).filter((x) => /again/.test(x ?? ''))).toHaveLength(1);
   });
+
+  it('says “watched again” once when a verification ends the outage before the producer’s restored arrives', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai'], 'monitor');
+    await s.ingest(makeEvent({ id: 'seen', detected_at: '2026-11-20T06:00:00Z' }));
+    await s.drain();
+    clock.set('2026-11-21T07:00:00Z');
+    await s.ingest(makeEvent({ id: 'down', kind: 'unreachable', severity: 'low', detected_at: new Date(clock()).toISOString() }));
+    await s.drain();
+    clock.set('2026-11-22T07:00:00Z');
+    await verify([{ platform: 'openai', document: 'OpenAI Terms of Use', checked_at: new Date(clock()).toISOString() }]);
+    await s.drain();
+    clock.advance(60_000);
+    await s.ingest(makeEvent({ id: 'up', kind: 'restored', severity: 'low', detected_at: new Date(clock()).toISOString() }));
+    await s.drain();
+    await new Promise((r) => setTimeout(r, 100));
+    const subjects = smtp.mails.map((m) => m.parsed.subject ?? '');
+    expect(subjects.filter((x) => /cannot be (read|watched)/.test(x))).toHaveLength(1);
+    expect(subjects.filter((x) => /again/.test(x))).toHaveLength(1);
+    const up = (await s.call('GET', '/v1/events?limit=100')).json.data.find((e: any) => e.id === 'up').delivery;
+    expect(up).toMatchObject({ alerted: false, suppressed_reason: 'already_restored' });
+  });
+
+  it('lets a late or replayed unreachable change nothing about a document verified since', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai'], 'monitor');
+    await s.ingest(makeEvent({ id: 'seen', detected_at: '2026-11-20T06:00:00Z' }));
+    await verify([{ platform: 'openai', document: 'OpenAI Terms of Use', checked_at: '2026-11-20T06:30:00Z' }]);
+    await s.drain();
+    const before = smtp.mails.length;
+    // A replay of an old outage (backfill, older than ALERT_MAX_AGE_HOURS): stored, but no news.
+    await s.ingest(makeEvent({ id: 'old-down', kind: 'unreachable', severity: 'low', detected_at: '2026-11-01T06:00:00Z' }));
+    await s.drain();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(smtp.mails).toHaveLength(before);
+    const [doc] = await s.database.db.all<{ health: string }>(sql`SELECT health FROM documents WHERE title = 'OpenAI Terms of Use'`);
+    expect(doc!.health).toBe('ok');
+  });
 });

@@ -5,6 +5,7 @@ import { emailSubscriber, testService, withSmtpService, type TestService } from 
 import { fixtureEvents, makeEvent } from '../support/app.js';
 import { dueGroups } from '../../src/delivery/grouping.js';
 import { MAX_ATTEMPTS } from '../../src/delivery/backoff.js';
+import { classifySmtpError } from '../../src/delivery/channels/email.js';
 
 const ctx = withSmtpService({ ALERT_GROUP_WAIT_SECONDS: '60' }, '2026-11-20T07:00:00Z');
 const clock = ctx.clock;
@@ -131,6 +132,20 @@ describe('same-day alerts by email', () => {
     expect((await outbox())[0]).toMatchObject({ status: 'retrying', attempts: 1 });
     expect((await outbox())[0]!.last_error).toMatch(/5\.7\.1 Relaying denied/);
     expect((await s.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data[0].status).toBe('active');
+  });
+
+  it('reads the enhanced status code right after the reply code, never an address further on', () => {
+    const judge = (responseCode: number, response: string) => {
+      const e = classifySmtpError({ responseCode, response, command: 'RCPT TO' });
+      return [e.kind, !!e.disableDestination];
+    };
+    expect(judge(550, '550 5.1.1 No such mailbox')).toEqual(['permanent', true]);
+    expect(judge(550, '550-5.1.1 The account does not exist')).toEqual(['permanent', true]);
+    expect(judge(550, '550 5.2.1 Mailbox disabled')).toEqual(['permanent', true]);
+    expect(judge(550, '550 No such user here')).toEqual(['permanent', true]);
+    expect(judge(554, '554 Service unavailable; Client host [5.1.2.3] blocked')).toEqual(['permanent', false]);
+    expect(judge(552, '552 5.2.2 Mailbox full')).toEqual(['permanent', false]);
+    expect(judge(550, '550 5.7.1 Relaying denied')).toEqual(['retry', false]);
   });
 
   it('gives up on a 554 refusal of one message without switching the destination off', async () => {

@@ -77,13 +77,16 @@ export function classifySmtpError(err: unknown): DeliveryError {
   const what = e.response ?? e.message ?? String(err);
   const label = `SMTP ${e.responseCode ?? e.code ?? 'error'}: ${what}`;
   const recipient = /RCPT/i.test(e.command ?? '') || e.code === 'EENVELOPE';
-  const [, klass, subject, detail] = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/.exec(what) ?? [];
+  // The enhanced status code is the one right after the reply code ("550 5.1.1 …"), never any
+  // dotted number further on (an IP address in "Client host [5.1.2.3] blocked").
+  const enhanced = e.responseCode ? new RegExp(`(?:^|\\D)${e.responseCode}[ -]([245])\\.(\\d{1,3})\\.(\\d{1,3})\\b`).exec(what) : null;
+  const [, klass, subject, detail] = enhanced ?? [];
   // Our own credentials or sender refused (AUTH, MAIL FROM, 530), or a policy refusal of us at RCPT.
   if (e.code === 'EAUTH' || e.responseCode === 530 || /^(AUTH|MAIL FROM)/i.test(e.command ?? '') || (recipient && klass === '5' && subject === '7')) {
     return new DeliveryError(label, 'retry', { cause: err });
   }
   if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) {
-    const mailboxGone = klass ? subject === '1' || (subject === '2' && detail === '1') : [550, 551, 553].includes(e.responseCode);
+    const mailboxGone = klass ? klass === '5' && (subject === '1' || (subject === '2' && detail === '1')) : [550, 551, 553].includes(e.responseCode);
     return new DeliveryError(label, 'permanent', { disableDestination: recipient && mailboxGone, cause: err });
   }
   return new DeliveryError(label, 'retry', { cause: err });

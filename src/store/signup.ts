@@ -24,8 +24,11 @@ export async function signUp(db: Db, clock: Clock, input: SignupInput): Promise<
   try {
     return await signUpOnce(db, clock, input);
   } catch (err) {
-    // A second sign-up for the same new address won the race: the unique address refused ours.
-    if (/UNIQUE constraint failed: accounts\.signup_address/.test(String((err as { cause?: unknown }).cause ?? err))) return signUpOnce(db, clock, input);
+    // A second sign-up for the same address won the race: the unique address (or, for a returning
+    // account, its unique email destination) refused ours. Once more finds what it made.
+    if (/UNIQUE constraint failed: (accounts\.signup_address|destinations\.account_id, destinations\.target_key)/.test(String((err as { cause?: unknown }).cause ?? err))) {
+      return signUpOnce(db, clock, input);
+    }
     throw err;
   }
 }

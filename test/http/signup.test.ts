@@ -215,4 +215,14 @@ describe('simultaneous sign-ups', () => {
     expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202]);
     expect(await count('accounts')).toBe(1);
   });
+
+  it('for a returning address whose destination was removed make one destination', async () => {
+    await signup({ email: 'race@example.test', platform: 'openai' });
+    const account = (await s.call('GET', '/v1/accounts?email=race@example.test')).json.data[0];
+    const [dest] = (await s.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data;
+    await s.call('DELETE', `/v1/accounts/${account.id}/destinations/${dest.id}`);
+    const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => signup({ email: 'race@example.test', platform: 'openai' }, `10.3.0.${i}`)));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202]);
+    expect(await count('destinations')).toBe(1);
+  });
 });

@@ -34,7 +34,8 @@ async function main() {
     outboxDir,
     clientAddress: (c) => clientAddress(getConnInfo(c).remote.address, c.req.header('x-forwarded-for'), config.trustProxyHops),
     // Ingest wakes a dispatcher in its own process; one in another process learns of new work by
-    // looking, so it looks every second (two indexed reads) to keep alerts within the group wait plus a second.
+    // looking, so it looks every second (a few indexed reads and a claim that finds nothing) to
+    // keep alerts within the group wait plus a second.
     dispatcher: { leaseMs: config.deliveryLeaseSeconds * 1000, ...(config.role === 'dispatcher' ? { pollMs: 1_000 } : {}) },
   });
 
@@ -60,6 +61,17 @@ async function main() {
   const server = serve({ fetch, port: config.port }, (info) => {
     if (serveHttp) log.info('server.listening', { port: info.port, role: config.role, publicUrl: config.publicUrl });
     else log.info('dispatcher.started', { owner: service.dispatcher.owner, port: info.port });
+  });
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    // A dispatcher delivers whether or not its ops port is free (several may share a host and a
+    // PORT); a process that serves the API cannot do without it.
+    if (!serveHttp) {
+      log.error('dispatcher.ops_port_unavailable', { port: config.port, error: err.code ?? String(err) });
+      log.info('dispatcher.started', { owner: service.dispatcher.owner, port: null });
+      return;
+    }
+    console.error(`clausewatch: cannot listen on PORT ${config.port}: ${err.code ?? err.message}`);
+    process.exit(1);
   });
 
   let stopping = false;

@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, startServiceProcess } from './support/service-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'clausewatch-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,5 +57,23 @@ describe('npm run digest', () => {
     const dry = run(['--at', ahead, '--dry-run']);
     expect(dry.status).toBe(0);
     expect(dry.stdout).toMatch(/dry run at .*: \d+ digests due/);
+  }, 60_000);
+});
+
+describe('ROLE=dispatcher', () => {
+  it('keeps delivering when its ops port is taken (two dispatchers started alike on one host)', async () => {
+    const port = await freePort();
+    const shared = { DATABASE_URL: `file:${join(dir, 'dispatchers.db')}` };
+    const first = startServiceProcess('dispatcher', shared, port);
+    expect((await first.ready).port).toBe(port);
+    const second = startServiceProcess('dispatcher', shared, port);
+    try {
+      expect((await second.ready).owner).toBeTruthy();
+      await expect.poll(() => second.logs.some((l) => l.msg === 'dispatcher.ops_port_unavailable'), { timeout: 10_000 }).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(second.child.exitCode).toBeNull();
+    } finally {
+      await Promise.all([first.stop(2_000), second.stop(2_000)]);
+    }
   }, 60_000);
 });

@@ -34,6 +34,16 @@ describe('effective-date reminders', () => {
     expect(reminders[0]!.parsed.html).toContain('Arbitration clause added');
   });
 
+  it('are not sent by a run catching up on a past day: they would arrive late', async () => {
+    await emailSubscriber(s, 'monitor@acme.test', ['openai'], 'monitor');
+    await s.ingest(makeEvent({ id: 'eff', effective_at: '2026-12-07', detected_at: '2026-11-20T06:00:00Z' }));
+    await s.drain();
+    clock.set('2026-12-02T09:30:00Z');
+    const catchUp = await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:30:00Z' }); // the reminder's day, missed
+    expect(catchUp.status).toBe(202);
+    expect(catchUp.json.reminders).toBe(0);
+  });
+
   it('follow each account’s reminder_days, and 0 turns them off', async () => {
     const a = await emailSubscriber(s, 'three@acme.test', ['openai'], 'monitor');
     const b = await emailSubscriber(s, 'off@acme.test', ['openai'], 'monitor');

@@ -34,8 +34,10 @@ export function periodLabel(d: DigestContent): string {
 
 /** One change of the digest, as HTML from escaped parts (inside its platform's section). */
 function changeEntry(c: ChangeItem, d: DigestContent, cache?: Map<string, string>): string {
-  // The entry says "takes effect in N days": shared within a zone and an hour, no longer.
-  const key = `${c.eventId}\u0000${d.reader.timeZone}\u0000${Math.floor(d.reader.now / 3_600_000)}`;
+  // The entry says "takes effect in N days", true for one local day. Every zone's offset is a
+  // whole number of quarter hours, so a local day never changes inside a UTC quarter hour: the
+  // entry is shared within one, no longer (no time zone arithmetic per change).
+  const key = `${c.eventId}\u0000${d.reader.timeZone}\u0000${Math.floor(d.reader.now / 900_000)}`;
   const hit = cache?.get(key);
   if (hit) return hit;
   const clause = c.provision?.title ?? c.provision?.id;

@@ -21,7 +21,7 @@ const DIGEST_CACHE_ENTRIES = 20_000;
  * through the compiled templates and classifies SMTP failures.
  */
 export function createEmailChannel(o: EmailChannelOptions): ChannelAdapter<EmailMessage> {
-  // Each change's HTML is made once per time zone and hour and shared by every digest that lists
+  // Each change's HTML is made once per time zone and quarter hour and shared by every digest that lists
   // it, as a dry run does: the send path renders at the benchmark's in-run cost, not from scratch.
   const digestCache = new Map<string, string>();
   return {

@@ -151,14 +151,18 @@ describe('Discord delivery', () => {
     expect(row).toEqual({ status: 'sent', attempts: 1 });
   });
 
-  it('disables the destination on Unknown Channel', async () => {
+  it.each([
+    { status: 404, code: 10003, message: 'Unknown Channel' },
+    { status: 403, code: 50001, message: 'Missing Access' },
+    { status: 403, code: 50013, message: 'Missing Permissions' },
+  ])('disables the destination on $message', async (error) => {
     await monitorChannel();
-    discord.state.unknownChannels.add(CHANNEL);
+    discord.state.channelErrors.set(CHANNEL, error);
     await s.ingest(makeEvent({ platform: { slug: 'reddit' }, document: { title: 'Reddit User Agreement' } }));
     clock.advance(61_000);
     await s.dispatcher.runOnce();
     const [d] = await s.database.db.all<{ status: string; disabled_reason: string }>(sql`SELECT status, disabled_reason FROM destinations`);
-    expect(d).toEqual({ status: 'disabled', disabled_reason: 'Discord 10003: Unknown Channel' });
+    expect(d).toEqual({ status: 'disabled', disabled_reason: `Discord ${error.code}: ${error.message}` });
   });
 
   it('delivers the same embeds through a channel webhook registered with the admin API', async () => {

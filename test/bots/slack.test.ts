@@ -94,14 +94,17 @@ describe('/clausewatch in Slack', () => {
     expect(r.json).toEqual({ challenge: 'abc123' });
   });
 
-  it('stops delivering to a workspace that uninstalled the app', async () => {
+  it.each([
+    [{ type: 'app_uninstalled' }, 'Slack app uninstalled'],
+    [{ type: 'tokens_revoked', tokens: { bot: ['UBOT'] } }, 'Slack tokens revoked'],
+  ])('stops delivering to a workspace on %j', async (event, reason) => {
     await command('subscribe openai');
-    const body = JSON.stringify({ type: 'event_callback', team_id: 'T0001', api_app_id: 'A0001', event: { type: 'app_uninstalled' }, event_id: 'Ev1', event_time: 1 });
+    const body = JSON.stringify({ type: 'event_callback', team_id: 'T0001', api_app_id: 'A0001', event, event_id: 'Ev1', event_time: 1 });
     const r = await s.call('POST', '/slack/events', body, null, { ...slackHeaders(body, { now: clock() }), 'content-type': 'application/json' });
     expect(r.status).toBe(200);
     await new Promise((res) => setTimeout(res, 100));
     const [d] = await s.database.db.all<{ status: string; disabled_reason: string }>(sql`SELECT status, disabled_reason FROM destinations`);
-    expect(d).toEqual({ status: 'disabled', disabled_reason: 'Slack app uninstalled' });
+    expect(d).toEqual({ status: 'disabled', disabled_reason: reason });
   });
 });
 
@@ -172,15 +175,15 @@ describe('Slack delivery', () => {
     expect(slack.calls).toHaveLength(1);
   });
 
-  it('disables the destination on channel_not_found, and /clausewatch list says so', async () => {
+  it.each(['channel_not_found', 'not_in_channel', 'is_archived'])('disables the destination on %s, and /clausewatch list says so', async (error) => {
     await monitorChannel();
-    slack.state.channelErrors.set('C0001', 'channel_not_found');
+    slack.state.channelErrors.set('C0001', error);
     await s.ingest(makeEvent());
     clock.advance(61_000);
     await s.dispatcher.runOnce();
     const [d] = await s.database.db.all<{ status: string; disabled_reason: string }>(sql`SELECT status, disabled_reason FROM destinations`);
-    expect(d).toEqual({ status: 'disabled', disabled_reason: 'Slack: channel_not_found' });
-    expect(replyText(await command('list'))).toContain('switched off: Slack: channel_not_found');
+    expect(d).toEqual({ status: 'disabled', disabled_reason: `Slack: ${error}` });
+    expect(replyText(await command('list'))).toContain(`switched off: Slack: ${error}`);
   });
 
   it('splits a long digest into messages Slack accepts, in order', async () => {

@@ -4,12 +4,13 @@ import type { AddressInfo } from 'node:net';
 /**
  * A loopback stand-in of Discord's REST API: records channel and webhook messages, answers 429
  * with rate-limit headers when told to, refuses embeds over Discord's limits with 400 (code
- * 50035) and unknown channels with 404 (code 10003), as Discord does.
+ * 50035) and the channel errors it is told to (404 Unknown Channel, 403 Missing Access…), as Discord does.
  */
 export async function startDiscordApi() {
   const messages: { channel?: string; webhook?: string; auth?: string; body: any }[] = [];
   const edits: { path: string; body: any }[] = [];
-  const state = { rateLimitNext: 0, unknownChannels: new Set<string>(), rateLimited: 0 };
+  /** Channels that answer with an error as Discord does: 404 Unknown Channel, 403 Missing Access… */
+  const state = { rateLimitNext: 0, channelErrors: new Map<string, { status: number; code: number; message: string }>(), rateLimited: 0 };
   const read = (req: IncomingMessage) =>
     new Promise<string>((resolve) => {
       let s = '';
@@ -53,7 +54,8 @@ export async function startDiscordApi() {
     const body = raw ? JSON.parse(raw) : {};
     const channel = /\/api\/v10\/channels\/(\d+)\/messages$/.exec(url)?.[1];
     const webhook = /\/api\/v10\/webhooks\/(\d+)\/([^/]+)$/.exec(url)?.[1];
-    if (channel && state.unknownChannels.has(channel)) return json(404, { message: 'Unknown Channel', code: 10003 });
+    const refused = channel ? state.channelErrors.get(channel) : undefined;
+    if (refused) return json(refused.status, { message: refused.message, code: refused.code });
     if (!channel && !webhook) return json(404, { message: '404: Not Found', code: 0 });
     if (tooBig(body)) return json(400, { message: 'Invalid Form Body', code: 50035, errors: {} });
     messages.push({ channel, webhook, auth: req.headers.authorization, body });

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { html, raw } from 'hono/html';
 import { z } from 'zod';
 import type { AppDeps } from './deps.js';
@@ -18,6 +18,9 @@ import { page } from './pages/layout.js';
 const runBody = z.strictObject({
   at: z.string().refine(isRfc3339, 'an RFC 3339 timestamp such as 2026-11-30T09:00:00Z').optional(),
 });
+
+const invalidLink = (c: Context) =>
+  c.html(page('Link not valid', html`<h1>This digest link is not valid</h1><p>It may have been copied incompletely.</p>`, { status: 'error' }), 400);
 
 export function digestRoutes(deps: AppDeps) {
   const app = new Hono();
@@ -44,7 +47,7 @@ export function digestRoutes(deps: AppDeps) {
     const view = await verifyDigestView(deps.links, c.req.param('token'));
     const found = view ? await getDestinationWithAccount(deps.db, view.destinationId) : undefined;
     if (!view || !found || !deps.templates) {
-      return c.html(page('Link not valid', html`<h1>This digest link is not valid</h1><p>It may have been copied incompletely.</p>`, { status: 'error' }), 400);
+      return invalidLink(c);
     }
     const { destination } = found;
     const period = view.period;
@@ -65,7 +68,7 @@ export function digestRoutes(deps: AppDeps) {
     const id = await deps.links.verify('manage', c.req.param('token'));
     const found = id ? await getDestinationWithAccount(deps.db, id) : undefined;
     if (!found || found.destination.type !== 'email') {
-      return c.html(page('Link not valid', html`<h1>This digest link is not valid</h1><p>It may have been copied incompletely.</p>`, { status: 'error' }), 400);
+      return invalidLink(c);
     }
     const { account } = found;
     const [y, m, d] = c.req.param('date').split('-').map(Number) as [number, number, number];

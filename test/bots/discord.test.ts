@@ -6,6 +6,7 @@ import { CHANNEL, GUILD, discordKeys, slash } from '../support/discord-sign.js';
 import { fixedClock } from '../support/clock.js';
 import { fixtureEvents, makeEvent } from '../support/app.js';
 import { embedSize, escapeDiscord, packEmbeds, renderAlertDiscord } from '../../src/render/discord.js';
+import type { ChangeItem } from '../../src/core/message.js';
 
 let discord: Awaited<ReturnType<typeof startDiscordApi>>;
 let s: TestService;
@@ -232,8 +233,9 @@ describe('Discord rendering', () => {
     expect(messages.flatMap((m) => m.embeds.map((e) => e.title))).toEqual(embeds.map((e) => e.title));
   });
 
-  it('cuts a long description with a link to the change', () => {
-    const [m] = renderAlertDiscord({
+  /** One long change, alerted alone, as Discord gets it. */
+  const alertOf = (change: Partial<ChangeItem>) =>
+    renderAlertDiscord({
       kind: 'alert',
       changes: [
         {
@@ -248,6 +250,7 @@ describe('Discord rendering', () => {
           detectedAt: 0,
           changeUrl: 'https://tracker.test/c',
           raw: {} as any,
+          ...change,
         },
       ],
       notices: [],
@@ -255,38 +258,21 @@ describe('Discord rendering', () => {
       links: { unsubscribe: 'https://u', manage: 'https://m' },
       plan: 'monitor',
     });
-    const e = m!.embeds[0]!;
+
+  it('cuts a long description with a link to the change', () => {
+    const e = alertOf({})[0]!.embeds[0]!;
     expect(e.title!.length).toBeLessThanOrEqual(256);
     expect(e.description!.length).toBeLessThanOrEqual(4096);
     expect(e.description).toContain('[read the rest](https://tracker.test/c)');
   });
 
   it('keeps one embed within 6,000 characters however long its fields, and links the snapshot when nothing is archived', () => {
-    const [m] = renderAlertDiscord({
-      kind: 'alert',
-      changes: [
-        {
-          eventId: 'e',
-          platform: { slug: 'x', name: 'P'.repeat(300) },
-          document: { title: 'D'.repeat(1000) },
-          provision: { id: 'c', title: 'C'.repeat(1000) },
-          severity: 'high',
-          categories: [],
-          kind: 'changed',
-          title: 'T'.repeat(400),
-          summary: 's'.repeat(5000),
-          detectedAt: 0,
-          changeUrl: 'https://tracker.test/c',
-          evidence: { sha256: 'a'.repeat(64), snapshot_url: 'https://tracker.test/snap' },
-          raw: {} as any,
-        },
-      ],
-      notices: [],
-      reader: { timeZone: 'UTC', now: 0 },
-      links: { unsubscribe: 'https://u', manage: 'https://m' },
-      plan: 'monitor',
-    });
-    const e = m!.embeds[0]!;
+    const e = alertOf({
+      platform: { slug: 'x', name: 'P'.repeat(300) },
+      document: { title: 'D'.repeat(1000) },
+      provision: { id: 'c', title: 'C'.repeat(1000) },
+      evidence: { sha256: 'a'.repeat(64), snapshot_url: 'https://tracker.test/snap' },
+    })[0]!.embeds[0]!;
     expect(embedSize(e)).toBeLessThanOrEqual(6000);
     expect(e.description).toContain('[read the rest](https://tracker.test/c)');
     expect(e.fields!.find((f) => f.name === 'Evidence')!.value).toContain('[snapshot](https://tracker.test/snap)');

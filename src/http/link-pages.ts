@@ -9,6 +9,7 @@ import { findPlatform, suggestPlatforms } from '../store/platforms.js';
 import { planLimitMessage, planUsage, PLANS } from '../core/plans.js';
 import { isSeverity, SEVERITIES } from '../core/severity.js';
 import type { LinkPurpose } from '../links.js';
+import { PLATFORM_SLUG } from '../core/event.js';
 
 /**
  * The pages behind signed links in messages: confirm (double opt-in), unsubscribe (a page, and
@@ -88,7 +89,7 @@ export function linkPageRoutes(deps: AppDeps) {
   app.get('/manage/:token', async (c) => {
     const d = await destinationFor(c, 'manage');
     if (!d) return invalidLink(c);
-    return c.html(await managePage(d, c.req.param('token'), c.req.query('done'), c.req.query('error')));
+    return c.html(await managePage(d, c.req.param('token'), await doneNotice(c.req.query('done'), c.req.query('platform'))));
   });
 
   app.post('/manage/:token/subscriptions', async (c) => {
@@ -96,14 +97,18 @@ export function linkPageRoutes(deps: AppDeps) {
     if (!d) return invalidLink(c);
     const token = c.req.param('token');
     const form = await c.req.parseBody();
-    const slug = String(form.platform ?? '').trim().toLowerCase();
+    const typed = String(form.platform ?? '').trim().toLowerCase();
     const severity = String(form.min_severity ?? 'low');
     const account = (await getAccount(deps.db, d.accountId))!;
+    // The slug's own pattern first: what cannot be a slug is neither looked up nor searched.
+    const slug = PLATFORM_SLUG.test(typed) ? typed : undefined;
     const platform = slug ? await findPlatform(deps.db, slug) : undefined;
+    // A refusal is the page itself (400), not a redirect: what was typed never goes into a
+    // Location header or a URL, and the page escapes it.
     if (!platform || !isSeverity(severity)) {
-      const close = slug ? await suggestPlatforms(deps.db, slug, 3) : [];
-      const msg = `No platform '${slug}'.${close.length ? ` Did you mean ${close.map((p) => p.slug).join(', ')}?` : ''}`;
-      return c.redirect(`/manage/${token}?error=${encodeURIComponent(msg)}`, 303);
+      if (!slug) return c.html(await managePage(d, token, undefined, 'That is not a platform slug: use lowercase letters, digits and hyphens, such as openai.'), 400);
+      const close = await suggestPlatforms(deps.db, slug, 3);
+      return c.html(await managePage(d, token, undefined, `No platform '${slug}'.${close.length ? ` Did you mean ${close.map((p) => p.slug).join(', ')}?` : ''}`), 400);
     }
     const r = await subscribe(deps.db, deps.clock, {
       accountId: d.accountId,
@@ -113,8 +118,8 @@ export function linkPageRoutes(deps: AppDeps) {
       minSeverity: severity,
       categories: null,
     });
-    if (!r.ok) return c.redirect(`/manage/${token}?error=${encodeURIComponent(planLimitMessage(account.plan))}`, 303);
-    return c.redirect(`/manage/${token}?done=${encodeURIComponent(`Now watching ${platform.name}.`)}`, 303);
+    if (!r.ok) return c.html(await managePage(d, token, undefined, planLimitMessage(account.plan)), 400);
+    return c.redirect(`/manage/${token}?done=added&platform=${platform.slug}`, 303);
   });
 
   app.post('/manage/:token/subscriptions/:subId/delete', async (c) => {
@@ -123,8 +128,19 @@ export function linkPageRoutes(deps: AppDeps) {
     const subs = await listSubscriptions(deps.db, d.accountId, { destinationId: d.id });
     const sub = subs.find((s) => s.id === c.req.param('subId'));
     if (sub) await deleteSubscription(deps.db, d.accountId, sub.id);
-    return c.redirect(`/manage/${c.req.param('token')}?done=${encodeURIComponent(sub ? `Stopped watching ${sub.platform.name}.` : 'Already removed.')}`, 303);
+    return c.redirect(`/manage/${c.req.param('token')}?done=removed${sub ? `&platform=${sub.platform.slug}` : ''}`, 303);
   });
+
+  /**
+   * What the page says after a change, from a fixed word and a catalog slug in the URL (the name
+   * shown is the catalog's): a crafted link cannot make the page say anything else.
+   */
+  async function doneNotice(done: string | undefined, slug: string | undefined): Promise<string | undefined> {
+    const platform = slug && PLATFORM_SLUG.test(slug) ? await findPlatform(deps.db, slug) : undefined;
+    if (done === 'added' && platform) return `Now watching ${platform.name}.`;
+    if (done === 'removed') return platform ? `Stopped watching ${platform.name}.` : 'Already removed.';
+    return undefined;
+  }
 
   async function managePage(d: DestinationRow, token: string, done?: string, error?: string) {
     const account = (await getAccount(deps.db, d.accountId))!;

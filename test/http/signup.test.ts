@@ -174,9 +174,8 @@ describe('signed links', () => {
     expect(page.text).toContain('1 of 1 platform');
 
     const refused = await form('platform=anthropic&min_severity=low');
-    expect(refused.status).toBe(303);
-    page = await s.call('GET', refused.res.headers.get('location')!, undefined, null);
-    expect(page.text).toContain('The free plan includes 1 platform');
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain('The free plan includes 1 platform');
 
     const subId = (await s.database.db.all<{ id: string }>(sql`SELECT id FROM subscriptions`))[0]!.id;
     const removed = await s.call('POST', `/manage/${token}/subscriptions/${subId}/delete`, '', null, { 'content-type': 'application/x-www-form-urlencoded' });
@@ -190,10 +189,20 @@ describe('signed links', () => {
   it('escapes what people typed when the page repeats it', async () => {
     const id = await confirmedDestination();
     const token = await s.links.token('manage', id);
-    const r = await s.call('POST', `/manage/${token}/subscriptions`, 'platform=%3Cscript%3Ex&min_severity=low', null, { 'content-type': 'application/x-www-form-urlencoded' });
-    const page = await s.call('GET', r.res.headers.get('location')!, undefined, null);
-    expect(page.text).not.toContain('<script>x');
-    expect(page.text).toContain('&lt;script&gt;x');
+    const r = await s.call('POST', `/manage/${token}/subscriptions`, 'platform=opn%3Cscript%3Eai&min_severity=low', null, { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(r.status).toBe(400);
+    expect(r.res.headers.get('location')).toBeNull();
+    expect(r.text).not.toContain('<script>');
+    expect(r.text).toContain('That is not a platform slug');
+    const unknown = await s.call('POST', `/manage/${token}/subscriptions`, 'platform=opnai&min_severity=low', null, { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(unknown.text).toContain('No platform &#39;opnai&#39;. Did you mean openai?');
+  });
+
+  it('says what a crafted link asks only in its own words', async () => {
+    const token = await s.links.token('manage', await confirmedDestination());
+    const page = await s.call('GET', `/manage/${token}?done=Your+account+is+closed&error=Call+us&platform=openai`, undefined, null);
+    expect(page.text).not.toContain('Your account is closed');
+    expect(page.text).not.toContain('Call us');
   });
 });
 

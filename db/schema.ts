@@ -216,11 +216,15 @@ export const subscriptions = sqliteTable(
 );
 
 /**
- * One row per (event, destination) the matcher admitted. `alert_state` says what same-day
- * delivery does with it: `pending` until the dispatcher groups it into an outbox message
- * (`grouped`, with `outbox_id`), `none` when the plan or a noise rule keeps it to the digest
- * (`suppressed_reason` says which). Rows are kept narrow and lightly indexed: a fan-out writes
- * 100,000 of them inside the ingest request.
+ * One row per (event, destination) decision of the delivery policy (src/core/policy.ts): every
+ * active subscriber of the event's platform gets one, unless the event reaches nobody at all
+ * (its own `suppressed_reason` says why). `suppressed_reason` is the decision: NULL for a
+ * same-day alert, else a reason of the policy. `alert_state` is its alert delivery: `pending`
+ * until the dispatcher groups it into an outbox message (`grouped`, with `outbox_id`), `none`
+ * when a reason keeps it from alerts. `digest_state` is its digest delivery: `pending` until a
+ * digest lists it (`listed`, with `digest_outbox_id`), `none` when it belongs in no digest.
+ * Rows are kept narrow and lightly indexed: a fan-out writes 100,000 of them inside the ingest
+ * request.
  */
 export const matches = sqliteTable(
   'matches',
@@ -233,10 +237,20 @@ export const matches = sqliteTable(
     alertState: text('alert_state', { enum: ['pending', 'grouped', 'none'] }).notNull(),
     suppressedReason: text('suppressed_reason'),
     outboxId: integer('outbox_id'),
+    digestState: text('digest_state', { enum: ['pending', 'listed', 'none'] }).notNull().default('none'),
+    /** The digest (outbox id) that told the destination of it. */
+    digestOutboxId: integer('digest_outbox_id'),
     createdAt: integer('created_at').notNull(),
   },
   (t) => [
     uniqueIndex('matches_event_destination').on(t.eventPk, t.destinationId),
+    // A digest takes what its destination has not been told yet.
+    index('matches_digest_pending')
+      .on(t.destinationId)
+      .where(sql`digest_state = 'pending'`),
+    index('matches_digest')
+      .on(t.digestOutboxId)
+      .where(sql`digest_outbox_id IS NOT NULL`),
     index('matches_pending_since')
       .on(t.createdAt)
       .where(sql`alert_state = 'pending'`),

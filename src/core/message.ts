@@ -5,7 +5,6 @@ import type { PlanName } from './plans.js';
 import type { DigestContent } from './digest.js';
 import { effectiveDatePhrase, formatDate } from './effective-date.js';
 import { isoDate, localTime } from './zoned-time.js';
-import { cancelUnreachableBursts } from './noise.js';
 
 /**
  * What a message is about, before any channel shapes it. Renderers turn these into mails, Block
@@ -120,10 +119,13 @@ export interface ManageLinkContent {
 
 export type MessageContent = AlertContent | ConfirmationContent | ManageLinkContent | DigestContent;
 
-/** Splits a group's items into changes and monitoring notices, each in reading order. */
+/**
+ * Splits a group's items into changes and monitoring notices, each in reading order. (An outage
+ * and its end that met in one group never get here: the policy's decision took both out.)
+ */
 export function buildAlert(items: ChangeItem[], reader: Reader, links: MessageLinks, plan: PlanName): AlertContent {
   const changes = items.filter((i) => !isMonitorNotice(i.kind)).sort(bySeverityThenNewest);
-  const notices = cancelUnreachableBursts(items.filter((i) => isMonitorNotice(i.kind)).sort((a, b) => a.detectedAt - b.detectedAt));
+  const notices = items.filter((i) => isMonitorNotice(i.kind)).sort((a, b) => a.detectedAt - b.detectedAt);
   return { kind: 'alert', changes, notices, reader, links, plan };
 }
 

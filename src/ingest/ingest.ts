@@ -2,10 +2,10 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { canonicalEventJson, type ChangeEvent } from '../core/event.js';
 import { severityRank } from '../core/severity.js';
-import { intrinsicNoise } from '../core/noise.js';
+import { eventReason, LEFT_OUT } from '../core/policy.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
-import { matchIngested, cancelUndoneInGroup, type Cancelled } from './match.js';
+import { matchIngested, cancelUndoneInGroup, reasonList, type Cancelled } from './match.js';
 import { judgeDocumentVersions } from './versions.js';
 
 export interface IngestDeps {
@@ -18,17 +18,18 @@ export interface IngestDeps {
 }
 
 export type IngestOutcome =
-  | { ok: true; accepted: number; duplicates: number; matched: number; ingestId: string; suppressed: Record<string, number> }
+  | {
+      ok: true;
+      accepted: number;
+      duplicates: number;
+      matched: number;
+      ingestId: string;
+      /** Events kept from every alert, by reason (event-level, and those a cancelling pair took out). */
+      suppressed: Record<string, number>;
+      /** The request's (event, destination) decisions, by reason (`alert` for none). */
+      decisions: Record<string, number>;
+    }
   | { ok: false; conflicts: string[] };
-
-/** Why an event alerts nobody, decided once at ingest (per-destination reasons live on matches). */
-export function eventSuppression(event: ChangeEvent, receivedAt: number, alertMaxAgeHours: number, flapping = false): string | null {
-  const noise = intrinsicNoise(event);
-  if (noise) return noise;
-  if (flapping) return 'flapping';
-  if (receivedAt - Date.parse(event.detected_at) > alertMaxAgeHours * 3_600_000) return 'backfill';
-  return null;
-}
 
 const titleKey = (title: string) => title.trim().toLowerCase();
 
@@ -78,7 +79,7 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
   if (conflicts.size) return { ok: false, conflicts: [...conflicts] };
 
   const ingestId = newId('ing');
-  if (fresh.size === 0) return { ok: true, accepted: 0, duplicates, matched: 0, ingestId, suppressed: {} };
+  if (fresh.size === 0) return { ok: true, accepted: 0, duplicates, matched: 0, ingestId, suppressed: {}, decisions: {} };
 
   const newEvents = [...fresh.values()];
   const platformRows = new Map<string, { slug: string; name: string | null }>();
@@ -90,6 +91,7 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
   }
 
   const docKeys = await resolveDocumentKeys(db, newEvents.map((e) => e.event));
+  const health = deps.ownNotices ? new Map<string, 'ok' | 'stale'>() : await documentHealth(db, newEvents.map((e) => e.event), docKeys);
   const documentRows = new Map<string, Record<string, unknown>>();
   for (const { event } of newEvents) {
     const key = docKeys.get(event)!;
@@ -118,7 +120,6 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
       id: event.id,
       slug: event.platform.slug,
       title_key: docKeys.get(event)!,
-      down_in_batch: downInBatch.has(`${event.platform.slug}\u0000${docKeys.get(event)}`) ? 1 : 0,
       severity,
       severity_rank: severityRank(severity),
       kind: event.kind,
@@ -129,7 +130,15 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
       effective_at: event.effective_at ?? null,
       sha256: event.evidence?.sha256 ?? null,
       previous_sha256: event.evidence?.previous_sha256 ?? null,
-      suppressed_reason: eventSuppression(event, receivedAt, deps.alertMaxAgeHours, verdict?.flapping),
+      suppressed_reason: eventReason({
+        event,
+        receivedAt,
+        alertMaxAgeHours: deps.alertMaxAgeHours,
+        flapping: !!verdict?.flapping,
+        health: health.get(`${event.platform.slug}\u0000${docKeys.get(event)}`) ?? 'ok',
+        downInBatch: downInBatch.has(`${event.platform.slug}\u0000${docKeys.get(event)}`),
+        ownNotice: !!deps.ownNotices,
+      }),
       reverts_to_at: verdict?.revertsToAt ?? null,
       undoes_id: verdict?.undoesId ?? null,
       payload: json,
@@ -138,7 +147,7 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
 
   const cancelling = cancelUndoneInGroup(db, ingestId, {
     reversions: eventRows.some((r) => r.undoes_id !== null),
-    restores: eventRows.some((r) => r.kind === 'restored'),
+    notices: eventRows.some((r) => r.kind === 'restored' || r.kind === 'unreachable'),
   });
   const results = await db.batch([
     db.run(sql`
@@ -167,13 +176,7 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
       SELECT j.value ->> 'id', p.id, d.id, j.value ->> 'severity', j.value ->> 'severity_rank',
         j.value ->> 'kind', j.value ->> 'technical_upgrade', j.value ->> 'categories', j.value ->> 'title',
         j.value ->> 'detected_at', j.value ->> 'effective_at', j.value ->> 'sha256',
-        j.value ->> 'previous_sha256',
-        -- A producer's unreachable for a document already known to be down repeats the outage's
-        -- news; its restored for one already known to be up (ClauseWatch said so first) too.
-        coalesce(j.value ->> 'suppressed_reason', CASE WHEN ${deps.ownNotices ? 0 : 1} THEN
-          CASE WHEN j.value ->> 'kind' = 'unreachable' AND d.health = 'stale' THEN 'still_unreachable'
-               WHEN j.value ->> 'kind' = 'restored' AND d.health = 'ok' AND NOT j.value ->> 'down_in_batch' THEN 'already_restored' END END),
-        j.value ->> 'reverts_to_at',
+        j.value ->> 'previous_sha256', j.value ->> 'suppressed_reason', j.value ->> 'reverts_to_at',
         j.value ->> 'undoes_id', j.value ->> 'payload',
         ${ingestId}, ${receivedAt}
       FROM json_each(${JSON.stringify(eventRows)}) j
@@ -205,22 +208,30 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
     ...cancelling,
     db.all<{ reason: string; n: number }>(sql`
       SELECT suppressed_reason AS reason, count(*) AS n FROM events WHERE ingest_id = ${ingestId} AND suppressed_reason IS NOT NULL GROUP BY 1`),
+    db.all<{ reason: string | null; n: number; destinations: number }>(sql`
+      SELECT m.suppressed_reason AS reason, count(*) AS n, count(DISTINCT m.destination_id) AS destinations FROM matches m
+      WHERE m.event_pk IN (SELECT pk FROM events WHERE ingest_id = ${ingestId}) GROUP BY 1`),
     db.all<{ n: number }>(sql`
       SELECT count(DISTINCT m.destination_id) AS n FROM matches m
-      WHERE m.event_pk IN (SELECT pk FROM events WHERE ingest_id = ${ingestId})`),
+      WHERE m.event_pk IN (SELECT pk FROM events WHERE ingest_id = ${ingestId})
+        AND (m.suppressed_reason IS NULL OR m.suppressed_reason NOT IN (${reasonList(LEFT_OUT)}))`),
   ]);
 
   const [counted] = results[results.length - 1] as { n: number }[];
+  const decisions: Record<string, number> = {};
+  for (const r of results[results.length - 2] as { reason: string | null; n: number }[]) decisions[r.reason ?? 'alert'] = r.n;
   const suppressed: Record<string, number> = {};
-  for (const r of results[results.length - 2] as { reason: string; n: number }[]) suppressed[r.reason] = r.n;
+  for (const r of results[results.length - 3] as { reason: string; n: number }[]) suppressed[r.reason] = r.n;
   // Events a cancelling pair kept from an alert: this request's and the earlier ones they undid.
   const cancelled = new Map<string, Set<number>>();
-  for (const rows of results.slice(-2 - cancelling.length, -2)) {
+  for (const rows of results.slice(-3 - cancelling.length, -3)) {
     if (!Array.isArray(rows)) continue;
-    for (const { event_pk, reason } of rows as Cancelled[]) (cancelled.get(reason) ?? cancelled.set(reason, new Set()).get(reason)!).add(event_pk);
+    for (const { event_pk, reason } of rows as Cancelled[]) {
+      if (reason === 'reverted' || reason === 'unreachable_burst') (cancelled.get(reason) ?? cancelled.set(reason, new Set()).get(reason)!).add(event_pk);
+    }
   }
   for (const [reason, pks] of cancelled) suppressed[reason] = (suppressed[reason] ?? 0) + pks.size;
-  return { ok: true, accepted: newEvents.length, duplicates, matched: counted?.n ?? 0, ingestId, suppressed };
+  return { ok: true, accepted: newEvents.length, duplicates, matched: counted?.n ?? 0, ingestId, suppressed, decisions };
 }
 
 /**
@@ -250,3 +261,13 @@ async function resolveDocumentKeys(db: Db, events: ChangeEvent[]): Promise<Map<C
   return keys;
 }
 
+
+/** The monitoring health of the batch's known documents, keyed as `docKeys` keys them (slug, NUL, title key). */
+async function documentHealth(db: Db, events: ChangeEvent[], docKeys: Map<ChangeEvent, string>): Promise<Map<string, 'ok' | 'stale'>> {
+  const wanted = events.filter((e) => e.kind === 'unreachable' || e.kind === 'restored').map((e) => ({ slug: e.platform.slug, title_key: docKeys.get(e)! }));
+  if (!wanted.length) return new Map();
+  const rows = await db.all<{ slug: string; title_key: string; health: 'ok' | 'stale' }>(sql`
+    SELECT p.slug, d.title_key, d.health FROM json_each(${JSON.stringify(wanted)}) j
+    JOIN platforms p ON p.slug = j.value ->> 'slug' JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'`);
+  return new Map(rows.map((r) => [`${r.slug}\u0000${r.title_key}`, r.health]));
+}

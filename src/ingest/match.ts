@@ -1,35 +1,56 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db.js';
+import { DIGEST_BLIP_MS, DIGEST_ONLY, REACHES_NOBODY, type Reason } from '../core/policy.js';
+
+/** A list of policy reasons as SQL values, for `IN (…)`. */
+export function reasonList(reasons: readonly Reason[]): SQL {
+  return sql.join(
+    reasons.map((r) => sql`${r}`),
+    sql`, `,
+  );
+}
+
+/** Where a row with reason `reason` (SQL) stands for the digest, as the policy says. */
+export const digestStateOf = (reason: SQL) => sql`CASE WHEN ${reason} IS NULL OR ${reason} IN (${reasonList(DIGEST_ONLY)}) THEN 'pending' ELSE 'none' END`;
 
 /**
- * Matching, set-based: one INSERT … SELECT for every event one ingest request stored. Monitoring
- * notices (unreachable/restored) reach every subscriber of the platform; changes pass each
- * subscription's minimum severity and categories (a reversion also reaches whoever matched the
- * change it undoes). Noise (first_recorded, technical upgrades)
- * matches nobody. The match says whether same-day delivery takes it (`pending`) or only the
- * digest does (`none`, with the reason: the plan, or the event's own suppression).
+ * Matching, set-based: one INSERT … SELECT for every event one ingest request stored, writing the
+ * policy's decision for each (event, active subscriber of its platform) as a row. In order:
+ * the subscriber's filters (minimum severity, categories; monitoring notices pass them, and so
+ * does a reversion for whoever heard of the change it undoes), the event's own reason, a
+ * reversion of a change this destination was never alerted to, the plan. No reason: a same-day
+ * alert (`pending`). Events whose own reason reaches nobody get no rows.
  */
 export function matchIngested(db: Db, ingestId: string, now: number) {
   return db.run(sql`
-    INSERT INTO matches (event_pk, destination_id, alert_state, suppressed_reason, created_at)
-    SELECT e.pk, s.destination_id,
-      CASE WHEN e.suppressed_reason IS NULL AND s.same_day_alerts THEN 'pending' ELSE 'none' END,
-      CASE WHEN e.suppressed_reason IS NOT NULL THEN e.suppressed_reason WHEN s.same_day_alerts THEN NULL ELSE 'plan' END,
-      ${now}
-    FROM events e
-    JOIN subscriptions s ON s.platform_id = e.platform_id AND s.status = 'active' AND s.destination_active
-    WHERE e.ingest_id = ${ingestId}
-      AND e.kind <> 'first_recorded' AND e.technical_upgrade = 0
-      AND (e.suppressed_reason IS NULL OR e.suppressed_reason <> 'links_only')
-      AND (e.kind IN ('unreachable', 'restored') OR (
-        e.severity_rank >= s.min_severity_rank
-        AND (s.categories IS NULL OR EXISTS (
-          SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value)))
-        -- A reversion reaches whoever heard of the change it undoes, whatever their filters: it is
-        -- shown at low severity, and a high-only destination must still learn the change is gone.
-        OR (e.undoes_id IS NOT NULL AND EXISTS (
-          SELECT 1 FROM events u JOIN matches mu ON mu.event_pk = u.pk
-          WHERE u.id = e.undoes_id AND mu.destination_id = s.destination_id)))
+    INSERT INTO matches (event_pk, destination_id, alert_state, suppressed_reason, digest_state, created_at)
+    SELECT pk, destination_id, CASE WHEN reason IS NULL THEN 'pending' ELSE 'none' END, reason, ${digestStateOf(sql`reason`)}, ${now}
+    FROM (
+      SELECT e.pk, s.destination_id,
+        CASE
+          WHEN NOT (e.kind IN ('unreachable', 'restored') OR coalesce(heard.undone, 0)) AND e.severity_rank < s.min_severity_rank THEN 'below_min_severity'
+          WHEN NOT (e.kind IN ('unreachable', 'restored') OR coalesce(heard.undone, 0)) AND s.categories IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value) THEN 'categories'
+          WHEN e.suppressed_reason IS NOT NULL THEN e.suppressed_reason
+          -- Nobody needs to hear that a change they were never alerted to was undone.
+          WHEN e.undoes_id IS NOT NULL AND NOT coalesce(heard.alerted, 0) THEN 'undoes_unalerted'
+          WHEN NOT s.same_day_alerts THEN 'plan'
+        END AS reason
+      FROM events e
+      JOIN subscriptions s ON s.platform_id = e.platform_id AND s.status = 'active' AND s.destination_active
+      -- What the destination was told of the change a reversion undoes. A reversion reaches whoever
+      -- heard of it, whatever their filters: it is shown at low severity, and a high-only
+      -- destination must still learn the change is gone.
+      LEFT JOIN (
+        SELECT u.id, mu.destination_id, max(mu.alert_state <> 'none' OR mu.digest_state <> 'none') AS undone,
+          max(mu.alert_state <> 'none') AS alerted
+        FROM events u JOIN matches mu ON mu.event_pk = u.pk
+        WHERE u.id IN (SELECT undoes_id FROM events WHERE ingest_id = ${ingestId} AND undoes_id IS NOT NULL)
+        GROUP BY u.id, mu.destination_id
+      ) heard ON heard.id = e.undoes_id AND heard.destination_id = s.destination_id
+      WHERE e.ingest_id = ${ingestId}
+        AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN (${reasonList(REACHES_NOBODY)}))
+    ) WHERE true
     ON CONFLICT DO NOTHING`);
 }
 
@@ -43,27 +64,52 @@ export const OUTAGE_LOOKBACK_MS = 7 * 24 * 3_600_000;
  * Pairs that undo each other inside one alert group cancel out there. A change and the reversion
  * that undoes it: first the reversion's matches whose counterpart waits, then every waiting match
  * of the counterpart the reversion did not reach on its own (a destination that takes the change
- * but not a low-severity reversion must not hear of an undone change either). Each statement
- * returns the matches it cancelled (event, reason), which /metrics counts. Only the statements the
- * request needs are run: most batches hold neither reversions nor restores.
+ * but not a low-severity reversion must not hear of an undone change either). An outage and its
+ * end with the content unchanged: both waiting in one group cancel out; less than an hour apart
+ * (a blip between two captures) they are left out of the digest too, even when the outage was
+ * already alerted. Each statement returns the rows it changed (event, reason), which /metrics
+ * counts. Only the statements the request needs are run: most batches hold neither reversions
+ * nor notices.
  */
-export function cancelUndoneInGroup(db: Db, ingestId: string, has: { reversions: boolean; restores: boolean }) {
+export function cancelUndoneInGroup(db: Db, ingestId: string, has: { reversions: boolean; notices: boolean }) {
   const statements = [];
-  // An outage and its end with the content unchanged, both waiting in one group: nothing to say.
-  // Notices reach every subscriber of the platform alike, so one statement cancels both sides.
-  if (has.restores) {
+  if (has.notices) {
+    // Either side may be the one this request brought (a late outage start arrives after its end).
     statements.push(
       db.all<Cancelled>(sql`
-        UPDATE matches SET alert_state = 'none', suppressed_reason = 'unreachable_burst'
-        WHERE alert_state = 'pending' AND id IN (
-          SELECT x.id FROM events r
-          JOIN matches mr ON mr.event_pk = r.pk AND mr.alert_state = 'pending'
+        WITH pair AS (
+          SELECT r.pk AS r_pk, u.pk AS u_pk, r.detected_at - u.detected_at AS gap FROM events r
           JOIN events u ON u.platform_id = r.platform_id AND u.detected_at BETWEEN r.detected_at - ${OUTAGE_LOOKBACK_MS} AND r.detected_at
             AND u.document_id = r.document_id AND u.kind = 'unreachable'
-            AND (u.previous_sha256 IS NULL OR r.sha256 IS NULL OR u.previous_sha256 = r.sha256)
-          JOIN matches mu ON mu.event_pk = u.pk AND mu.destination_id = mr.destination_id AND mu.alert_state = 'pending'
-          JOIN matches x ON x.id IN (mr.id, mu.id)
-          WHERE r.ingest_id = ${ingestId} AND r.kind = 'restored')
+          WHERE r.ingest_id = ${ingestId} AND r.kind = 'restored'
+          UNION
+          SELECT r.pk, u.pk, r.detected_at - u.detected_at FROM events u
+          JOIN events r ON r.platform_id = u.platform_id AND r.detected_at BETWEEN u.detected_at AND u.detected_at + ${OUTAGE_LOOKBACK_MS}
+            AND r.document_id = u.document_id AND r.kind = 'restored'
+          WHERE u.ingest_id = ${ingestId} AND u.kind = 'unreachable'
+        ),
+        unchanged AS (
+          SELECT p.r_pk, p.u_pk, p.gap FROM pair p JOIN events r ON r.pk = p.r_pk JOIN events u ON u.pk = p.u_pk
+          WHERE u.previous_sha256 IS NULL OR r.sha256 IS NULL OR u.previous_sha256 = r.sha256
+        ),
+        hit AS (
+          SELECT mr.id AS r_id, mu.id AS u_id, (mr.alert_state = 'pending' AND mu.alert_state = 'pending') AS burst,
+            (p.gap < ${DIGEST_BLIP_MS}) AS blip
+          FROM unchanged p
+          JOIN matches mr ON mr.event_pk = p.r_pk
+          JOIN matches mu ON mu.event_pk = p.u_pk AND mu.destination_id = mr.destination_id
+        ),
+        each AS (
+          SELECT id, max(burst) AS burst, max(blip) AS blip FROM (
+            SELECT r_id AS id, burst, blip FROM hit UNION ALL SELECT u_id, burst, blip FROM hit)
+          GROUP BY id
+        )
+        UPDATE matches SET
+          alert_state = CASE WHEN each.burst THEN 'none' ELSE alert_state END,
+          suppressed_reason = CASE WHEN each.burst THEN 'unreachable_burst' ELSE suppressed_reason END,
+          digest_state = CASE WHEN each.blip AND digest_state = 'pending' THEN 'none' ELSE digest_state END
+        FROM each
+        WHERE matches.id = each.id AND (each.burst OR (each.blip AND matches.digest_state = 'pending'))
         RETURNING event_pk, suppressed_reason AS reason`),
     );
   }
@@ -99,5 +145,5 @@ export function cancelUndoneInGroup(db: Db, ingestId: string, has: { reversions:
 /** A match a cancelling pair took out of its alert group. */
 export interface Cancelled {
   event_pk: number;
-  reason: string;
+  reason: string | null;
 }

@@ -3,6 +3,8 @@ import type { Db } from '../db.js';
 import type { ChangeEvent } from '../core/event.js';
 import { judgeVersions, type FlapVerdict, type VersionEvent } from '../core/flaps.js';
 import { intrinsicNoise } from '../core/noise.js';
+import { NOT_A_VERSION } from '../core/policy.js';
+import { reasonList } from './match.js';
 
 export interface Judged {
   verdicts: Map<string, FlapVerdict>;
@@ -48,7 +50,7 @@ export async function judgeDocumentVersions(db: Db, events: ChangeEvent[], docKe
   const rows = await db.all<HistoryRow>(sql`
     SELECT j.value ->> 'slug' AS slug, j.value ->> 'title_key' AS title_key, d.flapping_since,
       e.id, e.detected_at AS at, e.kind, e.sha256, e.previous_sha256, e.reverts_to_at, e.undoes_id, e.undo_cancelled,
-      (e.technical_upgrade = 0 AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN ('links_only', 'first_recorded'))) AS can_flip
+      (e.technical_upgrade = 0 AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN (${reasonList(NOT_A_VERSION)}))) AS can_flip
     FROM json_each(${JSON.stringify([...byDoc.values()].map(({ slug, title_key, since }) => ({ slug, title_key, since })))}) j
     JOIN platforms p ON p.slug = j.value ->> 'slug'
     JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'
@@ -78,7 +80,7 @@ export async function judgeDocumentVersions(db: Db, events: ChangeEvent[], docKe
         sha256: e.evidence?.sha256 ?? null,
         previousSha256: e.evidence?.previous_sha256 ?? null,
         revertsToAt: null,
-        canFlip: intrinsicNoise(e) === null,
+        canFlip: !(NOT_A_VERSION as readonly string[]).includes(intrinsicNoise(e) ?? ''),
       }),
     );
     const outcome = judgeVersions(h?.events ?? [], h?.flappingSince ?? null, incoming, windowMs);

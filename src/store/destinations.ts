@@ -123,6 +123,10 @@ function stopPending(db: Db, id: string, why: string, t: number) {
       .update(matches)
       .set({ alertState: 'none', suppressedReason: 'destination_disabled' })
       .where(and(eq(matches.destinationId, id), eq(matches.alertState, 'pending'))),
+    db
+      .update(matches)
+      .set({ digestState: 'none' })
+      .where(and(eq(matches.destinationId, id), eq(matches.digestState, 'pending'))),
   ];
 }
 

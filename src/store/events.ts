@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
+import { LEFT_OUT } from '../core/policy.js';
+import { reasonList } from '../ingest/match.js';
 import { decodeCursor, encodeCursor, type Page } from './paging.js';
 
 /** Events list newest first: detection time, then their key. */
@@ -40,21 +42,14 @@ export async function listEvents(
     reasons: string | null;
   }>(sql`
     SELECT e.pk, e.payload, e.detected_at, e.received_at, e.suppressed_reason, e.reverts_to_at, e.undoes_id,
-      (SELECT count(*) FROM matches m WHERE m.event_pk = e.pk) AS matched,
+      (SELECT count(*) FROM matches m WHERE m.event_pk = e.pk
+         AND (m.suppressed_reason IS NULL OR m.suppressed_reason NOT IN (${reasonList(LEFT_OUT)}))) AS matched,
       (SELECT count(*) FROM matches m WHERE m.event_pk = e.pk AND m.alert_state <> 'none') AS alerted,
+      -- The decisions the matcher recorded per destination, by reason (none for event-level noise
+      -- that reaches nobody: its reason is the event's own).
       (SELECT json_group_object(r, n) FROM (
          SELECT m.suppressed_reason AS r, count(*) AS n FROM matches m
-         WHERE m.event_pk = e.pk AND m.suppressed_reason IS NOT NULL GROUP BY m.suppressed_reason
-         UNION ALL
-         -- Subscribers of the platform the matcher left out, and why (none for noise: it matches
-         -- nobody); only subscriptions that existed when the event came, which the matcher saw.
-         SELECT CASE WHEN s.min_severity_rank > e.severity_rank THEN 'below_min_severity' ELSE 'categories' END, count(*)
-         FROM subscriptions s
-         WHERE s.platform_id = e.platform_id AND s.status = 'active' AND s.destination_active AND s.created_at <= e.received_at
-           AND e.kind NOT IN ('first_recorded', 'unreachable', 'restored') AND e.technical_upgrade = 0
-           AND (e.suppressed_reason IS NULL OR e.suppressed_reason <> 'links_only')
-           AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.event_pk = e.pk AND m.destination_id = s.destination_id)
-         GROUP BY 1)) AS reasons
+         WHERE m.event_pk = e.pk AND m.suppressed_reason IS NOT NULL GROUP BY m.suppressed_reason)) AS reasons
     FROM events e
     WHERE ${filter.platformSlug ? sql`e.platform_id = (SELECT id FROM platforms WHERE slug = ${filter.platformSlug})` : sql`1`}
       AND ${filter.since !== undefined ? sql`e.detected_at >= ${filter.since}` : sql`1`}

@@ -6,6 +6,7 @@ import { severityFromRank, severityRank, type Severity } from '../core/severity.
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import { runBatch } from './batch.js';
+import { REASONS } from '../core/policy.js';
 
 export interface SubscriptionView {
   id: string;
@@ -139,14 +140,22 @@ export async function listSubscriptions(
  * Alert work not yet sent for the subscriptions `which` selects (alias `s`): matches still
  * gathering, and those in an alert or end-of-day budget message that waits to go out. They are
  * kept for the record with `reason`, never sent; a message left with nothing cancels itself.
- * Run in the same batch as the change that ends or pauses those subscriptions, so nothing slips
- * out after it. (A message already being sent under a lease goes out as it is.)
+ * When the policy keeps nothing of `reason` for the digest either (the subscription is gone or
+ * paused), what the destination's next digest would have listed of those platforms is dropped
+ * from it too. Run in the same batch as the change that ends or pauses those subscriptions, so
+ * nothing slips out after it. (A message already being sent under a lease goes out as it is.)
  */
-export function withdrawPendingAlerts(db: Db, which: SQL, reason: 'unsubscribed' | 'plan') {
+export function withdrawPendingAlerts(db: Db, which: SQL, reason: 'unsubscribed' | 'plan' | 'paused') {
+  const withdrawable = sql`(alert_state = 'pending' OR (alert_state = 'grouped' AND outbox_id IN (
+        SELECT id FROM outbox WHERE kind IN ('alert', 'budget') AND status IN ('queued', 'retrying'))))`;
+  const dropsDigest = REASONS[reason].delivery !== 'digest' ? sql`digest_state = 'pending'` : sql`0`;
   return db.run(sql`
-    UPDATE matches SET alert_state = 'none', suppressed_reason = ${reason}, outbox_id = NULL
-    WHERE (alert_state = 'pending' OR (alert_state = 'grouped' AND outbox_id IN (
-        SELECT id FROM outbox WHERE kind IN ('alert', 'budget') AND status IN ('queued', 'retrying'))))
+    UPDATE matches SET
+      suppressed_reason = CASE WHEN ${withdrawable} THEN ${reason} ELSE suppressed_reason END,
+      outbox_id = CASE WHEN ${withdrawable} THEN NULL ELSE outbox_id END,
+      digest_state = CASE WHEN ${dropsDigest} THEN 'none' ELSE digest_state END,
+      alert_state = CASE WHEN ${withdrawable} THEN 'none' ELSE alert_state END
+    WHERE (${withdrawable} OR ${dropsDigest})
       AND EXISTS (
       SELECT 1 FROM subscriptions s JOIN events e ON e.platform_id = s.platform_id
       WHERE ${which} AND s.destination_id = matches.destination_id AND e.pk = matches.event_pk)`);

@@ -118,4 +118,18 @@ describe('flap detection', () => {
     expect(digest.parsed.text).toContain('[HIGH] Arbitration clause replaced');
     expect(digest.parsed.text).not.toContain('[LOW] Arbitration clause restored');
   });
+
+  it('does not alert a reversion to a destination that was never alerted to the change it undoes', async () => {
+    await emailSubscriber(s, 'early@acme.test', ['openai']);
+    await s.ingest(version('change', A, B));
+    clock.advance(61_000);
+    await s.drain();
+    await emailSubscriber(s, 'late@acme.test', ['openai']);
+    clock.advance(2 * 3_600_000);
+    await s.ingest(version('undo', B, A));
+    clock.advance(61_000);
+    await s.drain();
+    expect(smtp.mails.map((m) => m.to[0])).toEqual(['early@acme.test', 'early@acme.test']);
+    expect(await delivery('undo')).toMatchObject({ alerted_destinations: 1, suppressed_destinations: { undoes_unalerted: 1 } });
+  });
 });

@@ -15,8 +15,7 @@ import { renderReplyDiscord } from '../../src/render/discord.js';
 import { isSeverity } from '../../src/core/severity.js';
 import { closestPlatforms } from '../../src/core/platform-search.js';
 import { sql } from 'drizzle-orm';
-
-const MAX_BODY = 256 * 1024;
+import { CHAT_MAX_BYTES, readTextBody } from '../../src/http/body.js';
 
 export interface DiscordBotDeps {
   log: Logger;
@@ -94,8 +93,8 @@ export function createDiscordBot(deps: DiscordBotDeps) {
   const publicKey = () => (key ??= crypto.subtle.importKey('raw', hex(deps.publicKey), { name: 'Ed25519' }, false, ['verify']));
 
   async function handle(c: Context) {
-    const raw = await c.req.text();
-    if (raw.length > MAX_BODY) return c.json({ error: 'payload_too_large', message: 'The request body is too large.' }, 413);
+    // Capped before the signature is checked: an unsigned 60 MB body is refused unread.
+    const raw = await readTextBody(c, CHAT_MAX_BYTES);
     const valid = await verifyDiscordSignature(await publicKey(), c.req.header('x-signature-ed25519'), c.req.header('x-signature-timestamp'), raw);
     if (!valid) return c.json({ error: 'invalid_signature', message: 'The Discord signature is missing or wrong.' }, 401);
     let interaction: APIInteraction;

@@ -9,9 +9,7 @@ import { destinations } from '../../db/schema.js';
 import { ANSWER_DEADLINE_MS, parseCommandText, replyWithin, runCommand, type CommandDeps } from '../../src/chat/commands.js';
 import { renderReplySlack } from '../../src/render/slack.js';
 import { disableDestination } from '../../src/store/destinations.js';
-
-
-const MAX_BODY = 1024 * 1024;
+import { CHAT_MAX_BYTES, readTextBody } from '../../src/http/body.js';
 
 export interface SlackBotDeps {
   db: Db;
@@ -77,8 +75,8 @@ export function createSlackBot(deps: SlackBotDeps) {
   app.error(async (err) => deps.log.error('slack.listener_failed', { error: String(err) }));
 
   async function handle(c: Context) {
-    const raw = await c.req.text();
-    if (raw.length > MAX_BODY) return c.json({ error: 'payload_too_large', message: 'The request body is too large.' }, 413);
+    // Capped before the signature is checked: an unsigned 60 MB body is refused unread.
+    const raw = await readTextBody(c, CHAT_MAX_BYTES);
     const signature = c.req.header('x-slack-signature') ?? '';
     const timestamp = Number(c.req.header('x-slack-request-timestamp') ?? NaN);
     // Bolt's verifier: v0 HMAC of "v0:timestamp:body", constant-time, timestamp within 5 minutes.

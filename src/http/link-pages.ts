@@ -10,6 +10,7 @@ import { planLimitMessage, planUsage, PLANS } from '../core/plans.js';
 import { isSeverity, SEVERITIES } from '../core/severity.js';
 import type { LinkPurpose } from '../links.js';
 import { PLATFORM_SLUG } from '../core/event.js';
+import { readFormBody } from './body.js';
 
 /**
  * The pages behind signed links in messages: confirm (double opt-in), unsubscribe (a page, and
@@ -76,11 +77,11 @@ export function linkPageRoutes(deps: AppDeps) {
   });
 
   app.post('/unsubscribe/:token', async (c) => {
+    const form = await readFormBody(c);
     const d = await destinationFor(c, 'unsubscribe');
     if (!d) return invalidLink(c);
     if (d.status !== 'disabled') await disableDestination(deps.db, deps.clock, d.id, 'unsubscribed');
     deps.log.info('destination.unsubscribed', { destinationId: d.id });
-    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     // RFC 8058: the mail client POSTs "List-Unsubscribe=One-Click"; it needs a 2xx, not a page.
     if (form['List-Unsubscribe'] === 'One-Click') return c.text('Unsubscribed.', 200);
     return c.html(page('Unsubscribed', html`<div class="notice" role="status">Done.</div><h1>You are unsubscribed</h1><p>${describe(d)} receives nothing more from ClauseWatch.</p>`));
@@ -93,10 +94,10 @@ export function linkPageRoutes(deps: AppDeps) {
   });
 
   app.post('/manage/:token/subscriptions', async (c) => {
+    const form = await readFormBody(c);
     const d = await destinationFor(c, 'manage');
     if (!d) return invalidLink(c);
     const token = c.req.param('token');
-    const form = await c.req.parseBody();
     const typed = String(form.platform ?? '').trim().toLowerCase();
     const severity = String(form.min_severity ?? 'low');
     const account = (await getAccount(deps.db, d.accountId))!;

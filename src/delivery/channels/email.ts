@@ -1,5 +1,6 @@
 import type { Transporter } from 'nodemailer';
-import type { ChannelAdapter } from '../channel.js';
+import type { ChannelAdapter, SendContext } from '../channel.js';
+import type { DestinationRow } from '../../store/destinations.js';
 import { DeliveryError } from '../channel.js';
 import type { EmailTemplates } from '../../render/template.js';
 import { renderDigestEmail } from '../../render/digest-email.js';
@@ -17,42 +18,58 @@ export interface EmailChannelOptions {
 const DIGEST_CACHE_ENTRIES = 20_000;
 
 /**
+ * Content to mail, through the compiled templates: the Node SMTP channel and the Workers Email
+ * Service channel render with this one function, so both editions send the same mails.
+ */
+export function createEmailRenderer(templates: EmailTemplates, digestCacheEntries = DIGEST_CACHE_ENTRIES): ChannelAdapter<EmailMessage>['render'] {
+  // Each change's HTML is made once per time zone and quarter hour and shared by every digest that lists
+  // it, as a dry run does: the send path renders at the benchmark's in-run cost, not from scratch.
+  const digestCache = new Map<string, string>();
+  return (content, destination) => {
+    switch (content.kind) {
+      case 'alert':
+        return [renderAlertEmail(templates, content, { address: destination.address ?? '', planLine: `on the ${content.plan} plan` })];
+      case 'confirmation':
+        return [renderConfirmationEmail(templates, content)];
+      case 'manage_link':
+        return [renderManageLinkEmail(templates, content)];
+      case 'digest':
+        if (digestCache.size > digestCacheEntries) digestCache.clear();
+        return [renderDigestEmail(templates, content, { address: destination.address ?? '', planLine: `on the ${content.plan} plan`, cache: digestCache })];
+    }
+  };
+}
+
+/**
+ * The recipient and the Message-ID of one mail, the same on both editions. The Message-ID is
+ * stable across retries, so a receiver (and our own duplicate checks) can tell a re-send.
+ */
+export function mailEnvelope(destination: DestinationRow, ctx: SendContext, messageIdDomain: string): { to: string; messageId: string } {
+  if (!destination.address) throw new DeliveryError('email destination has no address', 'permanent', { disableDestination: true });
+  return { to: destination.address, messageId: `<${ctx.messageKey}@${messageIdDomain}>` };
+}
+
+/**
  * The email adapter: nodemailer builds the MIME and talks SMTP (pooled); this file only renders
  * through the compiled templates and classifies SMTP failures.
  */
 export function createEmailChannel(o: EmailChannelOptions): ChannelAdapter<EmailMessage> {
-  // Each change's HTML is made once per time zone and quarter hour and shared by every digest that lists
-  // it, as a dry run does: the send path renders at the benchmark's in-run cost, not from scratch.
-  const digestCache = new Map<string, string>();
   return {
     type: 'email',
-    render(content, destination) {
-      switch (content.kind) {
-        case 'alert':
-          return [renderAlertEmail(o.templates, content, { address: destination.address ?? '', planLine: `on the ${content.plan} plan` })];
-        case 'confirmation':
-          return [renderConfirmationEmail(o.templates, content)];
-        case 'manage_link':
-          return [renderManageLinkEmail(o.templates, content)];
-        case 'digest':
-          if (digestCache.size > DIGEST_CACHE_ENTRIES) digestCache.clear();
-          return [renderDigestEmail(o.templates, content, { address: destination.address ?? '', planLine: `on the ${content.plan} plan`, cache: digestCache })];
-      }
-    },
+    render: createEmailRenderer(o.templates),
     async send(destination, m, ctx) {
-      if (!destination.address) throw new DeliveryError('email destination has no address', 'permanent', { disableDestination: true });
+      const { to, messageId } = mailEnvelope(destination, ctx, o.messageIdDomain);
       try {
         const info = await o.transport.sendMail({
           from: o.from,
-          to: destination.address,
+          to,
           subject: m.subject,
           html: m.html,
           text: m.text,
           headers: m.headers,
           // base64 costs a third of quoted-printable's CPU in nodemailer, the pool's bottleneck here.
           textEncoding: 'base64',
-          // Stable across retries, so a receiver (and our own duplicate checks) can tell a re-send.
-          messageId: `<${ctx.messageKey}@${o.messageIdDomain}>`,
+          messageId,
         });
         return { providerId: info.messageId ?? null };
       } catch (err) {

@@ -18,6 +18,7 @@ export default defineConfig(async () => {
             ADMIN_TOKENS: 'test-admin-token',
             SECRET_KEY: 'test-secret-key-0123456789-0123456789',
             PUBLIC_URL: 'https://clausewatch.test',
+            MAIL_FROM: 'ClauseWatch <alerts@clausewatch.test>',
             ALERT_GROUP_WAIT_SECONDS: '0',
             LOG_LEVEL: 'error',
             DISCORD_APPLICATION_ID: '999',
@@ -29,6 +30,9 @@ export default defineConfig(async () => {
             SLACK_BOT_TOKEN: 'xoxb-test',
             SLACK_API_URL: 'https://slack.test/api',
           },
+          // A real local queue without a consumer: the burst test sends its batches there too, so
+          // the local broker's own limit (100 messages per sendBatch) checks them.
+          queueProducers: { BURST_CHECK: { queueName: 'clausewatch-burst-check' } },
         },
       }),
     ],

@@ -22,6 +22,7 @@ import { checkStaleDocuments } from '../ingest/health.js';
 import { createDiscordBot } from '../../bots/discord/interactions.js';
 import catalog from '../../db/catalog.json' with { type: 'json' };
 import { d1Database } from './d1.js';
+import { createEmailServiceChannel, emailSender, type EmailSendingBinding } from './email.js';
 
 /** A delivery queue message: the outbox row to send, never the message itself. */
 export interface DeliveryMessage {
@@ -32,6 +33,8 @@ export interface DeliveryMessage {
 export interface Env {
   DB: D1Database;
   DELIVERY: Queue<DeliveryMessage>;
+  /** Cloudflare Email Service (`[[send_email]] name = "EMAIL"`); without it email is not offered. */
+  EMAIL?: SendEmail | EmailSendingBinding;
 }
 
 export interface Edition {
@@ -55,6 +58,12 @@ export interface Edition {
 const QUEUE_LEASE_MS = 15 * 60_000;
 /** Queues delays a retry by at most 12 hours. */
 const MAX_RETRY_DELAY_S = 12 * 3600;
+/** sendBatch takes at most 100 messages (and 256 KB; ours are a few bytes each). */
+const QUEUE_BATCH = 100;
+/** Due rows claimed per D1 statement, handed over as ten sendBatch calls at once. */
+const PUMP_TAKE = 1_000;
+/** One queue accepts about 5,000 messages a second; past that send and sendBatch throw. */
+const QUEUE_MESSAGES_PER_SECOND = 5_000;
 
 const editions = new WeakMap<object, Promise<Edition>>();
 
@@ -69,7 +78,9 @@ export function edition(env: Env): Promise<Edition> {
   return e;
 }
 
-export async function createEdition(env: Env, clock: () => number = Date.now): Promise<Edition> {
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function createEdition(env: Env, clock: () => number = Date.now, sleep: (ms: number) => Promise<void> = realSleep): Promise<Edition> {
   const vars = Object.fromEntries(Object.entries(env as object).filter((kv): kv is [string, string] => typeof kv[1] === 'string'));
   const config = loadConfig(vars);
   const log: Logger = createLogger(config.logLevel);
@@ -81,12 +92,22 @@ export async function createEdition(env: Env, clock: () => number = Date.now): P
   const fetcher = (url: string, init: RequestInit) => fetch(url, init);
 
   // Delivered here: Discord (bot messages and channel webhooks), Slack (its Web API client runs on
-  // fetch, with SLACK_BOT_TOKEN: the OAuth install is Bolt's and needs Node) and webhooks. Email
-  // is not delivered here at all.
+  // fetch, with SLACK_BOT_TOKEN: the OAuth install is Bolt's and needs Node), webhooks, and email
+  // through Cloudflare Email Service when the EMAIL binding is there.
   const channels: Partial<Record<DestinationType, ChannelAdapter>> = {
     discord: createDiscordChannel({ botToken: config.discord?.botToken, apiUrl: config.discord?.apiUrl, fetch: fetcher }),
     webhook: createWebhookChannel({ clock, fetch: fetcher }),
   };
+  if (env.EMAIL) {
+    channels.email = createEmailServiceChannel({
+      binding: env.EMAIL as EmailSendingBinding,
+      from: emailSender(vars),
+      templates: emailTemplates,
+      messageIdDomain: new URL(config.publicUrl).hostname,
+    });
+  } else {
+    log.warn('mail.off', { reason: 'no send_email binding named EMAIL: email destinations and /v1/signup are refused' });
+  }
   if (config.slack) {
     const slack = config.slack;
     const tokenFor = async () => slack.botToken;
@@ -125,20 +146,24 @@ export async function createEdition(env: Env, clock: () => number = Date.now): P
   async function pump(now: number): Promise<number> {
     await groupDueAlerts(db, now, config.alertGroupWaitSeconds * 1000, config.maxAlertsPerDay);
     let handed = 0;
+    const started = clock();
     for (;;) {
-      // sendBatch takes at most 100 messages.
-      const ids = await takeDueForQueue(db, now, QUEUE_LEASE_MS, 100, delivered);
-      if (ids.length) {
-        try {
-          await env.DELIVERY.sendBatch(ids.map((outboxId) => ({ body: { outboxId } })));
-        } catch (err) {
-          // Not in the queue: due again at once rather than after the queue's lease.
-          await releaseFromQueue(db, ids, clock());
-          throw err;
-        }
+      const ids = await takeDueForQueue(db, now, QUEUE_LEASE_MS, PUMP_TAKE, delivered);
+      const batches: number[][] = [];
+      for (let i = 0; i < ids.length; i += QUEUE_BATCH) batches.push(ids.slice(i, i + QUEUE_BATCH));
+      const sent = await Promise.allSettled(batches.map((b) => env.DELIVERY.sendBatch(b.map((outboxId) => ({ body: { outboxId } })))));
+      const refused = sent.findIndex((r) => r.status === 'rejected');
+      if (refused >= 0) {
+        // Not in the queue: due again at once rather than after the queue's lease.
+        await releaseFromQueue(db, batches.filter((_, i) => sent[i]!.status === 'rejected').flat(), clock());
+        throw (sent[refused] as PromiseRejectedResult).reason;
       }
       handed += ids.length;
-      if (ids.length < 100) return handed;
+      if (ids.length < PUMP_TAKE) return handed;
+      // A 06:00 burst is tens of thousands of rows: stay under the queue's rate rather than
+      // have sendBatch refuse (the rest would then wait for the next cron minute).
+      const ahead = (handed / QUEUE_MESSAGES_PER_SECOND) * 1000 - (clock() - started);
+      if (ahead > 0) await sleep(ahead);
     }
   }
 

@@ -6,6 +6,8 @@ declare global {
     interface Env {
       DB: D1Database;
       DELIVERY: Queue<DeliveryMessage>;
+      EMAIL: SendEmail;
+      BURST_CHECK: Queue<DeliveryMessage>;
       TEST_MIGRATIONS: D1Migration[];
     }
     // Types `exports` of cloudflare:workers (wrangler 4.86's types do not emit it).

@@ -30,9 +30,6 @@ export default defineConfig(async () => {
             SLACK_BOT_TOKEN: 'xoxb-test',
             SLACK_API_URL: 'https://slack.test/api',
           },
-          // A real local queue without a consumer: the burst test sends its batches there too, so
-          // the local broker's own limit (100 messages per sendBatch) checks them.
-          queueProducers: { BURST_CHECK: { queueName: 'clausewatch-burst-check' } },
         },
       }),
     ],

@@ -7,7 +7,6 @@ declare global {
       DB: D1Database;
       DELIVERY: Queue<DeliveryMessage>;
       EMAIL: SendEmail;
-      BURST_CHECK: Queue<DeliveryMessage>;
       TEST_MIGRATIONS: D1Migration[];
     }
     // Types `exports` of cloudflare:workers (wrangler 4.86's types do not emit it).

@@ -1,5 +1,4 @@
 import { isMonitorNotice } from './event.js';
-import { cancelUnreachableBursts, DIGEST_BLIP_MS } from './noise.js';
 import { bySeverityThenNewest, severityRank, SEVERITIES, type Severity } from './severity.js';
 import type { ChangeItem, MessageLinks, Reader } from './message.js';
 import type { PlanName } from './plans.js';
@@ -69,10 +68,8 @@ export interface DigestInput {
 /** Builds a destination's digest from its week's items: pure, so it is tested without a database. */
 export function buildDigest(input: DigestInput): DigestContent {
   const changes = input.items.filter((i) => !isMonitorNotice(i.kind));
-  const notices = cancelUnreachableBursts(
-    input.items.filter((i) => isMonitorNotice(i.kind)).sort((a, b) => a.detectedAt - b.detectedAt),
-    DIGEST_BLIP_MS,
-  );
+  // (An outage shorter than an hour that ended unchanged never gets here: the policy left it out.)
+  const notices = input.items.filter((i) => isMonitorNotice(i.kind)).sort((a, b) => a.detectedAt - b.detectedAt);
   const byPlatform = new Map<string, PlatformGroup>();
   const counts = emptyCounts();
   for (const c of changes) {

@@ -30,6 +30,8 @@ export interface ChangeItem {
   revertsToAt?: number;
   /** The event as received (unknown fields included): what webhooks carry. */
   raw: ChangeEvent;
+  /** In a digest: detected before the digest's period, but arrived after the digest that period had. */
+  reportedLate?: boolean;
 }
 
 /**
@@ -156,8 +158,14 @@ export const SEVERITY_LABELS: Record<Severity, string> = { high: 'High', medium:
 
 /** The line under a change's title that says what kind of change it is, if it is not plain. */
 export function itemLabel(item: ChangeItem, timeZone: string): string | undefined {
-  if (item.revertsToAt !== undefined) return `Reverted to the version of ${formatDate(isoDate(localTime(item.revertsToAt, timeZone)))}`;
-  return kindLabel(item.kind);
+  const what = item.revertsToAt !== undefined ? `Reverted to the version of ${formatDate(isoDate(localTime(item.revertsToAt, timeZone)))}` : kindLabel(item.kind);
+  const late = item.reportedLate ? lateLabel(item, timeZone) : undefined;
+  return what && late ? `${what} · ${late}` : (what ?? late);
+}
+
+/** "Detected on 24 Nov 2026, reported late": a digest entry its own week's digest could not carry. */
+export function lateLabel(item: Pick<ChangeItem, 'detectedAt'>, timeZone: string): string {
+  return `Detected on ${formatDate(isoDate(localTime(item.detectedAt, timeZone)))}, reported late`;
 }
 
 export function kindLabel(kind: EventKind): string | undefined {

@@ -1,4 +1,3 @@
-import type { ChangeItem } from './message.js';
 import type { ChangeEvent } from './event.js';
 
 /**
@@ -32,37 +31,4 @@ export function isLinksOnlyChange(diff: { removed: string[]; added: string[] } |
     const a = diff.added[i]!;
     return r !== a && withoutLinks(r) === withoutLinks(a);
   });
-}
-
-/**
- * In a weekly digest, an outage shorter than this that ended with the content unchanged was a
- * blip (an error page between two hourly captures): over before anyone could act, it is left out.
- */
-export const DIGEST_BLIP_MS = 3_600_000;
-
-/**
- * A document that could not be read and could again within one alert group (or, given
- * `withinMs`, that soon), with the same content as before, is no news: both notices cancel out.
- * Notices of documents that came back changed, or are still down, stay.
- */
-export function cancelUnreachableBursts(notices: ChangeItem[], withinMs = Infinity): ChangeItem[] {
-  const dropped = new Set<ChangeItem>();
-  const key = (n: ChangeItem) => `${n.platform.slug}\u0000${n.document.title.toLowerCase()}`;
-  for (const down of notices.filter((n) => n.kind === 'unreachable')) {
-    const back = notices.find(
-      (n) =>
-        n.kind === 'restored' &&
-        !dropped.has(n) &&
-        key(n) === key(down) &&
-        n.detectedAt >= down.detectedAt &&
-        n.detectedAt - down.detectedAt < withinMs &&
-        // Unchanged: the content after equals the content before the outage (when both are known).
-        (!n.evidence?.sha256 || !down.evidence?.previous_sha256 || n.evidence.sha256 === down.evidence.previous_sha256),
-    );
-    if (back) {
-      dropped.add(down);
-      dropped.add(back);
-    }
-  }
-  return notices.filter((n) => !dropped.has(n));
 }

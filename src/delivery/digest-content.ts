@@ -8,6 +8,9 @@ import type { DigestPeriod } from '../core/digest-schedule.js';
 import type { PlanName } from '../core/plans.js';
 import { addDays, isoDate, localTime } from '../core/zoned-time.js';
 import { effectiveDateStands } from '../schedule/reminders.js';
+import { digestTakes } from '../schedule/digests.js';
+import { FOOTER_ONLY } from '../core/policy.js';
+import { reasonList, tellsOf } from '../ingest/match.js';
 
 export interface DigestTarget {
   destinationId: string;
@@ -20,8 +23,6 @@ const UPCOMING_DAYS = 30;
 interface SubRow {
   destination_id: string;
   platform_id: number;
-  min_severity_rank: number;
-  categories: string | null;
   plan: PlanName;
   timezone: string;
 }
@@ -31,8 +32,6 @@ interface EventRow {
   platform_id: number;
   payload: string;
   name: string;
-  severity_rank: number;
-  categories: string;
   kind: string;
   detected_at: number;
   effective_at: string | null;
@@ -43,19 +42,24 @@ interface EventRow {
   previous_sha256: string | null;
 }
 
+const EVENT_COLUMNS = sql`e.pk, e.platform_id, e.payload, p.name, e.kind, e.detected_at, e.effective_at,
+  e.reverts_to_at, e.suppressed_reason, e.document_id, e.sha256, e.previous_sha256`;
+
 /**
- * Builds the digests of a page of destinations with a handful of set-based queries (their
- * subscriptions, the events of their platforms in the period, the watched documents, what takes
- * effect soon), parsing each event once however many destinations share it. Pages keep memory
- * flat however many digests a run has.
+ * Builds the digests of a page of destinations from their recorded decisions: a digest already
+ * queued lists what it took when it was queued (the same on every retry and in the browser
+ * view); one not queued yet (a dry run, a view ahead of its run) shows what it would take. Nothing
+ * here decides who hears of what: the matcher did. A handful of set-based queries (the
+ * decisions, the subscriptions, the watched documents, what takes effect soon) parse each event
+ * once however many destinations share it. Pages keep memory flat however many digests a run has.
  */
 export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSigner, now: number): Promise<Map<string, DigestContent>> {
   const out = new Map<string, DigestContent>();
   if (!targets.length) return out;
   const ids = JSON.stringify(targets.map((t) => t.destinationId));
   const subs = await db.all<SubRow>(sql`
-    SELECT s.destination_id, s.platform_id, s.min_severity_rank, s.categories, a.plan, a.timezone
-    FROM subscriptions s JOIN destinations d ON d.id = s.destination_id JOIN accounts a ON a.id = s.account_id
+    SELECT s.destination_id, s.platform_id, a.plan, a.timezone
+    FROM subscriptions s JOIN accounts a ON a.id = s.account_id
     WHERE s.destination_id IN (SELECT value FROM json_each(${ids})) AND s.status = 'active'`);
   if (!subs.length) return out;
 
@@ -64,20 +68,29 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
   const to = Math.max(...targets.map((t) => t.period.end));
   const horizonStart = isoDate(localTime(from, 'UTC'));
   const horizonEnd = isoDate(addDays(...ymd(to), UPCOMING_DAYS + 1));
+  const keyed = JSON.stringify(targets.map((t) => ({ dest: t.destinationId, key: `digest:${t.destinationId}:${t.period.key}`, start: t.period.start, end: t.period.end })));
 
-  const [events, upcoming, docs, quiet] = await Promise.all([
-    db.all<EventRow>(sql`
-      SELECT e.pk, e.platform_id, e.payload, p.name, e.severity_rank, e.categories, e.kind, e.detected_at, e.effective_at,
-        e.reverts_to_at, e.suppressed_reason, e.document_id, e.sha256, e.previous_sha256
+  const [listed, preview, upcoming, docs, quiet] = await Promise.all([
+    // Digests queued already: what each took.
+    db.all<EventRow & { destination_id: string }>(sql`
+      SELECT m.destination_id, ${EVENT_COLUMNS}
+      FROM json_each(${keyed}) j
+      CROSS JOIN outbox o ON o.idempotency_key = j.value ->> 'key'
+      CROSS JOIN matches m ON m.digest_outbox_id = o.id
+      JOIN events e ON e.pk = m.event_pk JOIN platforms p ON p.id = e.platform_id`),
+    // Not queued yet: what it would take now.
+    db.all<EventRow & { destination_id: string }>(sql`
+      SELECT m.destination_id, ${EVENT_COLUMNS}
+      FROM json_each(${keyed}) j
+      CROSS JOIN matches m ON m.destination_id = j.value ->> 'dest' AND m.digest_state = 'pending'
+      JOIN events e ON e.pk = m.event_pk JOIN platforms p ON p.id = e.platform_id
+      WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = j.value ->> 'key')
+        AND ${digestTakes(sql`(j.value ->> 'start')`, sql`(j.value ->> 'end')`, sql`(j.value ->> 'key')`)}`),
+    // What takes effect soon, of the changes each destination was to hear of.
+    db.all<EventRow & { destination_id: string }>(sql`
+      SELECT m.destination_id, ${EVENT_COLUMNS}
       FROM events e JOIN platforms p ON p.id = e.platform_id
-      WHERE e.platform_id IN (SELECT value FROM json_each(${platformIds}))
-        AND e.detected_at >= ${from} AND e.detected_at < ${to}
-        AND e.kind <> 'first_recorded' AND e.technical_upgrade = 0
-        AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN ('links_only', 'still_unreachable', 'already_restored'))`),
-    db.all<EventRow>(sql`
-      SELECT e.pk, e.platform_id, e.payload, p.name, e.severity_rank, e.categories, e.kind, e.detected_at, e.effective_at,
-        e.reverts_to_at, e.suppressed_reason, e.document_id, e.sha256, e.previous_sha256
-      FROM events e JOIN platforms p ON p.id = e.platform_id
+      JOIN matches m ON m.event_pk = e.pk AND m.destination_id IN (SELECT value FROM json_each(${ids})) AND ${tellsOf}
       WHERE e.platform_id IN (SELECT value FROM json_each(${platformIds}))
         AND e.effective_at >= ${horizonStart} AND e.effective_at <= ${horizonEnd}
         AND ${effectiveDateStands}`),
@@ -86,21 +99,16 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
       FROM documents d JOIN platforms p ON p.id = d.platform_id
       WHERE d.platform_id IN (SELECT value FROM json_each(${platformIds}))
       ORDER BY d.title`),
+    // Stored but not shown: the footer's count of what the policy keeps to it.
     db.all<{ platform_id: number; detected_at: number }>(sql`
       SELECT e.platform_id, e.detected_at FROM events e
       WHERE e.platform_id IN (SELECT value FROM json_each(${platformIds}))
         AND e.detected_at >= ${from} AND e.detected_at < ${to}
-        AND (e.technical_upgrade = 1 OR e.suppressed_reason = 'links_only')`),
+        AND e.suppressed_reason IN (${reasonList(FOOTER_ONLY)})`),
   ]);
 
-  // Each event parsed once for the whole page, its categories too.
+  // Each event parsed once for the whole page.
   const items = new Map<number, ChangeItem>();
-  const eventCategories = new Map<number, string[]>();
-  const categoriesOf = (e: EventRow) => {
-    let c = eventCategories.get(e.pk);
-    if (!c) eventCategories.set(e.pk, (c = JSON.parse(e.categories) as string[]));
-    return c;
-  };
   // The upcoming window per zone and period end, computed once (Intl is slow per call).
   const windows = new Map<string, { today: string; until: string }>();
   const windowOf = (end: number, timezone: string) => {
@@ -114,8 +122,8 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
     if (!i) items.set(r.pk, (i = changeItemFromEvent(JSON.parse(r.payload) as ChangeEvent, r.name, r.reverts_to_at)));
     return i;
   };
-  const byPlatform = groupBy(events, (e) => e.platform_id);
-  const upcomingByPlatform = groupBy(upcoming, (e) => e.platform_id);
+  const decided = groupBy([...listed, ...preview], (e) => e.destination_id);
+  const upcomingByDestination = groupBy(upcoming, (e) => e.destination_id);
   const docsByPlatform = groupBy(docs, (d) => d.platform_id);
   const quietByPlatform = groupBy(quiet, (q) => q.platform_id);
   const subsByDestination = groupBy(subs, (s) => s.destination_id);
@@ -131,39 +139,37 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
     const mine = subsByDestination.get(t.destinationId);
     if (!mine?.length) continue;
     const { plan, timezone } = mine[0]!;
+    const platforms = new Set(mine.map((s) => s.platform_id));
     const week: ChangeItem[] = [];
     const soon: ChangeItem[] = [];
     const watched: WatchedPlatform[] = [];
-    const flapping: FlappingDocument[] = [];
-    let technical = 0;
     const { today, until } = windowOf(t.period.end, timezone);
-    for (const s of mine) {
-      const cats = s.categories ? new Set(JSON.parse(s.categories) as string[]) : null;
-      // The same admission rule as matching: monitoring notices always, changes by severity and categories.
-      const admits = (e: EventRow) =>
-        e.kind === 'unreachable' ||
-        e.kind === 'restored' ||
-        (e.severity_rank >= s.min_severity_rank && (!cats || categoriesOf(e).some((c) => cats.has(c))));
-      const inPeriod = (byPlatform.get(s.platform_id) ?? []).filter((e) => e.detected_at >= t.period.start && e.detected_at < t.period.end);
-      // A document that flapped this period shows as one line, not as each of its flips.
-      const flapped = new Map<number, FlappingDocument & { hashes: Set<string> }>();
-      for (const e of inPeriod) if (e.suppressed_reason === 'flapping') flapped.set(e.document_id, { platform: { slug: '', name: e.name }, document: '', flips: 0, versions: 0, hashes: new Set() });
-      for (const e of inPeriod) {
-        const f = e.reverts_to_at !== null ? flapped.get(e.document_id) : undefined;
-        if (f) {
-          const i = item(e);
-          f.platform = i.platform;
-          f.document = i.document.title;
-          f.flips++;
-          for (const h of [e.sha256, e.previous_sha256]) if (h) f.hashes.add(h);
-        } else if (admits(e)) week.push(item(e));
+    const rows = decided.get(t.destinationId) ?? [];
+    // A document that flapped shows as one line, not as each of its flips.
+    const flapped = new Map<number, FlappingDocument & { hashes: Set<string> }>();
+    for (const e of rows) if (e.suppressed_reason === 'flapping') flapped.set(e.document_id, { platform: { slug: '', name: e.name }, document: '', flips: 0, versions: 0, hashes: new Set() });
+    for (const e of rows) {
+      const f = e.reverts_to_at !== null ? flapped.get(e.document_id) : undefined;
+      if (f) {
+        const i = item(e);
+        f.platform = i.platform;
+        f.document = i.document.title;
+        f.flips++;
+        for (const h of [e.sha256, e.previous_sha256]) if (h) f.hashes.add(h);
+      } else week.push(e.detected_at < t.period.start ? { ...item(e), reportedLate: true } : item(e));
+    }
+    const flapping = [...flapped.values()].map(({ hashes, ...f }) => ({ ...f, versions: Math.max(2, hashes.size) }));
+    const seen = new Set<number>();
+    for (const e of upcomingByDestination.get(t.destinationId) ?? []) {
+      if (platforms.has(e.platform_id) && !seen.has(e.pk) && e.effective_at! >= today && e.effective_at! <= until && e.detected_at < t.period.end) {
+        seen.add(e.pk);
+        soon.push(item(e));
       }
-      for (const { hashes, ...f } of flapped.values()) flapping.push({ ...f, versions: Math.max(2, hashes.size) });
-      for (const e of upcomingByPlatform.get(s.platform_id) ?? []) {
-        if (e.effective_at! >= today && e.effective_at! <= until && e.detected_at < t.period.end && admits(e)) soon.push(item(e));
-      }
-      for (const q of quietByPlatform.get(s.platform_id) ?? []) if (q.detected_at >= t.period.start && q.detected_at < t.period.end) technical++;
-      const pd = docsByPlatform.get(s.platform_id) ?? [];
+    }
+    let technical = 0;
+    for (const platformId of platforms) {
+      for (const q of quietByPlatform.get(platformId) ?? []) if (q.detected_at >= t.period.start && q.detected_at < t.period.end) technical++;
+      const pd = docsByPlatform.get(platformId) ?? [];
       if (pd.length) {
         watched.push({
           platform: { slug: pd[0]!.slug, name: pd[0]!.name },

@@ -13,6 +13,9 @@ export function reasonList(reasons: readonly Reason[]): SQL {
 /** Where a row with reason `reason` (SQL) stands for the digest, as the policy says. */
 export const digestStateOf = (reason: SQL) => sql`CASE WHEN ${reason} IS NULL OR ${reason} IN (${reasonList(DIGEST_ONLY)}) THEN 'pending' ELSE 'none' END`;
 
+/** Decisions (alias `m`) that tell their destination of the change, by alert or by digest. */
+export const tellsOf = sql`(m.suppressed_reason IS NULL OR m.suppressed_reason IN (${reasonList(DIGEST_ONLY)}))`;
+
 /**
  * Matching, set-based: one INSERT … SELECT for every event one ingest request stored, writing the
  * policy's decision for each (event, active subscriber of its platform) as a row. In order:

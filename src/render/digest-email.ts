@@ -1,7 +1,7 @@
 import type { DigestContent, PlatformGroup } from '../core/digest.js';
 import { countsLine, digestHeadline, flappingLine } from '../core/digest.js';
 import type { ChangeItem } from '../core/message.js';
-import { SEVERITY_COLORS, SEVERITY_LABELS, evidenceLink, itemLabel } from '../core/message.js';
+import { SEVERITY_COLORS, SEVERITY_LABELS, evidenceLink, itemLabel, lateLabel } from '../core/message.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
 import { escapeHtml } from './escape.js';
 import { fill, templateBytes, trusted, type EmailTemplates } from './template.js';
@@ -37,7 +37,7 @@ function changeEntry(c: ChangeItem, d: DigestContent, cache?: Map<string, string
   // The entry says "takes effect in N days", true for one local day. Every zone's offset is a
   // whole number of quarter hours, so a local day never changes inside a UTC quarter hour: the
   // entry is shared within one, no longer (no time zone arithmetic per change).
-  const key = `${c.eventId}\u0000${d.reader.timeZone}\u0000${Math.floor(d.reader.now / 900_000)}`;
+  const key = `${c.eventId}\u0000${d.reader.timeZone}\u0000${Math.floor(d.reader.now / 900_000)}${c.reportedLate ? '\u0000late' : ''}`;
   const hit = cache?.get(key);
   if (hit) return hit;
   const clause = c.provision?.title ?? c.provision?.id;
@@ -178,6 +178,7 @@ export function digestText(d: DigestContent, ctx: DigestEmailContext): string {
     for (const c of g.changes) {
       const clause = c.provision?.title ?? c.provision?.id;
       lines.push(`[${SEVERITY_LABELS[c.severity].toUpperCase()}] ${c.title}`, `   ${c.document.title}${clause ? ` · ${clause}` : ''}`);
+      if (c.reportedLate) lines.push(`   ${lateLabel(c, d.reader.timeZone)}`);
       if (c.summary) lines.push(`   ${cut(c.summary, 600)}`);
       if (c.effectiveAt) lines.push(`   Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, d.reader.now, d.reader.timeZone)}`);
       if (c.changeUrl) lines.push(`   ${c.changeUrl}`);

@@ -4,8 +4,15 @@ import type { ChangeItem, MessageContent } from '../core/message.js';
  * The event as received; a reversion also says so, next to (never inside) the producer's fields.
  */
 function eventOf(x: ChangeItem): Record<string, unknown> {
-  if (x.revertsToAt === undefined) return x.raw;
-  return { ...x.raw, clausewatch: { reversion: true, reverted_to_version_of: new Date(x.revertsToAt).toISOString(), shown_severity: x.severity } };
+  if (x.revertsToAt === undefined && !x.reportedLate) return x.raw;
+  return {
+    ...x.raw,
+    clausewatch: {
+      ...(x.revertsToAt !== undefined ? { reversion: true, reverted_to_version_of: new Date(x.revertsToAt).toISOString(), shown_severity: x.severity } : {}),
+      // In a digest: detected in an earlier week whose digest went out before it arrived.
+      ...(x.reportedLate ? { reported_late: true } : {}),
+    },
+  };
 }
 
 /**

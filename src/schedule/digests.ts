@@ -1,4 +1,5 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
+import { runBatch } from '../store/batch.js';
 import type { Db } from '../db.js';
 import { dueSchedules } from '../core/digest-schedule.js';
 import { PLANS } from '../core/plans.js';
@@ -26,22 +27,55 @@ const dueDestinations = (rows: string) => sql`
     AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.destination_id = d.id AND s.status = 'active')`;
 
 /**
+ * Whether a digest for the period [start, end) takes a decision `m` (of event `e`) its
+ * destination has not been told yet, keyed `key`: everything detected in the period, and what
+ * was detected before it but arrived after the digest of its own week had gone out (reported
+ * late, never dropped). News from before the destination's digests began, which no digest of its
+ * owed it, is not carried in. The claim and the preview of a digest both ask this.
+ */
+export const digestTakes = (start: SQL, end: SQL, key: SQL) => sql`(e.detected_at < ${end} AND (e.detected_at >= ${start} OR EXISTS (
+  SELECT 1 FROM outbox p WHERE p.destination_id = m.destination_id AND p.kind = 'digest' AND p.idempotency_key <> ${key}
+    AND (p.payload ->> 'end') > e.detected_at AND (p.payload ->> 'end') <= ${start})))`;
+
+/**
  * What a digest tick at `at` does: every active destination whose account's local digest weekday
- * and hour contain `at` gets one outbox row for that period. One INSERT … SELECT; the key
- * digest:<destination>:<local date> makes a second run, or a second process, add nothing.
+ * and hour contain `at` gets one outbox row for that period, and that row takes the decisions
+ * the destination has not been told yet (`digestTakes`), so a digest is built from them whenever
+ * it is sent or retried. One INSERT … SELECT and one UPDATE, in one batch; the key
+ * digest:<destination>:<local date> makes a second run, or a second process, add nothing, and
+ * a digest already being sent takes nothing more.
  */
 export async function enqueueDueDigests(db: Db, at: number, now: number): Promise<{ due: number; enqueued: number }> {
   const rows = await dueRows(db, at);
   if (!rows.length) return { due: 0, enqueued: 0 };
   const json = JSON.stringify(rows);
   const due = await countDue(db, json);
-  const r = await db.run(sql`
+  const start = sql`(o.payload ->> 'start')`;
+  const end = sql`(o.payload ->> 'end')`;
+  const [r] = (await runBatch(db, [
+    db.run(sql`
     INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
     SELECT 'digest:' || d.id || ':' || (j.value ->> 'key'), 'digest', d.id, a.id, d.type, 'queued',
       json_object('key', j.value ->> 'key', 'start', j.value ->> 'start', 'end', j.value ->> 'end'), ${now}, ${now}, ${now}
     ${dueDestinations(json)}
-    ON CONFLICT DO NOTHING`);
-  return { due, enqueued: r.rowsAffected };
+    ON CONFLICT DO NOTHING`),
+    // Decisions of the period (and late ones) go into the digest; older news no digest owed is
+    // closed as not digested. What is detected after the period waits for the next one.
+    db.run(sql`
+    UPDATE matches SET
+      digest_state = CASE WHEN t.takes THEN 'listed' ELSE 'none' END,
+      digest_outbox_id = CASE WHEN t.takes THEN t.outbox_id END
+    FROM (
+      SELECT m.id, o.id AS outbox_id, ${digestTakes(start, end, sql`o.idempotency_key`)} AS takes
+      FROM outbox o CROSS JOIN matches m CROSS JOIN events e
+      WHERE o.idempotency_key IN (SELECT 'digest:' || d.id || ':' || (j.value ->> 'key') ${dueDestinations(json)})
+        AND o.status = 'queued' AND o.attempts = 0
+        AND m.destination_id = o.destination_id AND m.digest_state = 'pending'
+        AND e.pk = m.event_pk AND e.detected_at < ${end}
+    ) t
+    WHERE matches.id = t.id`),
+  ])) as { rowsAffected: number }[];
+  return { due, enqueued: r?.rowsAffected ?? 0 };
 }
 
 /** How many destinations have a digest due at `at` (sent already or not). */

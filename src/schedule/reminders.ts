@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { PLANS } from '../core/plans.js';
+import { DATE_STANDS } from '../core/policy.js';
+import { reasonList, tellsOf } from '../ingest/match.js';
 import { addDays, isoDate, localTime } from '../core/zoned-time.js';
 
 const ALERTING_PLANS = sql.join(
@@ -11,17 +13,18 @@ const ALERTING_PLANS = sql.join(
 );
 
 /**
- * Changes (alias `e`) whose effective date still stands: not a noise event (links only, a flap;
- * backfill is old news but its date still counts), not a reversion, and not undone since by a
- * later reversion. What a reminder and a digest's "upcoming effective dates" may name.
+ * Changes (alias `e`) whose effective date still stands: not noise or a flap (the policy says
+ * which reasons keep it: backfill is old news but its date still counts), not a reversion, and not
+ * undone since by a later reversion. What a reminder and a digest's "upcoming effective dates" may name.
  */
 export const effectiveDateStands = sql`e.kind NOT IN ('first_recorded', 'unreachable', 'restored') AND e.technical_upgrade = 0
-  AND (e.suppressed_reason IS NULL OR e.suppressed_reason = 'backfill') AND e.reverts_to_at IS NULL
+  AND (e.suppressed_reason IS NULL OR e.suppressed_reason IN (${reasonList(DATE_STANDS)})) AND e.reverts_to_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM events u WHERE u.platform_id = e.platform_id AND u.detected_at >= e.detected_at AND u.undoes_id = e.id)`;
 
 /**
  * Effective-date reminders: a change whose effective_at is `reminder_days` ahead in the
- * account's time zone gets one reminder per destination (plans with same-day alerts), from the
+ * account's time zone gets one reminder per destination that was told of it (plans with same-day
+ * alerts, subscription still active), from the
  * account's digest hour that day on. One INSERT … SELECT per tick; the key
  * reminder:<destination>:<event> keeps it to one across runs, restarts and processes.
  */
@@ -41,10 +44,10 @@ export async function enqueueReminders(db: Db, now: number): Promise<number> {
     JOIN subscriptions s ON s.account_id = a.id AND s.status = 'active' AND s.destination_active
     JOIN destinations d ON d.id = s.destination_id
     JOIN events e ON e.platform_id = s.platform_id AND e.effective_at = j.value ->> 'target'
+    -- Whoever the policy decided was to hear of the change (by alert or digest): nothing re-decided here.
+    JOIN matches m ON m.event_pk = e.pk AND m.destination_id = d.id AND ${tellsOf}
     WHERE a.plan IN (${ALERTING_PLANS})
       AND ${effectiveDateStands}
-      AND e.severity_rank >= s.min_severity_rank
-      AND (s.categories IS NULL OR EXISTS (SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value))
     ON CONFLICT DO NOTHING`);
   return r.rowsAffected;
 }

@@ -181,6 +181,27 @@ describe('weekly digests', () => {
     expect((await s.call('GET', view.replace('/digests/', '/manage/'), undefined, null)).status).toBe(400);
   });
 
+  it('carries a change that arrived after its week’s digest into the next one, marked as reported late, and into no digest twice', async () => {
+    await emailSubscriber(s, 'free@acme.test', ['openai'], 'free');
+    await runDigests(); // Monday 30 Nov, 09:00: nothing yet
+    clock.set('2026-11-30T09:30:00Z');
+    const r = await s.ingest(makeEvent({ id: 'late', severity: 'high', title: 'Arbitration clause added', detected_at: '2026-11-30T08:00:00Z' }));
+    expect(r.json.matched).toBe(1);
+    expect((await runDigests('2026-11-30T09:40:00Z')).enqueued).toBe(0);
+    await runDigests('2026-12-07T09:00:00Z');
+    await runDigests('2026-12-14T09:00:00Z');
+    const mails = digestMails();
+    expect(mails.map((m) => m.parsed.subject)).toEqual([
+      'No policy changes this week on OpenAI',
+      '1 policy change this week: OpenAI',
+      'No policy changes this week on OpenAI',
+    ]);
+    expect(mails[1]!.parsed.html).toContain('Arbitration clause added');
+    expect(mails[1]!.parsed.html).toContain('Detected on 30 Nov 2026, reported late');
+    expect(mails[1]!.parsed.html).toContain('30 Nov – 7 Dec 2026');
+    expect(mails.filter((m) => (m.parsed.html as string).includes('Arbitration clause added'))).toHaveLength(1);
+  });
+
   it('refuses a bad or future `at` and needs the admin token', async () => {
     expect((await s.call('POST', '/v1/digests/run', { at: 'monday' })).status).toBe(400);
     // The clock stands on 25 November: the week to MONDAY_9 has not ended, so nothing is built early.

@@ -63,6 +63,37 @@ describe('noise control', () => {
     expect(smtp.mails.map((m) => m.parsed.subject)).toEqual(['Monitoring: OpenAI Terms of Use cannot be watched']);
   });
 
+  it('leaves an outage under an hour that ended unchanged out of the weekly digest, even when both notices were alerted, and keeps a longer one', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    const terms = { title: 'OpenAI Terms of Use' };
+    const privacy = { title: 'OpenAI Privacy Policy' };
+    await s.ingest(makeEvent({ id: 'blip-down', kind: 'unreachable', severity: 'low', document: terms, evidence: { previous_sha256: 'a'.repeat(64) }, detected_at: '2026-11-20T07:00:00Z' }));
+    await s.ingest(makeEvent({ id: 'long-down', kind: 'unreachable', severity: 'low', document: privacy, evidence: { previous_sha256: 'b'.repeat(64) }, detected_at: '2026-11-20T07:00:00Z' }));
+    clock.advance(61_000);
+    await s.drain();
+    clock.set('2026-11-20T07:20:00Z');
+    await s.ingest(makeEvent({ id: 'blip-up', kind: 'restored', severity: 'low', document: terms, evidence: { sha256: 'a'.repeat(64) }, detected_at: '2026-11-20T07:20:00Z' }));
+    clock.advance(61_000);
+    await s.drain();
+    clock.set('2026-11-20T12:00:00Z');
+    await s.ingest(makeEvent({ id: 'long-up', kind: 'restored', severity: 'low', document: privacy, evidence: { sha256: 'b'.repeat(64) }, detected_at: '2026-11-20T12:00:00Z' }));
+    clock.advance(61_000);
+    await s.drain();
+    expect(smtp.mails.map((m) => m.parsed.subject)).toEqual([
+      'Monitoring: 2 notices',
+      'Monitoring: OpenAI Terms of Use is watched again',
+      'Monitoring: OpenAI Privacy Policy is watched again',
+    ]);
+    clock.set('2026-11-23T09:00:00Z');
+    await s.call('POST', '/v1/digests/run', { at: '2026-11-23T09:00:00Z' });
+    await s.drain();
+    const html = smtp.mails[3]!.parsed.html as string;
+    expect(html).toContain('OpenAI Privacy Policy could not be read');
+    expect(html).toContain('OpenAI Privacy Policy could be read again');
+    expect(html).not.toContain('OpenAI Terms of Use could not be read');
+    expect(html).not.toContain('OpenAI Terms of Use could be read again');
+  });
+
   it('explains why a subscriber was not alerted: below its minimum severity, its categories, or its plan', async () => {
     await emailSubscriber(s, 'high@acme.test', ['openai']);
     const high = (await s.call('GET', '/v1/accounts?email=high@acme.test')).json.data[0];

@@ -4,6 +4,7 @@ import { createExecutionContext, createMessageBatch, createScheduledController, 
 import worker from '../../src/worker.js';
 import { destinationLinks } from '../../src/links.js';
 import type { DeliveryMessage } from '../../src/workers/edition.js';
+import { changeEvent } from './events.js';
 
 const ADMIN = 'test-admin-token';
 const INGEST = 'test-ingest-token';
@@ -45,17 +46,7 @@ async function call(method: string, path: string, body?: unknown, token: string 
   return { status: res.status, json: text ? JSON.parse(text) : null };
 }
 
-const event = (id: string, overrides: Record<string, unknown> = {}) => ({
-  id,
-  platform: { slug: 'openai', name: 'OpenAI' },
-  document: { title: 'OpenAI Terms of Use' },
-  severity: 'high',
-  categories: ['arbitration'],
-  title: 'Class-action waiver added',
-  summary: 'Disputes go to individual arbitration.',
-  detected_at: new Date(Date.now() - 60_000).toISOString(),
-  ...overrides,
-});
+const event = changeEvent;
 
 async function monitorAccount() {
   const account = (await call('POST', '/v1/accounts', { name: 'Acme Legal', plan: 'monitor' })).json;

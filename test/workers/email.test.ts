@@ -3,6 +3,7 @@ import { env } from 'cloudflare:workers';
 import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
 import worker from '../../src/worker.js';
 import type { DeliveryMessage, Env } from '../../src/workers/edition.js';
+import { changeEvent } from './events.js';
 import { classifyEmailServiceError, MESSAGE_ID_HEADER, type EmailSendingBinding } from '../../src/workers/email.js';
 
 /**
@@ -108,17 +109,7 @@ async function deliverQueued(attempts = 1) {
   return { acks: r.explicitAcks, retries: r.retryMessages };
 }
 
-const event = (id: string, overrides: Record<string, unknown> = {}) => ({
-  id,
-  platform: { slug: 'openai', name: 'OpenAI' },
-  document: { title: 'OpenAI Terms of Use' },
-  severity: 'high',
-  categories: ['arbitration'],
-  title: 'Class-action waiver <added>',
-  summary: 'Disputes go to individual arbitration.',
-  detected_at: new Date(Date.now() - 60_000).toISOString(),
-  ...overrides,
-});
+const event = changeEvent;
 
 /** A monitor account with one (admin-made, so already confirmed) email destination on openai. */
 async function monitorWithEmail(address = 'legal@acme.test') {
@@ -127,6 +118,16 @@ async function monitorWithEmail(address = 'legal@acme.test') {
   expect(dest.status).toBe(201);
   expect((await request('POST', `/v1/accounts/${account.id}/subscriptions`, { token: ADMIN, body: { platform: 'openai', destination: dest.json.id } })).status).toBe(201);
   return { account, destination: dest.json };
+}
+
+/** `n` digest rows due now for one email destination, as a 06:00 digest run leaves them. */
+async function dueDigestRows(n: number, now: number) {
+  const { account, destination } = await monitorWithEmail();
+  await env.DB.prepare(
+    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?4)
+     INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
+     SELECT 'burst:' || i, 'digest', ?1, ?2, 'email', 'queued', ?3, ?3, ?3 FROM n`,
+  ).bind(destination.id, account.id, now - 1000, n).run();
 }
 
 const row = async (id: number) => env.DB.prepare('SELECT status, attempts, last_error, provider_id, due_at FROM outbox WHERE id = ?').bind(id).first<{ status: string; attempts: number; last_error: string | null; provider_id: string | null; due_at: number }>();
@@ -180,7 +181,7 @@ describe('email on the Workers edition', () => {
 
     // An alert (monitor plan: same-day alerts) mailed with Message id, List-Unsubscribe and One-Click.
     const { destination } = await monitorWithEmail();
-    expect((await request('POST', '/v1/events', { token: INGEST, body: event('evt_mail1') })).status).toBe(202);
+    expect((await request('POST', '/v1/events', { token: INGEST, body: event('evt_mail1', { title: 'Class-action waiver <added>' }) })).status).toBe(202);
     mailbox.sent.length = 0;
     await deliverQueued();
     const alert = mailbox.sent.find((m) => m.to === 'legal@acme.test')!;
@@ -322,13 +323,8 @@ describe('email on the Workers edition', () => {
   });
 
   it('hands a 1,000-row burst to the queue in sendBatch calls of at most 100', async () => {
-    const { account, destination } = await monitorWithEmail();
     const now = Date.now();
-    await env.DB.prepare(
-      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
-       INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
-       SELECT 'burst:' || i, 'digest', ?1, ?2, 'email', 'queued', ?3, ?3, ?3 FROM n`,
-    ).bind(destination.id, account.id, now - 1000).run();
+    await dueDigestRows(1000, now);
     // The local queue does not enforce sendBatch's 100 (it took 125 in a trial): this test does.
     const { edition } = await import('../../src/workers/edition.js');
     const e = await edition(testEnv);
@@ -343,13 +339,8 @@ describe('email on the Workers edition', () => {
   });
 
   it('paces a longer burst under the queue’s 5,000 messages a second', async () => {
-    const { account, destination } = await monitorWithEmail();
     const now = Date.now();
-    await env.DB.prepare(
-      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
-       INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
-       SELECT 'burst:' || i, 'digest', ?1, ?2, 'email', 'queued', ?3, ?3, ?3 FROM n`,
-    ).bind(destination.id, account.id, now - 1000).run();
+    await dueDigestRows(3000, now);
     // A clock that stands still: every message handed over must be paid for by a wait.
     const waits: number[] = [];
     const { createEdition } = await import('../../src/workers/edition.js');

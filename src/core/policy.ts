@@ -44,6 +44,7 @@ export const REASONS = {
   technical_upgrade: { scope: 'event', delivery: 'footer', notAVersion: true, why: 'A re-extraction by the tracker, not an edit of the document.' },
   links_only: { scope: 'event', delivery: 'footer', notAVersion: true, why: 'Every changed line differs only inside links (rotating ids, tracking parameters).' },
   whitespace: { scope: 'event', delivery: 'footer', notAVersion: true, why: 'Only spacing or line wrapping changed, or the diff is empty.' },
+  reordered: { scope: 'event', delivery: 'footer', notAVersion: true, why: 'The same lines in another order (a moved paragraph, a shuffled list of links): nothing was reworded.' },
   date_only: { scope: 'event', delivery: 'digest', notAVersion: true, why: 'Only a "last updated" date changed: worth a digest line, not an alert.' },
   flapping: { scope: 'event', delivery: 'digest', why: 'One more flip of a document that keeps flipping between versions: one digest line.' },
   backfill: { scope: 'event', delivery: 'digest', dateStands: true, why: 'Detected longer ago than ALERT_MAX_AGE_HOURS when it arrived: old news.' },

@@ -27,6 +27,38 @@ describe('noise control', () => {
     expect(smtp.mails).toHaveLength(0);
   });
 
+  it('alerts nobody for a whitespace-only, a reordered or a date-only change, and says which it was', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    await s.ingest({
+      events: [
+        makeEvent({ id: 'spaces', diff: { removed: ['We keep your', 'data  for 30 days.'], added: ['We keep your data for 30\u00a0days.'] } }),
+        makeEvent({ id: 'moved', diff: { removed: ['[About](https://h.test/1)', '[Terms](https://h.test/2)'], added: ['[Terms](https://h.test/2)', '[About](https://h.test/1)'] } }),
+        makeEvent({ id: 'redated', diff: { removed: ['Last updated: 12 days ago'], added: ['Last updated: 13 days ago'] } }),
+      ],
+    });
+    expect(await delivery('spaces')).toMatchObject({ alerted: false, suppressed_reason: 'whitespace' });
+    expect(await delivery('moved')).toMatchObject({ alerted: false, suppressed_reason: 'reordered' });
+    expect(await delivery('redated')).toMatchObject({ alerted: false, suppressed_reason: 'date_only' });
+    clock.advance(61_000);
+    await s.drain();
+    expect(smtp.mails).toHaveLength(0);
+  });
+
+  it('classifies a 1 MB event of unclosed Markdown links without stalling ingest', async () => {
+    // 100 lines of 10,000 characters, each a link and then `](` without `)` to its end: the old link
+    // pattern retried from every position, about 5 s of CPU for this one request.
+    const tail = ']('.repeat(4_985);
+    const line = (n: number) => `[a](https://x.test/${n})${tail}`;
+    const event = makeEvent({ id: 'hostile', diff: { removed: Array.from({ length: 50 }, (_, i) => line(i)), added: Array.from({ length: 50 }, (_, i) => line(i + 50)) } });
+    const cpu = process.cpuUsage();
+    const r = await s.ingest(event);
+    const spent = process.cpuUsage(cpu);
+    expect(r.json).toMatchObject({ accepted: 1 });
+    // CPU milliseconds of this process, so other work on the shared machine does not count.
+    expect((spent.user + spent.system) / 1000).toBeLessThan(1500);
+    expect(await delivery('hostile')).toMatchObject({ suppressed_reason: 'links_only' });
+  });
+
   it('withdraws alerts still gathering when their subscription is removed or the plan loses same-day alerts', async () => {
     const a = await emailSubscriber(s, 'gone@acme.test', ['openai']);
     const b = await emailSubscriber(s, 'downgraded@acme.test', ['openai']);

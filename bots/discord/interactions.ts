@@ -9,7 +9,7 @@ import {
   type APIApplicationCommandInteractionDataOption,
   type APIInteraction,
 } from 'discord-api-types/v10';
-import type { Logger } from '../../src/log.js';
+import { errorFields, type Logger } from '../../src/log.js';
 import { replyWithin, runCommand, type ChatCommand, type CommandDeps } from '../../src/chat/commands.js';
 import { renderReplyDiscord } from '../../src/render/discord.js';
 import { isSeverity } from '../../src/core/severity.js';
@@ -134,7 +134,7 @@ export function createDiscordBot(deps: DiscordBotDeps) {
     // Slow: defer now (ephemeral), then edit the original response through the interaction webhook.
     const followUp = work
       .then((r) => rest.patch(Routes.webhookMessage(deps.applicationId, interaction.token), { body: renderReplyDiscord(r), auth: false }))
-      .catch((err) => deps.log.error('discord.followup_failed', { error: String(err) }));
+      .catch((err) => deps.log.error('discord.followup_failed', errorFields(err)));
     // Workers end a request's work with its response unless told to wait; Node has no such context.
     executionContext(c)?.waitUntil(followUp);
     return c.json({ type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: 64 } });

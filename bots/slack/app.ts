@@ -1,10 +1,10 @@
 import { App, isValidSlackRequest, type Receiver } from '@slack/bolt';
-import { LogLevel } from '@slack/logger';
 import type { Hono, Context } from 'hono';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../src/db.js';
 import type { Clock } from '../../src/core/clock.js';
-import type { Logger } from '../../src/log.js';
+import { errorFields, type Logger } from '../../src/log.js';
+import { slackLogger } from './logger.js';
 import { destinations } from '../../db/schema.js';
 import { ANSWER_DEADLINE_MS, parseCommandText, replyWithin, runCommand, type CommandDeps } from '../../src/chat/commands.js';
 import { renderReplySlack } from '../../src/render/slack.js';
@@ -47,7 +47,7 @@ export function createSlackBot(deps: SlackBotDeps) {
     receiver,
     // Given only a token, Bolt would call auth.test on the first event: answer from our store instead.
     authorize: async ({ teamId }) => ({ botToken: teamId ? await deps.tokenFor(teamId) : undefined, botId: 'clausewatch', botUserId: 'clausewatch' }),
-    logLevel: LogLevel.ERROR,
+    logger: slackLogger(deps.log, 'slack.bolt_error'),
   });
 
   app.command('/clausewatch', async ({ command, ack, respond }) => {
@@ -72,7 +72,7 @@ export function createSlackBot(deps: SlackBotDeps) {
   };
   app.event('app_uninstalled', async ({ body }) => workspaceGone(body.team_id, 'Slack app uninstalled'));
   app.event('tokens_revoked', async ({ body }) => workspaceGone(body.team_id, 'Slack tokens revoked'));
-  app.error(async (err) => deps.log.error('slack.listener_failed', { error: String(err) }));
+  app.error(async (err) => deps.log.error('slack.listener_failed', errorFields(err)));
 
   async function handle(c: Context) {
     // Capped before the signature is checked: an unsigned 60 MB body is refused unread.
@@ -101,7 +101,7 @@ export function createSlackBot(deps: SlackBotDeps) {
     let acked: (v: unknown) => void = () => {};
     const ack = new Promise<unknown>((resolve) => (acked = resolve));
     receiver.app!.processEvent({ body, ack: async (response?: unknown) => acked(response ?? '') }).catch((err) => {
-      deps.log.error('slack.process_failed', { error: String(err) });
+      deps.log.error('slack.process_failed', errorFields(err));
       acked('');
     });
     // An unknown command never acks: answer before Slack's deadline either way.

@@ -2,7 +2,8 @@ import type { Hono } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { InstallProvider, type InstallationStore } from '@slack/oauth';
-import type { Logger } from '../../src/log.js';
+import { errorFields, type Logger } from '../../src/log.js';
+import { slackLogger } from './logger.js';
 
 export const SLACK_BOT_SCOPES = ['commands', 'chat:write', 'chat:write.public'];
 
@@ -32,6 +33,7 @@ export function createSlackInstaller(deps: SlackInstallDeps) {
     stateSecret: deps.stateSecret,
     installationStore: deps.store,
     directInstall: true,
+    logger: slackLogger(deps.log, 'slack.oauth_error'),
     ...(deps.authorizationUrl ? { authorizationUrl: deps.authorizationUrl } : {}),
     ...(deps.apiUrl ? { clientOptions: { slackApiUrl: deps.apiUrl } } : {}),
   });
@@ -54,7 +56,7 @@ export function createSlackInstaller(deps: SlackInstallDeps) {
               res.end('<!doctype html><meta charset="utf-8"><title>ClauseWatch installed</title><h1>ClauseWatch is installed</h1><p>Type <code>/clausewatch help</code> in a channel to start.</p>');
             },
             failure: (error, _options, _req, res) => {
-              deps.log.warn('slack.install_failed', { error: error.message });
+              deps.log.warn('slack.install_failed', errorFields(error));
               res.writeHead(400, { 'content-type': 'text/html; charset=utf-8' });
               res.end('<!doctype html><meta charset="utf-8"><title>Install failed</title><h1>The installation did not complete</h1><p>Start again from the install link.</p>');
             },

@@ -2,6 +2,7 @@ import { newId } from '../core/ids.js';
 import { claimDue, nextDueAt, releaseClaims, renewLease, type OutboxRow } from './outbox.js';
 import { groupDueAlerts, nextGroupDueAt } from './grouping.js';
 import { createDeliverer, type DelivererDeps } from './deliver.js';
+import { errorFields } from '../log.js';
 
 export interface DispatcherDeps extends Omit<DelivererDeps, 'leaseMs'> {
   groupWaitMs: number;
@@ -95,7 +96,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           await deliver(row, owner);
         } catch (err) {
           // A database error while recording the outcome: the lease runs out and another pass retries.
-          log.error('delivery.crashed', { outboxId: row.id, error: String(err) });
+          log.error('delivery.crashed', { outboxId: row.id, ...errorFields(err) });
         }
       }
     };
@@ -116,7 +117,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       current = runOnce();
       await current;
     } catch (err) {
-      log.error('dispatcher.pass_failed', { error: String(err) });
+      log.error('dispatcher.pass_failed', errorFields(err));
     } finally {
       current = undefined;
     }

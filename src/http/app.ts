@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { AppDeps } from './deps.js';
+import { errorFields } from '../log.js';
 import { ApiError, errorBody, sendError } from './errors.js';
 import { requireToken } from './auth.js';
 import { eventRoutes } from './events.js';
@@ -53,7 +54,7 @@ export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
     if (err instanceof HTTPException) {
       return c.json(errorBody(err.status === 413 ? 'payload_too_large' : 'http_error', err.message || 'The request was refused.'), err.status);
     }
-    deps.log.error('http.unhandled', { method: c.req.method, path: c.req.path, error: String(err), stack: err instanceof Error ? err.stack : undefined });
+    deps.log.error('http.unhandled', { method: c.req.method, path: c.req.routePath, ...errorFields(err) });
     return c.json(errorBody('internal_error', 'Something went wrong on our side. Try again; if it persists, tell the operator.'), 500);
   });
   return app;

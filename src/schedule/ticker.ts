@@ -1,7 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Db } from '../db.js';
 import type { Clock } from '../core/clock.js';
-import type { Logger } from '../log.js';
+import { errorFields, type Logger } from '../log.js';
 import { digestTick } from './tick.js';
 import { checkStaleDocuments } from '../ingest/health.js';
 
@@ -21,7 +21,7 @@ export function startDigestTicker(deps: { db: Db; clock: Clock; log: Logger; eve
       if (r.reminders) deps.log.info('reminders.enqueued', { reminders: r.reminders });
       if (r.enqueued || r.reminders) deps.onEnqueued();
     } catch (err) {
-      deps.log.error('digests.tick_failed', { error: String(err) });
+      deps.log.error('digests.tick_failed', errorFields(err));
     }
   };
   const task: ScheduledTask = cron.schedule(`*/${deps.everyMinutes} * * * *`, () => tick(deps.clock(), true), { name: 'digest-tick', noOverlap: true, timezone: 'UTC' });
@@ -36,7 +36,7 @@ export function startDigestTicker(deps: { db: Db; clock: Clock; log: Logger; eve
           deps.onEnqueued();
         }
       } catch (err) {
-        deps.log.error('health.check_failed', { error: String(err) });
+        deps.log.error('health.check_failed', errorFields(err));
       }
     },
     { name: 'stale-check', noOverlap: true, timezone: 'UTC' },

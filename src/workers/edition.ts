@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import { loadConfig, type Config } from '../config.js';
 import type { Db } from '../db.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, errorFields, type Logger } from '../log.js';
 import { createApp } from '../http/app.js';
 import { appConfig } from '../app-config.js';
 import { createLinkSigner, type LinkSigner } from '../links.js';
@@ -187,7 +187,7 @@ export async function createEdition(env: Env, clock: () => number = Date.now, sl
             }
           } else msg.ack();
         } catch (err) {
-          log.error('delivery.crashed', { outboxId: msg.body.outboxId, error: String(err) });
+          log.error('delivery.crashed', { outboxId: msg.body.outboxId, ...errorFields(err) });
           msg.retry({ delaySeconds: Math.ceil(leaseMs / 1000) });
         }
       }),

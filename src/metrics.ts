@@ -10,6 +10,8 @@ export interface Metrics {
   eventsIngested(accepted: number, duplicates: number): void;
   matched(destinations: number): void;
   suppressed(reason: string, n?: number): void;
+  /** (event, destination) decisions of the delivery policy, by outcome: `alert` or its reason. */
+  decided(outcome: string, n: number): void;
   delivered(channel: string, kind: string): void;
   failed(channel: string, kind: string): void;
   dead(channel: string, kind: string): void;
@@ -22,6 +24,12 @@ export function createMetrics(db: Db): Metrics {
   const dups = new Counter({ name: 'clausewatch_events_duplicate_total', help: 'Change events re-sent with an id already stored', registers: [registry] });
   const matches = new Counter({ name: 'clausewatch_matches_total', help: 'Destinations matched by ingested events', registers: [registry] });
   const suppressed = new Counter({ name: 'clausewatch_alerts_suppressed_total', help: 'Events kept from same-day alerts, by reason', labelNames: ['reason'], registers: [registry] });
+  const decisions = new Counter({
+    name: 'clausewatch_decisions_total',
+    help: 'Per-destination delivery decisions recorded at ingest, by outcome (alert, or the policy reason)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   const sent = new Counter({ name: 'clausewatch_messages_sent_total', help: 'Messages delivered', labelNames: ['channel', 'kind'], registers: [registry] });
   const failed = new Counter({ name: 'clausewatch_messages_failed_total', help: 'Failed attempts that will be retried', labelNames: ['channel', 'kind'], registers: [registry] });
   const dead = new Counter({ name: 'clausewatch_messages_dead_total', help: 'Messages given up on', labelNames: ['channel', 'kind'], registers: [registry] });
@@ -46,6 +54,7 @@ export function createMetrics(db: Db): Metrics {
     },
     matched: (n) => matches.inc(n),
     suppressed: (reason, n = 1) => suppressed.inc({ reason }, n),
+    decided: (outcome, n) => decisions.inc({ outcome }, n),
     delivered: (channel, kind) => sent.inc({ channel, kind }),
     failed: (channel, kind) => failed.inc({ channel, kind }),
     dead: (channel, kind) => dead.inc({ channel, kind }),

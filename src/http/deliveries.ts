@@ -40,7 +40,7 @@ export function deliveryRoutes(deps: AppDeps) {
       items: number;
     }>(sql`
       SELECT o.id, o.kind, o.destination_id, o.channel, o.status, o.attempts, o.parts_sent, o.last_error, o.provider_id,
-        o.due_at, o.sent_at, o.created_at, (SELECT count(*) FROM matches m WHERE m.outbox_id = o.id) AS items
+        o.due_at, o.sent_at, o.created_at, (SELECT count(*) FROM matches m WHERE m.outbox_id = o.id) + (SELECT count(*) FROM matches m WHERE m.digest_outbox_id = o.id) AS items
       FROM outbox o
       WHERE o.account_id = ${account.id}
         AND ${q.status ? sql`o.status = ${q.status}` : sql`1`}

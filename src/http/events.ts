@@ -39,6 +39,7 @@ export function eventRoutes(deps: AppDeps) {
     deps.metrics?.eventsIngested(outcome.accepted, outcome.duplicates);
     deps.metrics?.matched(outcome.matched);
     for (const [reason, n] of Object.entries(outcome.suppressed)) deps.metrics?.suppressed(reason, n);
+    for (const [decision, n] of Object.entries(outcome.decisions)) deps.metrics?.decided(decision, n);
     deps.log.info('events.ingested', { ingestId: outcome.ingestId, accepted: outcome.accepted, duplicates: outcome.duplicates, matched: outcome.matched });
     // News of a document that was silent too long ends its monitoring outage.
     const restored = outcome.accepted ? await restoreDocuments(deps.db, deps.clock(), deps.config.staleAfterHours) : 0;

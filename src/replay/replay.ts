@@ -1,4 +1,5 @@
 import type { ApiCall } from '../cli/client.js';
+import type { Reason } from '../core/policy.js';
 
 /**
  * Replays a history of change events through the public API, as the tracker sent them, and
@@ -137,7 +138,7 @@ async function* pages(call: ApiCall, path: string, token: string): AsyncGenerato
 }
 
 /** The reasons in the order the table shows them. */
-export const REPLAY_REASONS = ['reverted', 'flapping', 'links_only', 'unreachable_burst', 'technical_upgrade', 'first_recorded', 'backfill'] as const;
+export const REPLAY_REASONS = ['reverted', 'flapping', 'links_only', 'unreachable_burst', 'technical_upgrade', 'first_recorded', 'backfill'] as const satisfies readonly Reason[];
 
 /** A Markdown table: per platform, then all together. */
 export function replayTable(result: ReplayResult): string {

@@ -141,6 +141,8 @@ describe('noise control', () => {
       alerted: false,
       suppressed_destinations: { below_min_severity: 1, categories: 1, plan: 1 },
     });
+    const metrics = (await s.call('GET', '/metrics')).text;
+    for (const outcome of ['below_min_severity', 'categories', 'plan']) expect(metrics).toMatch(new RegExp(`clausewatch_decisions_total\\{outcome="${outcome}"\\} 1`));
     // A subscription made after the event was never judged for it: it is not counted as filtered out.
     clock.advance(60_000);
     const later = await emailSubscriber(s, 'later@acme.test', []);

@@ -338,6 +338,28 @@ describe('email on the Workers edition', () => {
     console.log(JSON.stringify({ burst: 1000, sendBatchCalls: queue.batches.length, ms: Math.round(ms) }));
   });
 
+  it('puts the rows of a sendBatch call the queue refused back as due, and only those', async () => {
+    const now = Date.now();
+    await dueDigestRows(1000, now);
+    let calls = 0;
+    const refusing = {
+      ...queue,
+      async sendBatch(messages: Iterable<MessageSendRequest<DeliveryMessage>>) {
+        if (++calls === 3) throw new Error('Too Many Requests: queue clausewatch-delivery');
+        return queue.sendBatch(messages);
+      },
+    };
+    const { createEdition } = await import('../../src/workers/edition.js');
+    const e = await createEdition({ ...testEnv, DELIVERY: refusing as unknown as Queue<DeliveryMessage> });
+    await expect(e.pump(now)).rejects.toThrow('Too Many Requests');
+    const counts = await env.DB.prepare('SELECT status, count(*) AS n FROM outbox GROUP BY status ORDER BY status').all<{ status: string; n: number }>();
+    expect(counts.results).toEqual([{ status: 'queued', n: 100 }, { status: 'sending', n: 900 }]);
+    expect(queue.batches.flat()).toHaveLength(900);
+    // The next pump hands over the hundred that were put back.
+    queue.take();
+    expect(await (await createEdition(testEnv)).pump(now)).toBe(100);
+  });
+
   it('paces a longer burst under the queue’s 5,000 messages a second', async () => {
     const now = Date.now();
     await dueDigestRows(3000, now);

@@ -136,9 +136,12 @@ const destinationRow = async (id: string) => env.DB.prepare('SELECT status, disa
 /** Opens a link from a mail as a person would: the page, and its button when it has one. */
 async function follow(url: string) {
   const page = await request('GET', url);
-  const form = /<form[^>]*method="post"[^>]*action="([^"]+)"/i.exec(page.text) ?? /<form[^>]*action="([^"]+)"[^>]*method="post"/i.exec(page.text);
+  const form = /<form[^>]*method="post"[^>]*>[\s\S]*?<\/form>/i.exec(page.text)?.[0];
   if (!form) return page;
-  return request('POST', new URL(form[1]!.replaceAll('&amp;', '&'), url).toString(), { form: {} });
+  const action = /action="([^"]*)"/i.exec(form)?.[1] ?? url;
+  // What the button submits: the form's named fields (hidden ones included).
+  const fields = Object.fromEntries([...form.matchAll(/<(?:input|button)[^>]*\bname="([^"]+)"[^>]*?(?:\bvalue="([^"]*)")?[^>]*>/gi)].map((m) => [m[1]!, (m[2] ?? '').replaceAll('&amp;', '&')]));
+  return request('POST', new URL(action.replaceAll('&amp;', '&'), url).toString(), { form: fields });
 }
 
 describe('email on the Workers edition', () => {

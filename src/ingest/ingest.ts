@@ -5,7 +5,7 @@ import { severityRank } from '../core/severity.js';
 import { eventReason, LEFT_OUT } from '../core/policy.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
-import { matchIngested, cancelUndoneInGroup, reasonList, type Cancelled } from './match.js';
+import { matchIngested, cancelUndoneInGroup, reason, reasonList, type Cancelled } from './match.js';
 import { judgeDocumentVersions } from './versions.js';
 
 export interface IngestDeps {
@@ -191,7 +191,7 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
             UPDATE documents SET health = CASE WHEN e.kind = 'unreachable' THEN 'stale' ELSE 'ok' END, health_since = e.at
             FROM (SELECT document_id, kind, max(detected_at) AS at FROM events
                   WHERE ingest_id = ${ingestId} AND kind IN ('unreachable', 'restored')
-                    AND (suppressed_reason IS NULL OR suppressed_reason <> 'backfill') GROUP BY document_id) e
+                    AND (suppressed_reason IS NULL OR suppressed_reason <> ${reason('backfill')}) GROUP BY document_id) e
             -- Only news newer than what the state rests on: a late or replayed event changes nothing.
             WHERE documents.id = e.document_id AND e.at >= coalesce(documents.health_since, 0)`),
         ]
@@ -226,8 +226,8 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
   const cancelled = new Map<string, Set<number>>();
   for (const rows of results.slice(-3 - cancelling.length, -3)) {
     if (!Array.isArray(rows)) continue;
-    for (const { event_pk, reason } of rows as Cancelled[]) {
-      if (reason === 'reverted' || reason === 'unreachable_burst') (cancelled.get(reason) ?? cancelled.set(reason, new Set()).get(reason)!).add(event_pk);
+    for (const { event_pk, reason: why } of rows as Cancelled[]) {
+      if (why === 'reverted' || why === 'unreachable_burst') (cancelled.get(why) ?? cancelled.set(why, new Set()).get(why)!).add(event_pk);
     }
   }
   for (const [reason, pks] of cancelled) suppressed[reason] = (suppressed[reason] ?? 0) + pks.size;

@@ -10,6 +10,11 @@ export function reasonList(reasons: readonly Reason[]): SQL {
   );
 }
 
+/** One policy reason as an SQL literal: a misspelt name is a type error, not a silent mismatch. */
+export function reason(name: Reason): SQL {
+  return sql.raw(`'${name}'`);
+}
+
 /** Where a row with reason `reason` (SQL) stands for the digest, as the policy says. */
 export const digestStateOf = (reason: SQL) => sql`CASE WHEN ${reason} IS NULL OR ${reason} IN (${reasonList(DIGEST_ONLY)}) THEN 'pending' ELSE 'none' END`;
 
@@ -31,13 +36,13 @@ export function matchIngested(db: Db, ingestId: string, now: number) {
     FROM (
       SELECT e.pk, s.destination_id,
         CASE
-          WHEN NOT (e.kind IN ('unreachable', 'restored') OR coalesce(heard.undone, 0)) AND e.severity_rank < s.min_severity_rank THEN 'below_min_severity'
+          WHEN NOT (e.kind IN ('unreachable', 'restored') OR coalesce(heard.undone, 0)) AND e.severity_rank < s.min_severity_rank THEN ${reason('below_min_severity')}
           WHEN NOT (e.kind IN ('unreachable', 'restored') OR coalesce(heard.undone, 0)) AND s.categories IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value) THEN 'categories'
+            SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value) THEN ${reason('categories')}
           WHEN e.suppressed_reason IS NOT NULL THEN e.suppressed_reason
           -- Nobody needs to hear that a change they were never alerted to was undone.
-          WHEN e.undoes_id IS NOT NULL AND NOT coalesce(heard.alerted, 0) THEN 'undoes_unalerted'
-          WHEN NOT s.same_day_alerts THEN 'plan'
+          WHEN e.undoes_id IS NOT NULL AND NOT coalesce(heard.alerted, 0) THEN ${reason('undoes_unalerted')}
+          WHEN NOT s.same_day_alerts THEN ${reason('plan')}
         END AS reason
       FROM events e
       JOIN subscriptions s ON s.platform_id = e.platform_id AND s.status = 'active' AND s.destination_active
@@ -109,7 +114,7 @@ export function cancelUndoneInGroup(db: Db, ingestId: string, has: { reversions:
         )
         UPDATE matches SET
           alert_state = CASE WHEN each.burst THEN 'none' ELSE alert_state END,
-          suppressed_reason = CASE WHEN each.burst THEN 'unreachable_burst' ELSE suppressed_reason END,
+          suppressed_reason = CASE WHEN each.burst THEN ${reason('unreachable_burst')} ELSE suppressed_reason END,
           digest_state = CASE WHEN each.blip AND digest_state = 'pending' THEN 'none' ELSE digest_state END
         FROM each
         WHERE matches.id = each.id AND (each.burst OR (each.blip AND matches.digest_state = 'pending'))
@@ -124,7 +129,7 @@ export function cancelUndoneInGroup(db: Db, ingestId: string, has: { reversions:
         WHERE ingest_id = ${ingestId} AND undoes_id IS NOT NULL AND EXISTS (
           SELECT 1 FROM events c JOIN matches mc ON mc.event_pk = c.pk AND mc.alert_state = 'pending' WHERE c.id = events.undoes_id)`),
       db.all<Cancelled>(sql`
-        UPDATE matches SET alert_state = 'none', suppressed_reason = 'reverted'
+        UPDATE matches SET alert_state = 'none', suppressed_reason = ${reason('reverted')}
         WHERE alert_state = 'pending' AND id IN (
           SELECT mr.id FROM events r
           JOIN events c ON c.id = r.undoes_id
@@ -133,7 +138,7 @@ export function cancelUndoneInGroup(db: Db, ingestId: string, has: { reversions:
           WHERE r.ingest_id = ${ingestId} AND r.undoes_id IS NOT NULL)
         RETURNING event_pk, suppressed_reason AS reason`),
       db.all<Cancelled>(sql`
-        UPDATE matches SET alert_state = 'none', suppressed_reason = 'reverted'
+        UPDATE matches SET alert_state = 'none', suppressed_reason = ${reason('reverted')}
         WHERE alert_state = 'pending' AND id IN (
           SELECT mc.id FROM events r
           JOIN events c ON c.id = r.undoes_id
@@ -148,5 +153,5 @@ export function cancelUndoneInGroup(db: Db, ingestId: string, has: { reversions:
 /** A match a cancelling pair took out of its alert group. */
 export interface Cancelled {
   event_pk: number;
-  reason: string | null;
+  reason: Reason | null;
 }

@@ -181,6 +181,24 @@ describe('weekly digests', () => {
     expect((await s.call('GET', view.replace('/digests/', '/manage/'), undefined, null)).status).toBe(400);
   });
 
+  it('lists a date-only change, which was not alerted, and counts a whitespace-only one in the footer', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    await s.ingest({
+      events: [
+        makeEvent({ id: 'redated', title: 'Last-updated date moved', diff: { removed: ['Last updated: 12 November 2026'], added: ['Last updated: 26 November 2026'] }, detected_at: '2026-11-26T06:00:00Z' }),
+        makeEvent({ id: 'spaces', title: 'Spacing only', diff: { removed: ['We keep your  data.'], added: ['We keep your data.'] }, detected_at: '2026-11-26T06:00:00Z' }),
+      ],
+    });
+    clock.advance(61_000);
+    await s.drain();
+    expect(smtp.mails).toHaveLength(0);
+    await runDigests();
+    const html = digestMails()[0]!.parsed.html as string;
+    expect(html).toContain('Last-updated date moved');
+    expect(html).not.toContain('Spacing only');
+    expect(html).toContain('1 re-extraction or link-only change without a substantive change not shown');
+  });
+
   it('carries a change that arrived after its week’s digest into the next one, marked as reported late, and into no digest twice', async () => {
     await emailSubscriber(s, 'free@acme.test', ['openai'], 'free');
     await runDigests(); // Monday 30 Nov, 09:00: nothing yet

@@ -3,6 +3,7 @@ import { lookup as lookupCallback, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import { isPublicAddress } from './core/ip-address.js';
+import type { WebhookPost } from './delivery/channels/webhook.js';
 
 /**
  * Webhook URLs must not reach into our own network (SSRF): private, loopback, link-local and
@@ -46,4 +47,28 @@ export function webhookDispatcher(allowPrivate: boolean): Agent {
 export function guardedFetch(allowPrivate: boolean): (url: string, init: RequestInit) => Promise<Response> {
   const dispatcher = webhookDispatcher(allowPrivate);
   return (url, init) => undiciFetch(url, { ...(init as UndiciRequestInit), dispatcher }) as unknown as Promise<Response>;
+}
+
+/**
+ * Webhook POSTs through the guarded agent with undici's own request API: kept-alive connections,
+ * no WHATWG Request, Response or AbortSignal per send (a sixth of the CPU of a 2,000-destination
+ * fan-out went there). The timeout still holds: headersTimeout for the answer to start, bodyTimeout
+ * for each gap while it arrives (the connection's own connect timeout comes before both).
+ */
+export function guardedPost(allowPrivate: boolean, timeoutMs = 10_000): WebhookPost {
+  const agent = webhookDispatcher(allowPrivate);
+  return async ({ url, headers, body }) => {
+    const u = new URL(url);
+    try {
+      const res = await agent.request({ origin: u.origin, path: `${u.pathname}${u.search}`, method: 'POST', headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      await res.body.dump();
+      const retryAfter = res.headers['retry-after'];
+      return { status: res.statusCode, retryAfter: Array.isArray(retryAfter) ? (retryAfter[0] ?? null) : (retryAfter ?? null) };
+    } catch (err) {
+      const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+      const timedOut = e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT';
+      const why = timedOut ? `no answer within ${timeoutMs / 1000} s` : e.cause?.code === 'EADDRNOTPUBLIC' ? e.cause.message : (e.message ?? String(err));
+      throw new Error(why, { cause: err });
+    }
+  };
 }

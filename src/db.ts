@@ -5,6 +5,7 @@ import { createClient, type Client } from '@libsql/client';
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import * as schema from '../db/schema.js';
+import { reusePreparedStatements } from './store/statement-cache.js';
 
 export type Db = LibSQLDatabase<typeof schema>;
 export { schema };
@@ -34,6 +35,7 @@ export async function openDatabase(url: string, authToken?: string): Promise<Dat
     const path = url.slice('file:'.length).replace(/\?.*$/, '');
     if (path && path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
   }
+  if (isFile) reusePreparedStatements();
   const client = createClient({ url, authToken, timeout: 10_000, ...(isFile ? { concurrency: 1 } : {}) });
   if (isFile) {
     await client.execute('PRAGMA journal_mode = WAL');

@@ -1,14 +1,17 @@
 import type { Db } from '../db.js';
 import type { Clock } from '../core/clock.js';
-import type { Logger } from '../log.js';
+import { errorFields, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { LinkSigner } from '../links.js';
 import type { DestinationType } from '../../db/schema.js';
+import type { ChangeItem } from '../core/message.js';
 import { DeliveryError, type ChannelAdapter } from './channel.js';
-import { markCancelled, markDead, markPartSent, markSent, scheduleRetry, type OutboxRow } from './outbox.js';
-import { loadContent } from './content.js';
+import { markPartSent, recordOutcomes, type OutboxRow, type RecordedOutcome } from './outbox.js';
+import { groupedItemsReader, loadContent } from './content.js';
 import { MAX_ATTEMPTS, retryDelayMs } from './backoff.js';
-import { disableDestination, getDestinationWithAccount } from '../store/destinations.js';
+import { disableDestination, getDestinationsWithAccounts, type DestinationWithAccount } from '../store/destinations.js';
+import { getOrCreateSetting } from '../store/settings.js';
+import { newId } from '../core/ids.js';
 
 export interface DelivererDeps {
   db: Db;
@@ -19,6 +22,8 @@ export interface DelivererDeps {
   metrics?: Metrics;
   leaseMs: number;
   random?: () => number;
+  /** Waits between attempts to record an outcome (tests shorten it); doubles up to 2 s. */
+  recordRetryMs?: number;
 }
 
 /**
@@ -27,75 +32,174 @@ export interface DelivererDeps {
  */
 export type DeliveryOutcome = { status: 'sent' | 'cancelled' | 'dead' | 'lease_lost' } | { status: 'retrying'; retryAt: number; counted: boolean };
 
+/** What a claim needs read before sending: each row's destination with its account, alerts' changes. */
+export interface ClaimContext {
+  destinations: Map<string, DestinationWithAccount>;
+  grouped: Map<number, ChangeItem[]>;
+}
+
+/** The outcome of one send, decided but not yet written, with what to do once it is. */
+export interface Decided {
+  row: OutboxRow;
+  record: RecordedOutcome;
+  outcome: DeliveryOutcome;
+  /** After recording: switch the destination off with this reason. */
+  disable?: string;
+  log?: () => void;
+}
+
+export interface Delivery {
+  /** Reads the destinations and alert content of a whole claim in a few queries. */
+  read(rows: OutboxRow[]): Promise<ClaimContext>;
+  /** Sends one claimed row and decides its outcome, written later with others (`record`). */
+  send(row: OutboxRow, owner: string, context: ClaimContext): Promise<Decided | { status: 'lease_lost' }>;
+  /**
+   * Writes decided outcomes in one statement. A database error here never sends a message again:
+   * the write is retried with backoff (for up to a lease) while the outcome waits in memory.
+   */
+  record(decided: Decided[], owner: string): Promise<DeliveryOutcome[]>;
+}
+
 /**
- * Sends one claimed outbox row through its channel and records the outcome, as long as `owner`
- * holds the row's lease. The Node dispatcher and the Workers queue consumer both deliver with it;
- * only how rows are claimed differs.
+ * Sending is apart from recording: a row is sent, its outcome decided in memory, and outcomes are
+ * recorded in batches. The Node dispatcher and the Workers queue consumer both deliver with it;
+ * only how rows are claimed (and how many at once) differs.
  */
-export function createDeliverer(deps: DelivererDeps): (row: OutboxRow, owner: string) => Promise<DeliveryOutcome> {
+export function createDelivery(deps: DelivererDeps): Delivery {
   const { db, clock, log, leaseMs } = deps;
   const random = deps.random ?? Math.random;
+  const readGrouped = groupedItemsReader(db);
+  // Message-IDs and webhook-ids name the installation (a random id kept in the database) and the
+  // outbox row: the same on every retry of a message, never the same after a database reset or
+  // on another installation, so receivers that drop repeated ids never drop a new message.
+  let installation: Promise<string> | undefined;
+  const installationId = () => {
+    installation ??= getOrCreateSetting(db, 'installation_id', () => newId('cw').slice(3)).then((s) => s.value);
+    installation.catch(() => (installation = undefined));
+    return installation;
+  };
 
-  async function fail(row: OutboxRow, owner: string, err: unknown): Promise<DeliveryOutcome> {
+  /** A database write retried with backoff, for as long as a lease: its failure must not resend. */
+  async function writeWithRetry<T>(what: string, ids: number[], write: () => Promise<T>): Promise<T> {
+    // Waits add up to a lease (counted, not clocked: a test's clock may stand still).
+    let waited = 0;
+    let wait = deps.recordRetryMs ?? 50;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (err) {
+        if (waited + wait > leaseMs) throw err;
+        waited += wait;
+        log.warn('delivery.record_retry', { what, outboxIds: ids.slice(0, 20), count: ids.length, attempt, ...errorFields(err) });
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(wait * 2, 2_000);
+      }
+    }
+  }
+
+  function decideFailure(row: OutboxRow, err: unknown): Decided {
     const now = clock();
     const e = err instanceof DeliveryError ? err : new DeliveryError(err instanceof Error ? err.message : String(err), 'retry', { cause: err });
     const fields = { outboxId: row.id, kind: row.kind, channel: row.channel, destinationId: row.destination_id, attempts: row.attempts, error: e.message };
     if (e.kind === 'permanent' || (row.attempts >= MAX_ATTEMPTS && !e.rateLimited)) {
-      await markDead(db, row.id, owner, e.message, now);
-      deps.metrics?.dead(row.channel, row.kind);
-      log.warn('delivery.dead', fields);
-      if (e.disableDestination) {
-        await disableDestination(db, clock, row.destination_id, e.message);
-        log.warn('destination.disabled', { destinationId: row.destination_id, reason: e.message });
-      }
-      return { status: 'dead' };
+      return {
+        row,
+        record: { id: row.id, status: 'dead', error: e.message },
+        outcome: { status: 'dead' },
+        disable: e.disableDestination ? e.message : undefined,
+        log: () => {
+          deps.metrics?.dead(row.channel, row.kind);
+          log.warn('delivery.dead', fields);
+        },
+      };
     }
     const retryAt = now + (e.rateLimited && e.retryAfterMs !== undefined ? e.retryAfterMs : retryDelayMs(row.attempts, random, e.retryAfterMs));
-    await scheduleRetry(db, row.id, owner, retryAt, e.message, now, { countAttempt: !e.rateLimited });
-    deps.metrics?.failed(row.channel, row.kind);
-    log.info(e.rateLimited ? 'delivery.rate_limited' : 'delivery.failed', { ...fields, retryAt: new Date(retryAt).toISOString() });
-    return { status: 'retrying', retryAt, counted: !e.rateLimited };
+    return {
+      row,
+      record: { id: row.id, status: 'retrying', error: e.message, dueAt: retryAt, uncount: e.rateLimited ? 1 : 0 },
+      outcome: { status: 'retrying', retryAt, counted: !e.rateLimited },
+      log: () => {
+        deps.metrics?.failed(row.channel, row.kind);
+        log.info(e.rateLimited ? 'delivery.rate_limited' : 'delivery.failed', { ...fields, retryAt: new Date(retryAt).toISOString() });
+      },
+    };
   }
 
-  return async function deliver(row, owner) {
-    const now = clock();
-    const found = await getDestinationWithAccount(db, row.destination_id);
-    if (!found || found.destination.status === 'disabled') {
-      await markCancelled(db, row.id, owner, found ? `destination disabled: ${found.destination.disabledReason}` : 'destination deleted', now);
-      return { status: 'cancelled' };
-    }
-    const { destination, account } = found;
-    if (destination.status === 'unconfirmed' && row.kind !== 'confirmation') {
-      await markCancelled(db, row.id, owner, 'destination not confirmed', now);
-      return { status: 'cancelled' };
-    }
-    try {
-      const adapter = deps.channels[row.channel];
-      if (!adapter) throw new DeliveryError(`the ${row.channel} channel is not configured on this server`, 'retry');
-      const content = await loadContent(db, row, destination, account, deps.links, now);
-      if (!content) {
-        await markCancelled(db, row.id, owner, 'nothing left to send', now);
-        return { status: 'cancelled' };
-      }
-      const messages = adapter.render(content, destination);
-      let providerId: string | null = null;
-      for (let part = row.parts_sent; part < messages.length; part++) {
-        const r = await adapter.send(destination, messages[part], { messageKey: `cw-${row.id}-${part}`, outboxId: row.id, kind: row.kind });
-        providerId = r.providerId;
-        if (messages.length > 1 && !(await markPartSent(db, row.id, owner, part + 1, clock(), leaseMs))) {
-          log.warn('delivery.lease_lost', { outboxId: row.id, owner, part });
-          return { status: 'lease_lost' };
+  const cancel = (row: OutboxRow, why: string): Decided => ({ row, record: { id: row.id, status: 'cancelled', error: why }, outcome: { status: 'cancelled' } });
+
+  return {
+    async read(rows) {
+      const alerts = rows.filter((r) => r.kind === 'alert' || r.kind === 'budget').map((r) => r.id);
+      const [destinations, grouped] = await Promise.all([getDestinationsWithAccounts(db, rows.map((r) => r.destination_id)), readGrouped(alerts)]);
+      return { destinations, grouped };
+    },
+
+    async send(row, owner, context) {
+      const now = clock();
+      const found = context.destinations.get(row.destination_id);
+      if (!found || found.destination.status === 'disabled') return cancel(row, found ? `destination disabled: ${found.destination.disabledReason}` : 'destination deleted');
+      const { destination, account } = found;
+      if (destination.status === 'unconfirmed' && row.kind !== 'confirmation') return cancel(row, 'destination not confirmed');
+      try {
+        const adapter = deps.channels[row.channel];
+        if (!adapter) throw new DeliveryError(`the ${row.channel} channel is not configured on this server`, 'retry');
+        const grouped = row.kind === 'alert' || row.kind === 'budget' ? (context.grouped.get(row.id) ?? []) : undefined;
+        const content = await loadContent(db, row, destination, account, deps.links, now, grouped);
+        if (!content) return cancel(row, 'nothing left to send');
+        const messages = adapter.render(content, destination);
+        const key = `cw-${await installationId()}-${row.id}`;
+        let providerId: string | null = null;
+        for (let part = row.parts_sent; part < messages.length; part++) {
+          const r = await adapter.send(destination, messages[part], { messageKey: `${key}-${part}`, outboxId: row.id, kind: row.kind });
+          providerId = r.providerId;
+          if (messages.length > 1 && !(await writeWithRetry('part', [row.id], () => markPartSent(db, row.id, owner, part + 1, clock(), leaseMs)))) {
+            log.warn('delivery.lease_lost', { outboxId: row.id, owner, part });
+            return { status: 'lease_lost' };
+          }
         }
+        return {
+          row,
+          record: { id: row.id, status: 'sent', providerId },
+          outcome: { status: 'sent' },
+          log: () => {
+            deps.metrics?.delivered(row.channel, row.kind);
+            log.debug('delivery.sent', { outboxId: row.id, kind: row.kind, channel: row.channel, destinationId: row.destination_id, parts: messages.length });
+          },
+        };
+      } catch (err) {
+        return decideFailure(row, err);
       }
-      if (await markSent(db, row.id, owner, providerId, clock())) {
-        deps.metrics?.delivered(row.channel, row.kind);
-        log.info('delivery.sent', { outboxId: row.id, kind: row.kind, channel: row.channel, destinationId: row.destination_id, parts: messages.length });
-        return { status: 'sent' };
+    },
+
+    async record(decided, owner) {
+      if (!decided.length) return [];
+      const ids = decided.map((d) => d.row.id);
+      const recorded = await writeWithRetry('outcome', ids, () => recordOutcomes(db, owner, decided.map((d) => d.record), clock()));
+      const outcomes: DeliveryOutcome[] = [];
+      for (const d of decided) {
+        if (!recorded.has(d.row.id)) {
+          log.warn('delivery.lease_lost', { outboxId: d.row.id, owner });
+          outcomes.push({ status: 'lease_lost' });
+          continue;
+        }
+        d.log?.();
+        if (d.disable) {
+          await disableDestination(db, clock, d.row.destination_id, d.disable);
+          log.warn('destination.disabled', { destinationId: d.row.destination_id, reason: d.disable });
+        }
+        outcomes.push(d.outcome);
       }
-      log.warn('delivery.lease_lost', { outboxId: row.id, owner });
-      return { status: 'lease_lost' };
-    } catch (err) {
-      return fail(row, owner, err);
-    }
+      return outcomes;
+    },
+  };
+}
+
+/** One row at a time (the Workers queue consumer): read, send, record. */
+export function createDeliverer(deps: DelivererDeps): (row: OutboxRow, owner: string) => Promise<DeliveryOutcome> {
+  const delivery = createDelivery(deps);
+  return async (row, owner) => {
+    const decided = await delivery.send(row, owner, await delivery.read([row]));
+    if (!('row' in decided)) return decided;
+    return (await delivery.record([decided], owner))[0]!;
   };
 }

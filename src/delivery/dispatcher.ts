@@ -1,7 +1,7 @@
 import { newId } from '../core/ids.js';
-import { claimDue, nextDueAt, releaseClaims, renewLease, type OutboxRow } from './outbox.js';
+import { claimDue, nextDueAt, releaseClaims, renewLeases, type OutboxRow } from './outbox.js';
 import { groupDueAlerts, nextGroupDueAt } from './grouping.js';
-import { createDeliverer, type DelivererDeps } from './deliver.js';
+import { createDelivery, type ClaimContext, type Decided, type DelivererDeps } from './deliver.js';
 import { errorFields } from '../log.js';
 
 export interface DispatcherDeps extends Omit<DelivererDeps, 'leaseMs'> {
@@ -11,8 +11,9 @@ export interface DispatcherDeps extends Omit<DelivererDeps, 'leaseMs'> {
   /** Identifies this dispatcher's leases; unique per process. */
   owner?: string;
   leaseMs?: number;
+  /** Rows per claim: claimed, read and (mostly) recorded with one statement each. */
   batchSize?: number;
-  /** Messages in flight at once: twice the SMTP pool's 5 connections, so none waits for work. */
+  /** Messages in flight at once: enough to keep the SMTP pool's 5 connections and a webhook agent's busy. */
   concurrency?: number;
   /** Longest sleep between looks at the database when nobody wakes us (other processes ingest too). */
   pollMs?: number;
@@ -34,8 +35,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { db, clock, log } = deps;
   const owner = deps.owner ?? newId('dispatcher');
   const leaseMs = deps.leaseMs ?? 60_000;
-  const batchSize = deps.batchSize ?? 20;
-  const concurrency = deps.concurrency ?? 10;
+  const batchSize = deps.batchSize ?? 100;
+  const concurrency = deps.concurrency ?? 16;
   const pollMs = deps.pollMs ?? 5_000;
   const random = deps.random ?? Math.random;
 
@@ -48,59 +49,108 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   // Set by wake(); a pass clears it when it starts, so a wake during a pass is never lost.
   let woken = false;
 
-  const deliver = createDeliverer({ ...deps, leaseMs, random });
+  const delivery = createDelivery({ ...deps, leaseMs, random });
 
   /**
    * One pass: group due alerts, then keep `concurrency` sends going, claiming the next batch as
-   * the queue runs dry (no pause at batch boundaries), until nothing is due.
+   * the queue runs dry (no pause at batch boundaries), until nothing is due. A claim is one
+   * statement, its destinations and content two or three more; outcomes are recorded in batches
+   * (whatever finished while the previous write ran), so the database does a few statements per
+   * batch instead of four per message.
    */
   async function runOnce(): Promise<number> {
     await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay);
-    const queue: OutboxRow[] = [];
+    const queue: { row: OutboxRow; context: ClaimContext }[] = [];
     // This pass's claims not yet started: given back if the pass stops early (never another pass's).
     const unstarted = new Set<number>();
     let exhausted = false;
     let refilling: Promise<void> | undefined;
     let handled = 0;
-    // When each claim was made: a row that waited for a free worker long enough to put its lease
-    // at risk renews it before sending, or leaves it if another dispatcher has taken it over.
-    const claimedAt = new Map<number, number>();
+    // Rows of this pass whose lease we hold, from the claim until their outcome is recorded. A
+    // heartbeat renews them all in one statement every third of a lease, so neither a row waiting
+    // for a worker nor a slow send nor a record waiting for its batch outlives its lease; a row
+    // no longer held (its lease ran out and another dispatcher may have it) is not sent.
+    const held = new Set<number>();
+    let renewing = false;
+    const heartbeat = setInterval(() => {
+      if (renewing || !held.size) return;
+      renewing = true;
+      const ids = [...held];
+      renewLeases(db, ids, owner, clock(), leaseMs)
+        .then((kept) => {
+          for (const id of ids) {
+            if (kept.has(id) || !held.delete(id)) continue;
+            log.warn('delivery.lease_lost', { outboxId: id, owner, before: unstarted.has(id) ? 'send' : 'record' });
+          }
+        })
+        .catch((err) => log.warn('delivery.renew_failed', { owner, ...errorFields(err) }))
+        .finally(() => (renewing = false));
+    }, leaseMs / 3);
     const refill = async () => {
-      const at = clock();
-      const rows = await claimDue(db, owner, at, leaseMs, batchSize);
+      const rows = await claimDue(db, owner, clock(), leaseMs, batchSize);
       for (const r of rows) {
         unstarted.add(r.id);
-        claimedAt.set(r.id, at);
+        held.add(r.id);
       }
-      queue.push(...rows);
       if (rows.length < batchSize) exhausted = true;
+      if (!rows.length) return;
+      const context = await delivery.read(rows);
+      for (const row of rows) queue.push({ row, context });
     };
-    const next = async (): Promise<OutboxRow | undefined> => {
+    const next = async () => {
       while (!queue.length && !exhausted && !stopping) {
         refilling ??= refill().finally(() => (refilling = undefined));
         await refilling;
       }
       return stopping ? undefined : queue.shift();
     };
+
+    // Outcomes wait here while the previous batch is written; a failed write is retried inside
+    // record(), never by sending again.
+    let decided: Decided[] = [];
+    let writing: Promise<void> | undefined;
+    const flush = (): Promise<void> =>
+      (writing ??= (async () => {
+        while (decided.length) {
+          const batch = decided.splice(0, 500);
+          for (const d of batch) held.delete(d.row.id);
+          try {
+            const counts = { sent: 0, retrying: 0, dead: 0, cancelled: 0, lease_lost: 0 };
+            for (const o of await delivery.record(batch, owner)) counts[o.status]++;
+            log.info('delivery.batch', { owner, firstOutboxId: batch[0]!.row.id, ...counts });
+          } catch (err) {
+            // Still failing after a lease's worth of retries: the lease runs out and another pass
+            // sends these again (the only way left); the error says why.
+            log.error('delivery.record_failed', { outboxIds: batch.map((d) => d.row.id).slice(0, 20), count: batch.length, ...errorFields(err) });
+          }
+        }
+      })().finally(() => (writing = undefined)));
+
     const worker = async () => {
-      for (let row = await next(); row; row = await next()) {
+      for (let item = await next(); item; item = await next()) {
+        const { row, context } = item;
         unstarted.delete(row.id);
         handled++;
         try {
-          const now = clock();
-          if (now - claimedAt.get(row.id)! > leaseMs / 3 && !(await renewLease(db, row.id, owner, now, leaseMs))) {
-            log.warn('delivery.lease_lost', { outboxId: row.id, owner, before: 'send' });
-            continue;
-          }
-          claimedAt.delete(row.id);
-          await deliver(row, owner);
+          if (!held.has(row.id)) continue; // its lease ran out while it waited
+          const d = await delivery.send(row, owner, context);
+          if ('row' in d) {
+            decided.push(d);
+            void flush();
+          } else held.delete(row.id);
         } catch (err) {
-          // A database error while recording the outcome: the lease runs out and another pass retries.
+          held.delete(row.id);
+          // Reading its content failed: the lease runs out and another pass retries.
           log.error('delivery.crashed', { outboxId: row.id, ...errorFields(err) });
         }
       }
     };
-    await Promise.all(Array.from({ length: concurrency }, worker));
+    try {
+      await Promise.all(Array.from({ length: concurrency }, worker));
+      while (writing || decided.length) await flush();
+    } finally {
+      clearInterval(heartbeat);
+    }
     if (unstarted.size) {
       await releaseClaims(db, owner, [...unstarted], clock());
       unstarted.clear();
@@ -159,3 +209,4 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     },
   };
 }
+

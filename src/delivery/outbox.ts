@@ -43,46 +43,47 @@ export async function markPartSent(db: Db, id: number, owner: string, partsSent:
   return r.rowsAffected > 0;
 }
 
-/** Extends a held lease; false when it was lost (the row ran out of lease and was taken over). */
-export async function renewLease(db: Db, id: number, owner: string, now: number, leaseMs: number): Promise<boolean> {
-  const r = await db.run(sql`UPDATE outbox SET lease_until = ${now + leaseMs}, updated_at = ${now} WHERE ${held(id, owner)} AND lease_until > ${now}`);
-  return r.rowsAffected > 0;
+/** Extends held leases in one statement; returns the ids still held (the others ran out and may have been taken over). */
+export async function renewLeases(db: Db, ids: number[], owner: string, now: number, leaseMs: number): Promise<Set<number>> {
+  if (!ids.length) return new Set();
+  const rows = await db.all<{ id: number }>(sql`
+    UPDATE outbox SET lease_until = ${now + leaseMs}, updated_at = ${now}
+    WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)})) AND lease_owner = ${owner} AND status = 'sending' AND lease_until > ${now}
+    RETURNING id`);
+  return new Set(rows.map((r) => Number(r.id)));
 }
 
-export async function markSent(db: Db, id: number, owner: string, providerId: string | null, now: number): Promise<boolean> {
-  const r = await db.run(sql`
-    UPDATE outbox SET status = 'sent', provider_id = ${providerId}, sent_at = ${now}, last_error = NULL,
+/** What became of a sent (or unsendable) row, to be recorded in one statement with others. */
+export interface RecordedOutcome {
+  id: number;
+  status: 'sent' | 'retrying' | 'dead' | 'cancelled';
+  providerId?: string | null;
+  error?: string | null;
+  /** retrying: when it is due again. */
+  dueAt?: number;
+  /** retrying: 1 when this attempt does not count (the receiver asked us to slow down). */
+  uncount?: 0 | 1;
+}
+
+/**
+ * Records the outcomes of many rows in ONE statement (one commit, not one per message), each
+ * only while `owner` still holds its lease: a late finisher changes nothing. Returns the ids
+ * recorded; a missing id had lost its lease.
+ */
+export async function recordOutcomes(db: Db, owner: string, outcomes: RecordedOutcome[], now: number): Promise<Set<number>> {
+  if (!outcomes.length) return new Set();
+  const rows = await db.all<{ id: number }>(sql`
+    UPDATE outbox SET status = j.status,
+      provider_id = CASE WHEN j.status = 'sent' THEN j.provider_id ELSE outbox.provider_id END,
+      sent_at = CASE WHEN j.status = 'sent' THEN ${now} ELSE outbox.sent_at END,
+      last_error = j.error, due_at = coalesce(j.due_at, outbox.due_at), attempts = outbox.attempts - j.uncount,
       lease_owner = NULL, lease_until = NULL, updated_at = ${now}
-    WHERE ${held(id, owner)}`);
-  return r.rowsAffected > 0;
-}
-
-export async function scheduleRetry(
-  db: Db,
-  id: number,
-  owner: string,
-  dueAt: number,
-  error: string,
-  now: number,
-  opts: { countAttempt: boolean },
-): Promise<void> {
-  await db.run(sql`
-    UPDATE outbox SET status = 'retrying', due_at = ${dueAt}, last_error = ${error},
-      attempts = attempts - ${opts.countAttempt ? 0 : 1}, lease_owner = NULL, lease_until = NULL, updated_at = ${now}
-    WHERE ${held(id, owner)}`);
-}
-
-/** Given up: permanent failure or attempts exhausted. Kept, visible in the delivery log, never dropped. */
-export async function markDead(db: Db, id: number, owner: string, error: string, now: number): Promise<void> {
-  await db.run(sql`
-    UPDATE outbox SET status = 'dead', last_error = ${error}, lease_owner = NULL, lease_until = NULL, updated_at = ${now}
-    WHERE ${held(id, owner)}`);
-}
-
-export async function markCancelled(db: Db, id: number, owner: string, why: string, now: number): Promise<void> {
-  await db.run(sql`
-    UPDATE outbox SET status = 'cancelled', last_error = ${why}, lease_owner = NULL, lease_until = NULL, updated_at = ${now}
-    WHERE ${held(id, owner)}`);
+    FROM (SELECT value ->> 'id' AS id, value ->> 'status' AS status, value ->> 'providerId' AS provider_id,
+            value ->> 'error' AS error, value ->> 'dueAt' AS due_at, coalesce(value ->> 'uncount', 0) AS uncount
+          FROM json_each(${JSON.stringify(outcomes)})) AS j
+    WHERE outbox.id = j.id AND outbox.lease_owner = ${owner} AND outbox.status = 'sending'
+    RETURNING outbox.id AS id`);
+  return new Set(rows.map((r) => Number(r.id)));
 }
 
 /** On shutdown: rows claimed but not started go back, due at once, their claim not counted. */

@@ -91,9 +91,21 @@ export async function getDestinationById(db: Db, id: string): Promise<Destinatio
 }
 
 /** A destination with its account, in one query (the dispatcher's per-message read). */
-export async function getDestinationWithAccount(db: Db, id: string): Promise<{ destination: DestinationRow; account: typeof accounts.$inferSelect } | undefined> {
-  const [row] = await db.select({ destination: destinations, account: accounts }).from(destinations).innerJoin(accounts, eq(accounts.id, destinations.accountId)).where(eq(destinations.id, id));
-  return row;
+export type DestinationWithAccount = { destination: DestinationRow; account: typeof accounts.$inferSelect };
+
+export async function getDestinationWithAccount(db: Db, id: string): Promise<DestinationWithAccount | undefined> {
+  return (await getDestinationsWithAccounts(db, [id])).get(id);
+}
+
+/** Destinations with their accounts, by id, in one query (a dispatcher's whole claim at once). */
+export async function getDestinationsWithAccounts(db: Db, ids: string[]): Promise<Map<string, DestinationWithAccount>> {
+  if (!ids.length) return new Map();
+  const rows = await db
+    .select({ destination: destinations, account: accounts })
+    .from(destinations)
+    .innerJoin(accounts, eq(accounts.id, destinations.accountId))
+    .where(inArray(destinations.id, sql`(SELECT value FROM json_each(${JSON.stringify([...new Set(ids)])}))`));
+  return new Map(rows.map((r) => [r.destination.id, r]));
 }
 
 export async function listDestinations(db: Db, accountId: string): Promise<DestinationRow[]> {

@@ -47,7 +47,7 @@ describe('same-day alerts by email', () => {
     const p = mail!.parsed;
     expect(p.html).toBeTruthy();
     expect(p.text).toContain('Data retention period extended');
-    expect(p.messageId).toMatch(/^<cw-\d+-0@clausewatch\.test>$/);
+    expect(p.messageId).toMatch(/^<cw-[0-9a-z]{20}-\d+-0@clausewatch\.test>$/);
     expect(mail!.raw).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r?$/m);
     expect(mail!.raw).toMatch(/^List-Unsubscribe:\s+<https:\/\/clausewatch\.test\/unsubscribe\/[^>]+>/m);
   });

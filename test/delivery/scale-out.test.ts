@@ -93,7 +93,12 @@ const settled = (afterId: number) => async () => {
 };
 
 /** The outbox row a delivery came from: webhook-id is msg_cw-<outbox id>-<part>. */
-const outboxIdOf = (webhookId: string) => Number(/^msg_cw-(\d+)-\d+$/.exec(webhookId)?.[1]);
+const outboxIdOf = (webhookId: string) => Number(/^msg_cw-[0-9a-z]{20}-(\d+)-\d+$/.exec(webhookId)?.[1]);
+/** A row's webhook-id: the installation's id (kept in the database) and the row's. */
+const webhookIdOf = async (outboxId: number) => {
+  const [installation] = await database.db.all<{ value: string }>(sql`SELECT value FROM settings WHERE key = 'installation_id'`);
+  return `msg_cw-${installation!.value}-${outboxId}-0`;
+};
 
 /** Warnings and errors a process logged since `since` (a lost lease, a failed pass, a crashed delivery). */
 const warnings = (p: ServiceProcess, since: number) =>
@@ -130,7 +135,7 @@ async function checkDeliveries(afterId: number, eventIds: string[], since: numbe
     }
   }
   // Every row's message arrived; none twice, unless it is one the test knows was resent.
-  expect([...arrivals.keys()].sort()).toEqual(rows.map((r) => `msg_cw-${r.id}-0`).sort());
+  expect([...arrivals.keys()].sort()).toEqual((await Promise.all(rows.map((r) => webhookIdOf(r.id)))).sort());
   const twice = [...arrivals].filter(([id, n]) => (resentIds.has(id) ? n > 2 : n > 1));
   expect(twice, `messages that arrived more than once; rows claimed more than once: ${reclaimed.join(', ')}; warnings logged:\n${logged}\n`).toEqual([]);
   // Every change reached every destination in exactly one message.
@@ -155,8 +160,8 @@ describe('one API process and two dispatcher processes on one database file', ()
     await new Promise((r) => setTimeout(r, 300));
     const { messages } = await checkDeliveries(before, eventIds, started);
     for (const p of [api, ...dispatchers]) expect(warnings(p, started)).toEqual([]);
-    // Both dispatchers took part (each logs the rows it sent).
-    const sentBy = dispatchers.map((d) => d.logs.filter((l) => l.msg === 'delivery.sent' && Number(l.outboxId) > before).length);
+    // Both dispatchers took part (each logs the rows it recorded as sent, per batch).
+    const sentBy = dispatchers.map((d) => d.logs.filter((l) => l.msg === 'delivery.batch' && Number(l.firstOutboxId) > before).reduce((n, l) => n + Number(l.sent), 0));
     expect(sentBy.reduce((a, b) => a + b, 0)).toBe(messages);
     expect(sentBy.every((n) => n > 0), `rows sent per dispatcher: ${sentBy}`).toBe(true);
     // Each dispatcher answers /health and its own /metrics, and nothing else.
@@ -205,14 +210,17 @@ describe('one API process and two dispatcher processes on one database file', ()
     // its row stayed the victim's. No protocol closes that gap between a receiver's 2xx and the
     // sender's record of it, so the survivor sends it again with the same webhook-id, on which
     // receivers deduplicate (Standard Webhooks): the victim's rows may arrive twice, no other.
-    const { messages, resent } = await checkDeliveries(before, eventIds, started, new Set(held.map((h) => `msg_cw-${h.id}-0`)));
+    const { messages, resent } = await checkDeliveries(before, eventIds, started, new Set(await Promise.all(held.map((h) => webhookIdOf(h.id)))));
     expect(messages).toBeGreaterThan(sentAtKill);
 
     // The victim's rows were sent by the survivor, and not before their lease ran out.
-    const survivorSent = new Map(survivor.logs.filter((l) => l.msg === 'delivery.sent').map((l) => [Number(l.outboxId), Date.parse(String(l.time))]));
+    const heldRows = new Map(
+      (await database.db.all<{ id: number; status: string; sent_at: number | null }>(sql`
+        SELECT id, status, sent_at FROM outbox WHERE id IN (SELECT value FROM json_each(${JSON.stringify(held.map((h) => h.id))}))`)).map((r) => [r.id, r]),
+    );
     for (const h of held) {
-      expect(survivorSent.has(h.id), `row ${h.id} of the killed dispatcher sent by the survivor`).toBe(true);
-      expect(survivorSent.get(h.id)!).toBeGreaterThanOrEqual(h.lease_until);
+      expect(heldRows.get(h.id)?.status, `row ${h.id} of the killed dispatcher sent by the survivor`).toBe('sent');
+      expect(heldRows.get(h.id)!.sent_at!).toBeGreaterThanOrEqual(h.lease_until);
     }
     // DELIVERY_LEASE_SECONDS=5 reached the dispatcher (with the default the leases ran 60 s).
     expect(Math.max(...held.map((h) => h.lease_until))).toBeLessThanOrEqual(killedAt + LEASE_SECONDS * 1000);

@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createClient } from '@libsql/client';
+import { createLogger } from '../../src/log.js';
 import { sql } from 'drizzle-orm';
 import { testService, type TestService } from '../support/service.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
@@ -97,6 +99,53 @@ describe('webhook destinations', () => {
     await s.dispatcher.runOnce();
     expect(hook.received[0]!.verified).toEqual({ [destination.secret]: true, [rotated.json.secret]: true });
     expect((await s.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data[0].secret).toBeUndefined();
+  });
+});
+
+describe('a delivered webhook', () => {
+  it('is recorded as sent when the database was locked at that moment, and never sent again', async () => {
+    const lines: Record<string, unknown>[] = [];
+    await s.dispose();
+    s = await testService(
+      { WEBHOOK_ALLOW_PRIVATE: 'true', ALERT_GROUP_WAIT_SECONDS: '0' },
+      { clock, deps: { log: createLogger('debug', (l) => lines.push(JSON.parse(l))) } },
+    );
+    await webhookSubscriber();
+    await s.ingest(event());
+    // The service waits 50 ms for a lock, then gets SQLITE_BUSY; another connection takes the
+    // write lock while the receiver holds its answer and keeps it 400 ms, past the send.
+    await s.database.client.execute('PRAGMA busy_timeout = 50');
+    const other = createClient({ url: s.database.url });
+    hook.state.beforeAnswer = async () => {
+      hook.state.beforeAnswer = undefined;
+      const tx = await other.transaction('write');
+      setTimeout(() => void tx.commit(), 400);
+    };
+    await s.dispatcher.runOnce();
+    other.close();
+    expect(lines.some((l) => l.msg === 'delivery.record_retry')).toBe(true);
+    const [row] = await s.database.db.all<{ status: string }>(sql`SELECT status FROM outbox`);
+    expect(row!.status).toBe('sent');
+    // Well past the lease: nothing is due, so nothing goes out again.
+    clock.advance(10 * 60_000);
+    await s.dispatcher.runOnce();
+    expect(hook.received).toHaveLength(1);
+  });
+
+  it('has a webhook-id of its installation: a reset database never repeats one', async () => {
+    await webhookSubscriber();
+    await s.ingest(event());
+    await s.dispatcher.runOnce();
+    await s.dispose();
+    s = await testService({ WEBHOOK_ALLOW_PRIVATE: 'true', ALERT_GROUP_WAIT_SECONDS: '0' }, { clock });
+    await webhookSubscriber();
+    await s.ingest(event());
+    await s.dispatcher.runOnce();
+    const ids = hook.received.map((r) => r.headers['webhook-id']!);
+    expect(ids).toHaveLength(2);
+    // The same outbox row number in both databases, two ids.
+    expect(ids[0]).toMatch(/^msg_cw-[0-9a-z]{20}-1-0$/);
+    expect(ids[1]).not.toBe(ids[0]);
   });
 });
 

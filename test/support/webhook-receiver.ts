@@ -10,11 +10,12 @@ import { Webhook } from 'standardwebhooks';
  */
 export async function startWebhookReceiver() {
   const received: { headers: Record<string, string>; body: any; verified: Record<string, boolean> }[] = [];
-  const state = { status: 200, secrets: [] as string[], retryAfter: undefined as string | undefined };
+  const state = { status: 200, secrets: [] as string[], retryAfter: undefined as string | undefined, beforeAnswer: undefined as (() => Promise<void>) | undefined };
   const server = createServer((req, res) => {
     let raw = '';
     req.on('data', (c) => (raw += c));
-    req.on('end', () => {
+    req.on('end', async () => {
+      await state.beforeAnswer?.();
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
       const verified: Record<string, boolean> = {};
       for (const s of state.secrets) {

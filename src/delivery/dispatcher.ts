@@ -31,6 +31,10 @@ export interface Dispatcher {
   stop(): Promise<void>;
 }
 
+/** Outcomes written in one statement at most this many at a time, and after at most this long. */
+const RECORD_BATCH = 100;
+const RECORD_WAIT_MS = 20;
+
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { db, clock, log } = deps;
   const owner = deps.owner ?? newId('dispatcher');
@@ -105,26 +109,32 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       return stopping ? undefined : queue.shift();
     };
 
-    // Outcomes wait here while the previous batch is written; a failed write is retried inside
-    // record(), never by sending again.
-    let decided: Decided[] = [];
+    // Outcomes wait here until a batch is full or RECORD_WAIT_MS has passed, and while the previous
+    // batch is written; a failed write is retried inside record(), never by sending again.
+    const decided: Decided[] = [];
     let writing: Promise<void> | undefined;
+    let flushSoon: ReturnType<typeof setTimeout> | undefined;
     const flush = (): Promise<void> =>
       (writing ??= (async () => {
-        while (decided.length) {
-          const batch = decided.splice(0, 500);
-          for (const d of batch) held.delete(d.row.id);
-          try {
-            const counts = { sent: 0, retrying: 0, dead: 0, cancelled: 0, lease_lost: 0 };
-            for (const o of await delivery.record(batch, owner)) counts[o.status]++;
-            log.info('delivery.batch', { owner, firstOutboxId: batch[0]!.row.id, ...counts });
-          } catch (err) {
-            // Still failing after a lease's worth of retries: the lease runs out and another pass
-            // sends these again (the only way left); the error says why.
-            log.error('delivery.record_failed', { outboxIds: batch.map((d) => d.row.id).slice(0, 20), count: batch.length, ...errorFields(err) });
-          }
+        clearTimeout(flushSoon);
+        flushSoon = undefined;
+        const batch = decided.splice(0, RECORD_BATCH);
+        if (!batch.length) return;
+        for (const d of batch) held.delete(d.row.id);
+        try {
+          const counts = { sent: 0, retrying: 0, dead: 0, cancelled: 0, lease_lost: 0 };
+          for (const o of await delivery.record(batch, owner)) counts[o.status]++;
+          log.info('delivery.batch', { owner, firstOutboxId: batch[0]!.row.id, ...counts });
+        } catch (err) {
+          // Still failing after a lease's worth of retries: the lease runs out and another pass
+          // sends these again (the only way left); the error says why.
+          log.error('delivery.record_failed', { outboxIds: batch.map((d) => d.row.id).slice(0, 20), count: batch.length, ...errorFields(err) });
         }
-      })().finally(() => (writing = undefined)));
+      })().finally(() => {
+        writing = undefined;
+        if (decided.length >= RECORD_BATCH) void flush();
+        else if (decided.length) flushSoon ??= setTimeout(() => void flush(), RECORD_WAIT_MS);
+      }));
 
     const worker = async () => {
       for (let item = await next(); item; item = await next()) {
@@ -136,7 +146,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           const d = await delivery.send(row, owner, context);
           if ('row' in d) {
             decided.push(d);
-            void flush();
+            // Each write is a commit (about a millisecond here, as long as the send itself): gather
+            // outcomes for a moment, or until a batch is full, then write them in one statement.
+            if (decided.length >= RECORD_BATCH) void flush();
+            else flushSoon ??= setTimeout(() => void flush(), RECORD_WAIT_MS);
           } else held.delete(row.id);
         } catch (err) {
           held.delete(row.id);

@@ -21,13 +21,10 @@ import { loadCatalog, type CatalogEntry } from './store/platforms.js';
 import type { DestinationType } from '../db/schema.js';
 import type { Context } from 'hono';
 import { createSlackChannel } from './delivery/channels/slack.js';
-import { createSlackBot } from '../bots/slack/app.js';
-import { createSlackInstaller } from '../bots/slack/oauth.js';
 import { createSlackInstallationStore } from './store/slack-installations.js';
 import { createDiscordChannel } from './delivery/channels/discord.js';
 import { createWebhookChannel, webhookSecretKey } from './delivery/channels/webhook.js';
 import { checkWebhookUrl, guardedPost } from './webhook-guard.js';
-import { createDiscordBot } from '../bots/discord/interactions.js';
 
 export interface Service {
   app: Hono;
@@ -80,6 +77,8 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
   const commands = { db, clock, digest: { weekday: config.digest.weekday, hour: config.digest.hour } };
   const extensions: ((app: Hono) => void)[] = [];
   if (config.slack) {
+    // Loaded only when Slack is configured: Bolt (with Express) is a fifth of the process's memory.
+    const [{ createSlackBot }, { createSlackInstaller }] = await Promise.all([import('../bots/slack/app.js'), import('../bots/slack/oauth.js')]);
     const slack = config.slack;
     // A workspace's OAuth installation wins; SLACK_BOT_TOKEN serves a single workspace.
     const installations = createSlackInstallationStore(db, clock);
@@ -104,6 +103,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     }
   }
   if (config.discord) {
+    const { createDiscordBot } = await import('../bots/discord/interactions.js');
     channels.discord = createDiscordChannel({ botToken: config.discord.botToken, apiUrl: config.discord.apiUrl });
     extensions.push(
       createDiscordBot({ log, applicationId: config.discord.applicationId, publicKey: config.discord.publicKey, apiUrl: config.discord.apiUrl, commands, answerDeadlineMs: deps.chatAnswerDeadlineMs }).routes,

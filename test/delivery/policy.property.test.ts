@@ -139,7 +139,7 @@ async function play(commands: Command[]): Promise<void> {
     await digestRun();
     await digestRun();
 
-    // What arrived, by outbox row (webhook-id msg_cw-<outbox id>-<part>).
+    // What arrived, by outbox row (webhook-id msg_cw-<installation>-<outbox id>-<part>).
     const ids = hook.received.map((r) => r.headers['webhook-id']!);
     expect(ids.filter((id, i) => ids.indexOf(id) !== i), 'messages that arrived twice').toEqual([]);
     const outboxRows = await s.database.db.all<{ id: number; kind: string; destination_id: string; status: string; start: number | null }>(
@@ -152,7 +152,7 @@ async function play(commands: Command[]): Promise<void> {
     const alerts = new Map<string, number[]>();
     const digests = new Map<string, number[]>();
     for (const r of hook.received) {
-      const outboxId = Number(/^msg_cw-(\d+)-\d+$/.exec(r.headers['webhook-id']!)![1]);
+      const outboxId = Number(/^msg_cw-[0-9a-z]{20}-(\d+)-\d+$/.exec(r.headers['webhook-id']!)![1]);
       const row = outbox.get(outboxId)!;
       const data = r.body.data;
       const carried: string[] =

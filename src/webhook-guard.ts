@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { lookup as lookupCallback, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
-import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
+import { Agent, buildConnector, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import { isPublicAddress } from './core/ip-address.js';
 import type { WebhookPost } from './delivery/channels/webhook.js';
 
@@ -9,7 +9,8 @@ import type { WebhookPost } from './delivery/channels/webhook.js';
  * Webhook URLs must not reach into our own network (SSRF): private, loopback, link-local and
  * other special-use addresses are refused after DNS resolution, both when a destination is
  * created and on every connection (the connection's own lookup refuses them, so a DNS answer
- * that changes between the check and the request cannot slip through).
+ * that changes between the check and the request cannot slip through; an IP literal, which
+ * Node connects to without a lookup, is judged by the connector itself).
  */
 /** Null when the URL may be called, else why not (for the 400 at creation). */
 export async function checkWebhookUrl(url: string, allowPrivate: boolean): Promise<string | null> {
@@ -25,22 +26,40 @@ export async function checkWebhookUrl(url: string, allowPrivate: boolean): Promi
   return bad ? `${host} resolves to ${bad}, a private, loopback or link-local address` : null;
 }
 
-/** An undici dispatcher whose connections refuse non-public addresses (unless allowed). */
-export function webhookDispatcher(allowPrivate: boolean): Agent {
-  return new Agent({
-    connect: {
-      lookup(hostname, options, callback) {
-        lookupCallback(hostname, { ...options, all: true }, (err, addresses) => {
-          if (err) return callback(err, '', 4);
-          const list = addresses as unknown as LookupAddress[];
-          const ok = allowPrivate ? list : list.filter((a) => isPublicAddress(a.address));
-          if (!ok.length) return callback(Object.assign(new Error(`refused: ${hostname} resolves only to private addresses`), { code: 'EADDRNOTPUBLIC' }), '', 4);
-          if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, ok);
-          callback(null, ok[0]!.address, ok[0]!.family);
-        });
-      },
+function refused(message: string): Error {
+  return Object.assign(new Error(`refused: ${message}`), { code: 'EADDRNOTPUBLIC' });
+}
+
+/**
+ * undici connection options whose connections refuse non-public addresses (unless allowed): a
+ * name through its lookup, an IP literal before connecting, since Node connects to a literal
+ * without any lookup. Whatever agent delivers webhooks builds its connector from these.
+ */
+export function guardedConnector(allowPrivate: boolean, options: buildConnector.BuildOptions = {}): buildConnector.connector {
+  const connect = buildConnector({
+    ...options,
+    lookup(hostname, lookupOptions, callback) {
+      lookupCallback(hostname, { ...lookupOptions, all: true }, (err, addresses) => {
+        if (err) return callback(err, '', 4);
+        const list = addresses as unknown as LookupAddress[];
+        const ok = allowPrivate ? list : list.filter((a) => isPublicAddress(a.address));
+        if (!ok.length) return callback(refused(`${hostname} resolves only to private addresses`), '', 4);
+        if ((lookupOptions as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, ok);
+        callback(null, ok[0]!.address, ok[0]!.family);
+      });
     },
   });
+  return (target, callback) => {
+    // undici hands over IPv6 literals without their brackets.
+    if (!allowPrivate && isIP(target.hostname) && !isPublicAddress(target.hostname))
+      return callback(refused(`${target.hostname} is a private, loopback or link-local address`), null);
+    connect(target, callback);
+  };
+}
+
+/** An undici dispatcher whose connections refuse non-public addresses (unless allowed). */
+export function webhookDispatcher(allowPrivate: boolean): Agent {
+  return new Agent({ connect: guardedConnector(allowPrivate) });
 }
 
 /** fetch for webhook deliveries: undici's, through the guarded agent. */

@@ -51,18 +51,53 @@ function parseV6(s: string): number[] | null {
   return [...head, ...(halves.length === 2 ? zeros.map(String) : []), ...rest].map((g) => (typeof g === 'number' ? g : parseInt(g, 16)));
 }
 
+/** The IPv4 address in groups `hi` and `lo` (16 bits each) as one number. */
+const v4Of = (hi: number, lo: number) => hi * 65536 + lo;
+
+/**
+ * IPv6 ranges that carry an IPv4 address inside: a connection to one of them may end at that
+ * IPv4 address (the kernel for mapped forms, a NAT64 or 6to4 relay, a Teredo peer), so each is
+ * judged by the IPv4 address it embeds. Null when the address embeds none.
+ */
+function embeddedV4(g: number[]): number[] | null {
+  const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  // ::a.b.c.d (IPv4-compatible, deprecated; :: and ::1 land in 0.0.0.0/8), ::ffff:a.b.c.d
+  // (IPv4-mapped) and ::ffff:0:a.b.c.d (IPv4-translated, RFC 2765).
+  if (zero(0, 6) || (zero(0, 5) && g[5] === 0xffff) || (zero(0, 4) && g[4] === 0xffff && g[5] === 0)) return [v4Of(g[6]!, g[7]!)];
+  // NAT64 well-known prefix 64:ff9b::/96 (RFC 6052): the last 32 bits.
+  if (g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6)) return [v4Of(g[6]!, g[7]!)];
+  // 6to4 2002::/16 (RFC 3056): bits 16-48 are the site's IPv4 address.
+  if (g[0] === 0x2002) return [v4Of(g[1]!, g[2]!)];
+  // Teredo 2001::/32 (RFC 4380): the server in bits 32-64, the client in the last 32 bits, inverted.
+  if (g[0] === 0x2001 && g[1] === 0) return [v4Of(g[2]!, g[3]!), v4Of(g[6]! ^ 0xffff, g[7]! ^ 0xffff)];
+  return null;
+}
+
+/** Special-use IPv6 ranges (IANA's registry) that a webhook has no business reaching. */
+function v6Blocked(g: number[]): boolean {
+  const a = g[0]!;
+  return (
+    (a & 0xfe00) === 0xfc00 || // fc00::/7 unique local
+    (a & 0xffc0) === 0xfe80 || // fe80::/10 link-local
+    (a & 0xffc0) === 0xfec0 || // fec0::/10 site-local (deprecated, still routed inside some networks)
+    (a & 0xff00) === 0xff00 || // ff00::/8 multicast
+    // 64:ff9b:1::/48, local-use NAT64 (RFC 8215): where the IPv4 address sits depends on the
+    // prefix length each network picks, and IANA lists the range as not globally reachable.
+    (a === 0x64 && g[1] === 0xff9b && g[2] === 1) ||
+    (a === 0x100 && g.slice(1, 4).every((x) => x === 0)) || // 100::/64 discard-only
+    (a === 0x2001 && g[1] === 0xdb8) // 2001:db8::/32 documentation
+  );
+}
+
+/** Whether a webhook may connect to this address (IPv4, or IPv6 with or without brackets). */
 export function isPublicAddress(address: string): boolean {
   const v4 = parseV4(address);
   if (v4 !== null) return !v4Blocked(v4);
   const g = parseV6(address.replace(/^\[|\]$/g, ''));
   if (!g) return false;
-  if (g.every((x) => x === 0)) return false; // ::
-  if (g.slice(0, 7).every((x) => x === 0) && g[7] === 1) return false; // ::1
-  if ((g[0]! & 0xfe00) === 0xfc00 || (g[0]! & 0xffc0) === 0xfe80 || (g[0]! & 0xff00) === 0xff00) return false;
-  if (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return false;
-  // IPv4-mapped (::ffff:a.b.c.d, in either notation): judged by the IPv4 rules.
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return !v4Blocked(g[6]! * 65536 + g[7]!);
-  return true;
+  const inside = embeddedV4(g);
+  if (inside) return !inside.some(v4Blocked);
+  return !v6Blocked(g);
 }
 
 export function isIpLiteral(host: string): boolean {

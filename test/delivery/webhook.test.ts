@@ -32,6 +32,50 @@ async function webhookSubscriber() {
   await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'anthropic', destination: dest.json.id });
   return { account, destination: dest.json };
 }
+/** Addresses a webhook must not reach, one or more per special-use range, and why. */
+const REFUSED: [string, string][] = [
+  ['127.0.0.1', 'IPv4 loopback'],
+  ['10.1.2.3', 'IPv4 private'],
+  ['172.16.0.1', 'IPv4 private'],
+  ['192.168.1.1', 'IPv4 private'],
+  ['169.254.169.254', 'IPv4 link-local (cloud metadata)'],
+  ['100.64.0.1', 'IPv4 shared address space'],
+  ['0.0.0.0', 'IPv4 this network'],
+  ['::', 'unspecified'],
+  ['::1', 'loopback'],
+  ['fe80::1', 'link-local'],
+  ['fd00::1', 'unique local'],
+  ['ff02::1', 'multicast'],
+  ['fec0::1', 'site-local fec0::/10'],
+  ['feff:ffff::1', 'site-local fec0::/10, its end'],
+  ['::127.0.0.1', 'IPv4-compatible ::a.b.c.d'],
+  ['::a9fe:a9fe', 'IPv4-compatible, hex groups'],
+  ['::ffff:127.0.0.1', 'IPv4-mapped'],
+  ['::ffff:7f00:1', 'IPv4-mapped, hex groups'],
+  ['::ffff:a9fe:a9fe', 'IPv4-mapped link-local'],
+  ['::ffff:0:127.0.0.1', 'IPv4-translated ::ffff:0:a.b.c.d'],
+  ['::ffff:0:c0a8:101', 'IPv4-translated, hex groups'],
+  ['2002:7f00:1::', '6to4 of 127.0.0.1'],
+  ['2002:a9fe:a9fe:1::1', '6to4 of 169.254.169.254'],
+  ['2002:c0a8:101::', '6to4 of 192.168.1.1'],
+  ['64:ff9b::127.0.0.1', 'NAT64 of 127.0.0.1'],
+  ['64:ff9b::a00:1', 'NAT64 of 10.0.0.1'],
+  ['64:ff9b:1::1', 'local-use NAT64 64:ff9b:1::/48'],
+  ['64:ff9b:1:808:8:800::', 'local-use NAT64, even of a public address'],
+  ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'Teredo, client 127.0.0.1'],
+  ['2001:0:4136:e378:8000:63bf:5601:5601', 'Teredo, client 169.254.169.254'],
+  ['2001:0:a00:1:8000:63bf:f7f7:f7f7', 'Teredo, server 10.0.0.1'],
+];
+/** Public addresses, including each embedding form around a public IPv4 address. */
+const ALLOWED: [string, string][] = [
+  ['93.184.216.34', 'IPv4'],
+  ['2606:4700::6810:85e5', 'IPv6 global unicast'],
+  ['::ffff:93.184.216.34', 'IPv4-mapped of a public address'],
+  ['64:ff9b::93.184.216.34', 'NAT64 of a public address'],
+  ['2002:5db8:d822::1', '6to4 of a public address'],
+  ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'Teredo of RFC 4380 (server 65.54.227.120, client 192.0.2.45)'],
+];
+
 const event = () => ({ ...fixtureEvents()['02-anthropic-consumer-terms-chat-retention-high.json'], detected_at: new Date(clock()).toISOString() });
 
 describe('webhook destinations', () => {
@@ -151,17 +195,43 @@ describe('a delivered webhook', () => {
 
 describe('webhook URLs', () => {
   it('refuse private, loopback and link-local addresses after DNS resolution', async () => {
-    for (const ip of ['127.0.0.1', '10.1.2.3', '192.168.1.1', '169.254.169.254', '::1', 'fe80::1', '172.16.0.1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', 'fd00::1']) expect(isPublicAddress(ip)).toBe(false);
-    for (const ip of ['93.184.216.34', '2606:4700::6810:85e5']) expect(isPublicAddress(ip)).toBe(true);
     expect(await checkWebhookUrl('https://localhost/hook', false)).toMatch(/localhost resolves to (127\.0\.0\.1|::1)/);
     expect(await checkWebhookUrl('https://[::1]/hook', false)).toMatch(/private, loopback or link-local/);
     expect(await checkWebhookUrl('https://[::ffff:169.254.169.254]/x', false)).toMatch(/private, loopback or link-local/);
   });
 
+  it.each(REFUSED)('refuse %s (%s), judged from the URL alone too (the Workers edition)', (ip) => {
+    expect(isPublicAddress(ip)).toBe(false);
+    expect(literalHostRefusal(`https://${ip.includes(':') ? `[${ip}]` : ip}/hook`)).not.toBeNull();
+  });
+
+  it.each(ALLOWED)('allow %s (%s)', (ip) => {
+    expect(isPublicAddress(ip)).toBe(true);
+    expect(literalHostRefusal(`https://${ip.includes(':') ? `[${ip}]` : ip}/hook`)).toBeNull();
+  });
+
   it('are judged from the URL alone where names are not resolved (the Workers edition)', () => {
-    for (const url of ['https://10.0.0.1/hook', 'https://[::1]/x', 'https://[::ffff:a9fe:a9fe]/x', 'https://localhost:8443/x', 'https://api.localhost/x', 'https://169.254.169.254/latest'])
+    for (const url of ['https://10.0.0.1/hook', 'https://[::1]/x', 'https://[::ffff:a9fe:a9fe]/x', 'https://localhost:8443/x', 'https://api.localhost/x', 'https://169.254.169.254/latest', 'https://0x7f.1/x', 'https://2130706433/x'])
       expect(literalHostRefusal(url), url).not.toBeNull();
     for (const url of ['https://hooks.example.com/x', 'https://93.184.216.34/x', 'https://[2606:4700::6810:85e5]/x']) expect(literalHostRefusal(url), url).toBeNull();
+  });
+
+  it('refuse at creation every IPv6 form that embeds a private IPv4 address, with a 400 naming url', async () => {
+    const strict = await testService({ WEBHOOK_ALLOW_PRIVATE: 'false' });
+    try {
+      const account = (await strict.call('POST', '/v1/accounts', { name: 'x', plan: 'monitor' })).json;
+      for (const [ip] of REFUSED) {
+        const url = `https://${ip.includes(':') ? `[${ip}]` : ip}/hook`;
+        const r = await strict.call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'webhook', url });
+        expect(r.status, url).toBe(400);
+        expect(r.json.issues[0], url).toMatchObject({ path: 'url', message: expect.stringMatching(/private, loopback or link-local/) });
+      }
+      expect((await strict.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data).toEqual([]);
+      const ok = await strict.call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'webhook', url: 'https://[64:ff9b::5db8:d822]/hook' });
+      expect(ok.status).toBe(201);
+    } finally {
+      await strict.dispose();
+    }
   });
 
   it('are refused at creation with a clear 400 unless WEBHOOK_ALLOW_PRIVATE is set', async () => {
@@ -197,4 +267,28 @@ describe('webhook URLs', () => {
       await strict.dispose();
     }
   });
+
+  it.each(['127.0.0.1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:0:127.0.0.1', '::127.0.0.1', '2002:7f00:1::1', '64:ff9b::7f00:1', '::1'])(
+    'are not connected to when a stored URL names %s literally (Node connects to a literal without a lookup)',
+    async (ip) => {
+      const strict = await testService({ WEBHOOK_ALLOW_PRIVATE: 'false', ALERT_GROUP_WAIT_SECONDS: '0' });
+      try {
+        const account = (await strict.call('POST', '/v1/accounts', { name: 'x', plan: 'monitor' })).json;
+        const dest = await strict.call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'webhook', url: 'https://93.184.216.34/hook' });
+        expect(dest.status).toBe(201);
+        // Written directly, as a row made before these ranges were refused would be.
+        const literal = hook.url.replace('127.0.0.1', ip.includes(':') ? `[${ip}]` : ip);
+        await strict.database.db.run(sql`UPDATE destinations SET url = ${literal} WHERE id = ${dest.json.id}`);
+        await strict.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: dest.json.id });
+        await strict.ingest(makeEvent({ detected_at: new Date().toISOString() }));
+        await strict.dispatcher.runOnce();
+        const [row] = await strict.database.db.all<{ status: string; last_error: string }>(sql`SELECT status, last_error FROM outbox`);
+        expect(row!.last_error).toMatch(/^webhook: refused: .* is a private, loopback or link-local address$/);
+        expect(hook.received).toHaveLength(0);
+        expect(hook.connections()).toBe(0);
+      } finally {
+        await strict.dispose();
+      }
+    },
+  );
 });

@@ -35,7 +35,9 @@ export async function startWebhookReceiver() {
       res.end();
     });
   });
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}/hooks/clausewatch`, received, state, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url: `http://127.0.0.1:${port}/hooks/clausewatch`, received, state, connections: () => connections, close: () => new Promise<void>((r) => server.close(() => r())) };
 }

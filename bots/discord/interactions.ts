@@ -39,12 +39,17 @@ function executionContext(c: Context): { waitUntil(p: Promise<unknown>): void } 
 
 const hex = (s: string) => Uint8Array.from(s.match(/../g)?.map((b) => parseInt(b, 16)) ?? []);
 
+/** How far the signed timestamp may be from our clock, either way: Slack's window, and Bolt's. */
+const MAX_SIGNATURE_AGE_S = 5 * 60;
+
 /**
  * Ed25519 over timestamp + raw body with the application's public key, through WebCrypto (the
- * same code runs on Workers). Checked before anything else is read.
+ * same code runs on Workers). Checked before anything else is read. The signed timestamp (Unix
+ * seconds) must be within 5 minutes of `now`, so a captured interaction cannot be replayed later.
  */
-export async function verifyDiscordSignature(publicKey: CryptoKey, signature: string | undefined, timestamp: string | undefined, body: string): Promise<boolean> {
-  if (!signature || !timestamp || !/^[0-9a-f]{128}$/i.test(signature)) return false;
+export async function verifyDiscordSignature(publicKey: CryptoKey, signature: string | undefined, timestamp: string | undefined, body: string, now: number): Promise<boolean> {
+  if (!signature || !timestamp || !/^[0-9a-f]{128}$/i.test(signature) || !/^\d{1,12}$/.test(timestamp)) return false;
+  if (Math.abs(now / 1000 - Number(timestamp)) > MAX_SIGNATURE_AGE_S) return false;
   try {
     return await crypto.subtle.verify('Ed25519', publicKey, hex(signature), new TextEncoder().encode(timestamp + body));
   } catch {
@@ -95,8 +100,8 @@ export function createDiscordBot(deps: DiscordBotDeps) {
   async function handle(c: Context) {
     // Capped before the signature is checked: an unsigned 60 MB body is refused unread.
     const raw = await readTextBody(c, CHAT_MAX_BYTES);
-    const valid = await verifyDiscordSignature(await publicKey(), c.req.header('x-signature-ed25519'), c.req.header('x-signature-timestamp'), raw);
-    if (!valid) return c.json({ error: 'invalid_signature', message: 'The Discord signature is missing or wrong.' }, 401);
+    const valid = await verifyDiscordSignature(await publicKey(), c.req.header('x-signature-ed25519'), c.req.header('x-signature-timestamp'), raw, deps.commands.clock());
+    if (!valid) return c.json({ error: 'invalid_signature', message: 'The Discord signature is missing, wrong or not from the last 5 minutes.' }, 401);
     let interaction: APIInteraction;
     try {
       interaction = JSON.parse(raw);

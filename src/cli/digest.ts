@@ -10,7 +10,7 @@ import { openDatabase } from '../db.js';
 import { createLogger } from '../log.js';
 import { createService, defaultOutboxDir } from '../service.js';
 import { systemClock } from '../core/clock.js';
-import { isRfc3339 } from '../core/event.js';
+import { parseTimestamp } from '../core/event.js';
 import { countDueDigests, dueDigests } from '../schedule/digests.js';
 import { digestTick, tickIsAhead } from '../schedule/tick.js';
 import { loadDigests } from '../delivery/digest-content.js';
@@ -19,8 +19,9 @@ import { progressBar } from './progress.js';
 
 async function main() {
   const { values } = parseArgs({ options: { at: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } } });
-  if (values.at && !isRfc3339(values.at)) throw new Error('--at takes an RFC 3339 time such as 2026-11-30T09:00:00Z');
-  const at = values.at ? Date.parse(values.at) : Date.now();
+  const given = values.at === undefined ? Date.now() : parseTimestamp(values.at);
+  if (given === null) throw new Error('--at takes an RFC 3339 time such as 2026-11-30T09:00:00Z');
+  const at = given;
   // Only a dry run may look ahead: a real one would build a week that has not ended yet.
   if (!values['dry-run'] && tickIsAhead(at, Date.now())) throw new Error('--at is in the future: a digest covers a week that has ended (use --dry-run to look ahead)');
   const config = loadConfig(process.env);

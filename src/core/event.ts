@@ -29,18 +29,44 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 function validDate(y: number, m: number, d: number): boolean {
-  const dt = new Date(Date.UTC(y, m - 1, d));
+  const dt = new Date(0);
+  dt.setUTCFullYear(y, m - 1, d); // not Date.UTC, which reads years 0-99 as 1900-1999
   return dt.getUTCFullYear() === y && dt.getUTCMonth() === m - 1 && dt.getUTCDate() === d;
 }
 
-export function isRfc3339(value: string): boolean {
+/**
+ * The one parser of every timestamp field (detected_at, checked_at, since, at): milliseconds of
+ * an RFC 3339 timestamp with an offset, or null. A leap second (23:59:60) is refused, not
+ * normalised: RFC 3339 allows it, but JavaScript dates cannot hold it (`Date.parse` gives NaN),
+ * and none has been inserted since 2016.
+ */
+export function parseTimestamp(value: string): number | null {
   const m = RFC3339.exec(value);
-  if (!m) return false;
+  if (!m) return null;
   const [, y, mo, d, h, mi, s, , , oh, om] = m;
-  if (!validDate(Number(y), Number(mo), Number(d))) return false;
-  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) return false;
-  if (oh !== undefined && (Number(oh) > 23 || Number(om) > 59)) return false;
-  return true;
+  if (!validDate(Number(y), Number(mo), Number(d))) return null;
+  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return null;
+  if (oh !== undefined && (Number(oh) > 23 || Number(om) > 59)) return null;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+export const isRfc3339 = (value: string): boolean => parseTimestamp(value) !== null;
+
+/** A timestamp field of a request body or query: RFC 3339 with an offset, as parseTimestamp reads it. */
+export const timestampField = (example: string) =>
+  z.string().refine(isRfc3339, `an RFC 3339 timestamp with an offset, such as ${example} (a leap second, :60, is not accepted)`);
+
+/**
+ * How far ahead of our clock a producer's observation time may be (clock skew). Later than that
+ * it is a mistake, and a costly one: a checked_at in the future would count a document as
+ * verified until then, switching off its stale detection.
+ */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+/** The issue of an observation time (ms) too far in the future, or null. */
+export function futureTimeIssue(path: string, at: number, now: number): FieldIssue | null {
+  return at - now > MAX_FUTURE_SKEW_MS ? { path, message: `not more than 5 minutes in the future (it is ${new Date(now).toISOString()} here)` } : null;
 }
 
 /** Links end up in href attributes and chat markup: only http(s), never javascript: or data:. */
@@ -94,7 +120,7 @@ export const changeEventSchema = z.looseObject({
   title: text(300),
   summary: text(5_000).optional(),
   impact: text(5_000).optional(),
-  detected_at: z.string().refine(isRfc3339, 'an RFC 3339 timestamp with an offset, such as 2026-02-27T06:04:11Z'),
+  detected_at: timestampField('2026-02-27T06:04:11Z'),
   evidence: z
     .looseObject({
       sha256: sha256.optional(),
@@ -149,26 +175,31 @@ function issuesOf(error: z.ZodError, prefix: (string | number)[]): FieldIssue[] 
 
 /**
  * Validates a POST /v1/events body, one event or `{events: [...]}`, and collects every field error
- * of every event so a producer can fix a whole batch in one go.
+ * of every event so a producer can fix a whole batch in one go. With `now`, a detected_at more
+ * than MAX_FUTURE_SKEW_MS ahead of it is one of them.
  */
-export function parseEventBody(body: unknown): ParsedEventBody {
+export function parseEventBody(body: unknown, now?: number): ParsedEventBody {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return { ok: false, issues: [{ path: '(body)', message: 'a change event object, or {"events": [...]}' }] };
   }
-  if ('events' in body) {
-    const batch = batchSchema.safeParse(body);
-    if (!batch.success) return { ok: false, issues: issuesOf(batch.error, []) };
-    const events: ChangeEvent[] = [];
-    const issues: FieldIssue[] = [];
-    batch.data.events.forEach((raw, index) => {
-      const r = changeEventSchema.safeParse(raw);
-      if (r.success) events.push(r.data);
-      else issues.push(...issuesOf(r.error, ['events', index]));
-    });
-    return issues.length ? { ok: false, issues } : { ok: true, events, batch: true };
+  const batch = 'events' in body;
+  let raws: unknown[] = [body];
+  if (batch) {
+    const b = batchSchema.safeParse(body);
+    if (!b.success) return { ok: false, issues: issuesOf(b.error, []) };
+    raws = b.data.events;
   }
-  const r = changeEventSchema.safeParse(body);
-  return r.success ? { ok: true, events: [r.data], batch: false } : { ok: false, issues: issuesOf(r.error, []) };
+  const events: ChangeEvent[] = [];
+  const issues: FieldIssue[] = [];
+  raws.forEach((raw, index) => {
+    const prefix = batch ? ['events', index] : [];
+    const r = changeEventSchema.safeParse(raw);
+    if (!r.success) return issues.push(...issuesOf(r.error, prefix));
+    const future = now === undefined ? null : futureTimeIssue([...prefix, 'detected_at'].join('.'), parseTimestamp(r.data.detected_at)!, now);
+    if (future) issues.push(future);
+    else events.push(r.data);
+  });
+  return issues.length ? { ok: false, issues } : { ok: true, events, batch };
 }
 
 /** Stable JSON (keys sorted) of a parsed event: two sends of the same event compare equal. */

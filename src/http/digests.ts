@@ -5,7 +5,7 @@ import type { AppDeps } from './deps.js';
 import { readJsonBody } from './body.js';
 import { invalid, parseOrThrow } from './errors.js';
 import { requireToken } from './auth.js';
-import { isRfc3339 } from '../core/event.js';
+import { parseTimestamp, timestampField } from '../core/event.js';
 import { digestTick, tickIsAhead } from '../schedule/tick.js';
 import { loadDigests } from '../delivery/digest-content.js';
 import { renderDigestEmail } from '../render/digest-email.js';
@@ -16,7 +16,7 @@ import { addDays } from '../core/zoned-time.js';
 import { page } from './pages/layout.js';
 
 const runBody = z.strictObject({
-  at: z.string().refine(isRfc3339, 'an RFC 3339 timestamp such as 2026-11-30T09:00:00Z').optional(),
+  at: timestampField('2026-11-30T09:00:00Z').optional(),
 });
 
 const invalidLink = (c: Context) =>
@@ -31,7 +31,7 @@ export function digestRoutes(deps: AppDeps) {
     // The body is optional: no body runs the digests due now.
     const hasBody = c.req.raw.body !== null && c.req.header('content-length') !== '0';
     const b = parseOrThrow(runBody, hasBody ? await readJsonBody(c, 'invalid_request') : {}, 'invalid_request');
-    const at = b.at ? Date.parse(b.at) : deps.clock();
+    const at = b.at ? parseTimestamp(b.at)! : deps.clock();
     // A run may catch up on the past, never jump ahead (see MAX_TICK_AHEAD_MS).
     if (tickIsAhead(at, deps.clock())) throw invalid('invalid_request', [{ path: 'at', message: 'not in the future: a digest covers a week that has ended' }]);
     const r = await digestTick(deps.db, at, deps.clock());

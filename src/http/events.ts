@@ -4,7 +4,7 @@ import type { AppDeps } from './deps.js';
 import { readJsonBody } from './body.js';
 import { ApiError, invalid, parseOrThrow } from './errors.js';
 import { requireToken } from './auth.js';
-import { parseEventBody, isRfc3339 } from '../core/event.js';
+import { parseEventBody, parseTimestamp, timestampField } from '../core/event.js';
 import { ingestEvents } from '../ingest/ingest.js';
 import { restoreDocuments } from '../ingest/health.js';
 import { listEvents, EVENT_CURSOR } from '../store/events.js';
@@ -13,7 +13,7 @@ import { PLATFORM_SLUG } from '../core/event.js';
 
 const listQuery = z.object({
   platform: z.string().regex(PLATFORM_SLUG, 'a platform slug such as openai').optional(),
-  since: z.string().refine(isRfc3339, 'an RFC 3339 timestamp such as 2026-11-01T00:00:00Z').optional(),
+  since: timestampField('2026-11-01T00:00:00Z').optional(),
   ...pageQuery(EVENT_CURSOR),
 });
 
@@ -22,7 +22,7 @@ export function eventRoutes(deps: AppDeps) {
 
   app.post('/', requireToken(() => deps.config.ingestTokens, 'ingest'), async (c) => {
     const body = await readJsonBody(c, 'invalid_event');
-    const parsed = parseEventBody(body);
+    const parsed = parseEventBody(body, deps.clock());
     if (!parsed.ok) throw invalid('invalid_event', parsed.issues, parsed.issues.some((i) => i.path.startsWith('events.')) ? 'batch' : 'event');
     const outcome = await ingestEvents(
       { db: deps.db, clock: deps.clock, alertMaxAgeHours: deps.config.alertMaxAgeHours, flapWindowHours: deps.config.flapWindowHours },
@@ -49,7 +49,7 @@ export function eventRoutes(deps: AppDeps) {
 
   app.get('/', requireToken(() => deps.config.adminTokens, 'admin'), async (c) => {
     const q = parseOrThrow(listQuery, c.req.query(), 'invalid_query');
-    const page = await listEvents(deps.db, { platformSlug: q.platform, since: q.since ? Date.parse(q.since) : undefined }, q.limit, q.cursor);
+    const page = await listEvents(deps.db, { platformSlug: q.platform, since: q.since ? parseTimestamp(q.since)! : undefined }, q.limit, q.cursor);
     return c.json({
       data: page.data.map((e) => ({
         ...e.event,

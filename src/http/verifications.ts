@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import type { AppDeps } from './deps.js';
 import { readJsonBody } from './body.js';
-import { parseOrThrow } from './errors.js';
+import { invalid, parseOrThrow } from './errors.js';
+import { futureTimeIssue, parseTimestamp } from '../core/event.js';
 import { requireToken } from './auth.js';
 import { recordVerifications, verificationsSchema } from '../ingest/verifications.js';
 import { restoreDocuments } from '../ingest/health.js';
@@ -10,6 +11,11 @@ export function verificationRoutes(deps: AppDeps) {
   const app = new Hono();
   app.post('/', requireToken(() => deps.config.ingestTokens, 'ingest'), async (c) => {
     const body = parseOrThrow(verificationsSchema, await readJsonBody(c, 'invalid_verification'), 'invalid_verification');
+    // A check from the future would count its document as verified until then, silencing the
+    // stale detection of a tracker that stops.
+    const now = deps.clock();
+    const future = body.checks.flatMap((check, i) => futureTimeIssue(`checks.${i}.checked_at`, parseTimestamp(check.checked_at)!, now) ?? []);
+    if (future.length) throw invalid('invalid_verification', future);
     const r = await recordVerifications(deps.db, body);
     // A verified document that was silent too long ends its monitoring outage.
     const restored = await restoreDocuments(deps.db, deps.clock(), deps.config.staleAfterHours);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
-import { isRfc3339, PLATFORM_SLUG } from '../core/event.js';
+import { parseTimestamp, PLATFORM_SLUG, timestampField } from '../core/event.js';
 
 export const MAX_CHECKS = 5_000;
 
@@ -11,7 +11,7 @@ export const verificationsSchema = z.strictObject({
       z.strictObject({
         platform: z.string().regex(PLATFORM_SLUG, 'a platform slug such as openai'),
         document: z.string().trim().min(1, 'the document’s id or title').max(300, 'at most 300 characters'),
-        checked_at: z.string().refine(isRfc3339, 'an RFC 3339 timestamp with an offset'),
+        checked_at: timestampField('2026-11-20T06:00:00Z'),
         sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hexadecimal characters').optional(),
       }),
     )
@@ -27,7 +27,7 @@ export type Verifications = z.output<typeof verificationsSchema>;
  * the answer says which checks named no known document.
  */
 export async function recordVerifications(db: Db, body: Verifications): Promise<{ verified: number; unknown: { platform: string; document: string }[] }> {
-  const rows = body.checks.map((c) => ({ slug: c.platform, doc: c.document, key: c.document.trim().toLowerCase(), at: Date.parse(c.checked_at), sha: c.sha256 ?? null }));
+  const rows = body.checks.map((c) => ({ slug: c.platform, doc: c.document, key: c.document.trim().toLowerCase(), at: parseTimestamp(c.checked_at)!, sha: c.sha256 ?? null }));
   const json = JSON.stringify(rows);
   const [updated, known] = (await db.batch([
     db.run(sql`

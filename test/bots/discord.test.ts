@@ -33,9 +33,11 @@ afterEach(async () => {
   await discord.close();
 });
 
+/** Discord's headers for `body`, signed `ageSeconds` before the service's clock. */
+const signed = (body: string, ageSeconds = 0) => keys.headers(body, String(Math.floor(clock() / 1000) - ageSeconds));
 async function interact(payload: unknown, headers?: Record<string, string>) {
   const body = JSON.stringify(payload);
-  return s.call('POST', '/discord/interactions', body, null, headers ?? keys.headers(body));
+  return s.call('POST', '/discord/interactions', body, null, headers ?? signed(body));
 }
 const count = async (table: string) => (await s.database.db.all<{ n: number }>(sql.raw(`SELECT count(*) AS n FROM ${table}`)))[0]!.n;
 
@@ -49,9 +51,20 @@ describe('/clausewatch in Discord', () => {
     expect((await s.call('POST', '/discord/interactions', body, null, { 'content-type': 'application/json' })).status).toBe(401);
     const other = discordKeys();
     expect((await s.call('POST', '/discord/interactions', body, null, other.headers(body))).status).toBe(401);
-    const signed = keys.headers(body);
-    expect((await s.call('POST', '/discord/interactions', body.replace('openai', 'stripe'), null, signed)).status).toBe(401);
+    expect((await s.call('POST', '/discord/interactions', body.replace('openai', 'stripe'), null, signed(body))).status).toBe(401);
     expect(await count('accounts')).toBe(0);
+  });
+
+  it('refuses with 401 an interaction signed more than 5 minutes before or after its clock, as Slack requests are', async () => {
+    const body = JSON.stringify(slash('subscribe', [{ name: 'platform', value: 'openai' }]));
+    for (const age of [301, 24 * 3600, -301]) {
+      const r = await s.call('POST', '/discord/interactions', body, null, signed(body, age));
+      expect(r.status, `signed ${age} s before`).toBe(401);
+    }
+    expect(await count('accounts')).toBe(0);
+    // Within the window either way (clock skew), the same interaction is taken.
+    expect((await s.call('POST', '/discord/interactions', body, null, signed(body, 299))).json.data.content).toContain('now watches');
+    expect((await s.call('POST', '/discord/interactions', body, null, signed(body, -299))).status).toBe(200);
   });
 
   it('subscribes the channel on the server’s free account, with an ephemeral reply', async () => {
@@ -100,7 +113,7 @@ describe('/clausewatch in Discord on a slow database', () => {
     );
     try {
       const body = JSON.stringify(slash('subscribe', [{ name: 'platform', value: 'openai' }]));
-      const r = await slow.call('POST', '/discord/interactions', body, null, keys.headers(body));
+      const r = await slow.call('POST', '/discord/interactions', body, null, signed(body));
       expect(r.json).toEqual({ type: 5, data: { flags: 64 } });
       await expect.poll(() => discord.edits.length).toBe(1);
       expect(discord.edits[0]!.path).toBe('/api/v10/webhooks/999/interaction-token/messages/@original');
@@ -184,6 +197,7 @@ describe('Discord delivery', () => {
     const events = Array.from({ length: 30 }, (_, i) =>
       makeEvent({ id: `d${i}`, platform: { slug: 'reddit' }, document: { title: 'Reddit User Agreement' }, title: `Change ${i}`, summary: 'z'.repeat(900), detected_at: '2026-11-26T06:00:00Z' }),
     );
+    clock.set('2026-11-26T06:00:00Z');
     await s.ingest({ events });
     await s.database.db.run(sql`UPDATE matches SET alert_state = 'none'`);
     clock.set('2026-11-30T09:00:00Z');
@@ -204,6 +218,7 @@ describe('Discord delivery', () => {
     const events = Array.from({ length: 25 }, (_, i) =>
       makeEvent({ id: `s${i}`, platform: { slug: 'reddit' }, document: { title: 'Reddit User Agreement' }, title: `Change ${i}`, summary: 'Short.', detected_at: '2026-11-26T06:00:00Z' }),
     );
+    clock.set('2026-11-26T06:00:00Z');
     await s.ingest({ events });
     await s.database.db.run(sql`UPDATE matches SET alert_state = 'none'`);
     clock.set('2026-11-30T09:00:00Z');

@@ -189,6 +189,7 @@ describe('Slack delivery', () => {
   it('splits a long digest into messages Slack accepts, in order', async () => {
     const account = await monitorChannel(['openai', 'anthropic', 'stripe']);
     const events = Array.from({ length: 70 }, (_, i) => makeEvent({ id: `d${i}`, title: `Change ${i}`, summary: 'y'.repeat(2_000 + i), detected_at: '2026-11-26T06:00:00Z' }));
+    clock.set('2026-11-26T06:00:00Z');
     await s.ingest({ events });
     await s.database.db.run(sql`UPDATE matches SET alert_state = 'none'`); // digest only
     clock.set('2026-11-30T09:00:00Z');

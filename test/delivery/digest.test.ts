@@ -6,7 +6,7 @@ import { makeEvent } from '../support/app.js';
 
 // Monday 30 November 2026, 09:00 UTC: the default digest time of UTC accounts.
 const MONDAY_9 = '2026-11-30T09:00:00Z';
-const ctx = withSmtpService({ ALERT_GROUP_WAIT_SECONDS: '60', ALERT_MAX_AGE_HOURS: '100000' }, '2026-11-25T07:00:00Z');
+const ctx = withSmtpService({ ALERT_GROUP_WAIT_SECONDS: '60', ALERT_MAX_AGE_HOURS: '100000' }, '2026-11-26T07:00:00Z');
 const clock = ctx.clock;
 let s: TestService;
 let smtp: TestSmtpServer;
@@ -222,7 +222,7 @@ describe('weekly digests', () => {
 
   it('refuses a bad or future `at` and needs the admin token', async () => {
     expect((await s.call('POST', '/v1/digests/run', { at: 'monday' })).status).toBe(400);
-    // The clock stands on 25 November: the week to MONDAY_9 has not ended, so nothing is built early.
+    // The clock stands on 26 November: the week to MONDAY_9 has not ended, so nothing is built early.
     const early = await s.call('POST', '/v1/digests/run', { at: MONDAY_9 });
     expect(early.status).toBe(400);
     expect(early.json.issues).toEqual([{ path: 'at', message: expect.stringContaining('not in the future') }]);

@@ -75,6 +75,7 @@ describe('monitor health', () => {
   it('tells free accounts in the digest, apart from changes, with last-verified times', async () => {
     await emailSubscriber(s, 'free@acme.test', ['openai'], 'free');
     await s.ingest(makeEvent({ id: 'seen', detected_at: '2026-11-20T06:00:00Z' }));
+    clock.set('2026-11-24T06:00:00Z');
     await verify([{ platform: 'openai', document: 'OpenAI Privacy Policy', checked_at: '2026-11-24T06:00:00Z' }]);
     clock.set('2026-11-25T00:00:00Z');
     await checkStaleDocuments(s.database.db, clock(), 48);

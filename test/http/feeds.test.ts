@@ -61,6 +61,7 @@ describe('Atom feeds', () => {
 
   it('escape hostile titles so the feed stays well-formed XML with the text intact', async () => {
     const hostile = fixtureEvents()['99-hostile-escaping.json'];
+    t.clock.set(hostile.detected_at);
     await t.ingest(hostile);
     const xml = await (await get(`/feeds/${hostile.platform.slug}.atom`)).text();
     expect(() => new XMLParser().parse(xml, true)).not.toThrow();

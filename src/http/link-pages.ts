@@ -39,13 +39,34 @@ export function linkPageRoutes(deps: AppDeps) {
   const describe = (d: DestinationRow) =>
     d.type === 'email' ? d.address : d.type === 'slack' ? `Slack channel ${d.slackChannel}` : d.type === 'discord' ? 'a Discord channel' : 'a webhook';
 
+  // Double opt-in: the link in the mail opens a page whose button confirms. A GET never
+  // confirms, because mail scanners open every link of a mail (as with unsubscribe below).
   app.get('/confirm/:token', async (c) => {
     const d = await destinationFor(c, 'confirm');
-    if (!d) return invalidLink(c);
-    // Only an unconfirmed address is activated: an old confirm link must not undo an unsubscribe.
-    if (d.status === 'disabled') return invalidLink(c);
+    // An old confirm link must not undo an unsubscribe.
+    if (!d || d.status === 'disabled') return invalidLink(c);
+    if (d.status === 'active') return confirmedPage(c, d);
+    const subs = await listSubscriptions(deps.db, d.accountId, { destinationId: d.id });
+    return c.html(
+      page(
+        'Confirm your subscription',
+        html`<h1>Confirm your subscription</h1>
+          <p>${describe(d)} will receive the weekly digest of changes to ${subs.map((s) => s.platform.name).join(', ') || 'the platforms you choose'}.</p>
+          <form method="post"><button type="submit">Confirm subscription</button></form>
+          <p class="muted" style="margin-top:16px">Did not sign up? Ignore this page: nothing is sent until the button is pressed.</p>`,
+      ),
+    );
+  });
+
+  app.post('/confirm/:token', async (c) => {
+    const d = await destinationFor(c, 'confirm');
+    if (!d || d.status === 'disabled') return invalidLink(c);
     if (d.status === 'unconfirmed') await activateDestination(deps.db, deps.clock, d.id);
     deps.log.info('destination.confirmed', { destinationId: d.id });
+    return confirmedPage(c, d);
+  });
+
+  async function confirmedPage(c: Context, d: DestinationRow) {
     const subs = await listSubscriptions(deps.db, d.accountId, { destinationId: d.id });
     const manage = await deps.links.url('manage', d.id);
     return c.html(
@@ -57,7 +78,7 @@ export function linkPageRoutes(deps: AppDeps) {
           <p><a href="${manage}">Manage your subscription</a></p>`,
       ),
     );
-  });
+  }
 
   app.get('/unsubscribe/:token', async (c) => {
     const d = await destinationFor(c, 'unsubscribe');

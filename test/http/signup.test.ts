@@ -33,9 +33,17 @@ describe('self-serve sign-up', () => {
     expect(confirmation!.parsed.subject).toBe('Confirm your ClauseWatch subscription');
     expect(confirmation!.parsed.html).toContain('OpenAI');
 
+    // The link opens a page with a button; a mail scanner's GET confirms nothing.
     const page = await s.call('GET', linkIn(confirmation!, 'confirm'), undefined, null);
     expect(page.status).toBe(200);
-    expect(page.text).toContain('You are subscribed');
+    expect(page.text).toContain('<form method="post"><button type="submit">Confirm subscription</button></form>');
+    expect(page.text).not.toContain('You are subscribed');
+    expect((await s.ingest(makeEvent({ id: 'after-scanner' }))).json.matched).toBe(0);
+    const confirmed = await s.call('POST', linkIn(confirmation!, 'confirm'), '', null, { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.text).toContain('You are subscribed');
+    // Opening the link again says so, and changes nothing.
+    expect((await s.call('GET', linkIn(confirmation!, 'confirm'), undefined, null)).text).toContain('You are subscribed');
 
     expect((await s.ingest(makeEvent({ id: 'after-confirm' }))).json.matched).toBe(1);
     clock.advance(61_000);
@@ -75,7 +83,7 @@ describe('self-serve sign-up', () => {
     await signup({ email: 'ana@example.test', platform: 'openai' });
     await s.dispatcher.runOnce();
     const [c] = await smtp.waitFor(1);
-    await s.call('GET', linkIn(c!, 'confirm'), undefined, null);
+    await s.call('POST', linkIn(c!, 'confirm'), '', null, { 'content-type': 'application/x-www-form-urlencoded' });
     clock.advance(11 * 60_000);
     const again = await signup({ email: 'ana@example.test', platform: 'openai' });
     expect(again.status).toBe(202);
@@ -137,6 +145,7 @@ describe('signed links', () => {
     const id = await confirmedDestination();
     const manageToken = await s.links.token('manage', id);
     expect((await s.call('GET', `/confirm/${manageToken}`, undefined, null)).status).toBe(400);
+    expect((await s.call('POST', `/confirm/${manageToken}`, undefined, null)).status).toBe(400);
     expect((await s.call('POST', `/unsubscribe/${manageToken}`, undefined, null)).status).toBe(400);
     const [h, p, sig] = manageToken.split('.');
     const forged = `${h}.${Buffer.from(JSON.stringify({ sub: 'dst_other', aud: 'manage', iat: 1 })).toString('base64url')}.${sig}`;
@@ -149,6 +158,7 @@ describe('signed links', () => {
     const token = await s.links.token('confirm', id);
     clock.advance(8 * 86_400_000);
     expect((await s.call('GET', `/confirm/${token}`, undefined, null)).status).toBe(400);
+    expect((await s.call('POST', `/confirm/${token}`, undefined, null)).status).toBe(400);
   });
 
   it('shows an unsubscribe page on GET without unsubscribing, and unsubscribes on its form POST', async () => {
@@ -211,9 +221,10 @@ describe('an old confirmation link', () => {
     await signup({ email: 'ana@example.test', platform: 'openai' });
     const id = (await s.database.db.all<{ id: string }>(sql`SELECT id FROM destinations`))[0]!.id;
     const confirm = await s.links.token('confirm', id);
-    await s.call('GET', `/confirm/${confirm}`, undefined, null);
+    await s.call('POST', `/confirm/${confirm}`, undefined, null);
     await s.call('POST', `/unsubscribe/${await s.links.token('unsubscribe', id)}`, 'List-Unsubscribe=One-Click', null, { 'content-type': 'application/x-www-form-urlencoded' });
     expect((await s.call('GET', `/confirm/${confirm}`, undefined, null)).status).toBe(400);
+    expect((await s.call('POST', `/confirm/${confirm}`, undefined, null)).status).toBe(400);
     expect((await s.database.db.all<{ status: string }>(sql`SELECT status FROM destinations`))[0]!.status).toBe('disabled');
   });
 });

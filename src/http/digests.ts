@@ -28,8 +28,12 @@ export function digestRoutes(deps: AppDeps) {
   // What a scheduler tick at `at` does. The outbox key per destination and period makes a second
   // run, or another process's tick, send nothing twice.
   app.post('/v1/digests/run', requireToken(() => deps.config.adminTokens, 'admin'), async (c) => {
-    // The body is optional: no body runs the digests due now.
-    const hasBody = c.req.raw.body !== null && c.req.header('content-length') !== '0';
+    // The body is optional: no body runs the digests due now. A plain `curl -X POST` sends
+    // neither Content-Type nor Content-Length nor Transfer-Encoding: an HTTP/1.1 request without
+    // the last two has no body (RFC 9112, 6.3), though Node's server still hands one over, empty.
+    const header = (name: string) => c.req.header(name);
+    const hasBody =
+      c.req.raw.body !== null && header('content-length') !== '0' && (header('content-type') !== undefined || header('content-length') !== undefined || header('transfer-encoding') !== undefined);
     const b = parseOrThrow(runBody, hasBody ? await readJsonBody(c, 'invalid_request') : {}, 'invalid_request');
     const at = b.at ? parseTimestamp(b.at)! : deps.clock();
     // A run may catch up on the past, never jump ahead (see MAX_TICK_AHEAD_MS).

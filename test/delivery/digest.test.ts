@@ -2,7 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import type { TestSmtpServer } from '../support/smtp.js';
 import { emailSubscriber, testService, withSmtpService, type TestService } from '../support/service.js';
-import { makeEvent } from '../support/app.js';
+import { ADMIN_TOKEN, makeEvent } from '../support/app.js';
+import { serve } from '@hono/node-server';
+import { connect, type AddressInfo } from 'node:net';
 
 // Monday 30 November 2026, 09:00 UTC: the default digest time of UTC accounts.
 const MONDAY_9 = '2026-11-30T09:00:00Z';
@@ -229,5 +231,23 @@ describe('weekly digests', () => {
     expect((await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE kind = 'digest'`))[0]!.n).toBe(0);
     expect((await s.call('POST', '/v1/digests/run', { at: MONDAY_9 }, null)).status).toBe(401);
     expect((await s.call('POST', '/v1/digests/run', undefined)).status).toBe(202); // no body: now
+  });
+
+  it('runs the digests due now for a plain `curl -X POST` with the admin token: no body, no content type', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    clock.set(MONDAY_9);
+    const server = serve({ fetch: s.app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    try {
+      // What curl sends for `curl -X POST -H 'Authorization: Bearer …' …/v1/digests/run`, byte for byte.
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      socket.write(`POST /v1/digests/run HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nConnection: close\r\n\r\n`);
+      let answer = '';
+      for await (const chunk of socket) answer += chunk;
+      expect(answer).toMatch(/^HTTP\/1\.1 202 /);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ at: '2026-11-30T09:00:00.000Z', due: 1, enqueued: 1 });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -10,6 +10,7 @@ import { activateDestination, createDestination, type DestinationRow } from '../
 import { listSubscriptions, subscribe, unsubscribePlatform } from '../store/subscriptions.js';
 import { findPlatform, searchPlatforms } from '../store/platforms.js';
 import type { Weekday } from '../core/schedule-time.js';
+import { chatIdsRefusal } from '../core/chat-ids.js';
 
 /**
  * `/clausewatch`, the same in Slack and Discord: parse the sub-command, act on the channel it was
@@ -154,6 +155,9 @@ async function unknownPlatform(deps: CommandDeps, slug: string): Promise<ChatRep
 }
 
 export async function runCommand(deps: CommandDeps, ctx: ChatContext, command: ChatCommand): Promise<ChatReply> {
+  // What becomes an account or a destination passes the checks the API and its lookups apply.
+  const refusal = command.name === 'help' || command.name === 'platforms' ? null : chatIdsRefusal(ctx.platform, ctx.workspaceId, ctx.channelId);
+  if (refusal) return { ok: false, title: 'This channel cannot be used', lines: [[`ClauseWatch expected ${refusal}, and was sent something else.`]] };
   switch (command.name) {
     case 'help':
       return help(command.unknown);

@@ -7,6 +7,7 @@ import { createAccount, getAccount, listAccounts, platformsInUse, updateAccount,
 import { PLAN_NAMES, PLANS } from '../core/plans.js';
 import { isTimeZone, WEEKDAYS } from '../core/schedule-time.js';
 import { pageQuery } from './query.js';
+import { discordGuildId, slackTeamId } from '../core/chat-ids.js';
 
 const settingsFields = {
   plan: z.enum(PLAN_NAMES, { error: `one of ${PLAN_NAMES.join(', ')}` }),
@@ -45,8 +46,8 @@ const patchBody = z
 
 const lookupQuery = z.object({
   email: z.email('an email address').optional(),
-  slack_team: z.string().min(1).max(64).optional(),
-  discord_guild: z.string().regex(/^\d{5,25}$/, 'a Discord server id (digits)').optional(),
+  slack_team: slackTeamId.optional(),
+  discord_guild: discordGuildId.optional(),
   ...pageQuery(ACCOUNT_CURSOR),
 });
 

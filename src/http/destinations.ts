@@ -6,6 +6,7 @@ import { ApiError, invalid, notFound, parseOrThrow } from './errors.js';
 import { accountOr404 } from './accounts.js';
 import { createDestination, deleteDestination, getDestination, listDestinations, rotateWebhookSecret, type DestinationRow, type DestinationTarget } from '../store/destinations.js';
 import { newWebhookSecret } from '../core/webhook-secret.js';
+import { discordChannelId, discordGuildId, slackChannelId, slackTeamId } from '../core/chat-ids.js';
 
 const DISCORD_WEBHOOK = /^https:\/\/(?:(?:canary|ptb)\.)?discord(?:app)?\.com\/api(?:\/v\d+)?\/webhooks\/(\d{5,25})\/([A-Za-z0-9_-]{20,200})$/;
 
@@ -26,14 +27,14 @@ function destinationBody(allowHttpWebhooks: boolean) {
       z.strictObject({ type: z.literal('email'), address: z.email('an email address such as legal@example.com').max(254) }),
       z.strictObject({
         type: z.literal('slack'),
-        team: z.string().regex(/^[TE][A-Z0-9]{2,30}$/, 'a Slack workspace id such as T0123ABCD'),
-        channel: z.string().regex(/^[CGD][A-Z0-9]{2,30}$/, 'a Slack channel id such as C0123ABCD'),
+        team: slackTeamId,
+        channel: slackChannelId,
       }),
       z
         .strictObject({
           type: z.literal('discord'),
-          guild: z.string().regex(/^\d{17,20}$/, 'a Discord server id (17–20 digits)').optional(),
-          channel: z.string().regex(/^\d{17,20}$/, 'a Discord channel id (17–20 digits)').optional(),
+          guild: discordGuildId.optional(),
+          channel: discordChannelId.optional(),
           webhook_url: z
             .string()
             .regex(DISCORD_WEBHOOK, 'a Discord webhook URL such as https://discord.com/api/webhooks/<id>/<token>')

@@ -42,6 +42,30 @@ async function interact(payload: unknown, headers?: Record<string, string>) {
 const count = async (table: string) => (await s.database.db.all<{ n: number }>(sql.raw(`SELECT count(*) AS n FROM ${table}`)))[0]!.n;
 
 describe('/clausewatch in Discord', () => {
+  it('takes a real-shaped server id alike in the command, the account lookup and the destinations API, and refuses other shapes in all three', async () => {
+    const inGuild = (guild: string, channel: string) => ({ ...slash('subscribe', [{ name: 'platform', value: 'openai' }]), guild_id: guild, channel_id: channel, channel: { id: channel, type: 0 } });
+    // Snowflakes: 17 digits for the servers of 2015, 19 today, 20 at most (an unsigned 64-bit integer).
+    for (const guild of ['81384788765712384', '1300000000000000001', '18446744073709551615']) {
+      const channel = '1300000000000000002';
+      expect((await interact(inGuild(guild, channel))).json.data.content, guild).toContain('now watches OpenAI');
+      const found = await s.call('GET', `/v1/accounts?discord_guild=${guild}`);
+      expect(found.status, guild).toBe(200);
+      expect(found.json.data, guild).toHaveLength(1);
+      const other = (await s.call('POST', '/v1/accounts', { name: `API ${guild}` })).json;
+      expect((await s.call('POST', `/v1/accounts/${other.id}/destinations`, { type: 'discord', guild, channel })).status, guild).toBe(201);
+    }
+    const accounts = await count('accounts');
+    for (const guild of ['12345', '1234567890123456', '18446744073709551616', '123456789012345678901', '0123456789012345678']) {
+      expect((await interact(inGuild(guild, CHANNEL))).json.data.content, guild).toContain('This channel cannot be used');
+      const lookup = await s.call('GET', `/v1/accounts?discord_guild=${guild}`);
+      expect(lookup.status, guild).toBe(400);
+      expect(lookup.json.issues[0].path).toBe('discord_guild');
+      const other = (await s.call('POST', '/v1/accounts', { name: `API ${guild}` })).json;
+      expect((await s.call('POST', `/v1/accounts/${other.id}/destinations`, { type: 'discord', guild, channel: CHANNEL })).status, guild).toBe(400);
+    }
+    expect(await count('accounts')).toBe(accounts + 5); // only the five made through the API
+  });
+
   it('answers PING with PONG', async () => {
     expect((await interact({ id: '1', application_id: '999', type: 1, token: 't', version: 1 })).json).toEqual({ type: 1 });
   });

@@ -32,6 +32,31 @@ const replyText = (r: { json: any }) => r.json.blocks.map((b: any) => b.text?.te
 const count = async (table: string) => (await s.database.db.all<{ n: number }>(sql.raw(`SELECT count(*) AS n FROM ${table}`)))[0]!.n;
 
 describe('/clausewatch in Slack', () => {
+  it('takes a real-shaped workspace id alike in the command, the account lookup and the destinations API, and refuses other shapes in all three', async () => {
+    // Slack ids: T + uppercase letters and digits (9 to 11 today, longer allowed); E… for an Enterprise Grid organisation.
+    for (const [team, channel] of [['T024BE7LD', 'C024BE91L'], ['T0123456789AB', 'G0123ABCDEF'], ['E0KH1LQPB', 'C0KH1LQPB']] as const) {
+      expect(replyText(await command('subscribe openai', { extra: { team_id: team, channel_id: channel } }))).toContain('now watches OpenAI');
+      const found = await s.call('GET', `/v1/accounts?slack_team=${team}`);
+      expect(found.status, team).toBe(200);
+      expect(found.json.data, team).toHaveLength(1);
+      const other = (await s.call('POST', '/v1/accounts', { name: `API ${team}` })).json;
+      expect((await s.call('POST', `/v1/accounts/${other.id}/destinations`, { type: 'slack', team, channel })).status, team).toBe(201);
+    }
+    const accounts = await count('accounts');
+    for (const [team, channel] of [['t024be7ld', 'C024BE91L'], ['U024BE7LD', 'C024BE91L'], ['T-0001', 'C024BE91L'], ['T024BE7LD', 'X024BE91L']] as const) {
+      const r = await command('subscribe openai', { extra: { team_id: team, channel_id: channel } });
+      expect(replyText(r), team).toContain('This channel cannot be used');
+      const other = (await s.call('POST', '/v1/accounts', { name: `API ${team}` })).json;
+      expect((await s.call('POST', `/v1/accounts/${other.id}/destinations`, { type: 'slack', team, channel })).status, team).toBe(400);
+      if (channel === 'C024BE91L') {
+        const lookup = await s.call('GET', `/v1/accounts?slack_team=${encodeURIComponent(team)}`);
+        expect(lookup.status, team).toBe(400);
+        expect(lookup.json.issues[0].path).toBe('slack_team');
+      }
+    }
+    expect(await count('accounts')).toBe(accounts + 4); // only the four made through the API
+  });
+
   it('subscribes the channel, creating the workspace’s free account on its first command', async () => {
     const r = await command('subscribe openai');
     expect(r.status).toBe(200);

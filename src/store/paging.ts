@@ -5,22 +5,28 @@ export interface Page<T> {
 }
 
 /**
- * Cursors are opaque to callers: base64url of the last row's sort key, a tuple of numbers and
- * strings. Each list declares its key's shape, and a cursor of any other shape is refused (400),
- * never handed to a query.
+ * Cursors are opaque to callers: base64url of the UTF-8 JSON of the last row's sort key, a tuple
+ * of numbers and strings (names in any script: `btoa` alone takes Latin-1 only). Each list
+ * declares its key's shape, and a cursor of any other shape is refused (400), never handed to a
+ * query. A key holds the values the query sorted by, as the database computed them: comparing
+ * them with anything computed elsewhere (JavaScript's toLowerCase is not SQLite's lower()) would
+ * skip or repeat rows.
  */
 export type CursorShape = readonly ('number' | 'string')[];
 type CursorKey<S extends CursorShape> = { -readonly [I in keyof S]: S[I] extends 'number' ? number : string };
 
 export function encodeCursor<S extends CursorShape>(_shape: S, key: CursorKey<S>): string {
-  return btoa(JSON.stringify(key)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  let binary = '';
+  for (const byte of new TextEncoder().encode(JSON.stringify(key))) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 export function decodeCursor<S extends CursorShape>(cursor: string | undefined, shape: S): CursorKey<S> | undefined {
   if (!cursor) return undefined;
   let key: unknown;
   try {
-    key = JSON.parse(atob(cursor.replace(/-/g, '+').replace(/_/g, '/')));
+    const binary = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
+    key = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(binary, (ch) => ch.charCodeAt(0))));
   } catch {
     return undefined;
   }

@@ -4,7 +4,10 @@ import { documents, platforms } from '../../db/schema.js';
 import { closestPlatforms } from '../core/platform-search.js';
 import { decodeCursor, encodeCursor, type Page } from './paging.js';
 
-/** The catalog lists by name, then slug. */
+/**
+ * The catalog lists by name, then slug: by SQLite's lower(name), which folds ASCII letters only,
+ * and the cursor keeps that very value, so the order and the cursor's comparison agree.
+ */
 export const PLATFORM_CURSOR = ['string', 'string'] as const;
 
 export type PlatformRow = typeof platforms.$inferSelect;
@@ -51,7 +54,7 @@ export async function searchPlatforms(db: Db, q: string | undefined, limit: numb
   const after = decodeCursor(cursor, PLATFORM_CURSOR);
   const like = q ? `%${q.toLowerCase().replace(/[\\%_]/g, (m) => `\\${m}`)}%` : undefined;
   const rows = await db
-    .select()
+    .select({ platform: platforms, sortName: sql<string>`lower(${platforms.name})` })
     .from(platforms)
     .where(
       sql`${like ? sql`(lower(${platforms.slug}) LIKE ${like} ESCAPE '\\' OR lower(${platforms.name}) LIKE ${like} ESCAPE '\\')` : sql`1`}
@@ -59,7 +62,7 @@ export async function searchPlatforms(db: Db, q: string | undefined, limit: numb
     )
     .orderBy(sql`lower(${platforms.name})`, asc(platforms.slug))
     .limit(limit + 1);
-  const page = rows.slice(0, limit);
+  const page = rows.slice(0, limit).map((r) => r.platform);
   const docs = page.length
     ? await db
         .select({
@@ -78,8 +81,8 @@ export async function searchPlatforms(db: Db, q: string | undefined, limit: numb
     ...p,
     documents: docs.filter((d) => d.platformId === p.id).map(({ platformId: _, ...d }) => d),
   }));
-  const last = page[page.length - 1];
-  return { data, nextCursor: rows.length > limit && last ? encodeCursor(PLATFORM_CURSOR, [last.name.toLowerCase(), last.slug]) : null };
+  const last = rows[limit - 1];
+  return { data, nextCursor: rows.length > limit && last ? encodeCursor(PLATFORM_CURSOR, [last.sortName, last.platform.slug]) : null };
 }
 
 /** Close matches for a slug nobody knows, for the "did you mean" of every surface. */

@@ -26,7 +26,7 @@ export function decodeCursor<S extends CursorShape>(cursor: string | undefined, 
   let key: unknown;
   try {
     const binary = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
-    key = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(binary, (ch) => ch.charCodeAt(0))));
+    key = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Uint8Array.from(binary, (ch) => ch.charCodeAt(0))));
   } catch {
     return undefined;
   }

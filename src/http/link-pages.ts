@@ -52,7 +52,7 @@ export function linkPageRoutes(deps: AppDeps) {
         'Confirm your subscription',
         html`<h1>Confirm your subscription</h1>
           <p>${describe(d)} will receive the weekly digest of changes to ${subs.map((s) => s.platform.name).join(', ') || 'the platforms you choose'}.</p>
-          <form method="post"><button type="submit">Confirm subscription</button></form>
+          <form method="post" action="${c.req.path}"><button type="submit">Confirm subscription</button></form>
           <p class="muted" style="margin-top:16px">Did not sign up? Ignore this page: nothing is sent until the button is pressed.</p>`,
       ),
     );

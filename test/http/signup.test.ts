@@ -36,7 +36,7 @@ describe('self-serve sign-up', () => {
     // The link opens a page with a button; a mail scanner's GET confirms nothing.
     const page = await s.call('GET', linkIn(confirmation!, 'confirm'), undefined, null);
     expect(page.status).toBe(200);
-    expect(page.text).toContain('<form method="post"><button type="submit">Confirm subscription</button></form>');
+    expect(page.text).toContain(`<form method="post" action="${linkIn(confirmation!, 'confirm')}"><button type="submit">Confirm subscription</button></form>`);
     expect(page.text).not.toContain('You are subscribed');
     expect((await s.ingest(makeEvent({ id: 'after-scanner' }))).json.matched).toBe(0);
     const confirmed = await s.call('POST', linkIn(confirmation!, 'confirm'), '', null, { 'content-type': 'application/x-www-form-urlencoded' });

@@ -171,6 +171,9 @@ describe('email on the Workers edition', () => {
     expect((await request('POST', '/v1/signup', { body: { email: 'y@reader.test', platform: 'openai' }, headers: { 'cf-connecting-ip': '198.51.100.9' } })).status).toBe(202);
     queue.take();
 
+    // The link opens a page whose button confirms: its GET alone (a mail scanner's) confirms nothing.
+    expect((await request('GET', confirmUrl!)).status).toBe(200);
+    expect((await destinationRow(destinationId))!.status).toBe('unconfirmed');
     expect((await follow(confirmUrl!)).status).toBe(200);
     expect((await destinationRow(destinationId))!.status).toBe('active');
 

@@ -9,9 +9,9 @@ import type { MessageLinks } from './core/message.js';
  * can be guessed. A digest posted to a chat channel carries only its read-only view link, never
  * the manage link that would let anyone in the channel change what it watches.
  */
-export type LinkPurpose = 'confirm' | 'unsubscribe' | 'manage' | 'digest';
+export type LinkPurpose = 'confirm' | 'unsubscribe' | 'manage' | 'digest' | 'alert';
 
-const PATHS: Record<LinkPurpose, string> = { confirm: 'confirm', unsubscribe: 'unsubscribe', manage: 'manage', digest: 'digests' };
+const PATHS: Record<LinkPurpose, string> = { confirm: 'confirm', unsubscribe: 'unsubscribe', manage: 'manage', digest: 'digests', alert: 'alerts' };
 /** Tokens made once per message are not worth remembering; these are the same in every message. */
 const REUSED: ReadonlySet<LinkPurpose> = new Set(['unsubscribe', 'manage']);
 /** Confirmation links expire; unsubscribe links must keep working in old mails (RFC 8058). */
@@ -110,4 +110,17 @@ export async function verifyDigestView(links: LinkSigner, token: string): Promis
   const [destinationId, key, start, end] = subject?.split('|') ?? [];
   if (!destinationId || !key || !Number.isFinite(Number(start)) || !Number.isFinite(Number(end))) return null;
   return { destinationId, period: { key, start: Number(start), end: Number(end) } };
+}
+
+/**
+ * An alert mail's "see every change" page: the outbox row of the alert (the changes grouped into
+ * it) and its destination, so the page lists exactly what the mail listed and what it left out.
+ */
+export function alertViewUrl(links: LinkSigner, destinationId: string, outboxId: number): Promise<string> {
+  return links.url('alert', `${destinationId}|${outboxId}`);
+}
+
+export async function verifyAlertView(links: LinkSigner, token: string): Promise<{ destinationId: string; outboxId: number } | null> {
+  const [destinationId, outboxId] = (await links.verify('alert', token))?.split('|') ?? [];
+  return destinationId && Number.isSafeInteger(Number(outboxId)) ? { destinationId, outboxId: Number(outboxId) } : null;
 }

@@ -95,7 +95,8 @@ export interface AlertContent {
   /** Monitoring notices (unreachable / restored), shown apart from changes. */
   notices: ChangeItem[];
   reader: Reader;
-  links: MessageLinks;
+  /** `view`: a page listing every change of this alert, for what a size-limited mail leaves out. */
+  links: MessageLinks & { view?: string };
   plan: PlanName;
   /** An effective-date reminder of changes already alerted, rather than news. */
   reminder?: boolean;
@@ -125,7 +126,7 @@ export type MessageContent = AlertContent | ConfirmationContent | ManageLinkCont
  * Splits a group's items into changes and monitoring notices, each in reading order. (An outage
  * and its end that met in one group never get here: the policy's decision took both out.)
  */
-export function buildAlert(items: ChangeItem[], reader: Reader, links: MessageLinks, plan: PlanName): AlertContent {
+export function buildAlert(items: ChangeItem[], reader: Reader, links: AlertContent['links'], plan: PlanName): AlertContent {
   const changes = items.filter((i) => !isMonitorNotice(i.kind)).sort(bySeverityThenNewest);
   const notices = items.filter((i) => isMonitorNotice(i.kind)).sort((a, b) => a.detectedAt - b.detectedAt);
   return { kind: 'alert', changes, notices, reader, links, plan };

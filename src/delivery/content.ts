@@ -3,7 +3,7 @@ import type { Db } from '../db.js';
 import type { OutboxRow } from './outbox.js';
 import type { DestinationRow } from '../store/destinations.js';
 import type { AccountRow } from '../store/accounts.js';
-import { destinationLinks, type LinkSigner } from '../links.js';
+import { alertViewUrl, destinationLinks, type LinkSigner } from '../links.js';
 import { loadDigests } from './digest-content.js';
 import type { ChangeEvent } from '../core/event.js';
 import { buildAlert, changeItemFromEvent, type ChangeItem, type MessageContent } from '../core/message.js';
@@ -63,7 +63,8 @@ export async function loadContent(
     case 'budget': {
       const items = grouped ?? (await groupedItems(db, row.id));
       if (!items.length) return null;
-      const alert = { ...buildAlert(items, reader, await destinationLinks(links, destination.id), account.plan), budget: row.kind === 'budget' };
+      const [base, view] = await Promise.all([destinationLinks(links, destination.id), alertViewUrl(links, destination.id, row.id)]);
+      const alert = { ...buildAlert(items, reader, { ...base, view }, account.plan), budget: row.kind === 'budget' };
       // An outage and its end inside one group cancel out: nothing left to say.
       return alert.changes.length || alert.notices.length ? alert : null;
     }

@@ -14,6 +14,7 @@ import { deliveryRoutes } from './deliveries.js';
 import { signupRoutes } from './signup.js';
 import { linkPageRoutes } from './link-pages.js';
 import { digestRoutes } from './digests.js';
+import { alertViewRoutes } from './alert-view.js';
 import { feedRoutes } from './feeds.js';
 
 export type { AppDeps } from './deps.js';
@@ -36,6 +37,7 @@ export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
   if (!deps.channels || deps.channels.includes('email')) app.route('/v1/signup', signupRoutes(deps));
   app.route('/', linkPageRoutes(deps));
   app.route('/', digestRoutes(deps));
+  app.route('/', alertViewRoutes(deps));
   app.route('/', feedRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));
   app.route('/v1/verifications', verificationRoutes(deps));

@@ -2,7 +2,7 @@ import type { AlertContent, ChangeItem, ConfirmationContent, ManageLinkContent }
 import { alertHeadline, itemLabel, SEVERITY_COLORS, SEVERITY_LABELS } from '../core/message.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
 import { escapeHtml } from './escape.js';
-import { fill, templateBytes, trusted, type EmailTemplates } from './template.js';
+import { fill, trusted, type EmailTemplates } from './template.js';
 import { cut, utf8Length } from './text.js';
 
 export interface EmailMessage {
@@ -104,9 +104,16 @@ export function unsubscribeHeaders(unsubscribeUrl: string): Record<string, strin
 export interface AlertEmailContext {
   address: string;
   planLine: string;
+  /** The browser view of the alert: every change, past the mail's size budget. */
+  unlimited?: boolean;
 }
 
-/** An alert mail: every change of the group, most severe first, then monitoring notices. */
+/**
+ * An alert mail: every change of the group, most severe first, then monitoring notices. The whole
+ * HTML, frame and "N more" block included, stays within EMAIL_HTML_BUDGET: past it the least
+ * severe changes (and then notices) are left out, counted, and linked to the alert's own page,
+ * which lists them all.
+ */
 export function renderAlertEmail(t: EmailTemplates, a: AlertContent, ctx: AlertEmailContext): EmailMessage {
   const subject = cut(alertHeadline(a), 180);
   const n = a.changes.length;
@@ -132,34 +139,33 @@ export function renderAlertEmail(t: EmailTemplates, a: AlertContent, ctx: AlertE
     unsubscribe_url: a.links.unsubscribe,
   };
 
-  // Most severe first, as many as fit the budget; the rest are counted with a link to the list.
-  let budget = EMAIL_HTML_BUDGET - templateBytes(t.alert, utf8Length) - 4096;
-  const changeHtml: string[] = [];
-  let omitted = 0;
-  for (const c of a.changes) {
-    const block = changeBlock(t, c, a.reader);
-    const size = utf8Length(block);
-    if (size > budget) {
-      omitted++;
-      continue;
-    }
-    budget -= size;
-    changeHtml.push(block);
-  }
-  if (omitted) {
-    changeHtml.push(
-      fill(t.blocks.notice, {
-        state: `${omitted} more`,
-        platform: `${omitted} more change${omitted === 1 ? '' : 's'}`,
-        document: 'not shown to keep this mail readable',
-        detail: `See them all on your manage page: ${a.links.manage}`,
-      }),
-    );
-  }
-  const noticeHtml = a.notices.map((x) => noticeBlock(t, x, a.reader)).join('');
-  const html = fill(t.alert, { ...frame, changes: trusted(changeHtml.join('')), notices: trusted(noticeHtml) });
+  const changeHtml = a.changes.map((c) => changeBlock(t, c, a.reader));
+  const noticeHtml = a.notices.map((x) => noticeBlock(t, x, a.reader));
+  const page = (changes: string[], notices: string[]) => fill(t.alert, { ...frame, changes: trusted(changes.join('')), notices: trusted(notices.join('')) });
+  if (ctx.unlimited) return { subject, html: page(changeHtml, noticeHtml), text: alertText(a, ctx), headers: unsubscribeHeaders(a.links.unsubscribe) };
 
-  return { subject, html, text: alertText(a, ctx), headers: unsubscribeHeaders(a.links.unsubscribe) };
+  // Most severe first, as many as fit, then notices: measured against the whole mail, its frame
+  // and the "N more" block (sized for everything left out) included.
+  let budget = EMAIL_HTML_BUDGET - utf8Length(page([], [])) - utf8Length(moreBlock(t, a, n, a.notices.length));
+  const fits = (block: string) => {
+    const size = utf8Length(block);
+    if (size > budget) return false;
+    budget -= size;
+    return true;
+  };
+  const keptChanges = changeHtml.filter(fits);
+  const keptNotices = noticeHtml.filter(fits);
+  const omittedChanges = changeHtml.length - keptChanges.length;
+  const omittedNotices = noticeHtml.length - keptNotices.length;
+  if (omittedChanges || omittedNotices) keptNotices.push(moreBlock(t, a, omittedChanges, omittedNotices));
+  return { subject, html: page(keptChanges, keptNotices), text: alertText(a, ctx), headers: unsubscribeHeaders(a.links.unsubscribe) };
+}
+
+/** What the mail left out, counted, with the link to the alert's page that lists it all. */
+function moreBlock(t: EmailTemplates, a: AlertContent, changes: number, notices: number): string {
+  const parts = [changes && `${changes} more change${changes === 1 ? '' : 's'}`, notices && `${notices} monitoring notice${notices === 1 ? '' : 's'}`].filter(Boolean);
+  const where = a.links.view ? link(a.links.view, 'see every change of this alert in your browser') : 'the weekly digest lists every change';
+  return fill(t.blocks.digestSection, { heading: parts.join(' and '), body: trusted(`Not shown to keep this mail readable: ${where}.`) });
 }
 
 function countBySeverity(changes: ChangeItem[]): string {

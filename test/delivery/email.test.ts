@@ -16,6 +16,38 @@ beforeEach(() => ({ s, smtp } = ctx));
 const outbox = () => s.database.db.all<{ status: string; attempts: number; last_error: string | null; kind: string }>(sql`SELECT status, attempts, last_error, kind FROM outbox ORDER BY id`);
 
 describe('same-day alerts by email', () => {
+  it('stay within the 100 KB HTML budget, notices and the “N more” block counted, and link what they leave out to a page that lists it', async () => {
+    await emailSubscriber(s, 'legal@acme.test');
+    const changes = Array.from({ length: 120 }, (_, i) =>
+      makeEvent({ id: `c${i}`, severity: i < 5 ? 'high' : 'low', title: `Change number ${i}`, summary: `Summary ${i} ${'ü'.repeat(400)}`, document: { title: `Document ${i}` } }),
+    );
+    // Monitoring notices are long too (their summary is shown), and are part of the same mail.
+    const notices = Array.from({ length: 40 }, (_, i) =>
+      makeEvent({ id: `n${i}`, kind: 'unreachable', severity: 'low', title: `Cannot read ${i}`, summary: `Notice ${i} ${'é'.repeat(2_000)}`, document: { title: `Watched ${i}` } }),
+    );
+    await s.ingest({ events: [...changes, ...notices] });
+    clock.advance(61_000);
+    await s.drain();
+    const [mail] = await smtp.waitFor(1);
+    const html = mail!.parsed.html as string;
+    expect(Buffer.byteLength(html)).toBeLessThanOrEqual(100 * 1024);
+    for (let i = 0; i < 5; i++) expect(html).toContain(`Change number ${i}<`);
+    const more = /(\d+) more changes?(?: and (\d+) monitoring notices?)?/.exec(html)!;
+    const shownChanges = changes.filter((_, i) => html.includes(`Change number ${i}<`)).length;
+    const shownNotices = notices.filter((_, i) => html.includes(`Watched ${i}<`)).length;
+    expect(Number(more[1])).toBe(120 - shownChanges);
+    expect(Number(more[2] ?? 0)).toBe(40 - shownNotices);
+    // The link opens a page listing every change of this alert, those the mail left out included.
+    const view = /href="https:\/\/clausewatch\.test(\/alerts\/[A-Za-z0-9._-]+)"[^>]*>see every change of this alert in your browser/.exec(html)![1]!;
+    const page = await s.call('GET', view, undefined, null);
+    expect(page.status).toBe(200);
+    for (let i = 0; i < 120; i++) expect(page.text).toContain(`Change number ${i}<`);
+    for (let i = 0; i < 40; i++) expect(page.text).toContain(`Watched ${i}<`);
+    // Its token opens that alert only: not another destination's, nor a manage page.
+    expect((await s.call('GET', view.replace('/alerts/', '/manage/'), undefined, null)).status).toBe(400);
+    expect((await s.call('GET', `${view}x`, undefined, null)).status).toBe(400);
+  });
+
   it('groups a burst of three changes into one mail, highest severity first', async () => {
     await emailSubscriber(s, 'legal@acme.test');
     await s.ingest(makeEvent({ id: 'a', severity: 'low', title: 'Low change' }));

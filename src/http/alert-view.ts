@@ -1,0 +1,37 @@
+import { Hono } from 'hono';
+import { html, raw } from 'hono/html';
+import { sql } from 'drizzle-orm';
+import type { AppDeps } from './deps.js';
+import { page } from './pages/layout.js';
+import { verifyAlertView } from '../links.js';
+import { getDestinationWithAccount } from '../store/destinations.js';
+import { loadContent } from '../delivery/content.js';
+import type { OutboxRow } from '../delivery/outbox.js';
+import { renderAlertEmail } from '../render/email.js';
+
+/**
+ * An alert in the browser: every change the mail grouped, including those it left out to stay
+ * within its size budget ("N more … see every change of this alert in your browser"). Its own
+ * signed token names the destination and the alert's outbox row, and opens nothing else.
+ */
+export function alertViewRoutes(deps: AppDeps) {
+  const app = new Hono();
+  app.get('/alerts/:token', async (c) => {
+    const view = await verifyAlertView(deps.links, c.req.param('token'));
+    const found = view ? await getDestinationWithAccount(deps.db, view.destinationId) : undefined;
+    const [row] = view && found
+      ? await deps.db.all<OutboxRow>(sql`
+          SELECT id, idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, attempts, parts_sent
+          FROM outbox WHERE id = ${view.outboxId} AND destination_id = ${view.destinationId} AND kind IN ('alert', 'budget')`)
+      : [];
+    if (!found || !row || !deps.templates) {
+      return c.html(page('Link not valid', html`<h1>This alert link is not valid</h1><p>It may have been copied incompletely.</p>`, { status: 'error' }), 400);
+    }
+    const content = await loadContent(deps.db, row, found.destination, found.account, deps.links, deps.clock());
+    if (content?.kind !== 'alert') return c.html(page('Nothing to show', html`<h1>Nothing to show</h1><p>The changes of this alert were withdrawn.</p>`), 404);
+    const mail = renderAlertEmail(deps.templates, content, { address: found.destination.address ?? 'this destination', planLine: `on the ${content.plan} plan`, unlimited: true });
+    // The mail's own HTML: compiled MJML, every value escaped where the renderer placed it.
+    return c.html(raw(mail.html));
+  });
+  return app;
+}

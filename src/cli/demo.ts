@@ -3,7 +3,7 @@
  * matched. It first makes a demo account (monitor plan) whose email destination watches the
  * samples' platforms, so the matches and the resulting mails (data/outbox/*.eml by default) show.
  *
- *   npm run demo                     re-dates the samples to the last hours and gives them fresh ids
+ *   npm run demo                     re-dates the samples to end a minute ago (spacing kept), with fresh ids
  *   npm run demo -- --as-is          sends them exactly as shipped (a second run: all duplicates)
  *   CLAUSEWATCH_URL=… INGEST_TOKEN=… ADMIN_TOKEN=… npm run demo     against another instance
  */
@@ -17,15 +17,13 @@ async function main() {
   const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
   let events = files.map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as Record<string, any>);
   if (!asIs) {
-    // Keep the samples' order and spacing, but end at "now", so they count as same-day news.
+    // Keep the samples' order and spacing, moved so the latest was detected a minute ago: those of
+    // the last ALERT_MAX_AGE_HOURS (48 by default) are same-day news, the older ones backfill
+    // (stored and in the weekly digest, not alerted), as they would be for a real tracker.
     const run = Date.now().toString(36);
     const latest = Math.max(...events.map((e) => Date.parse(e.detected_at)));
     const shift = Date.now() - 60_000 - latest;
-    events = events.map((e) => ({
-      ...e,
-      id: `${e.id}_${run}`,
-      detected_at: new Date(Math.max(Date.parse(e.detected_at) + shift, Date.now() - 40 * 3_600_000)).toISOString(),
-    }));
+    events = events.map((e) => ({ ...e, id: `${e.id}_${run}`, detected_at: new Date(Date.parse(e.detected_at) + shift).toISOString() }));
   }
 
   const { base, ingest, admin, call } = await apiClient();

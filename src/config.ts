@@ -59,7 +59,8 @@ const envSchema = z.object({
   ROLE: z.enum(['all', 'api', 'dispatcher']).default('all'),
   PORT: intIn(1, 65535).default(8787),
   TRUST_PROXY_HOPS: intIn(0, 5).default(0),
-  PUBLIC_URL: httpUrl.default('http://localhost:8787'),
+  // Unset: http://localhost:<PORT>, the address a development start listens on.
+  PUBLIC_URL: httpUrl.optional(),
   DATABASE_URL: z
     .string()
     .trim()
@@ -209,10 +210,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const missing = ['DISCORD_APPLICATION_ID', 'DISCORD_PUBLIC_KEY', 'DISCORD_BOT_TOKEN'][discordSet.findIndex((v) => !v)]!;
     throw new ConfigError(missing, 'to be set together with the other Discord variables');
   }
+  const publicUrl = e.PUBLIC_URL ?? `http://localhost:${e.PORT}`;
   if (e.NODE_ENV === 'production') {
     for (const name of ['INGEST_TOKENS', 'ADMIN_TOKENS', 'SECRET_KEY'] as const) {
       if (!e[name]) throw new ConfigError(name, 'a value in production (development starts generate one)');
     }
+    // Every mail's List-Unsubscribe link is made from it, and RFC 8058 one-click needs https.
+    if (!publicUrl.startsWith('https://')) throw new ConfigError('PUBLIC_URL', 'an https:// URL in production (one-click unsubscribe, RFC 8058, needs https links)');
   }
 
   return {
@@ -220,7 +224,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     role: e.ROLE,
     port: e.PORT,
     trustProxyHops: e.TRUST_PROXY_HOPS,
-    publicUrl: e.PUBLIC_URL,
+    publicUrl,
     database: { url: e.DATABASE_URL, authToken: e.DATABASE_AUTH_TOKEN },
     ingestTokens: e.INGEST_TOKENS,
     adminTokens: e.ADMIN_TOKENS,

@@ -50,6 +50,19 @@ describe('configuration', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 
+  it('makes the default PUBLIC_URL from PORT, so links point where the service listens', () => {
+    expect(loadConfig({ PORT: '9090' }).publicUrl).toBe('http://localhost:9090');
+    expect(loadConfig({ PORT: '9090', PUBLIC_URL: 'https://cw.example.com/' }).publicUrl).toBe('https://cw.example.com');
+  });
+
+  it('stops a production start whose PUBLIC_URL is not https, set or defaulted', () => {
+    const production = { NODE_ENV: 'production', INGEST_TOKENS: 'aaaaaaaaaaaaaaaa1', ADMIN_TOKENS: 'bbbbbbbbbbbbbbbb2', SECRET_KEY: 'cccccccccccccccccccccccccccccccc' };
+    for (const env of [production, { ...production, PUBLIC_URL: 'http://cw.example.com' }]) {
+      expect(() => loadConfig(env)).toThrow('PUBLIC_URL: expected an https:// URL in production (one-click unsubscribe, RFC 8058, needs https links)');
+    }
+    expect(loadConfig({ ...production, PUBLIC_URL: 'https://cw.example.com' }).publicUrl).toBe('https://cw.example.com');
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '', SMTP_URL: ' ' }).port).toBe(8787);
   });

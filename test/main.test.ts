@@ -11,4 +11,14 @@ describe('start-up', () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toEqual(['clausewatch: cannot start: PORT: expected a whole number from 1 to 65535']);
   });
+
+  it('stops a production start on an http PUBLIC_URL with one line', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, NODE_ENV: 'production', PUBLIC_URL: 'http://cw.example.com', INGEST_TOKENS: 'aaaaaaaaaaaaaaaa1', ADMIN_TOKENS: 'bbbbbbbbbbbbbbbb2', SECRET_KEY: 'cccccccccccccccccccccccccccccccc', DATABASE_URL: 'file::memory:' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual(['clausewatch: cannot start: PUBLIC_URL: expected an https:// URL in production (one-click unsubscribe, RFC 8058, needs https links)']);
+  });
 });

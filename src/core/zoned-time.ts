@@ -61,9 +61,19 @@ export function zonedInstant(y: number, m: number, d: number, h: number, timeZon
     return l.y === y && l.m === m && l.d === d && l.h === h && l.min === 0;
   });
   if (exact.length) return Math.min(...exact);
-  // In a gap the wall time never happens. Read with the offset from before the change it lands
-  // just after the jump, which is the first instant that exists after it.
-  return Math.max(wall - zoneOffset(wall - 86_400_000, timeZone), wall - zoneOffset(wall + 86_400_000, timeZone));
+  // In a gap the wall time never happens: the answer is the change itself, the first instant
+  // after the gap. Read with the offset from after the change, the wall time falls before it;
+  // with the one from before, after it, and exactly on it only when the gap starts on the hour
+  // (Chatham's 02:45 → 03:45 does not: 03:00 read so is 04:00). The change lies between the two.
+  const before = zoneOffset(wall - 86_400_000, timeZone);
+  let lo = wall - zoneOffset(wall + 86_400_000, timeZone);
+  let hi = wall - before;
+  while (hi - lo > 1000) {
+    const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+    if (zoneOffset(mid, timeZone) === before) lo = mid;
+    else hi = mid;
+  }
+  return hi;
 }
 
 /** The calendar date `days` after y-m-d (proleptic Gregorian, no zone involved). */

@@ -233,6 +233,21 @@ describe('weekly digests', () => {
     expect((await s.call('POST', '/v1/digests/run', undefined)).status).toBe(202); // no body: now
   });
 
+  it('sends a digest set inside a skipped half-hour right after the gap (Pacific/Chatham, 02:45 → 03:45)', async () => {
+    // Chatham moves from 02:45 (+12:45) to 03:45 (+13:45) on Sunday 27 September 2026, at 14:00 UTC.
+    const { account } = await emailSubscriber(s, 'chatham@acme.test', ['openai']);
+    expect((await s.call('PATCH', `/v1/accounts/${account.id}`, { timezone: 'Pacific/Chatham', digest_weekday: 'sunday', digest_hour: 3 })).status).toBe(200);
+    const run = async (at: string) => {
+      clock.set(at);
+      return (await s.call('POST', '/v1/digests/run', { at })).json;
+    };
+    expect(await run('2026-09-26T13:59:00Z')).toMatchObject({ due: 0 }); // 02:44, before the gap
+    expect(await run('2026-09-26T14:00:00Z')).toMatchObject({ due: 1, enqueued: 1 }); // 03:45, the first minute after it
+    expect(await run('2026-09-26T14:15:00Z')).toMatchObject({ due: 1, enqueued: 0 }); // 04:00: already sent
+    const [row] = await s.database.db.all<{ payload: string }>(sql`SELECT payload FROM outbox WHERE kind = 'digest'`);
+    expect(JSON.parse(row!.payload)).toMatchObject({ key: '2026-09-27', end: Date.parse('2026-09-26T14:00:00Z') });
+  });
+
   it('runs the digests due now for a plain `curl -X POST` with the admin token: no body, no content type', async () => {
     await emailSubscriber(s, 'legal@acme.test', ['openai']);
     clock.set(MONDAY_9);

@@ -127,8 +127,3 @@ export function eventReason(f: EventFacts): EventReason | null {
   }
   return null;
 }
-
-/** Where a decision's row stands for the digest right after it is made. */
-export function digestStateFor(reason: Reason | null): 'pending' | 'none' {
-  return reason === null || REASONS[reason].delivery === 'digest' ? 'pending' : 'none';
-}

@@ -204,7 +204,7 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
             WHERE documents.platform_id = p.id AND documents.title_key = j.value ->> 'title_key'`),
         ]
       : []),
-    matchIngested(db, ingestId, receivedAt),
+    matchIngested(db, ingestId, receivedAt, { reversions: eventRows.some((r) => r.undoes_id !== null) }),
     ...cancelling,
     db.all<{ reason: string; n: number }>(sql`
       SELECT suppressed_reason AS reason, count(*) AS n FROM events WHERE ingest_id = ${ingestId} AND suppressed_reason IS NOT NULL GROUP BY 1`),

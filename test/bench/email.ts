@@ -26,6 +26,7 @@ export async function benchEmail(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
 
   // Throughput: rounds of 1,000 alert mails (one per destination) through the 5-connection pool,
+  // each timed from the POST of its change (ingest, grouping, sending) to the last mail's arrival,
   // after a warm-up round; the median round is reported (this machine's timing is noisy).
   {
     const s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '0' });
@@ -51,7 +52,7 @@ export async function benchEmail(): Promise<BenchRow[]> {
     await s.dispose();
     if (sent!.n < 3_150) throw new Error(`only ${sent!.n} marked sent`);
     const median = [...rates.slice(1)].sort((a, b) => a - b)[1]!;
-    rows.push({ name: 'alert mails through the 5-connection SMTP pool to loopback smtp-server (median of 3 × 1,000)', value: median, unit: 'mails/s', target: '≥ 250/s', ok: median >= 250 });
+    rows.push({ name: 'alert mails end to end, from the ingest POST to the last arrival at a loopback smtp-server in its own process (5-connection pool; median of 3 × 1,000)', value: median, unit: 'mails/s', target: '≥ 400/s', ok: median >= 400 });
   }
 
   // Latency: a lone alert, from POST /v1/events to the mail's arrival, with no group wait.

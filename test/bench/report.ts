@@ -7,7 +7,7 @@ export interface BenchRow {
 }
 
 export function formatValue(v: number): string {
-  return v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1);
+  return v >= 100 ? Math.round(v).toLocaleString('en-US') : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 }
 
 /** A Markdown table, pasted as is into the README. */

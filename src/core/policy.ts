@@ -97,6 +97,14 @@ export const NOT_A_VERSION = reasonsWhere((r) => !!r.notAVersion);
  */
 export const DIGEST_BLIP_MS = 3_600_000;
 
+/**
+ * How soon a reversion must follow the change it undoes for the pair to cancel out in their alert
+ * group: within the group wait (nobody could have been told yet) or within a blip between two
+ * hourly captures. Detected hours apart, the change was news for those hours, however late the
+ * pair is posted (a producer sending a day at once).
+ */
+export const undoneWithinMs = (groupWaitMs: number) => Math.max(groupWaitMs, DIGEST_BLIP_MS);
+
 export interface EventFacts {
   event: ChangeEvent;
   /** When the batch arrived, ms. */

@@ -6,6 +6,7 @@ import { ApiError, invalid, parseOrThrow } from './errors.js';
 import { requireToken } from './auth.js';
 import { parseEventBody, parseTimestamp, timestampField } from '../core/event.js';
 import { ingestEvents } from '../ingest/ingest.js';
+import { undoneWithinMs } from '../core/policy.js';
 import { restoreDocuments } from '../ingest/health.js';
 import { listEvents, EVENT_CURSOR } from '../store/events.js';
 import { pageQuery } from './query.js';
@@ -25,7 +26,13 @@ export function eventRoutes(deps: AppDeps) {
     const parsed = parseEventBody(body, deps.clock());
     if (!parsed.ok) throw invalid('invalid_event', parsed.issues, parsed.issues.some((i) => i.path.startsWith('events.')) ? 'batch' : 'event');
     const outcome = await ingestEvents(
-      { db: deps.db, clock: deps.clock, alertMaxAgeHours: deps.config.alertMaxAgeHours, flapWindowHours: deps.config.flapWindowHours },
+      {
+        db: deps.db,
+        clock: deps.clock,
+        alertMaxAgeHours: deps.config.alertMaxAgeHours,
+        flapWindowHours: deps.config.flapWindowHours,
+        undoneWithinMs: undoneWithinMs(deps.config.alertGroupWaitSeconds * 1000),
+      },
       parsed.events,
     );
     if (!outcome.ok) {

@@ -13,6 +13,8 @@ export interface IngestDeps {
   clock: Clock;
   alertMaxAgeHours: number;
   flapWindowHours: number;
+  /** A reversion detected within this of the change it undoes cancels it in the group (policy.ts; default: whenever they meet). */
+  undoneWithinMs?: number;
   /** ClauseWatch's own monitoring notices (health.ts): the document's state is already set for them. */
   ownNotices?: boolean;
 }
@@ -148,7 +150,7 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
   const cancelling = cancelUndoneInGroup(db, ingestId, {
     reversions: eventRows.some((r) => r.undoes_id !== null),
     notices: eventRows.some((r) => r.kind === 'restored' || r.kind === 'unreachable'),
-  });
+  }, deps.undoneWithinMs);
   const results = await db.batch([
     db.run(sql`
       INSERT INTO platforms (slug, name, created_at)

@@ -90,9 +90,10 @@ export const OUTAGE_LOOKBACK_MS = 7 * 24 * 3_600_000;
  * (a blip between two captures) they are left out of the digest too, even when the outage was
  * already alerted. Each statement returns the rows it changed (event, reason), which /metrics
  * counts. Only the statements the request needs are run: most batches hold neither reversions
- * nor notices.
+ * nor notices. A change and its reversion cancel only when the reversion was detected within
+ * `undoneWithinMs` of the change (the policy's `undoneWithinMs`).
  */
-export function cancelUndoneInGroup(db: Db, ingestId: string, has: { reversions: boolean; notices: boolean }) {
+export function cancelUndoneInGroup(db: Db, ingestId: string, has: { reversions: boolean; notices: boolean }, undoneWithinMs = Number.MAX_SAFE_INTEGER) {
   const statements = [];
   if (has.notices) {
     // Either side may be the one this request brought (a late outage start arrives after its end).
@@ -140,7 +141,8 @@ export function cancelUndoneInGroup(db: Db, ingestId: string, has: { reversions:
       db.run(sql`
         UPDATE events SET undo_cancelled = 1
         WHERE ingest_id = ${ingestId} AND undoes_id IS NOT NULL AND EXISTS (
-          SELECT 1 FROM events c JOIN matches mc ON mc.event_pk = c.pk AND mc.alert_state = 'pending' WHERE c.id = events.undoes_id)`),
+          SELECT 1 FROM events c JOIN matches mc ON mc.event_pk = c.pk AND mc.alert_state = 'pending'
+          WHERE c.id = events.undoes_id AND events.detected_at - c.detected_at <= ${undoneWithinMs})`),
       db.all<Cancelled>(sql`
         UPDATE matches SET alert_state = 'none', suppressed_reason = ${reason('reverted')}
         WHERE alert_state = 'pending' AND id IN (
@@ -148,7 +150,7 @@ export function cancelUndoneInGroup(db: Db, ingestId: string, has: { reversions:
           JOIN events c ON c.id = r.undoes_id
           JOIN matches mr ON mr.event_pk = r.pk
           JOIN matches mc ON mc.event_pk = c.pk AND mc.destination_id = mr.destination_id AND mc.alert_state = 'pending'
-          WHERE r.ingest_id = ${ingestId} AND r.undoes_id IS NOT NULL)
+          WHERE r.ingest_id = ${ingestId} AND r.undoes_id IS NOT NULL AND r.detected_at - c.detected_at <= ${undoneWithinMs})
         RETURNING event_pk, suppressed_reason AS reason`),
       db.all<Cancelled>(sql`
         UPDATE matches SET alert_state = 'none', suppressed_reason = ${reason('reverted')}
@@ -156,7 +158,7 @@ export function cancelUndoneInGroup(db: Db, ingestId: string, has: { reversions:
           SELECT mc.id FROM events r
           JOIN events c ON c.id = r.undoes_id
           JOIN matches mc ON mc.event_pk = c.pk AND mc.alert_state = 'pending'
-          WHERE r.ingest_id = ${ingestId} AND r.undoes_id IS NOT NULL)
+          WHERE r.ingest_id = ${ingestId} AND r.undoes_id IS NOT NULL AND r.detected_at - c.detected_at <= ${undoneWithinMs})
         RETURNING event_pk, suppressed_reason AS reason`),
     );
   }

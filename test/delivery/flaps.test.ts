@@ -46,6 +46,18 @@ describe('flap detection', () => {
     expect((await s.call('GET', '/metrics')).text).toMatch(/clausewatch_alerts_suppressed_total\{reason="reverted"\} 2/);
   });
 
+  it('alerts a change undone hours later even when both arrive together (a producer posting a day at once)', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    const hoursAgo = (h: number) => new Date(clock() - h * 3_600_000).toISOString();
+    await s.ingest(version('first', 'f'.repeat(64), A, { kind: 'first_recorded', detected_at: hoursAgo(13) }));
+    await s.ingest({ events: [version('change', A, B, { detected_at: hoursAgo(12) }), version('undo', B, A)] });
+    clock.advance(61_000);
+    await s.drain();
+    expect(await delivery('change')).toMatchObject({ alerted: true });
+    expect(subjects()).toHaveLength(1);
+    expect(smtp.mails[0]!.parsed.text).toContain('Arbitration clause replaced');
+  });
+
   it('cancels the change for a destination that takes high changes only (the low reversion does not reach it), and alerts a later return to that version as the change it is', async () => {
     const { account, destination } = await emailSubscriber(s, 'high@acme.test', []);
     await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: destination.id, min_severity: 'high' });

@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { lookup as lookupCallback, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
-import { Agent, buildConnector, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
+import { Agent, buildConnector } from 'undici';
 import { isPublicAddress } from './core/ip-address.js';
 import type { WebhookPost } from './delivery/channels/webhook.js';
 
@@ -60,12 +60,6 @@ export function guardedConnector(allowPrivate: boolean, options: buildConnector.
 /** An undici dispatcher whose connections refuse non-public addresses (unless allowed). */
 export function webhookDispatcher(allowPrivate: boolean): Agent {
   return new Agent({ connect: guardedConnector(allowPrivate) });
-}
-
-/** fetch for webhook deliveries: undici's, through the guarded agent. */
-export function guardedFetch(allowPrivate: boolean): (url: string, init: RequestInit) => Promise<Response> {
-  const dispatcher = webhookDispatcher(allowPrivate);
-  return (url, init) => undiciFetch(url, { ...(init as UndiciRequestInit), dispatcher }) as unknown as Promise<Response>;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient, type Client } from '@libsql/client';
+import { createClient, type Client, type InArgs, type InStatement, type TransactionMode } from '@libsql/client';
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import * as schema from '../db/schema.js';
@@ -19,24 +19,40 @@ export interface Database {
 }
 
 /**
+ * How long one statement may wait for another process's write lock synchronously. The embedded
+ * driver waits on the main thread, so a long busy timeout froze every request, /health
+ * included, while a dispatcher, `npm run digest` or a replay held the lock. Waits are short here
+ * and the rest is retried asynchronously, with backoff, by `retryWhenBusy`.
+ */
+export const BUSY_WAIT_MS = 2;
+/** How long a statement keeps retrying a locked database before the error is given to the caller. */
+export const BUSY_GIVE_UP_MS = 15_000;
+
+/**
  * Opens the libSQL database (a file for the embedded default, or a libSQL server) and applies
- * the committed migrations. WAL lets other processes read while one writes; the busy timeout
- * makes a second process (another dispatcher) wait for the lock instead of failing at once.
+ * the committed migrations. WAL lets other processes read while one writes; a second process
+ * (another dispatcher) holding the write lock makes a statement wait for it, never blocking the
+ * event loop for more than BUSY_WAIT_MS at a time.
  *
  * A file database gets one connection per process: the embedded driver runs every statement
  * synchronously on the main thread, so more connections add no parallelism, and with one the
  * per-connection pragma below holds for every statement. synchronous=NORMAL is SQLite's advice
  * for WAL: never corrupt, and a power cut can lose only the last commits, which for the outbox
- * means at worst a message sent again, never one lost.
+ * means at worst a message sent again, never one lost. Write transactions are single batches
+ * (no interactive transaction holds the lock across an await), so each holds it only for its SQL.
  */
-export async function openDatabase(url: string, authToken?: string): Promise<Database> {
+export async function openDatabase(url: string, authToken?: string, options: { waitOnMainThread?: boolean } = {}): Promise<Database> {
   const isFile = url.startsWith('file:');
   if (isFile) {
     const path = url.slice('file:'.length).replace(/\?.*$/, '');
     if (path && path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
   }
   if (isFile) reusePreparedStatements();
-  const client = createClient({ url, authToken, timeout: 10_000, ...(isFile ? { concurrency: 1 } : {}) });
+  // A process that serves no HTTP (ROLE=dispatcher, the CLIs) may wait on its main thread as the
+  // driver does: it has nothing else to answer, and its leases assume its sends wait with it.
+  const async = isFile && !options.waitOnMainThread;
+  const open = () => createClient({ url, authToken, ...(async ? { timeout: BUSY_WAIT_MS } : { timeout: 10_000 }), ...(isFile ? { concurrency: 1 } : {}) });
+  const client = async ? retryWhenBusy(open, async (c) => void (await c.execute('PRAGMA synchronous = NORMAL'))) : open();
   if (isFile) {
     await client.execute('PRAGMA journal_mode = WAL');
     await client.execute('PRAGMA synchronous = NORMAL');
@@ -44,4 +60,82 @@ export async function openDatabase(url: string, authToken?: string): Promise<Dat
   const db = drizzle(client, { schema });
   await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
   return { db, client, close: () => client.close() };
+}
+
+/** Statements that never write (PRAGMA may not run inside a transaction). */
+const isRead = (stmt: InStatement) => /^\s*(select|pragma)\b/i.test(typeof stmt === 'string' ? stmt : stmt.sql);
+
+const isBusy = (err: unknown): boolean => {
+  const e = err as { code?: unknown; extendedCode?: unknown };
+  return [e.code, e.extendedCode].some((c) => typeof c === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(c));
+};
+
+/**
+ * A client whose statements and batches are retried while the database is locked by another
+ * connection, after an asynchronous pause that doubles from 2 ms to 50 ms (with jitter), for up
+ * to BUSY_GIVE_UP_MS. Writes take the write lock first (BEGIN IMMEDIATE; a single write
+ * statement runs as a batch of one), so a locked write changed nothing and running it again is
+ * safe. After a locked attempt the connection is replaced by a new one (`open`, then `prepare`
+ * for its per-connection pragmas): the embedded driver leaves the statement that met the lock
+ * active, and an active statement makes every later write on that connection fail
+ * (SQLITE_BUSY_SNAPSHOT, "cannot commit transaction - SQL statements in progress").
+ * Interactive transactions are not retried: nothing here uses them.
+ */
+/** Not a plain object, so drizzle takes it for a client rather than for its configuration. */
+class RetryingClient {}
+
+export function retryWhenBusy(open: () => Client, prepare: (c: Client) => Promise<void>, giveUpMs = BUSY_GIVE_UP_MS): Client {
+  let current = open();
+  let ready: Promise<void> = Promise.resolve();
+  // Writes of this process wait for the lock one at a time, in order, as they did when the
+  // driver's busy wait held the whole process: otherwise every queued write would poll the lock
+  // on its own, and a write that must land before a lease runs out could lose to the others.
+  let writes: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(work: () => Promise<T>): Promise<T> => {
+    const turn = writes.then(work, work);
+    writes = turn.catch(() => undefined);
+    return turn;
+  };
+  const retrying = <A extends unknown[], T>(run: (c: Client, ...args: A) => Promise<T>) =>
+    async (...args: A): Promise<T> => {
+      const started = Date.now();
+      for (let attempt = 0; ; attempt++) {
+        await ready;
+        const c = current;
+        try {
+          return await run(c, ...args);
+        } catch (err) {
+          // Operations queued on a connection replaced meanwhile are refused with CLIENT_CLOSED.
+          const replaced = c !== current && (err as { code?: unknown }).code === 'CLIENT_CLOSED';
+          if (!(isBusy(err) || replaced) || Date.now() - started > giveUpMs) throw err;
+          if (c === current) {
+            current = open();
+            ready = prepare(current).catch(() => undefined);
+            c.close();
+          }
+          const pause = Math.min(50, 2 * 2 ** attempt) * (0.5 + Math.random() / 2);
+          await new Promise((r) => setTimeout(r, pause));
+        }
+      }
+    };
+  const read = retrying((c: Client, stmt: InStatement) => c.execute(stmt));
+  const write = retrying(async (c: Client, stmts: InStatement[], mode: TransactionMode) => c.batch(stmts, mode));
+  const wrapped = {
+    execute: async (stmtOrSql: InStatement, args?: InArgs) => {
+      const stmt = typeof stmtOrSql === 'string' ? { sql: stmtOrSql, args: args ?? [] } : stmtOrSql;
+      if (isRead(stmt)) return read(stmt);
+      const [result] = await inTurn(() => write([stmt], 'write'));
+      return result!;
+    },
+    batch: (stmts: InStatement[], mode?: TransactionMode) => (mode === 'read' ? write(stmts, 'read') : inTurn(() => write(stmts, 'write'))),
+    migrate: (stmts: InStatement[]) => inTurn(() => retrying((c: Client) => c.migrate(stmts))()),
+  };
+  // Everything else is the current connection's own (its methods use its private fields).
+  return new Proxy(new RetryingClient() as unknown as Client, {
+    get(_, prop) {
+      if (Object.hasOwn(wrapped, prop)) return wrapped[prop as keyof typeof wrapped];
+      const value = Reflect.get(current, prop, current) as unknown;
+      return typeof value === 'function' ? value.bind(current) : value;
+    },
+  });
 }

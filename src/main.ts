@@ -25,7 +25,8 @@ async function main() {
     throw e;
   }
   const log = createLogger(config.logLevel);
-  const database = await openDatabase(config.database.url, config.database.authToken);
+  // Only a process that serves HTTP must never wait for a database lock on its main thread.
+  const database = await openDatabase(config.database.url, config.database.authToken, { waitOnMainThread: config.role === 'dispatcher' });
   const outboxDir = defaultOutboxDir(config.database.url);
   const service = await createService(config, {
     db: database.db,

@@ -9,6 +9,10 @@ import { SEVERITIES, severityRank } from '../core/severity.js';
 import { SEVERITY_LABELS } from '../core/message.js';
 import { escapeHtml as e } from '../render/escape.js';
 import { formatDate } from '../core/effective-date.js';
+import { PUBLIC_RATE_LIMITS, rateLimited } from './rate-limit.js';
+
+/** Rendered feeds kept, in characters (a feed of 50 long changes is about 600 KB). */
+const FEED_CACHE_CHARS = 16 * 1024 * 1024;
 
 const query = z.object({ min_severity: z.enum(SEVERITIES, { error: 'one of low, medium, high' }).default('low') });
 
@@ -25,9 +29,16 @@ function etagOf(version: string): string {
  */
 export function feedRoutes(deps: AppDeps) {
   const app = new Hono();
+  const { limit, windowMs } = PUBLIC_RATE_LIMITS.feeds;
+  app.use('/feeds/*', rateLimited(deps, 'feeds', limit, windowMs, 'feed requests'));
+  // Rendered feeds by ETag (which names the feed, its filter and its version): a feed is built
+  // once per new change, not per reader's poll. Oldest out first past FEED_CACHE_CHARS.
+  const rendered = new Map<string, string>();
+  let renderedChars = 0;
 
-  function respond(c: Context, page: FeedPage, title: string, selfPath: string) {
-    const etag = etagOf(`${page.version}:${c.req.url}`);
+  async function respond(c: Context, page: FeedPage, title: string, selfPath: string) {
+    // The feed's canonical path, not the request's URL: extra query parameters make no new feed.
+    const etag = etagOf(`${page.version}:${selfPath}`);
     const lastModified = new Date(Math.floor((page.lastModified ?? 0) / 1000) * 1000);
     const headers = { ETag: etag, 'Last-Modified': lastModified.toUTCString(), 'Cache-Control': 'public, max-age=300' };
     const inm = c.req.header('if-none-match');
@@ -35,6 +46,9 @@ export function feedRoutes(deps: AppDeps) {
     if ((inm && inm.split(',').map((t) => t.trim()).includes(etag)) || (!inm && Number.isFinite(ims) && page.lastModified !== null && lastModified.getTime() <= ims)) {
       return c.body(null, 304, headers);
     }
+    const atom = { 'Content-Type': 'application/atom+xml; charset=utf-8' };
+    const cached = rendered.get(etag);
+    if (cached !== undefined) return c.body(cached, 200, { ...headers, ...atom });
     const feed = new Feed({
       id: `${deps.config.publicUrl}${selfPath}`,
       title,
@@ -44,7 +58,7 @@ export function feedRoutes(deps: AppDeps) {
       feedLinks: { atom: `${deps.config.publicUrl}${selfPath}` },
       copyright: 'Change records as published by their monitoring pipeline',
     });
-    for (const item of page.items) {
+    for (const item of await page.items()) {
       const clause = item.provision?.title ?? item.provision?.id;
       const content = [
         `<p><strong>${e(SEVERITY_LABELS[item.severity])}</strong> · ${e(item.platform.name)} · ${e(item.document.title)}${clause ? ` · ${e(clause)}` : ''}</p>`,
@@ -65,7 +79,15 @@ export function feedRoutes(deps: AppDeps) {
         category: [{ term: item.severity, name: SEVERITY_LABELS[item.severity] }, ...item.categories.map((t) => ({ term: t, name: t }))],
       });
     }
-    return c.body(feed.atom1(), 200, { ...headers, 'Content-Type': 'application/atom+xml; charset=utf-8' });
+    const body = feed.atom1();
+    rendered.set(etag, body);
+    renderedChars += body.length;
+    while (renderedChars > FEED_CACHE_CHARS) {
+      const [oldest, text] = rendered.entries().next().value!;
+      rendered.delete(oldest);
+      renderedChars -= text.length;
+    }
+    return c.body(body, 200, { ...headers, ...atom });
   }
 
   app.get('/feeds/all.atom', async (c) => {

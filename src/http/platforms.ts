@@ -4,6 +4,7 @@ import type { AppDeps } from './deps.js';
 import { parseOrThrow } from './errors.js';
 import { searchPlatforms, PLATFORM_CURSOR } from '../store/platforms.js';
 import { pageQuery } from './query.js';
+import { PUBLIC_RATE_LIMITS, rateLimited } from './rate-limit.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -11,7 +12,8 @@ const listQuery = z.object({ q: z.string().trim().max(100, 'at most 100 characte
 
 export function platformRoutes(deps: AppDeps) {
   const app = new Hono();
-  app.get('/', async (c) => {
+  const { limit, windowMs } = PUBLIC_RATE_LIMITS.platformSearch;
+  app.get('/', rateLimited(deps, 'platforms', limit, windowMs, 'catalog searches'), async (c) => {
     const q = parseOrThrow(listQuery, c.req.query(), 'invalid_query');
     const page = await searchPlatforms(deps.db, q.q || undefined, q.limit, q.cursor);
     return c.json({

@@ -5,7 +5,7 @@ import { readJsonBody } from './body.js';
 import { ApiError, parseOrThrow } from './errors.js';
 import { findPlatform, suggestPlatforms } from '../store/platforms.js';
 import { signUp } from '../store/signup.js';
-import { hitRateLimit } from '../store/rate-limits.js';
+import { checkRateLimit } from './rate-limit.js';
 import { PLATFORM_SLUG } from '../core/event.js';
 
 const body = z.strictObject({
@@ -24,12 +24,7 @@ export async function unknownPlatform(deps: AppDeps, slug: string): Promise<ApiE
 export function signupRoutes(deps: AppDeps) {
   const app = new Hono();
   app.post('/', async (c) => {
-    const client = deps.clientAddress?.(c) ?? 'unknown';
-    const limit = await hitRateLimit(deps.db, `signup:${client}`, deps.config.signupLimitPerHour, 3_600_000, deps.clock());
-    if (!limit.allowed) {
-      c.header('Retry-After', String(limit.retryAfterSeconds));
-      throw new ApiError(429, 'rate_limited', `Too many sign-ups from this address. Try again in ${Math.ceil(limit.retryAfterSeconds / 60)} minutes.`);
-    }
+    await checkRateLimit(deps, c, 'signup', deps.config.signupLimitPerHour, 3_600_000, 'sign-ups');
     const b = parseOrThrow(body, await readJsonBody(c, 'invalid_signup'), 'invalid_signup');
     const platform = await findPlatform(deps.db, b.platform);
     if (!platform) throw await unknownPlatform(deps, b.platform);

@@ -3,29 +3,96 @@ import type { Db } from '../db.js';
 import type { ChangeEvent } from '../core/event.js';
 import { changeItemFromEvent, type ChangeItem } from '../core/message.js';
 
+export type FeedItem = ChangeItem & { linksOnly: boolean };
+
 export interface FeedPage {
-  items: (ChangeItem & { linksOnly: boolean })[];
   /** Newest stored change, for Last-Modified. */
   lastModified: number | null;
-  /** Changes whenever the feed's content would: the ETag. */
+  /** Changes whenever the feed's content would: the ETag, and the key of the rendered feed's cache. */
   version: string;
+  /** The changes, read only when the feed is rendered (not for a 304 or a cached feed). */
+  items(): Promise<FeedItem[]>;
 }
+
+const FEED_KINDS = sql`e.kind NOT IN ('first_recorded', 'unreachable', 'restored') AND e.technical_upgrade = 0`;
 
 /**
  * The newest 50 changes of one platform (or all), for Atom feeds. first_recorded events, technical
- * upgrades and monitoring notices stay out; link-only changes are in, marked as such.
+ * upgrades and monitoring notices stay out; link-only changes are in, marked as such. The version
+ * comes from a read of keys alone; the items read only the fields a feed shows (a stored payload
+ * can be 1 MB of diff), and only when asked for.
  */
 export async function feedEvents(db: Db, filter: { platformId?: number; minSeverityRank: number }, limit = 50): Promise<FeedPage> {
-  const rows = await db.all<{ pk: number; payload: string; name: string; received_at: number; suppressed_reason: string | null; reverts_to_at: number | null }>(sql`
-    SELECT e.pk, e.payload, p.name, e.received_at, e.suppressed_reason, e.reverts_to_at FROM events e JOIN platforms p ON p.id = e.platform_id
+  const keys = await db.all<{ pk: number; received_at: number }>(sql`
+    SELECT e.pk, e.received_at FROM events e
     WHERE ${filter.platformId !== undefined ? sql`e.platform_id = ${filter.platformId}` : sql`1`}
-      AND e.severity_rank >= ${filter.minSeverityRank}
-      AND e.kind NOT IN ('first_recorded', 'unreachable', 'restored') AND e.technical_upgrade = 0
+      AND e.severity_rank >= ${filter.minSeverityRank} AND ${FEED_KINDS}
     ORDER BY e.detected_at DESC, e.pk DESC LIMIT ${limit}`);
-  const lastModified = rows.length ? Math.max(...rows.map((r) => r.received_at)) : null;
   return {
-    items: rows.map((r) => ({ ...changeItemFromEvent(JSON.parse(r.payload) as ChangeEvent, r.name, r.reverts_to_at), linksOnly: r.suppressed_reason === 'links_only' })),
-    lastModified,
-    version: rows.map((r) => r.pk).join('.') || 'empty',
+    lastModified: keys.length ? Math.max(...keys.map((r) => r.received_at)) : null,
+    version: keys.map((r) => r.pk).join('.') || 'empty',
+    items: () => feedItems(db, keys.map((k) => k.pk)),
   };
+}
+
+interface FeedRow {
+  pk: number;
+  id: string;
+  severity: ChangeEvent['severity'];
+  kind: ChangeEvent['kind'];
+  categories: string;
+  title: string;
+  detected_at: number;
+  effective_at: string | null;
+  sha256: string | null;
+  suppressed_reason: string | null;
+  reverts_to_at: number | null;
+  slug: string;
+  name: string;
+  platform_name: string | null;
+  document_title: string | null;
+  document_url: string | null;
+  document_kind: string | null;
+  provision_id: string | null;
+  provision_title: string | null;
+  summary: string | null;
+  impact: string | null;
+  archive_url: string | null;
+  change_url: string | null;
+}
+
+async function feedItems(db: Db, pks: number[]): Promise<FeedItem[]> {
+  if (!pks.length) return [];
+  const rows = await db.all<FeedRow>(sql`
+    SELECT e.pk, e.id, e.severity, e.kind, e.categories, e.title, e.detected_at, e.effective_at, e.sha256, e.suppressed_reason, e.reverts_to_at,
+      p.slug, p.name,
+      e.payload ->> '$.platform.name' AS platform_name,
+      e.payload ->> '$.document.title' AS document_title, e.payload ->> '$.document.url' AS document_url, e.payload ->> '$.document.kind' AS document_kind,
+      e.payload ->> '$.provision.id' AS provision_id, e.payload ->> '$.provision.title' AS provision_title,
+      e.payload ->> '$.summary' AS summary, e.payload ->> '$.impact' AS impact,
+      e.payload ->> '$.evidence.archive_url' AS archive_url, e.payload ->> '$.change_url' AS change_url
+    FROM events e JOIN platforms p ON p.id = e.platform_id
+    WHERE e.pk IN (SELECT value FROM json_each(${JSON.stringify(pks)}))
+    ORDER BY e.detected_at DESC, e.pk DESC`);
+  const opt = <T>(v: T | null) => v ?? undefined;
+  return rows.map((r) => {
+    // What a feed shows of the event, in the event's own shape.
+    const event = {
+      id: r.id,
+      platform: { slug: r.slug, name: opt(r.platform_name) },
+      document: { title: r.document_title ?? '', url: opt(r.document_url), kind: opt(r.document_kind) },
+      provision: r.provision_id || r.provision_title ? { id: opt(r.provision_id), title: opt(r.provision_title) } : undefined,
+      severity: r.severity,
+      categories: JSON.parse(r.categories) as string[],
+      kind: r.kind,
+      title: r.title,
+      summary: opt(r.summary),
+      impact: opt(r.impact),
+      detected_at: new Date(r.detected_at).toISOString(),
+      effective_at: opt(r.effective_at),
+      evidence: r.sha256 || r.archive_url ? { sha256: opt(r.sha256), archive_url: opt(r.archive_url) } : undefined,
+      change_url: opt(r.change_url),
+    } as ChangeEvent;
+    return { ...changeItemFromEvent(event, r.name, r.reverts_to_at), linksOnly: r.suppressed_reason === 'links_only' };
+  });
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { XMLParser } from 'fast-xml-parser';
+import { sql } from 'drizzle-orm';
 import { fixtureEvents, makeEvent, testApp, type TestApp } from '../support/app.js';
 
 let t: TestApp;
@@ -71,5 +72,35 @@ describe('Atom feeds', () => {
     const title = String(entry.title['#text'] ?? entry.title);
     expect(title).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(title.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')).toContain('<script>alert(1)</script>');
+  });
+});
+
+describe('Atom feeds under load', () => {
+  it('are rendered once per version: a reader polling gets the feed as it was built', async () => {
+    await t.ingest(makeEvent({ id: 'a', summary: 'As first stored.' }));
+    expect(await (await get('/feeds/openai.atom')).text()).toContain('As first stored.');
+    // The same feed version (the same changes): the rendered feed is served, the payloads are not read again.
+    await t.database.db.run(sql`UPDATE events SET payload = json_set(payload, '$.summary', 'Changed behind its back.')`);
+    const again = await (await get('/feeds/openai.atom', { 'x-test-client': '10.9.0.2' })).text();
+    expect(again).toContain('As first stored.');
+    expect(await (await get('/feeds/openai.atom?utm_source=x')).text()).toContain('As first stored.');
+    // News is a new version: built anew.
+    await t.ingest(makeEvent({ id: 'b', title: 'Second change' }));
+    const news = await (await get('/feeds/openai.atom')).text();
+    expect(news).toContain('Second change');
+    expect(news).toContain('Changed behind its back.');
+  });
+
+  it('and the catalog search are limited per client address, with 429 and Retry-After', async () => {
+    for (const path of ['/feeds/all.atom', '/v1/platforms?q=open']) {
+      const answers: Response[] = [];
+      for (let i = 0; i < 121; i++) answers.push(await get(path, { 'x-test-client': '10.9.9.9' }));
+      expect(answers.slice(0, 120).every((r) => r.status === 200)).toBe(true);
+      const over = answers[120]!;
+      expect(over.status).toBe(429);
+      expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await over.json()).toMatchObject({ error: 'rate_limited', message: expect.stringContaining('Try again in') });
+      expect((await get(path, { 'x-test-client': '10.9.9.10' })).status).toBe(200);
+    }
   });
 });

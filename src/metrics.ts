@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 
@@ -20,6 +20,10 @@ export interface Metrics {
 
 export function createMetrics(db: Db): Metrics {
   const registry = new Registry();
+  // prom-client's process metrics, among them nodejs_eventloop_lag_seconds and the event-loop
+  // delay percentiles (nodejs_eventloop_lag_p99_seconds, _max_): how long a request could wait
+  // behind work on the main thread.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const events = new Counter({ name: 'clausewatch_events_ingested_total', help: 'Change events stored', registers: [registry] });
   const dups = new Counter({ name: 'clausewatch_events_duplicate_total', help: 'Change events re-sent with an id already stored', registers: [registry] });
   const matches = new Counter({ name: 'clausewatch_matches_total', help: 'Destinations matched by ingested events', registers: [registry] });

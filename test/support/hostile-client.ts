@@ -18,6 +18,7 @@ export interface StreamedAnswer {
  */
 export function streamBody(port: number, path: string, opts: { totalBytes: number; chunked: boolean; headers?: Record<string, string> }): Promise<StreamedAnswer> {
   const chunk = Buffer.alloc(256 * 1024, 'a');
+  const framed = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
   const started = performance.now();
   const headers = { host: `127.0.0.1:${port}`, 'content-type': 'application/x-www-form-urlencoded', ...opts.headers, ...(opts.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(opts.totalBytes) }) };
   return new Promise((resolve, reject) => {
@@ -56,7 +57,7 @@ export function streamBody(port: number, path: string, opts: { totalBytes: numbe
           const n = Math.min(chunk.length, opts.totalBytes - sent);
           const data = n === chunk.length ? chunk : chunk.subarray(0, n);
           sent += n;
-          const ok = opts.chunked ? socket.write(Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), data, Buffer.from('\r\n')])) : socket.write(data);
+          const ok = !opts.chunked ? socket.write(data) : n === chunk.length ? socket.write(framed) : socket.write(Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), data, Buffer.from('\r\n')]));
           if (!ok) return void socket.once('drain', pump);
         }
         if (opts.chunked && at === undefined && !socket.destroyed) socket.write('0\r\n\r\n');

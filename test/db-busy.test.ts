@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { tempDatabase, type TempDatabase } from './support/db.js';
-import { freePort, startServiceProcess, type ServiceProcess } from './support/service-process.js';
+import { withServiceProcess } from './support/running-service.js';
 import { ADMIN_TOKEN } from './support/app.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -12,19 +11,7 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
  * digest` or a replay does while it writes) must not freeze the service: /health answers at
  * once while writes wait, and the writes go through once the lock is released.
  */
-let database: TempDatabase;
-let service: ServiceProcess;
-let port: number;
-beforeAll(async () => {
-  database = await tempDatabase();
-  port = await freePort();
-  service = startServiceProcess('all', { DATABASE_URL: database.url }, port);
-  await service.ready;
-}, 60_000);
-afterAll(async () => {
-  await service?.stop(2_000);
-  database?.dispose();
-});
+const ctx = withServiceProcess();
 
 /** A child process that takes the write lock (BEGIN IMMEDIATE), holds it `ms`, then commits. */
 function holdWriteLock(url: string, ms: number) {
@@ -45,7 +32,7 @@ function holdWriteLock(url: string, ms: number) {
   return { locked: saw('locked'), released: saw('released') };
 }
 
-const base = () => `http://127.0.0.1:${port}`;
+const base = () => `http://127.0.0.1:${ctx.port}`;
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 
 describe('while another process holds the write lock', () => {
@@ -53,7 +40,7 @@ describe('while another process holds the write lock', () => {
     // Warm: the first request of a route compiles its code, which is not what is measured here.
     await fetch(`${base()}/v1/accounts`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'Warm', plan: 'monitor' }) });
     await fetch(`${base()}/health`);
-    const lock = holdWriteLock(database.url, 3_000);
+    const lock = holdWriteLock(ctx.database.url, 3_000);
     await lock.locked;
     const writes = Array.from({ length: 3 }, (_, i) =>
       fetch(`${base()}/v1/accounts`, { method: 'POST', headers: admin, body: JSON.stringify({ name: `Acme ${i}`, plan: 'monitor' }) }).then((r) => r.status),

@@ -152,7 +152,9 @@ describe('a delivered webhook', () => {
     await s.dispose();
     s = await testService(
       { WEBHOOK_ALLOW_PRIVATE: 'true', ALERT_GROUP_WAIT_SECONDS: '0' },
-      { clock, deps: { log: createLogger('debug', (l) => lines.push(JSON.parse(l))) } },
+      // As a ROLE=dispatcher process: its database waits for a lock itself (a process serving
+      // HTTP retries a locked write in the database layer, before delivery sees it).
+      { clock, deps: { log: createLogger('debug', (l) => lines.push(JSON.parse(l))) }, waitOnMainThread: true },
     );
     await webhookSubscriber();
     await s.ingest(event());

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDatabase, type TempDatabase } from '../support/db.js';
-import { freePort, startServiceProcess, type ServiceProcess } from '../support/service-process.js';
+import { describe, expect, it } from 'vitest';
+import { withServiceProcess } from '../support/running-service.js';
 import { residentBytes, streamBody } from '../support/hostile-client.js';
 import { SLACK_SIGNING_SECRET } from '../support/slack-sign.js';
 import { discordKeys } from '../support/discord-sign.js';
@@ -11,32 +10,14 @@ import { ADMIN_TOKEN, INGEST_TOKEN, makeEvent } from '../support/app.js';
  * declared or streamed without a length, is refused with 413 after at most its route's cap is
  * read, and the server's memory does not grow with it.
  */
-let database: TempDatabase;
-let service: ServiceProcess;
-let port: number;
-
-beforeAll(async () => {
-  database = await tempDatabase();
-  port = await freePort();
-  service = startServiceProcess(
-    'all',
-    {
-      DATABASE_URL: database.url,
-      SLACK_SIGNING_SECRET,
-      SLACK_BOT_TOKEN: 'xoxb-test-token',
-      SLACK_API_URL: 'http://127.0.0.1:9/api/',
-      DISCORD_APPLICATION_ID: '999',
-      DISCORD_PUBLIC_KEY: discordKeys().publicKeyHex,
-      DISCORD_BOT_TOKEN: 'discord-bot-token',
-      DISCORD_API_URL: 'http://127.0.0.1:9/api',
-    },
-    port,
-  );
-  await service.ready;
-}, 60_000);
-afterAll(async () => {
-  await service?.stop(2_000);
-  database?.dispose();
+const ctx = withServiceProcess({
+  SLACK_SIGNING_SECRET,
+  SLACK_BOT_TOKEN: 'xoxb-test-token',
+  SLACK_API_URL: 'http://127.0.0.1:9/api/',
+  DISCORD_APPLICATION_ID: '999',
+  DISCORD_PUBLIC_KEY: discordKeys().publicKeyHex,
+  DISCORD_BOT_TOKEN: 'discord-bot-token',
+  DISCORD_API_URL: 'http://127.0.0.1:9/api',
 });
 
 export const CAPPED_ROUTES: { path: string; cap: number; type: string }[] = [
@@ -52,11 +33,11 @@ describe('a 60 MB unsigned body', () => {
   for (const route of CAPPED_ROUTES) {
     for (const chunked of [false, true]) {
       it(`to ${route.path}${chunked ? ', chunked without a length,' : ''} is refused with 413 without being read`, async () => {
-        const before = residentBytes(service.child.pid!);
+        const before = residentBytes(ctx.service.child.pid!);
         let peak = before;
-        const sampler = setInterval(() => (peak = Math.max(peak, residentBytes(service.child.pid!))), 20);
+        const sampler = setInterval(() => (peak = Math.max(peak, residentBytes(ctx.service.child.pid!))), 20);
         sampler.unref();
-        const r = await streamBody(port, route.path, { totalBytes: SIXTY_MB, chunked, headers: { 'content-type': route.type } }).finally(() => clearInterval(sampler));
+        const r = await streamBody(ctx.port, route.path, { totalBytes: SIXTY_MB, chunked, headers: { 'content-type': route.type } }).finally(() => clearInterval(sampler));
         expect(r.status).toBe(413);
         expect(JSON.parse(r.body)).toMatchObject({ error: 'payload_too_large' });
         // The answer came long before the body was all sent: the server stopped reading at its cap
@@ -70,7 +51,7 @@ describe('a 60 MB unsigned body', () => {
 
 describe('every hostile request at once', () => {
   it('leaves /health answering within 250 ms, and /metrics shows the event-loop lag', async () => {
-    const base = `http://127.0.0.1:${port}`;
+    const base = `http://127.0.0.1:${ctx.port}`;
     // Feeds whose stored payloads are large: 20 changes with diffs of about 900 KB each.
     const diff = { removed: Array.from({ length: 90 }, () => 'r'.repeat(5_000)), added: Array.from({ length: 90 }, () => 'a'.repeat(5_000)) };
     for (let i = 0; i < 20; i++) {
@@ -101,7 +82,7 @@ describe('every hostile request at once', () => {
       fetch(`${base}/manage/any-token/subscriptions`, { method: 'POST', headers: form, body: `platform=${'a'.repeat(500_000)}` }).then((r) => expect(r.status).toBe(413)),
       fetch(`${base}/manage/any-token/subscriptions`, { method: 'POST', headers: form, body: `platform=${'a'.repeat(7_000)}` }).then((r) => r.text()),
       // 60 MB to every capped route, chunked.
-      ...CAPPED_ROUTES.map((route) => streamBody(port, route.path, { totalBytes: SIXTY_MB, chunked: true, headers: { 'content-type': route.type } }).then((r) => expect(r.status).toBe(413))),
+      ...CAPPED_ROUTES.map((route) => streamBody(ctx.port, route.path, { totalBytes: SIXTY_MB, chunked: true, headers: { 'content-type': route.type } }).then((r) => expect(r.status).toBe(413))),
       // Feed readers that bust caches with query parameters, on every filter, and the catalog search.
       ...Array.from({ length: 30 }, (_, i) =>
         fetch(`${base}/feeds/${i % 2 ? 'openai' : 'all'}.atom?min_severity=${['low', 'medium', 'high'][i % 3]}&bust=${i}`).then((r) => r.text()),

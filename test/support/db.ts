@@ -14,10 +14,10 @@ export interface TempDatabase extends Database {
 }
 
 /** A real libSQL database file in a fresh temp directory, migrated; `:memory:` is one connection only. */
-export async function tempDatabase(options: { catalog?: boolean } = {}): Promise<TempDatabase> {
+export async function tempDatabase(options: { catalog?: boolean; waitOnMainThread?: boolean } = {}): Promise<TempDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'clausewatch-test-'));
   const url = `file:${join(dir, 'test.db')}`;
-  const database = await openDatabase(url);
+  const database = await openDatabase(url, undefined, { waitOnMainThread: options.waitOnMainThread });
   if (options.catalog !== false) await loadCatalog(database.db, readCatalog(), 0);
   return {
     ...database,

@@ -23,9 +23,9 @@ export const TEST_SECRET_KEY = 'test-secret-key-0123456789-0123456789';
 /** The whole service as main.ts builds it, on a temp database, with the environment given. */
 export async function testService(
   env: Record<string, string> = {},
-  opts: { clock?: Clock; deps?: Partial<ServiceDeps>; dbLatencyMs?: number } = {},
+  opts: { clock?: Clock; deps?: Partial<ServiceDeps>; dbLatencyMs?: number; waitOnMainThread?: boolean } = {},
 ): Promise<TestService> {
-  const database = await tempDatabase({ catalog: false });
+  const database = await tempDatabase({ catalog: false, waitOnMainThread: opts.waitOnMainThread });
   const config = loadConfig({
     PUBLIC_URL: 'https://clausewatch.test',
     INGEST_TOKENS: INGEST_TOKEN,

@@ -239,7 +239,8 @@ async function startClauseWatch(rx: Receiver, groupWaitS: number, D: number, dir
       WEBHOOK_ALLOW_PRIVATE: 'true',
       ALERT_GROUP_WAIT_SECONDS: String(groupWaitS),
       MAX_ALERTS_PER_DAY: '10000',
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      // Production refuses a non-https PUBLIC_URL (RFC 8058 one-click links); the links are only text here.
+      PUBLIC_URL: 'https://clausewatch.bench.test',
       npm_config_update_notifier: 'false',
     },
   });

@@ -21,7 +21,8 @@ import { loadCatalog, type CatalogEntry } from './store/platforms.js';
 import type { DestinationType } from '../db/schema.js';
 import type { Context } from 'hono';
 import { createSlackChannel } from './delivery/channels/slack.js';
-import { createSlackInstallationStore } from './store/slack-installations.js';
+import { createSlackInstallationStore, sealPlaintextInstallations } from './store/slack-installations.js';
+import { createSecretBox } from './secret-box.js';
 import { createDiscordChannel } from './delivery/channels/discord.js';
 import { createWebhookChannel, webhookSecretKey } from './delivery/channels/webhook.js';
 import { checkWebhookUrl, guardedPost } from './webhook-guard.js';
@@ -68,6 +69,10 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
   const secrets = await resolveSecrets(db, config);
   const links = createLinkSigner(secrets.secretKey, config.publicUrl, clock, (key, data) => createHmac('sha256', key).update(data).digest('base64url'));
   const metrics = createMetrics(db);
+  // Slack bot tokens are sealed at rest; rows stored in plain text before are sealed now.
+  const slackTokens = createSecretBox(secrets.secretKey, 'slack-installation');
+  const resealed = await sealPlaintextInstallations(db, slackTokens);
+  if (resealed) log.info('slack.installations_sealed', { count: resealed });
 
   const templates = emailTemplates;
   const transport = createMailTransport(config.smtpUrl, deps.outboxDir, config.dkim);
@@ -81,7 +86,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     const [{ createSlackBot }, { createSlackInstaller }] = await Promise.all([import('../bots/slack/app.js'), import('../bots/slack/oauth.js')]);
     const slack = config.slack;
     // A workspace's OAuth installation wins; SLACK_BOT_TOKEN serves a single workspace.
-    const installations = createSlackInstallationStore(db, clock);
+    const installations = createSlackInstallationStore(db, clock, slackTokens);
     const tokenFor = async (team: string) => (slack.oauth ? await installations.tokenFor(team) : undefined) ?? slack.botToken;
     channels.slack = createSlackChannel({ apiUrl: slack.apiUrl, tokenFor, sharedToken: slack.botToken });
     extensions.push(

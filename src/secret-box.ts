@@ -1,0 +1,53 @@
+/**
+ * Secrets at rest (Slack installations' bot tokens): AES-256-GCM with a key derived from
+ * SECRET_KEY by HKDF-SHA256, one key per purpose, through WebCrypto (`crypto.subtle`), so the
+ * same module runs on Node and on Workers. A sealed value is `enc:v1:<base64url(iv ‖ ciphertext)>`;
+ * a value without the prefix is a plaintext row from before, read as it is until the start-up
+ * migration seals it.
+ */
+export interface SecretBox {
+  seal(plain: string): Promise<string>;
+  open(stored: string): Promise<string>;
+}
+
+export const SEALED_PREFIX = 'enc:v1:';
+const utf8 = new TextEncoder();
+
+const toBase64Url = (bytes: Uint8Array) => {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+};
+const fromBase64Url = (text: string) => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+
+export function createSecretBox(secretKey: string, purpose: string): SecretBox {
+  let key: Promise<CryptoKey> | undefined;
+  const aesKey = () =>
+    (key ??= crypto.subtle
+      .importKey('raw', utf8.encode(secretKey), 'HKDF', false, ['deriveKey'])
+      .then((base) =>
+        crypto.subtle.deriveKey(
+          { name: 'HKDF', hash: 'SHA-256', salt: utf8.encode('clausewatch secrets at rest'), info: utf8.encode(purpose) },
+          base,
+          { name: 'AES-GCM', length: 256 },
+          false,
+          ['encrypt', 'decrypt'],
+        ),
+      ));
+  return {
+    async seal(plain) {
+      const iv = crypto.getRandomValues(new Uint8Array(12));
+      const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, await aesKey(), utf8.encode(plain)));
+      const out = new Uint8Array(iv.length + sealed.length);
+      out.set(iv);
+      out.set(sealed, iv.length);
+      return SEALED_PREFIX + toBase64Url(out);
+    },
+    async open(stored) {
+      if (!stored.startsWith(SEALED_PREFIX)) return stored;
+      const bytes = fromBase64Url(stored.slice(SEALED_PREFIX.length));
+      const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: bytes.subarray(0, 12) }, await aesKey(), bytes.subarray(12));
+      return new TextDecoder().decode(plain);
+    },
+  };
+}

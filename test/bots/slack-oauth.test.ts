@@ -17,17 +17,20 @@ let s: TestService;
 let server: ServerType;
 let base: string;
 
+/** The Slack app's settings of the service under test. */
+const slackEnv = () => ({
+  SLACK_SIGNING_SECRET,
+  SLACK_CLIENT_ID: '1111.2222',
+  SLACK_CLIENT_SECRET: 'client-secret',
+  SLACK_STATE_SECRET: 'state-secret-0123456789',
+  SLACK_API_URL: slack.url,
+  ALERT_GROUP_WAIT_SECONDS: '0',
+});
+
 beforeEach(async () => {
   slack = await startSlackApi();
   s = await testService(
-    {
-      SLACK_SIGNING_SECRET,
-      SLACK_CLIENT_ID: '1111.2222',
-      SLACK_CLIENT_SECRET: 'client-secret',
-      SLACK_STATE_SECRET: 'state-secret-0123456789',
-      SLACK_API_URL: slack.url,
-      ALERT_GROUP_WAIT_SECONDS: '0',
-    },
+    slackEnv(),
     { deps: { slackAuthorizationUrl: 'https://slack.test/oauth/v2/authorize' } },
   );
   // InstallProvider speaks Node's request/response: serve the app for real on loopback.
@@ -103,12 +106,7 @@ const sameConfig = () =>
     INGEST_TOKENS: INGEST_TOKEN,
     ADMIN_TOKENS: ADMIN_TOKEN,
     SECRET_KEY: TEST_SECRET_KEY,
-    SLACK_SIGNING_SECRET,
-    SLACK_CLIENT_ID: '1111.2222',
-    SLACK_CLIENT_SECRET: 'client-secret',
-    SLACK_STATE_SECRET: 'state-secret-0123456789',
-    SLACK_API_URL: slack.url,
-    ALERT_GROUP_WAIT_SECONDS: '0',
+    ...slackEnv(),
   });
 
 describe('Slack installations stored in plain text before tokens were sealed', () => {

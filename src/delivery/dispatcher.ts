@@ -39,8 +39,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { db, clock, log } = deps;
   const owner = deps.owner ?? newId('dispatcher');
   const leaseMs = deps.leaseMs ?? 60_000;
-  const batchSize = deps.batchSize ?? 100;
   const concurrency = deps.concurrency ?? 16;
+  // A claim takes no more than this dispatcher can start soon: rows waiting in one process's queue
+  // are rows an idle peer on the same database could be sending (scale-out shares the work).
+  const batchSize = deps.batchSize ?? concurrency * 2;
   const pollMs = deps.pollMs ?? 5_000;
   const random = deps.random ?? Math.random;
 

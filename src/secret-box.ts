@@ -1,5 +1,5 @@
 /**
- * Secrets at rest (Slack installations' bot tokens): AES-256-GCM with a key derived from
+ * Secrets at rest (Slack installations' bot tokens, webhook signing secrets): AES-256-GCM with a key derived from
  * SECRET_KEY by HKDF-SHA256, one key per purpose, through WebCrypto (`crypto.subtle`), so the
  * same module runs on Node and on Workers. A sealed value is `enc:v1:<base64url(iv ‖ ciphertext)>`;
  * a value without the prefix is a plaintext row from before, read as it is until the start-up
@@ -11,6 +11,9 @@ export interface SecretBox {
 }
 
 export const SEALED_PREFIX = 'enc:v1:';
+
+/** One derived key per kind of secret: a key that leaks for one opens nothing of the other. */
+export const SECRET_PURPOSES = { slackInstallation: 'slack-installation', webhookSecret: 'webhook-secret' } as const;
 const utf8 = new TextEncoder();
 
 const toBase64Url = (bytes: Uint8Array) => {

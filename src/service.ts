@@ -22,7 +22,8 @@ import type { DestinationType } from '../db/schema.js';
 import type { Context } from 'hono';
 import { createSlackChannel } from './delivery/channels/slack.js';
 import { createSlackInstallationStore, sealPlaintextInstallations } from './store/slack-installations.js';
-import { createSecretBox } from './secret-box.js';
+import { createSecretBox, SECRET_PURPOSES } from './secret-box.js';
+import { sealPlaintextWebhookSecrets } from './store/destinations.js';
 import { createDiscordChannel } from './delivery/channels/discord.js';
 import { createWebhookChannel, webhookSecretKey } from './delivery/channels/webhook.js';
 import { checkWebhookUrl, guardedPost } from './webhook-guard.js';
@@ -70,9 +71,13 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
   const links = createLinkSigner(secrets.secretKey, config.publicUrl, clock, (key, data) => createHmac('sha256', key).update(data).digest('base64url'));
   const metrics = createMetrics(db);
   // Slack bot tokens are sealed at rest; rows stored in plain text before are sealed now.
-  const slackTokens = createSecretBox(secrets.secretKey, 'slack-installation');
+  const slackTokens = createSecretBox(secrets.secretKey, SECRET_PURPOSES.slackInstallation);
   const resealed = await sealPlaintextInstallations(db, slackTokens);
   if (resealed) log.info('slack.installations_sealed', { count: resealed });
+  // Webhook signing secrets likewise (current and previous).
+  const webhookSecrets = createSecretBox(secrets.secretKey, SECRET_PURPOSES.webhookSecret);
+  const resealedHooks = await sealPlaintextWebhookSecrets(db, webhookSecrets);
+  if (resealedHooks) log.info('webhook.secrets_sealed', { count: resealedHooks });
 
   const templates = emailTemplates;
   const transport = createMailTransport(config.smtpUrl, deps.outboxDir, config.dkim);
@@ -119,6 +124,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
   }
   channels.webhook = createWebhookChannel({
     clock,
+    secrets: webhookSecrets,
     post: guardedPost(config.webhookAllowPrivate),
     // node:crypto's native HMAC: the pure-JS SHA-256 of `standardwebhooks` took 7 ms per 580 KB message.
     hmac: (secret, content) => createHmac('sha256', Buffer.from(webhookSecretKey(secret), 'base64')).update(content).digest('base64'),

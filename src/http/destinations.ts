@@ -6,6 +6,7 @@ import { ApiError, invalid, notFound, parseOrThrow } from './errors.js';
 import { accountOr404 } from './accounts.js';
 import { createDestination, deleteDestination, getDestination, listDestinations, rotateWebhookSecret, type DestinationRow, type DestinationTarget } from '../store/destinations.js';
 import { newWebhookSecret } from '../core/webhook-secret.js';
+import { createSecretBox, SECRET_PURPOSES } from '../secret-box.js';
 import { discordChannelId, discordGuildId, slackChannelId, slackTeamId } from '../core/chat-ids.js';
 
 const DISCORD_WEBHOOK = /^https:\/\/(?:(?:canary|ptb)\.)?discord(?:app)?\.com\/api(?:\/v\d+)?\/webhooks\/(\d{5,25})\/([A-Za-z0-9_-]{20,200})$/;
@@ -77,6 +78,8 @@ export function destinationJson(d: DestinationRow) {
 }
 
 export function destinationRoutes(deps: AppDeps) {
+  // Signing secrets are stored sealed; the answer shows the plain one once, when it is made.
+  const webhookSecrets = createSecretBox(deps.config.secretKey, SECRET_PURPOSES.webhookSecret);
   const app = new Hono();
   const schema = destinationBody(deps.config.webhookAllowPrivate);
 
@@ -98,7 +101,7 @@ export function destinationRoutes(deps: AppDeps) {
     }
     const secret = b.type === 'webhook' ? newWebhookSecret() : undefined;
     // An admin vouches for the address, so even email is active at once (no double opt-in).
-    const { destination, created } = await createDestination(deps.db, deps.clock, account.id, target, 'active', { secret });
+    const { destination, created } = await createDestination(deps.db, deps.clock, account.id, target, 'active', { secret: secret && (await webhookSecrets.seal(secret)) });
     if (created) deps.log.info('destination.created', { accountId: account.id, destinationId: destination.id, type: destination.type });
     const body = destinationJson(destination);
     // The signing secret is shown once, when it is made; it is never listed again.
@@ -119,7 +122,7 @@ export function destinationRoutes(deps: AppDeps) {
     if (d.type !== 'webhook') throw new ApiError(400, 'not_a_webhook', 'Only webhook destinations have a signing secret.');
     const secret = newWebhookSecret();
     const until = deps.clock() + 24 * 3_600_000;
-    await rotateWebhookSecret(deps.db, d.id, secret, until);
+    await rotateWebhookSecret(deps.db, d.id, await webhookSecrets.seal(secret), until);
     deps.log.info('destination.secret_rotated', { destinationId: d.id });
     return c.json({ ...destinationJson(d), secret, previous_secret_valid_until: new Date(until).toISOString() });
   });

@@ -4,6 +4,7 @@ import { accounts, destinations, matches, outbox, subscriptions } from '../../db
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import { runBatch } from './batch.js';
+import { SEALED_PREFIX, type SecretBox } from '../secret-box.js';
 
 export type DestinationRow = typeof destinations.$inferSelect;
 
@@ -169,4 +170,24 @@ export async function rotateWebhookSecret(db: Db, id: string, secret: string, un
     .update(destinations)
     .set({ previousSecret: sql`${destinations.secret}`, previousSecretUntil: until, secret })
     .where(eq(destinations.id, id));
+}
+
+/** Seals the webhook signing secrets stored in plain text before secrets were sealed (at start; idempotent). */
+export async function sealPlaintextWebhookSecrets(db: Db, box: SecretBox): Promise<number> {
+  const plain = (v: string | null) => v !== null && !v.startsWith(SEALED_PREFIX);
+  const rows = (await db.select({ id: destinations.id, secret: destinations.secret, previousSecret: destinations.previousSecret }).from(destinations)).filter(
+    (r) => plain(r.secret) || plain(r.previousSecret),
+  );
+  if (!rows.length) return 0;
+  // SQLite keeps a rewritten row's old bytes in the page unless told to overwrite them.
+  await db.run(sql`PRAGMA secure_delete = ON`);
+  const seal = async (v: string | null) => (v === null ? null : box.seal(await box.open(v)));
+  for (const r of rows) {
+    await db
+      .update(destinations)
+      .set({ secret: await seal(r.secret), previousSecret: await seal(r.previousSecret) })
+      .where(eq(destinations.id, r.id));
+  }
+  await db.run(sql`PRAGMA secure_delete = OFF`);
+  return rows.length;
 }

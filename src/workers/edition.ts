@@ -12,6 +12,7 @@ import type { DestinationType } from '../../db/schema.js';
 import type { ChannelAdapter } from '../delivery/channel.js';
 import { createDiscordChannel } from '../delivery/channels/discord.js';
 import { createWebhookChannel } from '../delivery/channels/webhook.js';
+import { createSecretBox, SECRET_PURPOSES } from '../secret-box.js';
 import { createSlackChannel } from '../delivery/channels/slack.js';
 import { createDeliverer } from '../delivery/deliver.js';
 import { groupDueAlerts } from '../delivery/grouping.js';
@@ -96,7 +97,7 @@ export async function createEdition(env: Env, clock: () => number = Date.now, sl
   // through Cloudflare Email Service when the EMAIL binding is there.
   const channels: Partial<Record<DestinationType, ChannelAdapter>> = {
     discord: createDiscordChannel({ botToken: config.discord?.botToken, apiUrl: config.discord?.apiUrl, fetch: fetcher }),
-    webhook: createWebhookChannel({ clock, fetch: fetcher }),
+    webhook: createWebhookChannel({ clock, fetch: fetcher, secrets: createSecretBox(secrets.secretKey, SECRET_PURPOSES.webhookSecret) }),
   };
   if (env.EMAIL) {
     channels.email = createEmailServiceChannel({

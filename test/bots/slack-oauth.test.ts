@@ -2,12 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
-import { existsSync, readFileSync } from 'node:fs';
 import { TEST_SECRET_KEY, testService, type TestService } from '../support/service.js';
 import { startSlackApi } from '../support/slack-api.js';
 import { SLACK_SIGNING_SECRET, slackHeaders, slashCommand } from '../support/slack-sign.js';
 import { ADMIN_TOKEN, INGEST_TOKEN, makeEvent } from '../support/app.js';
 import { loadConfig } from '../../src/config.js';
+import { rawDatabase } from '../support/db.js';
 import { join } from 'node:path';
 import { createService } from '../../src/service.js';
 import { silentLogger } from '../../src/log.js';
@@ -54,12 +54,6 @@ async function install(code = 'good-code') {
   return fetch(`${base}/slack/oauth_redirect?code=${code}&state=${encodeURIComponent(location.searchParams.get('state')!)}`, { headers: { cookie } });
 }
 
-/** The database file and its WAL as bytes on disk, as someone with a copy of them reads it. */
-const rawDatabase = async (t: TestService) => {
-  await t.database.client.execute('PRAGMA wal_checkpoint(TRUNCATE)');
-  const file = t.database.url.slice('file:'.length);
-  return [file, `${file}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f).toString('latin1')).join('');
-};
 
 describe('Slack install for many workspaces', () => {
   it('installs through OAuth, keeps the workspace token, and posts with it', async () => {
@@ -70,7 +64,7 @@ describe('Slack install for many workspaces', () => {
     expect(rows).toEqual([{ team_id: 'T0002', bot_token: expect.stringMatching(/^enc:v1:[A-Za-z0-9_-]+$/) }]);
     // Sealed at rest: neither the rows nor the database file hold the token.
     expect(JSON.stringify(await s.database.db.all(sql`SELECT * FROM slack_installations`))).not.toContain('xoxb-');
-    expect(await rawDatabase(s)).not.toContain('xoxb-installed-token');
+    expect(await rawDatabase(s.database)).not.toContain('xoxb-installed-token');
 
     const body = slashCommand('subscribe openai', { team_id: 'T0002', channel_id: 'C0002' });
     const reply = await fetch(`${base}/slack/commands`, { method: 'POST', body, headers: slackHeaders(body) });
@@ -118,7 +112,7 @@ describe('Slack installations stored in plain text before tokens were sealed', (
     const row = (await s.database.db.all<{ bot_token: string; installation: string }>(sql`SELECT bot_token, installation FROM slack_installations`))[0]!;
     expect(row.bot_token).toMatch(/^enc:v1:/);
     expect(row.installation).toMatch(/^enc:v1:/);
-    expect(await rawDatabase(s)).not.toContain('xoxb-old-plaintext-token');
+    expect(await rawDatabase(s.database)).not.toContain('xoxb-old-plaintext-token');
     // A second start finds nothing to seal and changes nothing.
     await createService(sameConfig(), { db: s.database.db, clock: Date.now, log: silentLogger, outboxDir: join(s.database.dir, 'outbox3') });
     expect((await s.database.db.all<{ bot_token: string }>(sql`SELECT bot_token FROM slack_installations`))[0]!.bot_token).toBe(row.bot_token);

@@ -1,12 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createClient } from '@libsql/client';
-import { createLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { sql } from 'drizzle-orm';
-import { testService, type TestService } from '../support/service.js';
+import { TEST_SECRET_KEY, testService, type TestService } from '../support/service.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
 import { fixedClock } from '../support/clock.js';
-import { fixtureEvents, makeEvent } from '../support/app.js';
+import { ADMIN_TOKEN, INGEST_TOKEN, fixtureEvents, makeEvent } from '../support/app.js';
 import { checkWebhookUrl } from '../../src/webhook-guard.js';
+import { rawDatabase } from '../support/db.js';
+import { webhookSecretKey } from '../../src/delivery/channels/webhook.js';
+import { newWebhookSecret } from '../../src/core/webhook-secret.js';
+import { loadConfig } from '../../src/config.js';
+import { createService } from '../../src/service.js';
+import { join } from 'node:path';
+
 import { isPublicAddress, literalHostRefusal } from '../../src/core/ip-address.js';
 
 let hook: Awaited<ReturnType<typeof startWebhookReceiver>>;
@@ -143,6 +150,44 @@ describe('webhook destinations', () => {
     await s.dispatcher.runOnce();
     expect(hook.received[0]!.verified).toEqual({ [destination.secret]: true, [rotated.json.secret]: true });
     expect((await s.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data[0].secret).toBeUndefined();
+  });
+});
+
+describe('webhook signing secrets at rest', () => {
+  it('are stored sealed, the current and the previous one, and still sign', async () => {
+    const { account, destination } = await webhookSubscriber();
+    const rotated = (await s.call('POST', `/v1/accounts/${account.id}/destinations/${destination.id}/rotate-secret`)).json;
+    const [row] = await s.database.db.all<{ secret: string; previous_secret: string }>(sql`SELECT secret, previous_secret FROM destinations WHERE id = ${destination.id}`);
+    expect(row).toEqual({ secret: expect.stringMatching(/^enc:v1:[A-Za-z0-9_-]+$/), previous_secret: expect.stringMatching(/^enc:v1:[A-Za-z0-9_-]+$/) });
+    const raw = await rawDatabase(s.database);
+    expect(raw).not.toContain(webhookSecretKey(destination.secret));
+    expect(raw).not.toContain(webhookSecretKey(rotated.secret));
+    hook.state.secrets = [destination.secret, rotated.secret];
+    await s.ingest(event());
+    await s.dispatcher.runOnce();
+    expect(hook.received[0]!.verified).toEqual({ [destination.secret]: true, [rotated.secret]: true });
+  });
+
+  it('stored in plain text before are sealed at the next start, and still sign', async () => {
+    const { destination } = await webhookSubscriber();
+    const previous = newWebhookSecret();
+    await s.database.db.run(sql`UPDATE destinations SET secret = ${destination.secret}, previous_secret = ${previous}, previous_secret_until = ${clock() + 3_600_000} WHERE id = ${destination.id}`);
+    const config = loadConfig({ PUBLIC_URL: 'https://clausewatch.test', INGEST_TOKENS: INGEST_TOKEN, ADMIN_TOKENS: ADMIN_TOKEN, SECRET_KEY: TEST_SECRET_KEY, WEBHOOK_ALLOW_PRIVATE: 'true', ALERT_GROUP_WAIT_SECONDS: '0' });
+    const again = await createService(config, { db: s.database.db, clock, log: silentLogger, outboxDir: join(s.database.dir, 'outbox2') });
+    try {
+      const [row] = await s.database.db.all<{ secret: string; previous_secret: string }>(sql`SELECT secret, previous_secret FROM destinations WHERE id = ${destination.id}`);
+      expect(row!.secret).toMatch(/^enc:v1:/);
+      expect(row!.previous_secret).toMatch(/^enc:v1:/);
+      const raw = await rawDatabase(s.database);
+      expect(raw).not.toContain(webhookSecretKey(destination.secret));
+      expect(raw).not.toContain(webhookSecretKey(previous));
+      hook.state.secrets = [destination.secret, previous];
+      await s.ingest(event());
+      await again.dispatcher.runOnce();
+      expect(hook.received[0]!.verified).toEqual({ [destination.secret]: true, [previous]: true });
+    } finally {
+      await again.stop();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { drizzle } from 'drizzle-orm/libsql';
 import type { Client } from '@libsql/client';
 import { openDatabase, schema, type Database, type Db } from '../../src/db.js';
@@ -53,4 +53,11 @@ export function distantDb(database: Database, ms: number): Db {
     },
   });
   return drizzle(distant, { schema });
+}
+
+/** The database file and its WAL as bytes on disk, as someone with a copy of them reads it. */
+export async function rawDatabase(database: Pick<TempDatabase, 'client' | 'url'>): Promise<string> {
+  await database.client.execute('PRAGMA wal_checkpoint(TRUNCATE)');
+  const file = database.url.slice('file:'.length);
+  return [file, `${file}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f).toString('latin1')).join('');
 }

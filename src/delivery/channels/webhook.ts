@@ -2,6 +2,7 @@ import type { ChannelAdapter } from '../channel.js';
 import { DeliveryError } from '../channel.js';
 import type { Clock } from '../../core/clock.js';
 import { renderWebhookPayload, type WebhookPayload } from '../../render/webhook.js';
+import type { SecretBox } from '../../secret-box.js';
 
 /** One POST to a webhook URL and what of the answer the channel looks at. */
 export interface WebhookRequest {
@@ -30,8 +31,13 @@ export interface WebhookChannelOptions {
   fetch?: (url: string, init: RequestInit) => Promise<Response>;
   /** Node passes node:crypto's HMAC (synchronous, native); without it WebCrypto signs. */
   hmac?: WebhookHmac;
+  /** Opens the signing secrets, which are stored sealed (a plain one from before is read as it is). */
+  secrets?: SecretBox;
   timeoutMs?: number;
 }
+
+/** Opened secrets by their sealed form, so a fan-out decrypts each destination's once; bounded. */
+const OPENED_CACHE_MAX = 10_000;
 
 export const webhookSecretKey = (secret: string) => secret.replace(/^whsec_/, '');
 
@@ -73,6 +79,17 @@ export function createWebhookChannel(o: WebhookChannelOptions): ChannelAdapter<W
   const post = o.post ?? (o.fetch ? fetchPost(o.fetch, timeoutMs) : undefined);
   if (!post) throw new Error('createWebhookChannel needs post or fetch');
   const hmac = o.hmac ?? webCryptoHmac;
+  const opened = new Map<string, string>();
+  const openSecret = async (stored: string) => {
+    if (!o.secrets) return stored;
+    let plain = opened.get(stored);
+    if (plain === undefined) {
+      plain = await o.secrets.open(stored);
+      if (opened.size >= OPENED_CACHE_MAX) opened.clear();
+      opened.set(stored, plain);
+    }
+    return plain;
+  };
   return {
     type: 'webhook',
     render(content) {
@@ -84,8 +101,8 @@ export function createWebhookChannel(o: WebhookChannelOptions): ChannelAdapter<W
       const id = `msg_${ctx.messageKey}`;
       const body = JSON.stringify({ ...payload, id });
       const timestamp = String(Math.floor(o.clock() / 1000));
-      const secrets = [destination.secret];
-      if (destination.previousSecret && (destination.previousSecretUntil ?? 0) > o.clock()) secrets.push(destination.previousSecret);
+      const secrets = [await openSecret(destination.secret)];
+      if (destination.previousSecret && (destination.previousSecretUntil ?? 0) > o.clock()) secrets.push(await openSecret(destination.previousSecret));
       const signed = `${id}.${timestamp}.${body}`;
       const signature = (await Promise.all(secrets.map(async (s) => `v1,${await hmac(s, signed)}`))).join(' ');
       let res: WebhookAnswer;

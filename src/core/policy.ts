@@ -36,16 +36,18 @@ export interface ReasonRule {
   leftOut?: boolean;
   /** Why, in a sentence (what the README's policy table says). */
   why: string;
+  /** The marker a feed entry carries in place of its severity: a change that is in feeds but no news. */
+  feedMarker?: string;
 }
 
 export const REASONS = {
   // Event-level: decided once per event, from the event and its document's state and history.
   first_recorded: { scope: 'event', delivery: 'none', notAVersion: true, why: 'The first capture of a document: nothing changed.' },
   technical_upgrade: { scope: 'event', delivery: 'footer', notAVersion: true, why: 'A re-extraction by the tracker, not an edit of the document.' },
-  links_only: { scope: 'event', delivery: 'footer', notAVersion: true, why: 'Every changed line differs only inside links (rotating ids, tracking parameters).' },
-  whitespace: { scope: 'event', delivery: 'footer', notAVersion: true, why: 'Only spacing or line wrapping changed, or the diff is empty.' },
-  reordered: { scope: 'event', delivery: 'footer', notAVersion: true, why: 'The same lines in another order (a moved paragraph, a shuffled list of links): nothing was reworded.' },
-  date_only: { scope: 'event', delivery: 'digest', notAVersion: true, why: 'Only a "last updated" date changed: worth a digest line, not an alert.' },
+  links_only: { scope: 'event', delivery: 'footer', notAVersion: true, feedMarker: 'Links only', why: 'Every changed line differs only inside links (rotating ids, tracking parameters).' },
+  whitespace: { scope: 'event', delivery: 'footer', notAVersion: true, feedMarker: 'Spacing only', why: 'Only spacing or line wrapping changed, or the diff is empty.' },
+  reordered: { scope: 'event', delivery: 'footer', notAVersion: true, feedMarker: 'Reordered', why: 'The same lines in another order (a moved paragraph, a shuffled list of links): nothing was reworded.' },
+  date_only: { scope: 'event', delivery: 'digest', notAVersion: true, feedMarker: 'Date only', why: 'Only a "last updated" date changed: worth a digest line, not an alert.' },
   flapping: { scope: 'event', delivery: 'digest', why: 'One more flip of a document that keeps flipping between versions: one digest line.' },
   backfill: { scope: 'event', delivery: 'digest', dateStands: true, why: 'Detected longer ago than ALERT_MAX_AGE_HOURS when it arrived: old news.' },
   still_unreachable: { scope: 'event', delivery: 'none', why: 'A producer reports a document down that is already known to be down.' },
@@ -76,6 +78,11 @@ export function reasonsWhere(test: (rule: ReasonRule, reason: Reason) => boolean
 
 export function isReason(name: string): name is Reason {
   return Object.hasOwn(REASONS, name);
+}
+
+/** The feed marker of an event's recorded reason, if that reason has one. */
+export function feedMarker(reason: string | null): string | undefined {
+  return reason !== null && isReason(reason) ? (REASONS[reason] as ReasonRule).feedMarker : undefined;
 }
 
 /** Event-level reasons that leave nothing to deliver to anyone: the matcher writes no row for them. */

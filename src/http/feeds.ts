@@ -71,7 +71,7 @@ export function feedRoutes(deps: AppDeps) {
         id: `urn:clausewatch:event:${encodeURIComponent(item.eventId)}`,
         // The feed package writes titles and summaries as type="html": readers render them as
         // HTML, so the event's text goes in escaped and reads back as the text it was.
-        title: e(`[${item.linksOnly ? 'Links only' : SEVERITY_LABELS[item.severity]}] ${item.platform.name}: ${item.title}`),
+        title: e(`[${item.marker ?? SEVERITY_LABELS[item.severity]}] ${item.platform.name}: ${item.title}`),
         link: item.changeUrl ?? item.document.url ?? `${deps.config.publicUrl}${selfPath}`,
         date: new Date(item.detectedAt),
         description: item.summary ? e(item.summary) : undefined,

@@ -2,8 +2,10 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import type { ChangeEvent } from '../core/event.js';
 import { changeItemFromEvent, type ChangeItem } from '../core/message.js';
+import { feedMarker } from '../core/policy.js';
 
-export type FeedItem = ChangeItem & { linksOnly: boolean };
+/** `marker`: shown instead of the severity for a change that is no news (the policy's feed marker). */
+export type FeedItem = ChangeItem & { marker: string | undefined };
 
 export interface FeedPage {
   /** Newest stored change, for Last-Modified. */
@@ -18,7 +20,8 @@ const FEED_KINDS = sql`e.kind NOT IN ('first_recorded', 'unreachable', 'restored
 
 /**
  * The newest 50 changes of one platform (or all), for Atom feeds. first_recorded events, technical
- * upgrades and monitoring notices stay out; link-only changes are in, marked as such. The version
+ * upgrades and monitoring notices stay out; changes that are no news (links, spacing, order, a date)
+ * are in, marked with their reason's feed marker (the policy's). The version
  * comes from a read of keys alone; the items read only the fields a feed shows (a stored payload
  * can be 1 MB of diff), and only when asked for.
  */
@@ -85,6 +88,6 @@ async function feedItems(db: Db, pks: number[]): Promise<FeedItem[]> {
       evidence: r.sha256 || r.archive_url ? { sha256: opt(r.sha256), archive_url: opt(r.archive_url) } : undefined,
       change_url: opt(r.change_url),
     } as ChangeEvent;
-    return { ...changeItemFromEvent(event, r.name, r.reverts_to_at), linksOnly: r.suppressed_reason === 'links_only' };
+    return { ...changeItemFromEvent(event, r.name, r.reverts_to_at), marker: feedMarker(r.suppressed_reason) };
   });
 }

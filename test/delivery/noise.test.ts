@@ -39,6 +39,9 @@ describe('noise control', () => {
     expect(await delivery('spaces')).toMatchObject({ alerted: false, suppressed_reason: 'whitespace' });
     expect(await delivery('moved')).toMatchObject({ alerted: false, suppressed_reason: 'reordered' });
     expect(await delivery('redated')).toMatchObject({ alerted: false, suppressed_reason: 'date_only' });
+    // The feed keeps them, each marked as what it was instead of its severity.
+    const feed = await (await s.app.request('/feeds/openai.atom')).text();
+    for (const marker of ['Spacing only', 'Reordered', 'Date only']) expect(feed).toContain(`[${marker}] OpenAI`);
     clock.advance(61_000);
     await s.drain();
     expect(smtp.mails).toHaveLength(0);

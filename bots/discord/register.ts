@@ -2,13 +2,22 @@
  * `npm run discord:register [-- --guild <id>]`: registers /clausewatch with Discord through
  * discord.js REST, globally (takes up to an hour to appear) or in one server (at once).
  */
-import { parseArgs } from 'node:util';
 import { REST } from '@discordjs/rest';
 import { Routes } from 'discord-api-types/v10';
 import { loadConfig } from '../../src/config.js';
+import { parseCli } from '../../src/cli/args.js';
 import { clausewatchCommand } from './commands.js';
 
-const { values } = parseArgs({ options: { guild: { type: 'string' } } });
+const { values } = parseCli({
+  name: 'discord:register',
+  usage: `usage: npm run discord:register [-- --guild <id>]
+
+Registers the /clausewatch command with Discord (DISCORD_APPLICATION_ID, DISCORD_PUBLIC_KEY and
+DISCORD_BOT_TOKEN must be set): globally, which takes up to an hour to appear, or in one server.
+
+      --guild <id>  register in this server only (appears at once)`,
+  options: { guild: { type: 'string' } },
+});
 const config = loadConfig(process.env);
 if (!config.discord) {
   console.error('discord:register: set DISCORD_APPLICATION_ID, DISCORD_PUBLIC_KEY and DISCORD_BOT_TOKEN');

@@ -6,6 +6,15 @@
  */
 import { writeFileSync } from 'node:fs';
 import { compileEmailTemplates, COMPILED_TEMPLATES_FILE } from '../render/compile-templates.js';
+import { parseCli } from './args.js';
+
+parseCli({
+  name: 'templates:build',
+  usage: `usage: npm run templates:build
+
+Compiles templates/*.mjml into templates/compiled.json, which the service loads at run time.`,
+  options: {},
+});
 
 const templates = await compileEmailTemplates();
 writeFileSync(COMPILED_TEMPLATES_FILE, `${JSON.stringify(templates, null, 1)}\n`);

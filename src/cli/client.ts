@@ -34,13 +34,21 @@ export async function apiClient(env: NodeJS.ProcessEnv = process.env): Promise<A
 /** An ApiCall over any fetch: the network one, or an in-process app's `request` in tests. */
 export function fetchCall(base: string, doFetch: (url: string, init: RequestInit) => Promise<Response>): ApiCall {
   return async (method, path, token, body) => {
-    const res = await doFetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let res: Response;
+    try {
+      res = await doFetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      // undici's "fetch failed" names neither the address nor the remedy; the cause has the code.
+      const code = (e as { cause?: { code?: string } })?.cause?.code ?? (e instanceof Error ? e.message : String(e));
+      throw new Error(`no ClauseWatch answered at ${base} (${code}): start one with \`npm start\`, or set CLAUSEWATCH_URL to where it runs`);
+    }
     const json = (await res.json().catch(() => null)) as any;
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json?.code ?? ''} ${json?.message ?? ''}`.trim());
+    // The one error shape: { error: 'snake_case_code', message: 'A sentence.' }.
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json?.error ?? ''} ${json?.message ?? ''}`.replace(/\s+/g, ' ').trim());
     return json;
   };
 }

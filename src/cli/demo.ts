@@ -9,8 +9,20 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { apiClient } from './client.js';
+import { parseCli } from './args.js';
 
-const asIs = process.argv.includes('--as-is');
+const { values } = parseCli({
+  name: 'demo',
+  usage: `usage: npm run demo [-- --as-is]
+
+Sends the sample events to a running ClauseWatch (CLAUSEWATCH_URL, default http://localhost:$PORT)
+through a demo account whose email destination watches their platforms, and prints what each matched.
+Tokens: INGEST_TOKEN and ADMIN_TOKEN, or those a development start generated (npm run tokens).
+
+      --as-is    send the samples exactly as shipped (no fresh ids or dates: a second run is all duplicates)`,
+  options: { 'as-is': { type: 'boolean', default: false } },
+});
+const asIs = values['as-is'];
 
 async function main() {
   const dir = new URL('../../test/fixtures/events/', import.meta.url);

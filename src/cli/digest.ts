@@ -4,7 +4,6 @@
  * builds and renders them from the database in pages and reports, sending nothing.
  */
 import { sql } from 'drizzle-orm';
-import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from '../config.js';
 import { openDatabase } from '../db.js';
 import { createLogger } from '../log.js';
@@ -16,12 +15,24 @@ import { digestTick, tickIsAhead } from '../schedule/tick.js';
 import { loadDigests } from '../delivery/digest-content.js';
 import { renderDigestEmail } from '../render/digest-email.js';
 import { progressBar } from './progress.js';
+import { parseCli } from './args.js';
+
+const cli = parseCli({
+  name: 'digest',
+  usage: `usage: npm run digest [-- --at <time>] [--dry-run]
+
+Does what the digest tick does at <time> (default now) on DATABASE_URL: enqueues the digests due
+and delivers them. A running service's dispatcher may deliver some of them as well.
+
+      --at <time>  an RFC 3339 time, such as 2026-11-30T09:00:00Z (in the future only with --dry-run)
+      --dry-run    build and render the due digests from the database and report; send nothing`,
+  options: { at: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+});
 
 async function main() {
-  const { values } = parseArgs({ options: { at: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } } });
+  const { values } = cli;
   const given = values.at === undefined ? Date.now() : parseTimestamp(values.at);
-  if (given === null) throw new Error('--at takes an RFC 3339 time such as 2026-11-30T09:00:00Z');
-  const at = given;
+  const at = given ?? cli.fail('--at takes an RFC 3339 time such as 2026-11-30T09:00:00Z');
   // Only a dry run may look ahead: a real one would build a week that has not ended yet.
   if (!values['dry-run'] && tickIsAhead(at, Date.now())) throw new Error('--at is in the future: a digest covers a week that has ended (use --dry-run to look ahead)');
   const config = loadConfig(process.env);

@@ -12,17 +12,29 @@
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { apiClient } from './client.js';
 import { progressBar } from './progress.js';
+import { parseCli } from './args.js';
 import { parseJsonl, replay, replayTable } from '../replay/replay.js';
 
+const cli = parseCli({
+  name: 'replay',
+  usage: `usage: npm run replay -- <events.jsonl> [--pause-ms 200]
+
+Replays a recorded history of change events against a running ClauseWatch (CLAUSEWATCH_URL), one
+monitor subscriber per platform, and prints per platform the alerts sent and what was held back.
+
+      --pause-ms <n>  milliseconds to wait after each capture run, for the dispatcher (default 200)`,
+  allowPositionals: true,
+  options: { 'pause-ms': { type: 'string', default: '200' } },
+});
+
 async function main() {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { 'pause-ms': { type: 'string', default: '200' } } });
-  const file = positionals[0];
-  if (!file) throw new Error('usage: npm run replay -- <events.jsonl> [--pause-ms 200]');
+  const { positionals, values } = cli;
+  const file = positionals[0] ?? cli.fail('<events.jsonl> is missing: name the recorded history to replay');
+  if (positionals.length > 1) cli.fail(`one file at a time (also given: ${positionals.slice(1).join(' ')})`);
   const pauseMs = Number(values['pause-ms']);
-  if (!Number.isInteger(pauseMs) || pauseMs < 0) throw new Error('--pause-ms: a whole number of milliseconds');
+  if (!Number.isInteger(pauseMs) || pauseMs < 0) cli.fail('--pause-ms takes a whole number of milliseconds');
   const events = parseJsonl(readFileSync(file, 'utf8'));
   const client = await apiClient();
   const bar = progressBar('replayed', events.length);

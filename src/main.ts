@@ -40,10 +40,14 @@ async function main() {
     dispatcher: { leaseMs: config.deliveryLeaseSeconds * 1000, ...(config.role === 'dispatcher' ? { pollMs: 1_000 } : {}) },
   });
 
-  for (const g of service.secrets.generated) {
-    if (g.name === 'SECRET_KEY') continue;
-    // Shown once, when made: a development start needs them to call the API.
-    console.log(`clausewatch: generated ${g.name}=${g.value} (kept in the database; set ${g.name} to use your own)`);
+  // Shown once, when made (a development start needs them to call the API), as a log line like
+  // every other line on stdout; `npm run tokens` prints them again from the settings table.
+  const generated = service.secrets.generated.filter((g) => g.name !== 'SECRET_KEY');
+  if (generated.length) {
+    log.info(`development tokens generated and kept in the settings table of ${config.database.url}: npm run tokens prints them again; set ${generated.map((g) => g.name).join(' and ')} to use your own`, {
+      event: 'tokens.generated',
+      ...Object.fromEntries(generated.map((g) => [g.name, g.value])),
+    });
   }
   if (!config.smtpUrl) log.info('mail.to_files', { dir: outboxDir, reason: 'SMTP_URL is not set: every mail is written as an .eml file' });
   if (!config.slack) log.info('slack.off', { reason: 'SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN are not set' });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { testService } from './support/service.js';
 
 const readme = readFileSync('README.md', 'utf8');
 
@@ -22,4 +24,42 @@ describe('the README', () => {
   it('links only files that exist', () => {
     for (const [, target] of readme.matchAll(/\]\((?!https?:|#|…)([^)#]+)\)/g)) expect(existsSync(target!), target).toBe(true);
   });
+});
+
+// Debian's `prometheus` package has it (apt-get install -y prometheus); CI images may not.
+const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' }).status === 0;
+if (!promtool) console.warn('test/docs.test.ts: promtool is not installed, docs/alerts.yml is not checked (apt-get install -y prometheus)');
+
+describe('docs/alerts.yml and docs/grafana-dashboard.json', () => {
+  it('use only metric names GET /metrics exposes', async () => {
+    const s = await testService();
+    try {
+      const exposed = (await s.call('GET', '/metrics')).text;
+      const names = new Set([...exposed.matchAll(/^# TYPE (clausewatch_\w+) /gm)].map((m) => m[1]!));
+      const dashboard = JSON.parse(readFileSync('docs/grafana-dashboard.json', 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+      const used = [readFileSync('docs/alerts.yml', 'utf8'), ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))].join('\n');
+      const referenced = new Set([...used.matchAll(/\b(clausewatch_\w+)/g)].map((m) => m[1]!));
+      expect(referenced.size).toBeGreaterThan(5);
+      for (const name of referenced) expect(names, `${name} is not in /metrics`).toContain(name);
+      // Every panel queries something, and the rules cover the four failures an on-call person is paged for.
+      expect(dashboard.panels.every((p) => p.targets.length > 0)).toBe(true);
+      for (const alert of ['ClauseWatchOutboxStuck', 'ClauseWatchDeadLetters', 'ClauseWatchChannelFailing', 'ClauseWatchMonitoringStale']) expect(used).toContain(`alert: ${alert}`);
+    } finally {
+      await s.dispose();
+    }
+  }, 30_000);
+
+  // Named for what happened: a run without promtool says so in the test list, not silently.
+  it.skipIf(!promtool)(
+    promtool
+      ? 'pass `promtool check rules`, and the rule unit tests of docs/alerts.test.yml fire each alert'
+      : 'are NOT checked with promtool: it is not installed here (apt-get install -y prometheus), so this test is skipped',
+    () => {
+      const check = spawnSync('promtool', ['check', 'rules', 'docs/alerts.yml'], { encoding: 'utf8' });
+      expect(check.status, check.stdout + check.stderr).toBe(0);
+      const unit = spawnSync('promtool', ['test', 'rules', 'docs/alerts.test.yml'], { encoding: 'utf8' });
+      expect(unit.status, unit.stdout + unit.stderr).toBe(0);
+    },
+    30_000,
+  );
 });

@@ -16,6 +16,7 @@ import { linkPageRoutes } from './link-pages.js';
 import { digestRoutes } from './digests.js';
 import { alertViewRoutes } from './alert-view.js';
 import { feedRoutes } from './feeds.js';
+import { homeRoutes } from './home.js';
 
 export type { AppDeps } from './deps.js';
 
@@ -34,7 +35,9 @@ export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
     return c.body(m.body, 200, { 'content-type': m.contentType });
   });
   // The sign-up is by email: a server that sends no email does not offer it.
-  if (!deps.channels || deps.channels.includes('email')) app.route('/v1/signup', signupRoutes(deps));
+  const signup = !deps.channels || deps.channels.includes('email');
+  if (signup) app.route('/v1/signup', signupRoutes(deps));
+  app.route('/', homeRoutes(deps, { signup }));
   app.route('/', linkPageRoutes(deps));
   app.route('/', digestRoutes(deps));
   app.route('/', alertViewRoutes(deps));

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { AppDeps } from './deps.js';
 import { readJsonBody } from './body.js';
@@ -21,21 +21,30 @@ export async function unknownPlatform(deps: AppDeps, slug: string): Promise<ApiE
   });
 }
 
+/**
+ * One sign-up request, from the API or the home page's form: limited per client address first
+ * (so refused input counts too), then validated, then the same answer whatever happened. Throws
+ * the ApiError a caller shows (429 with Retry-After set, 400 invalid_signup, 404 unknown_platform).
+ */
+export async function requestSignup(deps: AppDeps, c: Context, readInput: () => Promise<unknown>): Promise<{ email: string; platformName: string }> {
+  await checkRateLimit(deps, c, 'signup', deps.config.signupLimitPerHour, 3_600_000, 'sign-ups');
+  const b = parseOrThrow(body, await readInput(), 'invalid_signup');
+  const platform = await findPlatform(deps.db, b.platform);
+  if (!platform) throw await unknownPlatform(deps, b.platform);
+  const outcome = await signUp(deps.db, deps.clock, { email: b.email, platformId: platform.id, platformName: platform.name, digest: deps.config.digest });
+  deps.log.info('signup.requested', { outcome, platform: platform.slug });
+  if (outcome !== 'throttled') deps.onAlertWork?.();
+  return { email: b.email.toLowerCase(), platformName: platform.name };
+}
+
+/** What a sign-up answers, whatever happened, so nobody learns whether an address is subscribed. */
+export const signupSentMessage = (r: { email: string; platformName: string }) => `Check ${r.email} for a link to confirm the weekly digest of ${r.platformName}.`;
+
 export function signupRoutes(deps: AppDeps) {
   const app = new Hono();
   app.post('/', async (c) => {
-    await checkRateLimit(deps, c, 'signup', deps.config.signupLimitPerHour, 3_600_000, 'sign-ups');
-    const b = parseOrThrow(body, await readJsonBody(c, 'invalid_signup'), 'invalid_signup');
-    const platform = await findPlatform(deps.db, b.platform);
-    if (!platform) throw await unknownPlatform(deps, b.platform);
-    const outcome = await signUp(deps.db, deps.clock, { email: b.email, platformId: platform.id, platformName: platform.name, digest: deps.config.digest });
-    deps.log.info('signup.requested', { outcome, platform: platform.slug });
-    if (outcome !== 'throttled') deps.onAlertWork?.();
-    // The same answer whatever happened, so nobody learns whether an address is subscribed.
-    return c.json(
-      { status: 'confirmation_sent', message: `Check ${b.email.toLowerCase()} for a link to confirm the weekly digest of ${platform.name}.` },
-      202,
-    );
+    const r = await requestSignup(deps, c, () => readJsonBody(c, 'invalid_signup'));
+    return c.json({ status: 'confirmation_sent', message: signupSentMessage(r) }, 202);
   });
   return app;
 }

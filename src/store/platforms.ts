@@ -85,6 +85,11 @@ export async function searchPlatforms(db: Db, q: string | undefined, limit: numb
   return { data, nextCursor: rows.length > limit && last ? encodeCursor(PLATFORM_CURSOR, [last.sortName, last.platform.slug]) : null };
 }
 
+/** Every platform's slug and name, by name: the sign-up form's list (a few hundred rows). */
+export async function platformNames(db: Db): Promise<{ slug: string; name: string }[]> {
+  return db.select({ slug: platforms.slug, name: platforms.name }).from(platforms).orderBy(asc(platforms.name), asc(platforms.slug));
+}
+
 /** Close matches for a slug nobody knows, for the "did you mean" of every surface. */
 export async function suggestPlatforms(db: Db, query: string, max = 5): Promise<{ slug: string; name: string }[]> {
   const all = await db.select({ slug: platforms.slug, name: platforms.name }).from(platforms);

@@ -135,6 +135,29 @@ describe('what people see, in Chromium', () => {
     await view.close();
   });
 
+  it('signs up from the home page’s form, without JavaScript, at 375 px', async () => {
+    const checked = await open(`${base}/`, 375);
+    await expectAccessible(checked);
+    expect(await horizontalOverflow(checked)).toBeLessThanOrEqual(0);
+    await checked.close();
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 375, height: 800 } });
+    const page = await context.newPage();
+    await page.goto(`${base}/`);
+    expect(await page.textContent('h1')).toBe('Know when a platform changes its terms');
+    await page.getByLabel('Email address').fill('home@example.test');
+    await page.getByLabel('Platform').fill('anthropic');
+    await page.click('button:has-text("Sign up")');
+    expect(await page.textContent('[role=status]')).toBe('Check home@example.test for a link to confirm the weekly digest of Anthropic.');
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await page.getByLabel('Platform').fill('anthropik');
+    await page.getByLabel('Email address').fill('home2@example.test');
+    await page.click('button:has-text("Sign up")');
+    expect(await page.textContent('[role=alert]')).toContain("Did you mean 'anthropic'");
+    await context.close();
+    await s.drain();
+    await expect.poll(() => smtp.mails.some((m) => m.to[0] === 'home@example.test')).toBe(true);
+  });
+
   it('unsubscribes with the page’s button (a GET alone changes nothing)', async () => {
     const id = new URL(manageUrl).pathname.split('/')[2]!;
     const destinationId = await s.links.verify('manage', id);

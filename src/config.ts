@@ -215,8 +215,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     for (const name of ['INGEST_TOKENS', 'ADMIN_TOKENS', 'SECRET_KEY'] as const) {
       if (!e[name]) throw new ConfigError(name, 'a value in production (development starts generate one)');
     }
-    // Every mail's List-Unsubscribe link is made from it, and RFC 8058 one-click needs https.
-    if (!publicUrl.startsWith('https://')) throw new ConfigError('PUBLIC_URL', 'an https:// URL in production (one-click unsubscribe, RFC 8058, needs https links)');
+    // Every mail's List-Unsubscribe link is made from it, and RFC 8058 one-click needs https. A
+    // loopback address set on purpose is the exception: it is a secure context (W3C Secure
+    // Contexts) that only this machine reaches, as in a replay or benchmark of a production build.
+    if (!publicUrl.startsWith('https://') && !(e.PUBLIC_URL && isLoopbackUrl(publicUrl))) {
+      throw new ConfigError('PUBLIC_URL', 'an https:// URL in production (one-click unsubscribe, RFC 8058, needs https links)');
+    }
   }
 
   return {
@@ -258,4 +262,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     signupLimitPerHour: e.SIGNUP_LIMIT_PER_HOUR,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** http://localhost, http://127.x.y.z or http://[::1]: a URL only this machine can open. */
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

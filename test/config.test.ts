@@ -61,6 +61,15 @@ describe('configuration', () => {
       expect(() => loadConfig(env)).toThrow('PUBLIC_URL: expected an https:// URL in production (one-click unsubscribe, RFC 8058, needs https links)');
     }
     expect(loadConfig({ ...production, PUBLIC_URL: 'https://cw.example.com' }).publicUrl).toBe('https://cw.example.com');
+    // Nor an http one that merely looks local: only a loopback address, set on purpose, may be http.
+    for (const url of ['http://127.example.com', 'http://localhost.example.com', 'http://10.0.0.1:8787', 'http://[::2]']) {
+      expect(() => loadConfig({ ...production, PUBLIC_URL: url }), url).toThrow('PUBLIC_URL: expected an https:// URL in production');
+    }
+  });
+
+  it('lets a production build run on a loopback PUBLIC_URL set on purpose (a local replay or benchmark)', () => {
+    const production = { NODE_ENV: 'production', INGEST_TOKENS: 'aaaaaaaaaaaaaaaa1', ADMIN_TOKENS: 'bbbbbbbbbbbbbbbb2', SECRET_KEY: 'cccccccccccccccccccccccccccccccc' };
+    for (const url of ['http://127.0.0.1:4000', 'http://localhost:4000', 'http://[::1]:4000']) expect(loadConfig({ ...production, PUBLIC_URL: url }).publicUrl).toBe(url);
   });
 
   it('treats an empty variable as unset', () => {

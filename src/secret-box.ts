@@ -1,3 +1,5 @@
+import { fromBase64Url, toBase64Url } from './core/base64url.js';
+
 /**
  * Secrets at rest (Slack installations' bot tokens, webhook signing secrets): AES-256-GCM with a key derived from
  * SECRET_KEY by HKDF-SHA256, one key per purpose, through WebCrypto (`crypto.subtle`), so the
@@ -16,12 +18,6 @@ export const SEALED_PREFIX = 'enc:v1:';
 export const SECRET_PURPOSES = { slackInstallation: 'slack-installation', webhookSecret: 'webhook-secret' } as const;
 const utf8 = new TextEncoder();
 
-const toBase64Url = (bytes: Uint8Array) => {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-};
-const fromBase64Url = (text: string) => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
 
 export function createSecretBox(secretKey: string, purpose: string): SecretBox {
   let key: Promise<CryptoKey> | undefined;

@@ -1,3 +1,5 @@
+import { toBase64Url } from './base64url.js';
+
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
 /** Prefixed, unguessable ids (`acc_…`, `dst_…`): 20 base32 characters carry 100 random bits. */
@@ -10,8 +12,5 @@ export function newId(prefix: string): string {
 
 /** A random secret as URL-safe base64, for tokens and keys. */
 export function randomSecret(bytes = 32): string {
-  const raw = crypto.getRandomValues(new Uint8Array(bytes));
-  let bin = '';
-  for (const b of raw) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return toBase64Url(crypto.getRandomValues(new Uint8Array(bytes)));
 }

@@ -1,3 +1,5 @@
+import { fromBase64Url, toBase64Url } from '../core/base64url.js';
+
 /** A page of a list answer: `{"data": [...], "next_cursor": "…" | null}` in the contract. */
 export interface Page<T> {
   data: T[];
@@ -16,17 +18,14 @@ export type CursorShape = readonly ('number' | 'string')[];
 type CursorKey<S extends CursorShape> = { -readonly [I in keyof S]: S[I] extends 'number' ? number : string };
 
 export function encodeCursor<S extends CursorShape>(_shape: S, key: CursorKey<S>): string {
-  let binary = '';
-  for (const byte of new TextEncoder().encode(JSON.stringify(key))) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return toBase64Url(new TextEncoder().encode(JSON.stringify(key)));
 }
 
 export function decodeCursor<S extends CursorShape>(cursor: string | undefined, shape: S): CursorKey<S> | undefined {
   if (!cursor) return undefined;
   let key: unknown;
   try {
-    const binary = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
-    key = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Uint8Array.from(binary, (ch) => ch.charCodeAt(0))));
+    key = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(fromBase64Url(cursor)));
   } catch {
     return undefined;
   }

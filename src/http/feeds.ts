@@ -49,10 +49,16 @@ export function feedRoutes(deps: AppDeps) {
     const atom = { 'Content-Type': 'application/atom+xml; charset=utf-8' };
     const cached = rendered.get(etag);
     if (cached !== undefined) return c.body(cached, 200, { ...headers, ...atom });
+    // RFC 4287 §4.1.1/§4.1.2: a feed and each entry carry an author; the service publishes the
+    // records, so it is the author of both. The alternate link is the home page (GET /), which
+    // says what the feed is and links every other one.
+    const home = `${deps.config.publicUrl}/`;
+    const author = { name: 'ClauseWatch', link: home };
     const feed = new Feed({
       id: `${deps.config.publicUrl}${selfPath}`,
       title,
-      link: deps.config.publicUrl,
+      link: home,
+      author,
       updated: page.lastModified ? new Date(page.lastModified) : new Date(0),
       generator: 'ClauseWatch',
       feedLinks: { atom: `${deps.config.publicUrl}${selfPath}` },
@@ -74,6 +80,7 @@ export function feedRoutes(deps: AppDeps) {
         title: e(`[${item.marker ?? SEVERITY_LABELS[item.severity]}] ${item.platform.name}: ${item.title}`),
         link: item.changeUrl ?? item.document.url ?? `${deps.config.publicUrl}${selfPath}`,
         date: new Date(item.detectedAt),
+        author: [author],
         description: item.summary ? e(item.summary) : undefined,
         content,
         category: [{ term: item.severity, name: SEVERITY_LABELS[item.severity] }, ...item.categories.map((t) => ({ term: t, name: t }))],

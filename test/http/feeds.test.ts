@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { XMLParser } from 'fast-xml-parser';
 import { sql } from 'drizzle-orm';
 import { fixtureEvents, makeEvent, testApp, type TestApp } from '../support/app.js';
@@ -72,6 +73,48 @@ describe('Atom feeds', () => {
     const title = String(entry.title['#text'] ?? entry.title);
     expect(title).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(title.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')).toContain('<script>alert(1)</script>');
+  });
+});
+
+/** A python3 with feedparser (Debian's python3-feedparser is for /usr/bin/python3), or null. */
+const feedparserPython = ['/usr/bin/python3', 'python3'].find((py) => spawnSync(py, ['-c', 'import feedparser'], { stdio: 'ignore' }).status === 0) ?? null;
+
+describe('Atom feeds as a feed reader sees them', () => {
+  it('carry an author on the feed and on every entry (RFC 4287), and their alternate link is the home page', async () => {
+    await t.ingest(makeEvent({ id: 'a', title: 'First change' }));
+    await t.ingest(makeEvent({ id: 'b', title: 'Second change', severity: 'high' }));
+    const feed = parser.parse(await (await get('/feeds/openai.atom')).text()).feed;
+    expect(feed.author).toMatchObject({ name: 'ClauseWatch' });
+    const list = entries(await (await get('/feeds/openai.atom')).text());
+    expect(list).toHaveLength(2);
+    for (const entry of list) expect(entry.author).toMatchObject({ name: 'ClauseWatch' });
+    const alternate = [feed.link].flat().find((l: any) => (l['@rel'] ?? 'alternate') === 'alternate');
+    expect(alternate['@href']).toBe('https://clausewatch.test/');
+    const home = await get(new URL(alternate['@href']).pathname);
+    expect(home.status).toBe(200);
+    expect(await home.text()).toContain('/feeds/all.atom');
+  });
+
+  it.skipIf(!feedparserPython)(`parse without errors in feedparser, author and alternate link included${feedparserPython ? '' : ' (skipped: no python3 with feedparser; apt-get install python3-feedparser)'}`, async () => {
+    await t.ingest(makeEvent({ id: 'a', title: 'First change' }));
+    await t.ingest(makeEvent({ id: 'b', title: 'Second <change> & more', severity: 'high' }));
+    for (const path of ['/feeds/openai.atom', '/feeds/all.atom']) {
+      const xml = await (await get(path)).text();
+      const script = [
+        'import sys, json, feedparser',
+        'd = feedparser.parse(sys.stdin.buffer.read())',
+        'print(json.dumps({"bozo": d.bozo, "bozo_exception": str(d.get("bozo_exception", "")), "version": d.version,',
+        '  "author": d.feed.get("author"), "link": d.feed.get("link"),',
+        '  "entries": [{"title": e.get("title"), "author": e.get("author")} for e in d.entries]}))',
+      ].join('\n');
+      const run = spawnSync(feedparserPython!, ['-c', script], { input: xml, encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      const parsed = JSON.parse(run.stdout);
+      expect(parsed).toMatchObject({ bozo: false, version: 'atom10', author: 'ClauseWatch', link: 'https://clausewatch.test/' });
+      expect(parsed.entries.map((e: any) => e.author)).toEqual(['ClauseWatch', 'ClauseWatch']);
+      // feedparser gives type="html" titles as HTML: the tags of the event's text arrive escaped, shown as text.
+      expect(parsed.entries.map((e: any) => e.title)).toContain('[High] OpenAI: Second &lt;change&gt; &amp; more');
+    }
   });
 });
 

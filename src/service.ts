@@ -69,7 +69,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
   await loadCatalog(db, catalog.platforms, clock());
   const secrets = await resolveSecrets(db, config);
   const links = createLinkSigner(secrets.secretKey, config.publicUrl, clock, (key, data) => createHmac('sha256', key).update(data).digest('base64url'));
-  const metrics = createMetrics(db);
+  const metrics = createMetrics(db, clock);
   // Slack bot tokens are sealed at rest; rows stored in plain text before are sealed now.
   const slackTokens = createSecretBox(secrets.secretKey, SECRET_PURPOSES.slackInstallation);
   const resealed = await sealPlaintextInstallations(db, slackTokens);

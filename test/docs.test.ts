@@ -35,15 +35,18 @@ describe('docs/alerts.yml and docs/grafana-dashboard.json', () => {
     const s = await testService();
     try {
       const exposed = (await s.call('GET', '/metrics')).text;
-      const names = new Set([...exposed.matchAll(/^# TYPE (clausewatch_\w+) /gm)].map((m) => m[1]!));
+      const names = new Set([...exposed.matchAll(/^# TYPE ((?:clausewatch|nodejs|process)_\w+) /gm)].map((m) => m[1]!));
+      // A histogram's series are its name with _bucket, _sum and _count.
+      const histograms = [...exposed.matchAll(/^# TYPE (\w+) histogram$/gm)].map((m) => m[1]!);
+      for (const h of histograms) for (const suffix of ['_bucket', '_sum', '_count']) names.add(h + suffix);
       const dashboard = JSON.parse(readFileSync('docs/grafana-dashboard.json', 'utf8')) as { panels: { targets: { expr: string }[] }[] };
       const used = [readFileSync('docs/alerts.yml', 'utf8'), ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))].join('\n');
-      const referenced = new Set([...used.matchAll(/\b(clausewatch_\w+)/g)].map((m) => m[1]!));
+      const referenced = new Set([...used.matchAll(/\b((?:clausewatch|nodejs|process)_\w+)/g)].map((m) => m[1]!));
       expect(referenced.size).toBeGreaterThan(5);
       for (const name of referenced) expect(names, `${name} is not in /metrics`).toContain(name);
       // Every panel queries something, and the rules cover the four failures an on-call person is paged for.
       expect(dashboard.panels.every((p) => p.targets.length > 0)).toBe(true);
-      for (const alert of ['ClauseWatchOutboxStuck', 'ClauseWatchDeadLetters', 'ClauseWatchChannelFailing', 'ClauseWatchMonitoringStale']) expect(used).toContain(`alert: ${alert}`);
+      for (const alert of ['ClauseWatchOutboxStuck', 'ClauseWatchDeadLetters', 'ClauseWatchChannelFailing', 'ClauseWatchMonitoringStale', 'ClauseWatchOutboxBehind']) expect(used).toContain(`alert: ${alert}`);
     } finally {
       await s.dispose();
     }

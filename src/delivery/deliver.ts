@@ -12,6 +12,7 @@ import { MAX_ATTEMPTS, retryDelayMs } from './backoff.js';
 import { disableDestination, getDestinationsWithAccounts, type DestinationWithAccount } from '../store/destinations.js';
 import { getOrCreateSetting } from '../store/settings.js';
 import { newId } from '../core/ids.js';
+import { newsSince } from './outbox.js';
 
 export interface DelivererDeps {
   db: Db;
@@ -36,6 +37,8 @@ export type DeliveryOutcome = { status: 'sent' | 'cancelled' | 'dead' | 'lease_l
 export interface ClaimContext {
   destinations: Map<string, DestinationWithAccount>;
   grouped: Map<number, ChangeItem[]>;
+  /** With metrics: when each row's news reached us (ms), for the ingest → delivered histogram. */
+  since?: Map<number, number>;
 }
 
 /** The outcome of one send, decided but not yet written, with what to do once it is. */
@@ -130,8 +133,12 @@ export function createDelivery(deps: DelivererDeps): Delivery {
   return {
     async read(rows) {
       const alerts = rows.filter((r) => r.kind === 'alert' || r.kind === 'budget').map((r) => r.id);
-      const [destinations, grouped] = await Promise.all([getDestinationsWithAccounts(db, rows.map((r) => r.destination_id)), readGrouped(alerts)]);
-      return { destinations, grouped };
+      const [destinations, grouped, since] = await Promise.all([
+        getDestinationsWithAccounts(db, rows.map((r) => r.destination_id)),
+        readGrouped(alerts),
+        deps.metrics ? newsSince(db, rows.map((r) => r.id)) : undefined,
+      ]);
+      return { destinations, grouped, since };
     },
 
     async send(row, owner, context) {
@@ -162,7 +169,7 @@ export function createDelivery(deps: DelivererDeps): Delivery {
           record: { id: row.id, status: 'sent', providerId },
           outcome: { status: 'sent' },
           log: () => {
-            deps.metrics?.delivered(row.channel, row.kind);
+            deps.metrics?.delivered(row.channel, row.kind, context.since?.get(row.id));
             log.debug('delivery.sent', { outboxId: row.id, kind: row.kind, channel: row.channel, destinationId: row.destination_id, parts: messages.length });
           },
         };

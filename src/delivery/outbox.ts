@@ -189,3 +189,16 @@ export async function releaseFromQueue(db: Db, ids: number[], now: number): Prom
     UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ${now}
     WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)})) AND status = 'sending' AND lease_owner = ${QUEUE_OWNER}`);
 }
+
+/**
+ * When the news of each row reached us (ms): an alert's (or budget notice's) earliest match,
+ * written at ingest, else the row's own creation. One statement per claim, by primary key and
+ * the matches_outbox index.
+ */
+export async function newsSince(db: Db, ids: number[]): Promise<Map<number, number>> {
+  if (!ids.length) return new Map();
+  const rows = await db.all<{ id: number; since: number }>(sql`
+    SELECT o.id, coalesce((SELECT min(m.created_at) FROM matches m WHERE m.outbox_id = o.id), o.created_at) AS since
+    FROM outbox o WHERE o.id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`);
+  return new Map(rows.map((r) => [Number(r.id), Number(r.since)]));
+}

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { matchedRoutes } from 'hono/route';
 import type { AppDeps } from './deps.js';
 import { errorFields } from '../log.js';
 import { ApiError, errorBody, sendError } from './errors.js';
@@ -20,6 +21,9 @@ import { homeRoutes } from './home.js';
 
 export type { AppDeps } from './deps.js';
 
+/** Label values of the HTTP histogram: any other method a client invents counts as OTHER. */
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
 /**
  * The whole HTTP surface as one Hono app. It imports nothing Node-only, so the Workers edition
  * serves the same app with other dependencies handed in.
@@ -27,6 +31,18 @@ export type { AppDeps } from './deps.js';
 export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
   const app = new Hono();
   const admin = requireToken(() => deps.config.adminTokens, 'admin');
+
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.use(async (c, next) => {
+      const started = performance.now();
+      await next();
+      // The pattern of the handler the request matched, even when a middleware (a token check)
+      // answered first: a bounded set of label values, never the raw path.
+      const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path ?? '(unmatched)';
+      metrics.httpRequest(HTTP_METHODS.has(c.req.method) ? c.req.method : 'OTHER', route, c.res.status, (performance.now() - started) / 1000);
+    });
+  }
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', admin, async (c) => {

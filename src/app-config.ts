@@ -16,5 +16,6 @@ export function appConfig(config: Config, secrets: Secrets): AppDeps['config'] {
     webhookAllowPrivate: config.webhookAllowPrivate,
     signupLimitPerHour: config.signupLimitPerHour,
     staleAfterHours: config.staleAfterHours,
+    chat: { slack: Boolean(config.slack), discord: Boolean(config.discord) },
   };
 }

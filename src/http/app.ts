@@ -18,6 +18,7 @@ import { digestRoutes } from './digests.js';
 import { alertViewRoutes } from './alert-view.js';
 import { feedRoutes } from './feeds.js';
 import { homeRoutes } from './home.js';
+import { chatOffSentence } from './chat-setup.js';
 
 export type { AppDeps } from './deps.js';
 
@@ -68,6 +69,12 @@ export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
   app.route('/v1/accounts/:id/deliveries', deliveryRoutes(deps));
   app.route('/v1/accounts', accountRoutes(deps));
   extend?.(app);
+  // A chat platform that is off answers every path of its own with what to set, not a bare 404
+  // (after `extend`, so a route registered for the platform still wins). 404, not 503: nothing
+  // will be there until the operator configures it, so Slack or Discord must not keep retrying.
+  for (const platform of ['slack', 'discord'] as const) {
+    if (!deps.config.chat[platform]) app.all(`/${platform}/*`, (c) => c.json(errorBody(`${platform}_not_configured`, chatOffSentence(platform)), 404));
+  }
 
   app.notFound((c) => c.json(errorBody('not_found', `No route ${c.req.method} ${c.req.path}.`), 404));
   app.onError((err, c) => {

@@ -25,6 +25,11 @@ export interface AppDeps {
     webhookAllowPrivate: boolean;
     signupLimitPerHour: number;
     staleAfterHours: number;
+    /**
+     * Which chat bots are configured. Off, their bot destinations are refused (a Discord channel
+     * webhook needs no bot and is still taken) and `/slack/*` / `/discord/*` answer what to set.
+     */
+    chat: { slack: boolean; discord: boolean };
   };
   links: LinkSigner;
   metrics?: Metrics;

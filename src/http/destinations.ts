@@ -7,6 +7,7 @@ import { accountOr404 } from './accounts.js';
 import { createDestination, deleteDestination, getDestination, listDestinations, rotateWebhookSecret, type DestinationRow, type DestinationTarget } from '../store/destinations.js';
 import { newWebhookSecret } from '../core/webhook-secret.js';
 import { createSecretBox, SECRET_PURPOSES } from '../secret-box.js';
+import { chatOffSentence } from './chat-setup.js';
 import { discordChannelId, discordGuildId, slackChannelId, slackTeamId } from '../core/chat-ids.js';
 
 const DISCORD_WEBHOOK = /^https:\/\/(?:(?:canary|ptb)\.)?discord(?:app)?\.com\/api(?:\/v\d+)?\/webhooks\/(\d{5,25})\/([A-Za-z0-9_-]{20,200})$/;
@@ -88,6 +89,12 @@ export function destinationRoutes(deps: AppDeps) {
     const b = parseOrThrow(schema, await readJsonBody(c, 'invalid_destination'), 'invalid_destination');
     if (deps.channels && !deps.channels.includes(b.type)) {
       throw invalid('invalid_destination', [{ path: 'type', message: `${b.type} is not delivered by this server (it delivers ${deps.channels.join(', ')})` }], 'destination');
+    }
+    // A bot destination while its bot is off would be stored `active` and then retried for hours.
+    if ((b.type === 'slack' || (b.type === 'discord' && !b.webhook_url)) && !deps.config.chat[b.type]) {
+      throw new ApiError(400, 'invalid_destination', `The destination is invalid. ${chatOffSentence(b.type)}`, {
+        issues: [{ path: 'type', message: `${b.type}: ${chatOffSentence(b.type)}` }],
+      });
     }
     const target: DestinationTarget =
       b.type === 'discord'

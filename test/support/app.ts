@@ -40,6 +40,8 @@ export async function testApp(options: { now?: string; config?: Partial<AppDeps[
       webhookAllowPrivate: true,
       signupLimitPerHour: 5,
       staleAfterHours: 48,
+      // The app alone, as if both bots were set up: test/http/chat-off.test.ts turns them off.
+      chat: { slack: true, discord: true },
       ...options.config,
     },
     links: createLinkSigner('test-secret-key-0123456789-0123456789', 'https://clausewatch.test', options.clock ?? clock),

@@ -260,7 +260,8 @@ export const matches = sqliteTable(
   ],
 );
 
-export const OUTBOX_KINDS = ['alert', 'digest', 'confirmation', 'manage_link', 'reminder', 'notice', 'budget'] as const;
+/** `follow_up`: a reversion or superseding change threaded under the chat alert it follows up (src/core/lifecycle.ts). */
+export const OUTBOX_KINDS = ['alert', 'digest', 'confirmation', 'manage_link', 'reminder', 'notice', 'budget', 'follow_up'] as const;
 export type OutboxKind = (typeof OUTBOX_KINDS)[number];
 export const OUTBOX_STATUSES = ['queued', 'sending', 'retrying', 'sent', 'dead', 'cancelled'] as const;
 export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
@@ -291,6 +292,11 @@ export const outbox = sqliteTable(
     leaseOwner: text('lease_owner'),
     leaseUntil: integer('lease_until'),
     lastError: text('last_error'),
+    /**
+     * The provider's id of the message (Slack ts, Discord message id, Message-ID): a follow-up
+     * edits and replies to the message of the alert it follows up through it. For a split message,
+     * its last part's.
+     */
     providerId: text('provider_id'),
     sentAt: integer('sent_at'),
     createdAt: integer('created_at').notNull(),

@@ -5,6 +5,7 @@ import type { PlanName } from './plans.js';
 import type { DigestContent } from './digest.js';
 import { effectiveDatePhrase, formatDate } from './effective-date.js';
 import { isoDate, localTime } from './zoned-time.js';
+import type { FollowUpAction, LifecycleNote } from './lifecycle.js';
 
 /**
  * What a message is about, before any channel shapes it. Renderers turn these into mails, Block
@@ -32,6 +33,8 @@ export interface ChangeItem {
   raw: ChangeEvent;
   /** In a digest: detected before the digest's period, but arrived after the digest that period had. */
   reportedLate?: boolean;
+  /** In an edited chat alert: a later change reverted or superseded this one (its title is struck through). */
+  lifecycle?: LifecycleNote;
 }
 
 /**
@@ -102,6 +105,11 @@ export interface AlertContent {
   reminder?: boolean;
   /** The day's changes past the destination's alert budget, in one message at the day's end. */
   budget?: boolean;
+  /**
+   * A follow-up (src/core/lifecycle.ts): these changes revert or supersede an alert of this
+   * channel, and are posted as a reply in its thread (or, when it is gone, as a new message).
+   */
+  followUp?: FollowUpAction;
 }
 
 export interface ConfirmationContent {

@@ -6,6 +6,7 @@ import type { AccountRow } from '../store/accounts.js';
 import { alertViewUrl, destinationLinks, type LinkSigner } from '../links.js';
 import { loadDigests } from './digest-content.js';
 import type { ChangeEvent } from '../core/event.js';
+import type { FollowUpAction } from '../core/lifecycle.js';
 import { buildAlert, changeItemFromEvent, type ChangeItem, type MessageContent } from '../core/message.js';
 
 /** The changes an alert message was grouped from, read back by its outbox id (the same on every retry). */
@@ -60,11 +61,13 @@ export async function loadContent(
   const reader = { timeZone: account.timezone, now };
   switch (row.kind) {
     case 'alert':
-    case 'budget': {
+    case 'budget':
+    case 'follow_up': {
       const items = grouped ?? (await groupedItems(db, row.id));
       if (!items.length) return null;
       const [base, view] = await Promise.all([destinationLinks(links, destination.id), alertViewUrl(links, destination.id, row.id)]);
       const alert = { ...buildAlert(items, reader, { ...base, view }, account.plan), budget: row.kind === 'budget' };
+      if (row.kind === 'follow_up') alert.followUp = (JSON.parse(row.payload ?? '{}') as { action: FollowUpAction }).action;
       // An outage and its end inside one group cancel out: nothing left to say.
       return alert.changes.length || alert.notices.length ? alert : null;
     }

@@ -22,7 +22,7 @@ export function alertViewRoutes(deps: AppDeps) {
     const [row] = view && found
       ? await deps.db.all<OutboxRow>(sql`
           SELECT id, idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, attempts, parts_sent
-          FROM outbox WHERE id = ${view.outboxId} AND destination_id = ${view.destinationId} AND kind IN ('alert', 'budget')`)
+          FROM outbox WHERE id = ${view.outboxId} AND destination_id = ${view.destinationId} AND kind IN ('alert', 'budget', 'follow_up')`)
       : [];
     if (!found || !row || !deps.templates) {
       return c.html(page('Link not valid', html`<h1>This alert link is not valid</h1><p>It may have been copied incompletely.</p>`, { status: 'error' }), 400);

@@ -7,6 +7,8 @@ import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import { matchIngested, cancelUndoneInGroup, reason, reasonList, type Cancelled } from './match.js';
 import { judgeDocumentVersions } from './versions.js';
+import { threadFollowUps } from '../delivery/lifecycle.js';
+import { canFollowUp, latestWordWindowMs } from '../core/lifecycle.js';
 
 export interface IngestDeps {
   db: Db;
@@ -151,6 +153,11 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
     reversions: eventRows.some((r) => r.undoes_id !== null),
     notices: eventRows.some((r) => r.kind === 'restored' || r.kind === 'unreachable'),
   }, deps.undoneWithinMs);
+  // Reversions and superseding changes of alerts still the latest word in a chat channel are
+  // threaded under them (after the cancelling: a pair that met in a group reached nobody).
+  const followingUp = newEvents.some(({ event }) => canFollowUp({ kind: event.kind, provisionId: event.provision?.id, revertsToAt: judged.verdicts.get(event.id)?.revertsToAt ?? null }))
+    ? threadFollowUps(db, ingestId, receivedAt, latestWordWindowMs(deps.flapWindowHours))
+    : [];
   const results = await db.batch([
     db.run(sql`
       INSERT INTO platforms (slug, name, created_at)
@@ -208,6 +215,7 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
       : []),
     matchIngested(db, ingestId, receivedAt, { reversions: eventRows.some((r) => r.undoes_id !== null) }),
     ...cancelling,
+    ...followingUp,
     db.all<{ reason: string; n: number }>(sql`
       SELECT suppressed_reason AS reason, count(*) AS n FROM events WHERE ingest_id = ${ingestId} AND suppressed_reason IS NOT NULL GROUP BY 1`),
     db.all<{ reason: string | null; n: number; destinations: number }>(sql`
@@ -226,7 +234,7 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
   for (const r of results[results.length - 3] as { reason: string; n: number }[]) suppressed[r.reason] = r.n;
   // Events a cancelling pair kept from an alert: this request's and the earlier ones they undid.
   const cancelled = new Map<string, Set<number>>();
-  for (const rows of results.slice(-3 - cancelling.length, -3)) {
+  for (const rows of results.slice(-3 - followingUp.length - cancelling.length, -3 - followingUp.length)) {
     if (!Array.isArray(rows)) continue;
     for (const { event_pk, reason: why } of rows as Cancelled[]) {
       if (why === 'reverted' || why === 'unreachable_burst') (cancelled.get(why) ?? cancelled.set(why, new Set()).get(why)!).add(event_pk);

@@ -147,7 +147,7 @@ export async function listSubscriptions(
  */
 export function withdrawPendingAlerts(db: Db, which: SQL, reason: 'unsubscribed' | 'plan' | 'paused') {
   const withdrawable = sql`(alert_state = 'pending' OR (alert_state = 'grouped' AND outbox_id IN (
-        SELECT id FROM outbox WHERE kind IN ('alert', 'budget') AND status IN ('queued', 'retrying'))))`;
+        SELECT id FROM outbox WHERE kind IN ('alert', 'budget', 'follow_up') AND status IN ('queued', 'retrying'))))`;
   const dropsDigest = REASONS[reason].delivery !== 'digest' ? sql`digest_state = 'pending'` : sql`0`;
   return db.run(sql`
     UPDATE matches SET

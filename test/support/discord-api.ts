@@ -5,10 +5,16 @@ import type { AddressInfo } from 'node:net';
  * A loopback stand-in of Discord's REST API: records channel and webhook messages, answers 429
  * with rate-limit headers when told to, refuses embeds over Discord's limits with 400 (code
  * 50035) and the channel errors it is told to (404 Unknown Channel, 403 Missing Access…), as Discord does.
+ * Message edits (PATCH of a channel message, or of a webhook's own message) are recorded in
+ * `edits` and applied; a message `deleteMessage` removed (or never sent) answers 404 Unknown
+ * Message (10008). A reply (`message_reference`) to a message that is gone is refused with 400
+ * unless it says `fail_if_not_exists: false`, then it is an ordinary message.
  */
 export async function startDiscordApi() {
   const messages: { channel?: string; webhook?: string; auth?: string; body: any }[] = [];
-  const edits: { path: string; body: any }[] = [];
+  const edits: { path: string; body: any; channel?: string; webhook?: string; id?: string }[] = [];
+  const deleted = new Set<string>();
+  const unknownMessage = { message: 'Unknown Message', code: 10008 };
   /** Channels that answer with an error as Discord does: 404 Unknown Channel, 403 Missing Access… */
   const state = { rateLimitNext: 0, channelErrors: new Map<string, { status: number; code: number; message: string }>(), rateLimited: 0 };
   const read = (req: IncomingMessage) =>
@@ -52,16 +58,40 @@ export async function startDiscordApi() {
       });
     }
     const body = raw ? JSON.parse(raw) : {};
+    const edited = req.method === 'PATCH' ? /\/api\/v10\/(?:channels\/(\d+)|webhooks\/(\d+)\/[^/]+)\/messages\/(\d+)$/.exec(url) : null;
+    if (edited) {
+      const [, ch, hook, id] = edited;
+      const original = messages[Number(id) - 1];
+      if (!original || deleted.has(id!) || (ch ? original.channel !== ch : original.webhook !== hook)) return json(404, unknownMessage);
+      if (tooBig(body)) return json(400, { message: 'Invalid Form Body', code: 50035, errors: {} });
+      edits.push({ path: url, body, channel: ch, webhook: hook, id });
+      original.body = { ...original.body, ...body };
+      return json(200, { id, channel_id: ch ?? '0' });
+    }
     const channel = /\/api\/v10\/channels\/(\d+)\/messages$/.exec(url)?.[1];
     const webhook = /\/api\/v10\/webhooks\/(\d+)\/([^/]+)$/.exec(url)?.[1];
     const refused = channel ? state.channelErrors.get(channel) : undefined;
     if (refused) return json(refused.status, { message: refused.message, code: refused.code });
     if (!channel && !webhook) return json(404, { message: '404: Not Found', code: 0 });
     if (tooBig(body)) return json(400, { message: 'Invalid Form Body', code: 50035, errors: {} });
+    const ref = body.message_reference?.message_id as string | undefined;
+    if (ref && (deleted.has(ref) || !messages[Number(ref) - 1]) && body.message_reference.fail_if_not_exists !== false) {
+      return json(400, { message: 'Invalid Form Body', code: 50035, errors: { message_reference: { _errors: [{ code: 'REPLIES_UNKNOWN_MESSAGE', message: 'Unknown message' }] } } });
+    }
     messages.push({ channel, webhook, auth: req.headers.authorization, body });
     return json(200, { id: String(messages.length), channel_id: channel ?? '0' });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}/api`, messages, edits, state, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}/api`,
+    messages,
+    edits,
+    state,
+    /** The message with this id as it stands now (edits applied), unless deleted. */
+    message: (id: string) => (deleted.has(id) ? undefined : messages[Number(id) - 1]),
+    /** Someone deleted the message: editing it is 404 Unknown Message from now on. */
+    deleteMessage: (id: string) => deleted.add(id),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

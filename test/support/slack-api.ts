@@ -8,14 +8,21 @@ export interface SlackCall {
 }
 
 /**
- * A loopback stand-in of Slack's Web API, enough for chat.postMessage: records calls, answers
- * 429 with Retry-After when told to, refuses what Slack refuses (Block Kit limits → invalid_blocks,
- * unknown channels), and takes response_url posts of slash commands.
+ * A loopback stand-in of Slack's Web API, enough for chat.postMessage and chat.update: records
+ * calls, answers 429 with Retry-After when told to, refuses what Slack refuses (Block Kit limits →
+ * invalid_blocks, unknown channels), and takes response_url posts of slash commands. It keeps the
+ * messages it was sent by channel and ts: chat.update edits one (message_not_found for a ts it
+ * never gave or one `deleteMessage` removed), a post with `thread_ts` is a reply in that thread
+ * (Slack posts it at the channel's top level when the parent is gone, as this does).
  */
 export async function startSlackApi() {
   const calls: SlackCall[] = [];
   const responses: { path: string; body: any }[] = [];
   const state = { rateLimitNext: 0, retryAfter: 1, channelErrors: new Map<string, string>() };
+  /** The channel's messages as they stand now (edits applied), by `channel/ts`. */
+  const posted = new Map<string, { channel: string; ts: string; text: string; blocks: any[]; thread_ts?: string; edits: number }>();
+  let serial = 0;
+  const key = (channel: string, ts: string) => `${channel}/${ts}`;
   const read = (req: IncomingMessage) =>
     new Promise<string>((resolve) => {
       let s = '';
@@ -56,7 +63,7 @@ export async function startSlackApi() {
       });
     }
     if (method === 'auth.test') return json(200, { ok: true, team_id: 'T0001', user_id: 'UBOT', bot_id: 'BBOT' });
-    if (method !== 'chat.postMessage') return json(200, { ok: false, error: 'unknown_method' });
+    if (method !== 'chat.postMessage' && method !== 'chat.update') return json(200, { ok: false, error: 'unknown_method' });
     const channelError = state.channelErrors.get(args.channel);
     if (channelError) return json(200, { ok: false, error: channelError });
     const blocks: any[] = args.blocks ?? [];
@@ -69,8 +76,18 @@ export async function startSlackApi() {
           (b.type === 'context' && (b.elements?.length > 10 || b.elements?.some((e: any) => e.text?.length > 3000))),
       );
     if (invalid) return json(200, { ok: false, error: 'invalid_blocks' });
+    if (method === 'chat.update') {
+      const message = posted.get(key(args.channel, args.ts));
+      if (!message) return json(200, { ok: false, error: 'message_not_found' });
+      calls.push({ method, token, args });
+      Object.assign(message, { text: args.text, blocks, edits: message.edits + 1 });
+      return json(200, { ok: true, channel: args.channel, ts: args.ts, text: args.text });
+    }
     calls.push({ method, token, args });
-    return json(200, { ok: true, channel: args.channel, ts: `${Date.now() / 1000}` });
+    const ts = `${1_790_000_000 + ++serial}.000100`;
+    const parent = args.thread_ts ? posted.get(key(args.channel, args.thread_ts)) : undefined;
+    posted.set(key(args.channel, ts), { channel: args.channel, ts, text: args.text, blocks, ...(parent ? { thread_ts: parent.ts } : {}), edits: 0 });
+    return json(200, { ok: true, channel: args.channel, ts, message: { text: args.text, ...(parent ? { thread_ts: parent.ts } : {}) } });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
@@ -80,6 +97,13 @@ export async function startSlackApi() {
     calls,
     responses,
     state,
+    /** Messages at the channel's top level (not replies in a thread), as they stand now. */
+    topLevel: () => [...posted.values()].filter((m) => !m.thread_ts),
+    /** Replies in the thread of `ts`. */
+    replies: (ts: string) => [...posted.values()].filter((m) => m.thread_ts === ts),
+    message: (channel: string, ts: string) => posted.get(key(channel, ts)),
+    /** Someone deleted the message: an edit of it is message_not_found from now on. */
+    deleteMessage: (channel: string, ts: string) => posted.delete(key(channel, ts)),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

@@ -1,0 +1,98 @@
+import { sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../db.js';
+import { SUPERSEDING_KINDS, THREAD_ROOT_KIND, THREADED_CHANNELS, WORD_KINDS, type FollowUp, type FollowUpAction } from '../core/lifecycle.js';
+import { changeItemFromEvent } from '../core/message.js';
+import type { ChangeEvent } from '../core/event.js';
+
+const list = (values: readonly string[]): SQL =>
+  sql.join(
+    values.map((v) => sql`${v}`),
+    sql`, `,
+  );
+
+/** What a follow-up outbox row carries: the alert it is threaded under, and why. */
+export interface FollowUpPayload {
+  root: number;
+  action: FollowUpAction;
+  match: number;
+}
+
+/**
+ * Threads this ingest request's reversions and superseding changes under the alerts they follow
+ * up, where that alert is still the latest word (the rule of src/core/lifecycle.ts): for each
+ * such pending (change, chat destination) decision, one `follow_up` outbox row (key
+ * follow_up:<destination>:<match id>), due at once, and the decision grouped into it instead of
+ * the destination's next alert. Set-based: two statements for the whole request, run in the
+ * ingest's batch after the cancelling pairs (a change and its undo that met in a group reached
+ * nobody: nothing to follow up). Only requests that hold a reversion or a change naming a clause
+ * run them.
+ */
+export function threadFollowUps(db: Db, ingestId: string, now: number, windowMs: number) {
+  // The newest outbox row that told the destination of the document, other than this change.
+  // From the document's recent events (events_platform_detected) to their decisions for this
+  // destination (matches_event_destination): a few index reads per candidate.
+  const latestWord = sql`(
+    SELECT mo.outbox_id FROM events eo CROSS JOIN matches mo CROSS JOIN outbox wo
+    WHERE eo.platform_id = e.platform_id AND eo.detected_at >= ${now - 2 * windowMs} AND eo.document_id = e.document_id AND eo.pk <> e.pk
+      AND mo.event_pk = eo.pk AND mo.destination_id = m.destination_id AND mo.outbox_id IS NOT NULL
+      AND wo.id = mo.outbox_id AND wo.kind IN (${list(WORD_KINDS)}) AND wo.status NOT IN ('cancelled', 'dead')
+    ORDER BY mo.outbox_id DESC LIMIT 1)`;
+  return [
+    db.run(sql`
+      INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
+      SELECT 'follow_up:' || c.destination_id || ':' || c.match_id, 'follow_up', c.destination_id, c.account_id, c.type, 'queued',
+        json_object('root', r.id, 'action', c.action, 'match', c.match_id), ${now}, ${now}, ${now}
+      FROM (
+        SELECT m.id AS match_id, m.destination_id, d.account_id, d.type, e.pk, e.document_id, e.detected_at,
+          e.payload ->> '$.provision.id' AS provision,
+          CASE WHEN e.reverts_to_at IS NOT NULL THEN 'reverted' ELSE 'superseded' END AS action,
+          ${latestWord} AS word_id
+        FROM events e CROSS JOIN matches m CROSS JOIN destinations d
+        WHERE e.ingest_id = ${ingestId}
+          AND (e.reverts_to_at IS NOT NULL OR (e.kind IN (${list(SUPERSEDING_KINDS)}) AND e.payload ->> '$.provision.id' IS NOT NULL))
+          AND m.event_pk = e.pk AND m.alert_state = 'pending'
+          AND d.id = m.destination_id AND d.type IN (${list(THREADED_CHANNELS)})
+      ) c
+      JOIN outbox w ON w.id = c.word_id
+      JOIN outbox r ON r.id = CASE WHEN w.kind = ${THREAD_ROOT_KIND} THEN w.id WHEN w.kind = 'follow_up' THEN w.payload ->> 'root' END
+      WHERE r.kind = ${THREAD_ROOT_KIND} AND r.destination_id = c.destination_id AND r.status = 'sent' AND r.provider_id IS NOT NULL
+        AND r.parts_sent <= 1 AND r.sent_at >= ${now - windowMs}
+        AND (c.action = 'reverted' OR EXISTS (
+          SELECT 1 FROM matches mw JOIN events ew ON ew.pk = mw.event_pk
+          WHERE mw.outbox_id = w.id AND ew.document_id = c.document_id AND ew.detected_at <= c.detected_at
+            AND ew.payload ->> '$.provision.id' = c.provision))
+      ON CONFLICT (idempotency_key) DO NOTHING`),
+    // The rows just written are the queued follow-ups due now; each names its decision.
+    db.run(sql`
+      UPDATE matches SET alert_state = 'grouped',
+        outbox_id = (SELECT o.id FROM outbox o WHERE o.idempotency_key = 'follow_up:' || matches.destination_id || ':' || matches.id)
+      WHERE alert_state = 'pending' AND id IN (
+        SELECT o.payload ->> 'match' FROM outbox o WHERE o.status = 'queued' AND o.due_at = ${now} AND o.kind = 'follow_up')`),
+  ];
+}
+
+/** The thread's first message (the alert to edit) and its provider id. */
+export interface ThreadRoot {
+  id: number;
+  providerId: string;
+}
+
+/**
+ * A follow-up's thread: its first message, and every follow-up threaded under it up to this one
+ * (in order), each with its change: what the edited first message says.
+ */
+export async function readThread(db: Db, followUpId: number, payload: FollowUpPayload): Promise<{ root: ThreadRoot; followUps: FollowUp[] } | null> {
+  const [root] = await db.all<{ id: number; provider_id: string | null; destination_id: string }>(sql`
+    SELECT id, provider_id, destination_id FROM outbox WHERE id = ${payload.root} AND kind = ${THREAD_ROOT_KIND} AND status = 'sent'`);
+  if (!root?.provider_id) return null;
+  const rows = await db.all<{ id: number; action: FollowUpAction; payload: string; name: string; reverts_to_at: number | null }>(sql`
+    SELECT o.id, o.payload ->> 'action' AS action, e.payload, p.name, e.reverts_to_at
+    FROM outbox o JOIN matches m ON m.outbox_id = o.id JOIN events e ON e.pk = m.event_pk JOIN platforms p ON p.id = e.platform_id
+    WHERE o.destination_id = ${root.destination_id} AND o.kind = 'follow_up' AND o.payload ->> 'root' = ${root.id}
+      AND (o.id = ${followUpId} OR (o.id < ${followUpId} AND o.status = 'sent'))
+    ORDER BY o.id, m.id`);
+  return {
+    root: { id: root.id, providerId: root.provider_id },
+    followUps: rows.map((r) => ({ action: r.action, change: changeItemFromEvent(JSON.parse(r.payload) as ChangeEvent, r.name, r.reverts_to_at) })),
+  };
+}

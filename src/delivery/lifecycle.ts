@@ -96,3 +96,53 @@ export async function readThread(db: Db, followUpId: number, payload: FollowUpPa
     followUps: rows.map((r) => ({ action: r.action, change: changeItemFromEvent(JSON.parse(r.payload) as ChangeEvent, r.name, r.reverts_to_at) })),
   };
 }
+
+/**
+ * What a chat channel does for follow-ups, beside sending: edit a message it sent before, and
+ * reply in that message's thread. A channel without it gets follow-ups as ordinary messages.
+ */
+export interface ThreadOps<D, M> {
+  /** Replaces a message sent before; `gone` when it was deleted meanwhile (nothing to edit: not an error). */
+  edit(destination: D, providerId: string, message: M): Promise<'edited' | 'gone'>;
+  /**
+   * Posts a message in the thread of `providerId` (as a reply where the destination has no
+   * threads, e.g. a Discord webhook: a new message); null: at the channel's top level.
+   */
+  reply(destination: D, providerId: string | null, message: M, key: string): Promise<{ providerId: string | null }>;
+}
+
+/** The outcome of a follow-up's parts: the reply's provider id, and a note when the original was gone. */
+export interface FollowUpSent {
+  providerId: string | null;
+  parts: number;
+  /** Recorded with the row (last_error of a sent row): the original had been deleted. */
+  note?: string;
+}
+
+/**
+ * Sends a follow-up as parts, resumed after `partsSent` on a retry: part 0 edits the thread's
+ * first message (`edit`, the alert re-rendered with its notes), parts 1… are the reply
+ * (`reply`, the follow-up's changes). The original deleted meanwhile: the edit is skipped, and the
+ * reply is posted at the top level so the channel still hears of it. `markPart` records each part
+ * (false: the lease was lost, stop).
+ */
+export async function sendFollowUpParts<D, M>(o: {
+  thread: ThreadOps<D, M>;
+  destination: D;
+  root: ThreadRoot;
+  edit: M;
+  reply: M[];
+  partsSent: number;
+  key: string;
+  markPart: (partsSent: number) => Promise<boolean>;
+}): Promise<FollowUpSent | 'lease_lost'> {
+  let gone = false;
+  let providerId: string | null = null;
+  const parts = 1 + o.reply.length;
+  for (let part = o.partsSent; part < parts; part++) {
+    if (part === 0) gone = (await o.thread.edit(o.destination, o.root.providerId, o.edit)) === 'gone';
+    else providerId = (await o.thread.reply(o.destination, gone ? null : o.root.providerId, o.reply[part - 1]!, `${o.key}-${part}`)).providerId;
+    if (!(await o.markPart(part + 1))) return 'lease_lost';
+  }
+  return { providerId, parts, ...(gone ? { note: `the alert it follows up (outbox ${o.root.id}) was deleted in the channel: not edited, posted as a new message` } : {}) };
+}

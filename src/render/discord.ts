@@ -7,6 +7,7 @@ import type { ChatReply, Inline } from '../chat/commands.js';
 import { cut } from './text.js';
 import { diffExcerpt } from './email.js';
 import { periodLabel } from './digest-email.js';
+import { lifecycleSentence } from '../core/lifecycle.js';
 
 /** Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits). */
 export const DISCORD_LIMITS = { title: 256, description: 4096, fields: 25, fieldName: 256, fieldValue: 1024, footer: 2048, total: 6000, embeds: 10, content: 2000 } as const;
@@ -55,6 +56,7 @@ function field(name: string, value: string, inline = true) {
 export function changeEmbed(c: ChangeItem, reader: AlertContent['reader'], opts: { diff: boolean }): DiscordEmbed {
   const clause = c.provision?.title ?? c.provision?.id;
   const parts: string[] = [];
+  if (c.lifecycle) parts.push(`**${escapeDiscord(lifecycleSentence(c.lifecycle, reader.timeZone))}**`);
   if (itemLabel(c, reader.timeZone)) parts.push(`*${itemLabel(c, reader.timeZone)}*`);
   if (c.summary) parts.push(escapeDiscord(c.summary));
   if (c.impact) parts.push(`**Why it matters:** ${escapeDiscord(c.impact)}`);
@@ -72,7 +74,8 @@ export function changeEmbed(c: ChangeItem, reader: AlertContent['reader'], opts:
   const proof = [ev?.sha256 ? `SHA-256 \`${ev.sha256}\`` : '', copy ? link(copy.url, copy.label) : ''].filter(Boolean);
   if (proof.length) fields.push(field('Evidence', proof.join('\n'), false));
   // The description gets what the embed's 6,000 characters leave after its title and fields.
-  const title = cut(escapeDiscord(c.title), DISCORD_LIMITS.title);
+  // Reverted or superseded since (an edited alert): the title struck through.
+  const title = c.lifecycle ? `~~${cut(escapeDiscord(c.title), DISCORD_LIMITS.title - 4)}~~` : cut(escapeDiscord(c.title), DISCORD_LIMITS.title);
   const room = Math.min(DISCORD_LIMITS.description, DISCORD_LIMITS.total - embedSize({ title, fields }));
   let description = parts.join('\n\n');
   if (description.length > room) {
@@ -140,7 +143,9 @@ export function renderAlertDiscord(a: AlertContent): DiscordMessage[] {
       color: 0x64748b,
     });
   }
-  return packEmbeds(embeds, escapeDiscord(alertHeadline(a)));
+  // A follow-up, posted as a reply to the alert it reverts or supersedes, says so first.
+  const prefix = a.followUp === 'reverted' ? 'Reverted: ' : a.followUp === 'superseded' ? 'Superseded by a newer version: ' : '';
+  return packEmbeds(embeds, `${prefix}${escapeDiscord(alertHeadline(a))}`);
 }
 
 export function renderDigestDiscord(d: DigestContent): DiscordMessage[] {

@@ -7,6 +7,7 @@ import type { ChatReply, Inline } from '../chat/commands.js';
 import { cut } from './text.js';
 import { diffExcerpt } from './email.js';
 import { periodLabel } from './digest-email.js';
+import { lifecycleSentence } from '../core/lifecycle.js';
 
 /** Slack's Block Kit limits (https://api.slack.com/reference/block-kit). */
 export const SLACK_LIMITS = { blocks: 50, sectionText: 3000, headerText: 150, contextElements: 10, fallbackText: 3000 } as const;
@@ -54,8 +55,10 @@ export function changeMrkdwn(c: ChangeItem, reader: AlertContent['reader'], opts
   const title = c.changeUrl ? mrkdwnLink(c.changeUrl, c.title) : escapeMrkdwn(c.title);
   const lines = [
     `${SEVERITY_EMOJI[c.severity]} *${SEVERITY_LABELS[c.severity]}* · *${escapeMrkdwn(c.platform.name)}* · ${escapeMrkdwn(c.document.title)}${clause ? ` · ${escapeMrkdwn(clause)}` : ''}`,
-    `*${title}*${itemLabel(c, reader.timeZone) ? ` _(${itemLabel(c, reader.timeZone)})_` : ''}`,
+    // Reverted or superseded since (an edited alert): the title struck through (a ~ inside would end the strike).
+    `${c.lifecycle ? `~*${title.replace(/~/g, '∼')}*~` : `*${title}*`}${itemLabel(c, reader.timeZone) ? ` _(${itemLabel(c, reader.timeZone)})_` : ''}`,
   ];
+  if (c.lifecycle) lines.push(`:leftwards_arrow_with_hook: *${escapeMrkdwn(lifecycleSentence(c.lifecycle, reader.timeZone))}*`);
   // The summary and impact are cut to what the section's 3,000 characters leave, so the lines
   // after them (the effective date, the diff, the evidence and its links) always stay.
   const prose = lines.length;
@@ -119,9 +122,20 @@ function listSections(lines: string[]): SlackBlock[] {
   return out;
 }
 
+/** The header of a follow-up posted in the thread of the alert it reverts or supersedes. */
+function followUpTitle(a: AlertContent): string {
+  return a.followUp === 'reverted' ? 'Reverted' : `Superseded by a newer version`;
+}
+
 export function renderAlertSlack(a: AlertContent): SlackMessage[] {
   const listed = a.budget && a.changes.length > 0;
-  const title = a.reminder || listed ? alertHeadline(a) : a.changes.length ? (a.changes.length === 1 ? 'Policy change' : `${a.changes.length} policy changes`) : 'Monitoring notice';
+  const title = a.reminder || listed
+    ? alertHeadline(a)
+    : a.followUp
+      ? followUpTitle(a)
+      : a.changes.length
+        ? a.changes.length === 1 ? 'Policy change' : `${a.changes.length} policy changes`
+        : 'Monitoring notice';
   const blocks: SlackBlock[] = [header(title)];
   if (listed) {
     // Past the day's alert limit: one message listing the rest, each linked to its change.

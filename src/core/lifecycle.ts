@@ -74,8 +74,8 @@ export function documentKey(c: ChangeItem): string {
 /**
  * The notes each change of a thread's first message carries after the follow-ups (in the order
  * they were posted; a later one says what holds now). A reversion undoes the changes of its
- * document made after the version it returns to; a superseding change replaces the earlier
- * versions of its clause.
+ * document made after the version it returns to (and the change that brought that version is in
+ * force again); a superseding change replaces the earlier versions of its clause.
  */
 export function lifecycleNotes(root: ChangeItem[], followUps: FollowUp[]): Map<string, LifecycleNote> {
   const notes = new Map<string, LifecycleNote>();
@@ -83,7 +83,10 @@ export function lifecycleNotes(root: ChangeItem[], followUps: FollowUp[]): Map<s
     for (const c of root) {
       if (documentKey(c) !== documentKey(f) || c.detectedAt > f.detectedAt) continue;
       if (action === 'reverted') {
-        if (f.revertsToAt === undefined || c.detectedAt <= f.revertsToAt) continue;
+        if (f.revertsToAt === undefined) continue;
+        // The change that brought the version returned to is in force again.
+        if (c.detectedAt === f.revertsToAt) notes.delete(c.eventId);
+        if (c.detectedAt <= f.revertsToAt) continue;
         notes.set(c.eventId, { action, at: f.detectedAt, backToVersionOf: f.revertsToAt });
       } else {
         if (!f.provision?.id || c.provision?.id !== f.provision.id) continue;

@@ -306,6 +306,12 @@ export const outbox = sqliteTable(
     index('outbox_due').on(t.status, t.dueAt),
     index('outbox_destination').on(t.destinationId, t.createdAt),
     index('outbox_account').on(t.accountId, t.id),
+    // A chat destination's recent messages about documents: where a follow-up looks for the alert
+    // still the latest word (src/core/lifecycle.ts). Partial, so email and webhook rows never pay
+    // for it, and ingest's "is there any such message at all" is one probe.
+    index('outbox_chat_words')
+      .on(t.destinationId, t.createdAt)
+      .where(sql`kind IN ('alert', 'budget', 'follow_up') AND channel IN ('slack', 'discord')`),
   ],
 );
 

@@ -18,45 +18,56 @@ export interface FollowUpPayload {
 }
 
 /**
+ * The condition of the `outbox_chat_words` index (db/schema.ts), spelled from the rule's lists:
+ * SQLite uses a partial index only for a query that names its condition in these very literals.
+ */
+export const CHAT_WORDS = `kind IN (${WORD_KINDS.map((k) => `'${k}'`).join(', ')}) AND channel IN (${THREADED_CHANNELS.map((c) => `'${c}'`).join(', ')})`;
+
+/** A change of an ingest request that could follow up an alert: its id and the clause it names. */
+export interface FollowUpCandidate {
+  id: string;
+  provision: string | null;
+}
+
+/**
  * Threads this ingest request's reversions and superseding changes under the alerts they follow
  * up, where that alert is still the latest word (the rule of src/core/lifecycle.ts): for each
  * such pending (change, chat destination) decision, one `follow_up` outbox row (key
  * follow_up:<destination>:<match id>), due at once, and the decision grouped into it instead of
  * the destination's next alert. Set-based: two statements for the whole request, run in the
  * ingest's batch after the cancelling pairs (a change and its undo that met in a group reached
- * nobody: nothing to follow up). Only requests that hold a reversion or a change naming a clause
- * run them.
+ * nobody: nothing to follow up), for the request's `candidates` only (the changes
+ * `canFollowUp` picked). On an installation without chat alerts the first is one probe of
+ * `outbox_chat_words`; with them, one probe per decision before anything else is read.
  */
-export function threadFollowUps(db: Db, ingestId: string, now: number, windowMs: number) {
-  // The newest outbox row that told the destination of the document, other than this change.
-  // From the document's recent events (events_platform_detected) to their decisions for this
-  // destination (matches_event_destination): a few index reads per candidate.
+export function threadFollowUps(db: Db, ingestId: string, now: number, windowMs: number, candidates: FollowUpCandidate[]) {
+  const words = sql.raw(CHAT_WORDS);
+  // The newest message in the window that told the destination of the document.
   const latestWord = sql`(
-    SELECT mo.outbox_id FROM events eo CROSS JOIN matches mo CROSS JOIN outbox wo
-    WHERE eo.platform_id = e.platform_id AND eo.detected_at >= ${now - 2 * windowMs} AND eo.document_id = e.document_id AND eo.pk <> e.pk
-      AND mo.event_pk = eo.pk AND mo.destination_id = m.destination_id AND mo.outbox_id IS NOT NULL
-      AND wo.id = mo.outbox_id AND wo.kind IN (${list(WORD_KINDS)}) AND wo.status NOT IN ('cancelled', 'dead')
-    ORDER BY mo.outbox_id DESC LIMIT 1)`;
+    SELECT w.id FROM outbox w INDEXED BY outbox_chat_words
+    WHERE w.destination_id = m.destination_id AND ${words} AND w.created_at >= ${now - windowMs} AND w.status NOT IN ('cancelled', 'dead')
+      AND EXISTS (SELECT 1 FROM matches mw JOIN events ew ON ew.pk = mw.event_pk WHERE mw.outbox_id = w.id AND ew.document_id = e.document_id AND ew.pk <> e.pk)
+    ORDER BY w.created_at DESC, w.id DESC LIMIT 1)`;
   return [
     db.run(sql`
       INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
-      SELECT 'follow_up:' || c.destination_id || ':' || c.match_id, 'follow_up', c.destination_id, c.account_id, c.type, 'queued',
+      SELECT 'follow_up:' || c.destination_id || ':' || c.match_id, 'follow_up', c.destination_id, d.account_id, d.type, 'queued',
         json_object('root', r.id, 'action', c.action, 'match', c.match_id), ${now}, ${now}, ${now}
       FROM (
-        SELECT m.id AS match_id, m.destination_id, d.account_id, d.type, e.pk, e.document_id, e.detected_at,
-          e.payload ->> '$.provision.id' AS provision,
+        SELECT m.id AS match_id, m.destination_id, e.pk, e.document_id, e.detected_at, j.value ->> 'provision' AS provision,
           CASE WHEN e.reverts_to_at IS NOT NULL THEN 'reverted' ELSE 'superseded' END AS action,
           ${latestWord} AS word_id
-        FROM events e CROSS JOIN matches m CROSS JOIN destinations d
-        WHERE e.ingest_id = ${ingestId}
-          AND (e.reverts_to_at IS NOT NULL OR (e.kind IN (${list(SUPERSEDING_KINDS)}) AND e.payload ->> '$.provision.id' IS NOT NULL))
+        FROM json_each(${JSON.stringify(candidates)}) j CROSS JOIN events e CROSS JOIN matches m
+        WHERE EXISTS (SELECT 1 FROM outbox INDEXED BY outbox_chat_words WHERE ${words})
+          AND e.id = j.value ->> 'id' AND e.ingest_id = ${ingestId}
           AND m.event_pk = e.pk AND m.alert_state = 'pending'
-          AND d.id = m.destination_id AND d.type IN (${list(THREADED_CHANNELS)})
+          AND EXISTS (SELECT 1 FROM outbox cw INDEXED BY outbox_chat_words WHERE cw.destination_id = m.destination_id AND ${words})
       ) c
+      JOIN destinations d ON d.id = c.destination_id
       JOIN outbox w ON w.id = c.word_id
       JOIN outbox r ON r.id = CASE WHEN w.kind = ${THREAD_ROOT_KIND} THEN w.id WHEN w.kind = 'follow_up' THEN w.payload ->> 'root' END
-      WHERE r.kind = ${THREAD_ROOT_KIND} AND r.destination_id = c.destination_id AND r.status = 'sent' AND r.provider_id IS NOT NULL
-        AND r.parts_sent <= 1 AND r.sent_at >= ${now - windowMs}
+      WHERE d.type IN (${list(THREADED_CHANNELS)}) AND r.kind = ${THREAD_ROOT_KIND} AND r.destination_id = c.destination_id
+        AND r.status = 'sent' AND r.provider_id IS NOT NULL AND r.parts_sent <= 1 AND r.sent_at >= ${now - windowMs}
         AND (c.action = 'reverted' OR EXISTS (
           SELECT 1 FROM matches mw JOIN events ew ON ew.pk = mw.event_pk
           WHERE mw.outbox_id = w.id AND ew.document_id = c.document_id AND ew.detected_at <= c.detected_at

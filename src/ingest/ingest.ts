@@ -155,9 +155,10 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
   }, deps.undoneWithinMs);
   // Reversions and superseding changes of alerts still the latest word in a chat channel are
   // threaded under them (after the cancelling: a pair that met in a group reached nobody).
-  const followingUp = newEvents.some(({ event }) => canFollowUp({ kind: event.kind, provisionId: event.provision?.id, revertsToAt: judged.verdicts.get(event.id)?.revertsToAt ?? null }))
-    ? threadFollowUps(db, ingestId, receivedAt, latestWordWindowMs(deps.flapWindowHours))
-    : [];
+  const followUps = newEvents
+    .filter(({ event }) => canFollowUp({ kind: event.kind, provisionId: event.provision?.id, revertsToAt: judged.verdicts.get(event.id)?.revertsToAt ?? null }))
+    .map(({ event }) => ({ id: event.id, provision: event.provision?.id ?? null }));
+  const followingUp = followUps.length ? threadFollowUps(db, ingestId, receivedAt, latestWordWindowMs(deps.flapWindowHours), followUps) : [];
   const results = await db.batch([
     db.run(sql`
       INSERT INTO platforms (slug, name, created_at)

@@ -1,0 +1,1 @@
+CREATE INDEX `outbox_chat_words` ON `outbox` (`destination_id`,`created_at`) WHERE kind IN ('alert', 'budget', 'follow_up') AND channel IN ('slack', 'discord');

@@ -27,6 +27,7 @@ import { sealPlaintextWebhookSecrets } from './store/destinations.js';
 import { createDiscordChannel } from './delivery/channels/discord.js';
 import { createWebhookChannel, webhookSecretKey } from './delivery/channels/webhook.js';
 import { checkWebhookUrl, guardedPost } from './webhook-guard.js';
+import { swaggerUiAsset } from './http/docs-assets.js';
 
 export interface Service {
   app: Hono;
@@ -154,6 +155,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     clientAddress: deps.clientAddress,
     checkWebhookUrl: (url) => checkWebhookUrl(url, config.webhookAllowPrivate),
     onAlertWork: () => dispatcher.wake(),
+    docsAsset: swaggerUiAsset,
     config: appConfig(config, secrets),
     },
     (hono) => extensions.forEach((extend) => extend(hono)),

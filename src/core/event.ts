@@ -55,7 +55,10 @@ export const isRfc3339 = (value: string): boolean => parseTimestamp(value) !== n
 
 /** A timestamp field of a request body or query: RFC 3339 with an offset, as parseTimestamp reads it. */
 export const timestampField = (example: string) =>
-  z.string().refine(isRfc3339, `an RFC 3339 timestamp with an offset, such as ${example} (a leap second, :60, is not accepted)`);
+  z
+    .string()
+    .refine(isRfc3339, `an RFC 3339 timestamp with an offset, such as ${example} (a leap second, :60, is not accepted)`)
+    .meta({ format: 'date-time', example });
 
 /**
  * How far ahead of our clock a producer's observation time may be (clock skew). Later than that
@@ -81,6 +84,7 @@ const webUrl = z
       return false;
     }
   }, 'an absolute http(s) URL')
+  .meta({ format: 'uri', description: 'An absolute http(s) URL' })
   // Kept as the URL parser writes it: <, >, " and spaces percent-encoded, safe in any markup.
   .transform((v) => new URL(v).href);
 
@@ -137,6 +141,7 @@ export const changeEventSchema = z.looseObject({
       const m = ISO_DATE.exec(v);
       return !!m && validDate(Number(m[1]), Number(m[2]), Number(m[3]));
     }, 'a date such as 2026-03-27')
+    .meta({ format: 'date', example: '2026-03-27' })
     .optional(),
   technical_upgrade: z.boolean({ error: 'true or false' }).default(false),
   diff: z

@@ -1,4 +1,3 @@
-import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppDeps } from './deps.js';
 import { readJsonBody } from './body.js';
@@ -8,6 +7,7 @@ import { PLAN_NAMES, PLANS } from '../core/plans.js';
 import { isTimeZone, WEEKDAYS } from '../core/schedule-time.js';
 import { pageQuery } from './query.js';
 import { discordGuildId, slackTeamId } from '../core/chat-ids.js';
+import { adminAuth, defineRoute, describedRoute, describedRoutes, errors, json, jsonBody, listOf, pathParams } from './openapi.js';
 
 const settingsFields = {
   plan: z.enum(PLAN_NAMES, { error: `one of ${PLAN_NAMES.join(', ')}` }),
@@ -51,6 +51,50 @@ const lookupQuery = z.object({
   ...pageQuery(ACCOUNT_CURSOR),
 });
 
+const accountAnswer = json('The account, with its plan usage');
+const accountId = pathParams({ id: 'The account id (acc_…)' });
+
+const createRoute = defineRoute({
+  method: 'post',
+  path: '/',
+  tags: ['Accounts'],
+  summary: 'Create an account',
+  security: adminAuth,
+  request: { body: jsonBody(createBody) },
+  responses: { 201: accountAnswer, ...errors(400, 401, 413, 415) },
+});
+
+const lookupRoute = defineRoute({
+  method: 'get',
+  path: '/',
+  tags: ['Accounts'],
+  summary: 'Find accounts by email address, Slack workspace or Discord server',
+  security: adminAuth,
+  request: { query: lookupQuery },
+  responses: { 200: json('A page of accounts', listOf(z.looseObject({ id: z.string() }))), ...errors(400, 401) },
+});
+
+const getRoute = defineRoute({
+  method: 'get',
+  path: '/{id}',
+  tags: ['Accounts'],
+  summary: 'One account',
+  security: adminAuth,
+  request: { params: accountId },
+  responses: { 200: accountAnswer, ...errors(401, 404) },
+});
+
+const patchRoute = defineRoute({
+  method: 'patch',
+  path: '/{id}',
+  tags: ['Accounts'],
+  summary: 'Change an account’s name, plan or digest settings',
+  description: 'A downgrade pauses the platforms past the new plan’s limit (the oldest are kept); an upgrade resumes them.',
+  security: adminAuth,
+  request: { params: accountId, body: jsonBody(patchBody) },
+  responses: { 200: accountAnswer, ...errors(400, 401, 404, 413, 415) },
+});
+
 export async function accountJson(deps: AppDeps, a: AccountRow) {
   const used = await platformsInUse(deps.db, a.id);
   return {
@@ -78,9 +122,9 @@ export async function accountOr404(deps: AppDeps, id: string): Promise<AccountRo
 }
 
 export function accountRoutes(deps: AppDeps) {
-  const app = new Hono();
+  const app = describedRoutes();
 
-  app.post('/', async (c) => {
+  describedRoute(app, createRoute, async (c) => {
     const b = parseOrThrow(createBody, await readJsonBody(c, 'invalid_account'), 'invalid_account');
     const a = await createAccount(deps.db, deps.clock, {
       name: b.name,
@@ -95,15 +139,15 @@ export function accountRoutes(deps: AppDeps) {
     return c.json(await accountJson(deps, a), 201);
   });
 
-  app.get('/', async (c) => {
+  describedRoute(app, lookupRoute, async (c) => {
     const q = parseOrThrow(lookupQuery, c.req.query(), 'invalid_query');
     const page = await listAccounts(deps.db, { email: q.email, slackTeam: q.slack_team, discordGuild: q.discord_guild }, q.limit, q.cursor);
     return c.json({ data: await Promise.all(page.data.map((a) => accountJson(deps, a))), next_cursor: page.nextCursor });
   });
 
-  app.get('/:id', async (c) => c.json(await accountJson(deps, await accountOr404(deps, c.req.param('id')))));
+  describedRoute(app, getRoute, async (c) => c.json(await accountJson(deps, await accountOr404(deps, c.req.param('id')))));
 
-  app.patch('/:id', async (c) => {
+  describedRoute(app, patchRoute, async (c) => {
     const current = await accountOr404(deps, c.req.param('id'));
     const b = parseOrThrow(patchBody, await readJsonBody(c, 'invalid_account'), 'invalid_account');
     const updated = await updateAccount(deps.db, deps.clock, current.id, {

@@ -1,4 +1,3 @@
-import { Hono } from 'hono';
 import { html, raw } from 'hono/html';
 import { sql } from 'drizzle-orm';
 import type { AppDeps } from './deps.js';
@@ -8,6 +7,16 @@ import { getDestinationWithAccount } from '../store/destinations.js';
 import { loadContent } from '../delivery/content.js';
 import type { OutboxRow } from '../delivery/outbox.js';
 import { renderAlertEmail } from '../render/email.js';
+import { defineRoute, describedRoute, describedRoutes, htmlPage, pathParams } from './openapi.js';
+
+const viewRoute = defineRoute({
+  method: 'get',
+  path: '/alerts/{token}',
+  tags: ['Pages'],
+  summary: 'An alert in the browser, every change it grouped (a signed link in the alert)',
+  request: { params: pathParams({ token: 'The signed token of the alert’s link' }) },
+  responses: { 200: htmlPage('The alert'), 400: htmlPage('The link is not valid'), 404: htmlPage('Its changes were withdrawn') },
+});
 
 /**
  * An alert in the browser: every change the mail grouped, including those it left out to stay
@@ -15,8 +24,8 @@ import { renderAlertEmail } from '../render/email.js';
  * signed token names the destination and the alert's outbox row, and opens nothing else.
  */
 export function alertViewRoutes(deps: AppDeps) {
-  const app = new Hono();
-  app.get('/alerts/:token', async (c) => {
+  const app = describedRoutes();
+  describedRoute(app, viewRoute, async (c) => {
     const view = await verifyAlertView(deps.links, c.req.param('token'));
     const found = view ? await getDestinationWithAccount(deps.db, view.destinationId) : undefined;
     const [row] = view && found

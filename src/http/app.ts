@@ -19,18 +19,50 @@ import { alertViewRoutes } from './alert-view.js';
 import { feedRoutes } from './feeds.js';
 import { homeRoutes } from './home.js';
 import { chatOffSentence } from './chat-setup.js';
+import { adminAuth, defineRoute, describeApi, describedRoute, describedRoutes, errors, json, registerShared } from './openapi.js';
+import { z } from 'zod';
+import { docsRoutes } from './docs.js';
 
 export type { AppDeps } from './deps.js';
 
 /** Label values of the HTTP histogram: any other method a client invents counts as OTHER. */
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
+const healthRoute = defineRoute({
+  method: 'get',
+  path: '/health',
+  tags: ['Operations'],
+  summary: 'Liveness',
+  responses: { 200: json('The process answers', z.object({ status: z.literal('ok') })) },
+});
+
+const metricsRoute = defineRoute({
+  method: 'get',
+  path: '/metrics',
+  tags: ['Operations'],
+  summary: 'Prometheus metrics',
+  security: adminAuth,
+  responses: {
+    200: { description: 'The Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+    ...errors(401, 404),
+  },
+});
+
+const descriptionRoute = defineRoute({
+  method: 'get',
+  path: '/openapi.json',
+  tags: ['Operations'],
+  summary: 'This description (OpenAPI 3.1)',
+  responses: { 200: json('The OpenAPI document') },
+});
+
 /**
  * The whole HTTP surface as one Hono app. It imports nothing Node-only, so the Workers edition
  * serves the same app with other dependencies handed in.
  */
 export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
-  const app = new Hono();
+  const app = describedRoutes();
+  registerShared(app);
   const admin = requireToken(() => deps.config.adminTokens, 'admin');
 
   const metrics = deps.metrics;
@@ -45,8 +77,8 @@ export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
     });
   }
 
-  app.get('/health', (c) => c.json({ status: 'ok' }));
-  app.get('/metrics', admin, async (c) => {
+  describedRoute(app, healthRoute, (c) => c.json({ status: 'ok' }));
+  describedRoute(app, metricsRoute, admin, async (c) => {
     if (!deps.metrics) return c.json(errorBody('not_found', 'Metrics are not collected by this server.'), 404);
     const m = await deps.metrics.render();
     return c.body(m.body, 200, { 'content-type': m.contentType });
@@ -68,6 +100,11 @@ export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
   app.route('/v1/accounts/:id/subscriptions', subscriptionRoutes(deps));
   app.route('/v1/accounts/:id/deliveries', deliveryRoutes(deps));
   app.route('/v1/accounts', accountRoutes(deps));
+  if (deps.docsAsset) app.route('/', docsRoutes(deps.docsAsset));
+  // Described routes only; the description is made once, on first request, from every route above.
+  let description: ReturnType<typeof describeApi> | undefined;
+  describedRoute(app, descriptionRoute, (c) => c.json((description ??= describeApi(app, deps.config.publicUrl))));
+  // Slack's and Discord's receivers (their requests are Slack's and Discord's, signed) are not described.
   extend?.(app);
   // A chat platform that is off answers every path of its own with what to set, not a bare 404
   // (after `extend`, so a route registered for the platform still wins). 404, not 503: nothing

@@ -1,4 +1,3 @@
-import { Hono } from 'hono';
 import { z } from 'zod';
 import { sql } from 'drizzle-orm';
 import type { AppDeps } from './deps.js';
@@ -6,6 +5,7 @@ import { parseOrThrow } from './errors.js';
 import { accountOr404 } from './accounts.js';
 import { pageQuery } from './query.js';
 import { decodeCursor, encodeCursor } from '../store/paging.js';
+import { adminAuth, defineRoute, describedRoute, describedRoutes, errors, json, listOf, pathParams } from './openapi.js';
 
 /** The delivery log lists newest first, by outbox id. */
 const DELIVERY_CURSOR = ['number'] as const;
@@ -17,10 +17,20 @@ const query = z.object({
 
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
 
+const logRoute = defineRoute({
+  method: 'get',
+  path: '/',
+  tags: ['Deliveries'],
+  summary: 'The delivery log: every message to the account’s destinations, newest first, with its fate',
+  security: adminAuth,
+  request: { params: pathParams({ id: 'The account id (acc_…)' }), query },
+  responses: { 200: json('A page of messages', listOf(z.looseObject({ id: z.int(), kind: z.string(), channel: z.string(), status: z.string() }))), ...errors(400, 401, 404) },
+});
+
 /** The delivery log: every message to the account's destinations, newest first, with its fate. */
 export function deliveryRoutes(deps: AppDeps) {
-  const app = new Hono();
-  app.get('/', async (c) => {
+  const app = describedRoutes();
+  describedRoute(app, logRoute, async (c) => {
     const account = await accountOr404(deps, c.req.param('id')!);
     const q = parseOrThrow(query, c.req.query(), 'invalid_query');
     const before = decodeCursor(q.cursor, DELIVERY_CURSOR)?.[0];

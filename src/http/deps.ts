@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.js';
 import type { Context } from 'hono';
 import type { EmailTemplates } from '../render/template.js';
 import type { DestinationType } from '../../db/schema.js';
+import type { DocsAsset } from './docs.js';
 
 /** What the HTTP app needs from the outside; main.ts (Node) or worker.ts (Workers) hands it in. */
 export interface AppDeps {
@@ -46,4 +47,6 @@ export interface AppDeps {
    * email destinations and the email sign-up are then refused rather than stored and never sent.
    */
   channels?: readonly DestinationType[];
+  /** Swagger UI's files for GET /docs (Node: from swagger-ui-dist); without it there is no /docs. */
+  docsAsset?: DocsAsset;
 }

@@ -1,4 +1,3 @@
-import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppDeps } from './deps.js';
 import { readJsonBody } from './body.js';
@@ -9,6 +8,7 @@ import { newWebhookSecret } from '../core/webhook-secret.js';
 import { createSecretBox, SECRET_PURPOSES } from '../secret-box.js';
 import { chatOffSentence } from './chat-setup.js';
 import { discordChannelId, discordGuildId, slackChannelId, slackTeamId } from '../core/chat-ids.js';
+import { adminAuth, defineRoute, describedRoute, describedRoutes, errors, json, jsonBody, listOf, pathParams } from './openapi.js';
 
 const DISCORD_WEBHOOK = /^https:\/\/(?:(?:canary|ptb)\.)?discord(?:app)?\.com\/api(?:\/v\d+)?\/webhooks\/(\d{5,25})\/([A-Za-z0-9_-]{20,200})$/;
 
@@ -81,10 +81,49 @@ export function destinationJson(d: DestinationRow) {
 export function destinationRoutes(deps: AppDeps) {
   // Signing secrets are stored sealed; the answer shows the plain one once, when it is made.
   const webhookSecrets = createSecretBox(deps.config.secretKey, SECRET_PURPOSES.webhookSecret);
-  const app = new Hono();
+  const app = describedRoutes();
   const schema = destinationBody(deps.config.webhookAllowPrivate);
+  const destination = json('The destination; a webhook’s `secret` (whsec_…) is shown here once, when it is made');
+  const ids = pathParams({ id: 'The account id (acc_…)', destId: 'The destination id (dst_…)' });
+  const createRoute = defineRoute({
+    method: 'post',
+    path: '/',
+    tags: ['Destinations'],
+    summary: 'Add a destination: an email address, a Slack or Discord channel, or a webhook',
+    description: 'Active at once (an admin vouches for it). Adding one that exists answers 200 with it.',
+    security: adminAuth,
+    request: { params: pathParams({ id: 'The account id (acc_…)' }), body: jsonBody(schema) },
+    responses: { 201: destination, 200: destination, ...errors(400, 401, 404, 413, 415) },
+  });
+  const listRoute = defineRoute({
+    method: 'get',
+    path: '/',
+    tags: ['Destinations'],
+    summary: 'The account’s destinations',
+    security: adminAuth,
+    request: { params: pathParams({ id: 'The account id (acc_…)' }) },
+    responses: { 200: json('Every destination of the account (one page)', listOf(z.looseObject({ id: z.string(), type: z.string() }))), ...errors(401, 404) },
+  });
+  const rotateRoute = defineRoute({
+    method: 'post',
+    path: '/{destId}/rotate-secret',
+    tags: ['Destinations'],
+    summary: 'A webhook’s new signing secret, shown once; the old one keeps signing beside it for 24 hours',
+    security: adminAuth,
+    request: { params: ids },
+    responses: { 200: json('The destination with `secret` and `previous_secret_valid_until`'), ...errors(400, 401, 404) },
+  });
+  const deleteRoute = defineRoute({
+    method: 'delete',
+    path: '/{destId}',
+    tags: ['Destinations'],
+    summary: 'Remove a destination',
+    security: adminAuth,
+    request: { params: ids },
+    responses: { 204: { description: 'Removed' }, ...errors(401, 404) },
+  });
 
-  app.post('/', async (c) => {
+  describedRoute(app, createRoute, async (c) => {
     const account = await accountOr404(deps, c.req.param('id')!);
     const b = parseOrThrow(schema, await readJsonBody(c, 'invalid_destination'), 'invalid_destination');
     if (deps.channels && !deps.channels.includes(b.type)) {
@@ -115,14 +154,14 @@ export function destinationRoutes(deps: AppDeps) {
     return c.json(created && secret ? { ...body, secret } : body, created ? 201 : 200);
   });
 
-  app.get('/', async (c) => {
+  describedRoute(app, listRoute, async (c) => {
     const account = await accountOr404(deps, c.req.param('id')!);
     const rows = await listDestinations(deps.db, account.id);
     return c.json({ data: rows.map(destinationJson), next_cursor: null });
   });
 
   // A new signing secret, shown once; the old one keeps signing beside it for 24 hours.
-  app.post('/:destId/rotate-secret', async (c) => {
+  describedRoute(app, rotateRoute, async (c) => {
     const account = await accountOr404(deps, c.req.param('id')!);
     const d = await getDestination(deps.db, account.id, c.req.param('destId'));
     if (!d) throw notFound('destination', c.req.param('destId'));
@@ -134,7 +173,7 @@ export function destinationRoutes(deps: AppDeps) {
     return c.json({ ...destinationJson(d), secret, previous_secret_valid_until: new Date(until).toISOString() });
   });
 
-  app.delete('/:destId', async (c) => {
+  describedRoute(app, deleteRoute, async (c) => {
     const account = await accountOr404(deps, c.req.param('id')!);
     const ok = await deleteDestination(deps.db, deps.clock, account.id, c.req.param('destId'));
     if (!ok) throw notFound('destination', c.req.param('destId'), `List the account's destinations with GET /v1/accounts/${account.id}/destinations.`);

@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
 import { html, raw } from 'hono/html';
 import { z } from 'zod';
 import type { AppDeps } from './deps.js';
@@ -14,20 +14,51 @@ import { digestViewUrl, verifyDigestView } from '../links.js';
 import { digestTimeOn } from '../core/digest-schedule.js';
 import { addDays } from '../core/zoned-time.js';
 import { page } from './pages/layout.js';
+import { adminAuth, defineRoute, describedRoute, describedRoutes, errors, htmlPage, json, jsonBody, pathParams } from './openapi.js';
 
 const runBody = z.strictObject({
   at: timestampField('2026-11-30T09:00:00Z').optional(),
+});
+
+const runRoute = defineRoute({
+  method: 'post',
+  path: '/v1/digests/run',
+  tags: ['Digests'],
+  summary: 'Run the digest tick: enqueue every digest (and effective-date reminder) due at `at`',
+  description: 'The body is optional: none (a plain `curl -X POST`) runs what is due now. Never ahead of the clock. A second run sends nothing twice.',
+  security: adminAuth,
+  request: { body: { ...jsonBody(runBody), required: false } },
+  responses: { 202: json('What was due and enqueued', z.object({ at: z.string(), due: z.int(), enqueued: z.int(), reminders: z.int() })), ...errors(400, 401, 413, 415) },
+});
+
+const viewRoute = defineRoute({
+  method: 'get',
+  path: '/digests/{token}',
+  tags: ['Pages'],
+  summary: 'A digest in the browser, for the week it was sent (a signed, read-only link)',
+  request: { params: pathParams({ token: 'The signed token of the digest’s link' }) },
+  responses: { 200: htmlPage('The digest'), 400: htmlPage('The link is not valid'), 404: htmlPage('Nothing to show') },
+});
+
+const legacyViewRoute = defineRoute({
+  method: 'get',
+  path: '/digests/{token}/{date}',
+  routing: '/digests/:token/:date{[0-9]{4}-[0-9]{2}-[0-9]{2}}',
+  tags: ['Pages'],
+  summary: 'A digest link of older mails (manage token and date): redirects to the read-only view',
+  request: { params: z.object({ token: z.string(), date: z.string().regex(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/) }) },
+  responses: { 301: { description: 'To GET /digests/{token}' }, 400: htmlPage('The link is not valid') },
 });
 
 const invalidLink = (c: Context) =>
   c.html(page('Link not valid', html`<h1>This digest link is not valid</h1><p>It may have been copied incompletely.</p>`, { status: 'error' }), 400);
 
 export function digestRoutes(deps: AppDeps) {
-  const app = new Hono();
+  const app = describedRoutes();
 
   // What a scheduler tick at `at` does. The outbox key per destination and period makes a second
   // run, or another process's tick, send nothing twice.
-  app.post('/v1/digests/run', requireToken(() => deps.config.adminTokens, 'admin'), async (c) => {
+  describedRoute(app, runRoute, requireToken(() => deps.config.adminTokens, 'admin'), async (c) => {
     // The body is optional: no body runs the digests due now. A plain `curl -X POST` sends
     // neither Content-Type nor Content-Length nor Transfer-Encoding: an HTTP/1.1 request without
     // the last two has no body (RFC 9112, 6.3), though Node's server still hands one over, empty.
@@ -47,7 +78,7 @@ export function digestRoutes(deps: AppDeps) {
   // "View in browser": the whole digest, past the mail's size budget, for the week the message
   // showed. Its own read-only token opens it: a chat channel's members see this link, and the
   // manage token, which changes subscriptions, never leaves the destination's owner.
-  app.get('/digests/:token', async (c) => {
+  describedRoute(app, viewRoute, async (c) => {
     const view = await verifyDigestView(deps.links, c.req.param('token'));
     const found = view ? await getDestinationWithAccount(deps.db, view.destinationId) : undefined;
     if (!view || !found || !deps.templates) {
@@ -68,7 +99,7 @@ export function digestRoutes(deps: AppDeps) {
 
   // Links in digests mailed before the view had its own token named the manage token and the
   // date: they still open the week they named, through a redirect to the read-only view.
-  app.get('/digests/:token/:date{[0-9]{4}-[0-9]{2}-[0-9]{2}}', async (c) => {
+  describedRoute(app, legacyViewRoute, async (c) => {
     const id = await deps.links.verify('manage', c.req.param('token'));
     const found = id ? await getDestinationWithAccount(deps.db, id) : undefined;
     if (!found || found.destination.type !== 'email') {

@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
 import { Feed } from 'feed';
 import { z } from 'zod';
 import type { AppDeps } from './deps.js';
@@ -10,6 +10,7 @@ import { SEVERITY_LABELS } from '../core/message.js';
 import { escapeHtml as e } from '../render/escape.js';
 import { formatDate } from '../core/effective-date.js';
 import { PUBLIC_RATE_LIMITS, rateLimited } from './rate-limit.js';
+import { defineRoute, describedRoute, describedRoutes, errors, pathParams } from './openapi.js';
 
 /** Rendered feeds kept, in characters (a feed of 50 long changes is about 600 KB). */
 const FEED_CACHE_CHARS = 16 * 1024 * 1024;
@@ -23,12 +24,33 @@ function etagOf(version: string): string {
   return `W/"${h.toString(36)}-${version.length.toString(36)}"`;
 }
 
+const atom = { description: 'An Atom feed (RFC 4287); 304 to a matching If-None-Match', content: { 'application/atom+xml': { schema: z.string() } } };
+
+const allRoute = defineRoute({
+  method: 'get',
+  path: '/feeds/all.atom',
+  tags: ['Feeds'],
+  summary: 'Every platform’s changes as Atom',
+  request: { query },
+  responses: { 200: atom, 304: { description: 'Not modified' }, ...errors(400, 429) },
+});
+
+const platformRoute = defineRoute({
+  method: 'get',
+  path: '/feeds/{file}',
+  routing: '/feeds/:file{[a-z0-9][a-z0-9-]{0,63}\\.atom}',
+  tags: ['Feeds'],
+  summary: 'One platform’s changes as Atom',
+  request: { params: z.object({ file: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}\.atom$/).meta({ description: 'The platform slug and .atom, such as openai.atom' }) }), query },
+  responses: { 200: atom, 304: { description: 'Not modified' }, ...errors(400, 404, 429) },
+});
+
 /**
  * Atom feeds of changes (the `feed` package writes and escapes the XML): one per platform and
  * one for everything, with ETag and Last-Modified so feed readers poll for 304s.
  */
 export function feedRoutes(deps: AppDeps) {
-  const app = new Hono();
+  const app = describedRoutes();
   const { limit, windowMs } = PUBLIC_RATE_LIMITS.feeds;
   app.use('/feeds/*', rateLimited(deps, 'feeds', limit, windowMs, 'feed requests'));
   // Rendered feeds by ETag (which names the feed, its filter and its version): a feed is built
@@ -97,13 +119,13 @@ export function feedRoutes(deps: AppDeps) {
     return c.body(body, 200, { ...headers, ...atom });
   }
 
-  app.get('/feeds/all.atom', async (c) => {
+  describedRoute(app, allRoute, async (c) => {
     const q = parseOrThrow(query, c.req.query(), 'invalid_query');
     const page = await feedEvents(deps.db, { minSeverityRank: severityRank(q.min_severity) });
     return respond(c, page, `ClauseWatch: policy changes${q.min_severity === 'low' ? '' : ` (${q.min_severity} and above)`}`, `/feeds/all.atom${q.min_severity === 'low' ? '' : `?min_severity=${q.min_severity}`}`);
   });
 
-  app.get('/feeds/:file{[a-z0-9][a-z0-9-]{0,63}\\.atom}', async (c) => {
+  describedRoute(app, platformRoute, async (c) => {
     const slug = c.req.param('file').replace(/\.atom$/, '');
     const q = parseOrThrow(query, c.req.query(), 'invalid_query');
     const platform = await findPlatform(deps.db, slug);

@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
 import { html } from 'hono/html';
 import type { AppDeps } from './deps.js';
 import { page } from './pages/layout.js';
@@ -6,6 +6,25 @@ import { readFormBody } from './body.js';
 import { ApiError } from './errors.js';
 import { requestSignup, signupSentMessage } from './signup.js';
 import { platformNames } from '../store/platforms.js';
+import { defineRoute, describedRoute, describedRoutes, formBody, htmlPage } from './openapi.js';
+import { signupFields } from './signup.js';
+
+const homeRoute = defineRoute({
+  method: 'get',
+  path: '/',
+  tags: ['Pages'],
+  summary: 'The home page: what ClauseWatch is, the feeds, and the sign-up form',
+  responses: { 200: htmlPage('The home page') },
+});
+
+const signupFormRoute = defineRoute({
+  method: 'post',
+  path: '/signup',
+  tags: ['Pages'],
+  summary: 'The home page’s sign-up form: POST /v1/signup for a browser, answered with the page',
+  request: { body: formBody(signupFields) },
+  responses: { 200: htmlPage('The page, saying where the confirmation went'), 400: htmlPage('The page with the form as typed and what to fix'), 404: htmlPage('No such platform'), 413: htmlPage('The form is too large'), 429: htmlPage('Too many sign-ups from this address') },
+});
 
 /**
  * `GET /`: what this service is, its feeds, and a sign-up form for a person (no JavaScript: the
@@ -14,7 +33,7 @@ import { platformNames } from '../store/platforms.js';
  * same rate limit, validation and answer, shown as a page.
  */
 export function homeRoutes(deps: AppDeps, opts: { signup: boolean }) {
-  const app = new Hono();
+  const app = describedRoutes();
 
   async function home(c: Context, notice?: { ok: boolean; text: string }, typed: { email?: string; platform?: string } = {}) {
     const platforms = opts.signup ? await platformNames(deps.db) : [];
@@ -40,10 +59,10 @@ ${opts.signup
     );
   }
 
-  app.get('/', async (c) => c.html(await home(c)));
+  describedRoute(app, homeRoute, async (c) => c.html(await home(c)));
 
   if (opts.signup) {
-    app.post('/signup', async (c) => {
+    describedRoute(app, signupFormRoute, async (c) => {
       let typed: { email?: string; platform?: string } = {};
       try {
         const r = await requestSignup(deps, c, async () => {

@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
 import { html } from 'hono/html';
 import type { AppDeps } from './deps.js';
 import { page } from './pages/layout.js';
@@ -11,6 +11,80 @@ import { isSeverity, SEVERITIES } from '../core/severity.js';
 import type { LinkPurpose } from '../links.js';
 import { PLATFORM_SLUG } from '../core/event.js';
 import { readFormBody } from './body.js';
+import { defineRoute, describedRoute, describedRoutes, formBody, htmlPage, pathParams } from './openapi.js';
+import { z } from 'zod';
+
+const token = pathParams({ token: 'The signed token of the link in the message' });
+const invalid = htmlPage('The link is not valid (expired, or copied incompletely)');
+
+const confirmPageRoute = defineRoute({
+  method: 'get',
+  path: '/confirm/{token}',
+  tags: ['Pages'],
+  summary: 'The confirm link of a sign-up: a page whose button confirms (a GET never does: mail scanners open links)',
+  request: { params: token },
+  responses: { 200: htmlPage('The confirm page, or "you are subscribed"'), 400: invalid },
+});
+
+const confirmRoute = defineRoute({
+  method: 'post',
+  path: '/confirm/{token}',
+  tags: ['Pages'],
+  summary: 'Confirm a sign-up (double opt-in)',
+  request: { params: token },
+  responses: { 200: htmlPage('You are subscribed'), 400: invalid },
+});
+
+const unsubscribePageRoute = defineRoute({
+  method: 'get',
+  path: '/unsubscribe/{token}',
+  tags: ['Pages'],
+  summary: 'The unsubscribe link: a page whose button unsubscribes',
+  request: { params: token },
+  responses: { 200: htmlPage('The unsubscribe page'), 400: invalid },
+});
+
+const unsubscribeRoute = defineRoute({
+  method: 'post',
+  path: '/unsubscribe/{token}',
+  tags: ['Pages'],
+  summary: 'Unsubscribe the destination from everything; also RFC 8058 one-click (List-Unsubscribe=One-Click)',
+  request: {
+    params: token,
+    body: { ...formBody(z.object({ 'List-Unsubscribe': z.literal('One-Click').optional().meta({ description: 'Sent by mail clients (RFC 8058): answered with plain text, not a page' }) })), required: false },
+  },
+  responses: { 200: htmlPage('Unsubscribed (text/plain for a one-click POST)'), 400: invalid, 413: htmlPage('The form is too large') },
+});
+
+const manageRoute = defineRoute({
+  method: 'get',
+  path: '/manage/{token}',
+  tags: ['Pages'],
+  summary: 'Manage one destination’s subscriptions with plain HTML forms',
+  request: { params: token, query: z.object({ done: z.enum(['added', 'removed']).optional(), platform: z.string().optional() }) },
+  responses: { 200: htmlPage('The manage page'), 400: invalid },
+});
+
+const manageAddRoute = defineRoute({
+  method: 'post',
+  path: '/manage/{token}/subscriptions',
+  tags: ['Pages'],
+  summary: 'Watch another platform from the manage page',
+  request: {
+    params: token,
+    body: formBody(z.object({ platform: z.string().meta({ description: 'A platform slug such as openai' }), min_severity: z.enum(SEVERITIES).default('low') })),
+  },
+  responses: { 303: { description: 'Back to the manage page, saying what changed' }, 400: htmlPage('The manage page, saying what to fix'), 413: htmlPage('The form is too large') },
+});
+
+const manageRemoveRoute = defineRoute({
+  method: 'post',
+  path: '/manage/{token}/subscriptions/{subId}/delete',
+  tags: ['Pages'],
+  summary: 'Stop watching a platform from the manage page',
+  request: { params: pathParams({ token: 'The signed token of the manage link', subId: 'The subscription id (sub_…)' }) },
+  responses: { 303: { description: 'Back to the manage page' }, 400: invalid },
+});
 
 /**
  * The pages behind signed links in messages: confirm (double opt-in), unsubscribe (a page, and
@@ -18,7 +92,7 @@ import { readFormBody } from './body.js';
  * HTML forms).
  */
 export function linkPageRoutes(deps: AppDeps) {
-  const app = new Hono();
+  const app = describedRoutes();
 
   const invalidLink = (c: Context) =>
     c.html(
@@ -41,7 +115,7 @@ export function linkPageRoutes(deps: AppDeps) {
 
   // Double opt-in: the link in the mail opens a page whose button confirms. A GET never
   // confirms, because mail scanners open every link of a mail (as with unsubscribe below).
-  app.get('/confirm/:token', async (c) => {
+  describedRoute(app, confirmPageRoute, async (c) => {
     const d = await destinationFor(c, 'confirm');
     // An old confirm link must not undo an unsubscribe.
     if (!d || d.status === 'disabled') return invalidLink(c);
@@ -58,7 +132,7 @@ export function linkPageRoutes(deps: AppDeps) {
     );
   });
 
-  app.post('/confirm/:token', async (c) => {
+  describedRoute(app, confirmRoute, async (c) => {
     const d = await destinationFor(c, 'confirm');
     if (!d || d.status === 'disabled') return invalidLink(c);
     if (d.status === 'unconfirmed') await activateDestination(deps.db, deps.clock, d.id);
@@ -80,7 +154,7 @@ export function linkPageRoutes(deps: AppDeps) {
     );
   }
 
-  app.get('/unsubscribe/:token', async (c) => {
+  describedRoute(app, unsubscribePageRoute, async (c) => {
     const d = await destinationFor(c, 'unsubscribe');
     if (!d) return invalidLink(c);
     // A GET never unsubscribes: mail scanners follow links. The form POSTs, as RFC 8058 asks.
@@ -97,7 +171,7 @@ export function linkPageRoutes(deps: AppDeps) {
     );
   });
 
-  app.post('/unsubscribe/:token', async (c) => {
+  describedRoute(app, unsubscribeRoute, async (c) => {
     const form = await readFormBody(c);
     const d = await destinationFor(c, 'unsubscribe');
     if (!d) return invalidLink(c);
@@ -108,13 +182,13 @@ export function linkPageRoutes(deps: AppDeps) {
     return c.html(page('Unsubscribed', html`<div class="notice" role="status">Done.</div><h1>You are unsubscribed</h1><p>${describe(d)} receives nothing more from ClauseWatch.</p>`));
   });
 
-  app.get('/manage/:token', async (c) => {
+  describedRoute(app, manageRoute, async (c) => {
     const d = await destinationFor(c, 'manage');
     if (!d) return invalidLink(c);
     return c.html(await managePage(d, c.req.param('token'), await doneNotice(c.req.query('done'), c.req.query('platform'))));
   });
 
-  app.post('/manage/:token/subscriptions', async (c) => {
+  describedRoute(app, manageAddRoute, async (c) => {
     const form = await readFormBody(c);
     const d = await destinationFor(c, 'manage');
     if (!d) return invalidLink(c);
@@ -144,7 +218,7 @@ export function linkPageRoutes(deps: AppDeps) {
     return c.redirect(`/manage/${token}?done=added&platform=${platform.slug}`, 303);
   });
 
-  app.post('/manage/:token/subscriptions/:subId/delete', async (c) => {
+  describedRoute(app, manageRemoveRoute, async (c) => {
     const d = await destinationFor(c, 'manage');
     if (!d) return invalidLink(c);
     const subs = await listSubscriptions(deps.db, d.accountId, { destinationId: d.id });

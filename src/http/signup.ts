@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
 import { z } from 'zod';
 import type { AppDeps } from './deps.js';
 import { readJsonBody } from './body.js';
@@ -7,10 +7,24 @@ import { findPlatform, suggestPlatforms } from '../store/platforms.js';
 import { signUp } from '../store/signup.js';
 import { checkRateLimit } from './rate-limit.js';
 import { PLATFORM_SLUG } from '../core/event.js';
+import { defineRoute, describedRoute, describedRoutes, errors, json, jsonBody } from './openapi.js';
 
 const body = z.strictObject({
   email: z.email('an email address such as legal@example.com').max(254, 'at most 254 characters'),
   platform: z.string({ error: 'a platform slug such as openai' }).trim().toLowerCase().regex(PLATFORM_SLUG, 'a platform slug such as openai'),
+});
+
+/** The sign-up's fields, of the API's JSON body and of the home page's form alike. */
+export const signupFields = body;
+
+const signupRoute = defineRoute({
+  method: 'post',
+  path: '/',
+  tags: ['Sign-up'],
+  summary: 'Sign up for a platform’s weekly digest by email (double opt-in)',
+  description: 'The same answer whatever happened, so nobody learns whether an address is subscribed; a confirmation link is mailed. Rate-limited per client address.',
+  request: { body: jsonBody(body) },
+  responses: { 202: json('Confirmation sent', z.object({ status: z.literal('confirmation_sent'), message: z.string() })), ...errors(400, 404, 413, 415, 429) },
 });
 
 export async function unknownPlatform(deps: AppDeps, slug: string): Promise<ApiError> {
@@ -41,8 +55,8 @@ export async function requestSignup(deps: AppDeps, c: Context, readInput: () => 
 export const signupSentMessage = (r: { email: string; platformName: string }) => `Check ${r.email} for a link to confirm the weekly digest of ${r.platformName}.`;
 
 export function signupRoutes(deps: AppDeps) {
-  const app = new Hono();
-  app.post('/', async (c) => {
+  const app = describedRoutes();
+  describedRoute(app, signupRoute, async (c) => {
     const r = await requestSignup(deps, c, () => readJsonBody(c, 'invalid_signup'));
     return c.json({ status: 'confirmation_sent', message: signupSentMessage(r) }, 202);
   });

@@ -1,4 +1,3 @@
-import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppDeps } from './deps.js';
 import { readJsonBody } from './body.js';
@@ -11,6 +10,7 @@ import { unknownPlatform } from './signup.js';
 import { SEVERITIES } from '../core/severity.js';
 import { planLimitMessage } from '../core/plans.js';
 import { PLATFORM_SLUG } from '../core/event.js';
+import { adminAuth, defineRoute, describedRoute, describedRoutes, errors, json, jsonBody, listOf, pathParams } from './openapi.js';
 
 const body = z.strictObject({
   platform: z.string({ error: 'a platform slug such as openai' }).trim().toLowerCase().regex(PLATFORM_SLUG, 'a platform slug such as openai'),
@@ -21,6 +21,39 @@ const body = z.strictObject({
     .max(20, 'at most 20 categories')
     .nullable()
     .default(null),
+});
+
+const subscription = json('The subscription');
+
+const createRoute = defineRoute({
+  method: 'post',
+  path: '/',
+  tags: ['Subscriptions'],
+  summary: 'Watch a platform at a destination',
+  description: 'Subscribing again answers 200 with the subscription as it is.',
+  security: adminAuth,
+  request: { params: pathParams({ id: 'The account id (acc_…)' }), body: jsonBody(body) },
+  responses: { 201: subscription, 200: subscription, ...errors(400, 401, 402, 404, 413, 415) },
+});
+
+const listRoute = defineRoute({
+  method: 'get',
+  path: '/',
+  tags: ['Subscriptions'],
+  summary: 'The account’s subscriptions',
+  security: adminAuth,
+  request: { params: pathParams({ id: 'The account id (acc_…)' }) },
+  responses: { 200: json('Every subscription of the account (one page)', listOf(z.looseObject({ id: z.string() }))), ...errors(401, 404) },
+});
+
+const deleteRoute = defineRoute({
+  method: 'delete',
+  path: '/{subId}',
+  tags: ['Subscriptions'],
+  summary: 'Stop watching',
+  security: adminAuth,
+  request: { params: pathParams({ id: 'The account id (acc_…)', subId: 'The subscription id (sub_…)' }) },
+  responses: { 204: { description: 'Removed' }, ...errors(401, 404) },
 });
 
 export function subscriptionJson(s: SubscriptionView) {
@@ -38,9 +71,9 @@ export function subscriptionJson(s: SubscriptionView) {
 }
 
 export function subscriptionRoutes(deps: AppDeps) {
-  const app = new Hono();
+  const app = describedRoutes();
 
-  app.post('/', async (c) => {
+  describedRoute(app, createRoute, async (c) => {
     const account = await accountOr404(deps, c.req.param('id')!);
     const b = parseOrThrow(body, await readJsonBody(c, 'invalid_subscription'), 'invalid_subscription');
     const destination = await getDestination(deps.db, account.id, b.destination);
@@ -62,13 +95,13 @@ export function subscriptionRoutes(deps: AppDeps) {
     return c.json(subscriptionJson(r.subscription), r.created ? 201 : 200);
   });
 
-  app.get('/', async (c) => {
+  describedRoute(app, listRoute, async (c) => {
     const account = await accountOr404(deps, c.req.param('id')!);
     const subs = await listSubscriptions(deps.db, account.id);
     return c.json({ data: subs.map(subscriptionJson), next_cursor: null });
   });
 
-  app.delete('/:subId', async (c) => {
+  describedRoute(app, deleteRoute, async (c) => {
     const account = await accountOr404(deps, c.req.param('id')!);
     if (!(await deleteSubscription(deps.db, account.id, c.req.param('subId')))) {
       throw notFound('subscription', c.req.param('subId'), `List them with GET /v1/accounts/${account.id}/subscriptions.`);

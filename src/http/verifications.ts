@@ -1,4 +1,3 @@
-import { Hono } from 'hono';
 import type { AppDeps } from './deps.js';
 import { readJsonBody } from './body.js';
 import { invalid, parseOrThrow } from './errors.js';
@@ -6,10 +5,25 @@ import { futureTimeIssue, parseTimestamp } from '../core/event.js';
 import { requireToken } from './auth.js';
 import { recordVerifications, verificationsSchema } from '../ingest/verifications.js';
 import { restoreDocuments } from '../ingest/health.js';
+import { defineRoute, describedRoute, describedRoutes, errors, ingestAuth, json, jsonBody } from './openapi.js';
+import { z } from 'zod';
+
+const recordRoute = defineRoute({
+  method: 'post',
+  path: '/',
+  tags: ['Ingest'],
+  summary: 'Record that documents were checked and found unchanged',
+  security: ingestAuth,
+  request: { body: jsonBody(verificationsSchema) },
+  responses: {
+    202: json('Recorded', z.object({ accepted: z.int(), verified: z.int(), unknown: z.array(z.object({ platform: z.string(), document: z.string() })) })),
+    ...errors(400, 401, 413, 415),
+  },
+});
 
 export function verificationRoutes(deps: AppDeps) {
-  const app = new Hono();
-  app.post('/', requireToken(() => deps.config.ingestTokens, 'ingest'), async (c) => {
+  const app = describedRoutes();
+  describedRoute(app, recordRoute, requireToken(() => deps.config.ingestTokens, 'ingest'), async (c) => {
     const body = parseOrThrow(verificationsSchema, await readJsonBody(c, 'invalid_verification'), 'invalid_verification');
     // A check from the future would count its document as verified until then, silencing the
     // stale detection of a tracker that stops.

@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { testService, type TestService } from '../support/service.js';
+import { SLACK_SIGNING_SECRET } from '../support/slack-sign.js';
+import { parseEventBody } from '../../src/core/event.js';
+
+/**
+ * Routes the description leaves out, each for a reason: Slack and Discord call them, with
+ * bodies Slack and Discord define and sign; an OpenAPI client can do nothing with them.
+ */
+const NOT_DESCRIBED = [
+  { method: 'POST', path: '/slack/commands', why: 'Slack’s slash commands, signed by Slack' },
+  { method: 'POST', path: '/slack/events', why: 'Slack’s Events API, signed by Slack' },
+  { method: 'GET', path: '/slack/install', why: 'Slack’s OAuth install redirect, for a browser' },
+  { method: 'GET', path: '/slack/oauth_redirect', why: 'Slack’s OAuth callback, called by Slack' },
+  { method: 'POST', path: '/discord/interactions', why: 'Discord’s interactions, signed by Discord' },
+];
+
+type Doc = {
+  paths: Record<string, Record<string, { security?: unknown[]; parameters?: { in: string; name: string }[]; responses: Record<string, { $ref?: string; content?: Record<string, unknown> }> }>>;
+  components: { schemas: Record<string, unknown>; responses: Record<string, unknown> };
+};
+
+let s: TestService;
+let doc: Doc;
+
+beforeAll(async () => {
+  // Slack (with OAuth) and Discord on, so that every route the app can serve is registered.
+  s = await testService({
+    SLACK_SIGNING_SECRET,
+    SLACK_BOT_TOKEN: 'xoxb-test-token',
+    SLACK_CLIENT_ID: '1111.2222',
+    SLACK_CLIENT_SECRET: 'slack-client-secret',
+    SLACK_STATE_SECRET: 'slack-state-secret-0123456789',
+    DISCORD_APPLICATION_ID: '999',
+    DISCORD_PUBLIC_KEY: '0'.repeat(64),
+    DISCORD_BOT_TOKEN: 'discord-bot-token',
+  });
+  const r = await s.call('GET', '/openapi.json', undefined, null);
+  expect(r.status).toBe(200);
+  doc = r.json;
+});
+afterAll(() => s?.dispose());
+
+/** Hono's registered handlers (not middleware), as "METHOD /path/{param}". */
+function servedRoutes(): string[] {
+  const routes = s.app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path.replace(/:([A-Za-z_]+)(\{[^/]*\})?/g, '{$1}')}`);
+  return [...new Set(routes)].sort();
+}
+
+const describedRoutes = () => Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)).sort();
+
+function validator() {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  for (const [name, schema] of Object.entries(doc.components.schemas)) ajv.addSchema(schema as object, `#/components/schemas/${name}`);
+  return (name: string, value: unknown) => {
+    const validate = ajv.getSchema(`#/components/schemas/${name}`)!;
+    return validate(value) ? [] : validate.errors!.map((e) => `${e.instancePath} ${e.message}`);
+  };
+}
+
+describe('GET /openapi.json', () => {
+  it('describes every route the app serves, and only those (Slack’s and Discord’s receivers left out, each with its reason)', () => {
+    const served = servedRoutes();
+    const excluded = NOT_DESCRIBED.map((r) => `${r.method} ${r.path}`);
+    // The exclusions are real routes of this app (a stale entry fails here).
+    for (const route of excluded) expect(served).toContain(route);
+    expect(served.filter((r) => !excluded.includes(r))).toEqual(describedRoutes());
+    expect(served.length).toBeGreaterThan(30);
+  });
+
+  it('is OpenAPI 3.1 whose every path parameter is described', () => {
+    expect(doc).toMatchObject({ openapi: '3.1.0', info: { title: 'ClauseWatch' }, servers: [{ url: 'https://clausewatch.test' }] });
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      const names = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+      for (const [method, op] of Object.entries(ops)) {
+        expect((op.parameters ?? []).filter((p) => p.in === 'path').map((p) => p.name).sort(), `${method} ${path}`).toEqual(names.sort());
+      }
+    }
+  });
+
+  it('accepts the change event example of the contract (docs/contract.md) as a ChangeEvent, as the API does', () => {
+    const fixture = JSON.parse(readFileSync('test/fixtures/contract/change-event.json', 'utf8'));
+    // The fixture is the contract's example with its elisions ("…64 hex…", "https://…") filled in.
+    const contract = readFileSync('docs/contract.md', 'utf8');
+    const example = JSON.parse(/## Change event \(POST \/v1\/events\)\n\n```json\n([\s\S]*?)\n```/.exec(contract)![1]!);
+    const leaves = (v: unknown, path = ''): [string, unknown][] =>
+      v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v).flatMap(([k, x]) => leaves(x, `${path}.${k}`)) : [[path, v]];
+    const filled = new Map(leaves(fixture));
+    expect([...filled.keys()]).toEqual(leaves(example).map(([k]) => k));
+    for (const [path, value] of leaves(example)) if (!JSON.stringify(value).includes('…')) expect(filled.get(path), path).toEqual(value);
+
+    const check = validator();
+    expect(check('ChangeEvent', fixture)).toEqual([]);
+    expect(parseEventBody(fixture)).toMatchObject({ ok: true });
+    // And the schema is no rubber stamp: what the API refuses, it refuses too.
+    expect(check('ChangeEvent', { ...fixture, severity: 'urgent' })).not.toEqual([]);
+    expect(check('ChangeEvent', { ...fixture, detected_at: 'yesterday' })).not.toEqual([]);
+    const { title: _, ...untitled } = fixture;
+    expect(check('ChangeEvent', untitled)).not.toEqual([]);
+  });
+
+  it('describes error answers once, as shared responses every route references', async () => {
+    const shared = Object.keys(doc.components.responses);
+    expect(shared).toEqual(expect.arrayContaining(['InvalidInput', 'Unauthorized', 'NotFound', 'PayloadTooLarge', 'UnsupportedMediaType', 'RateLimited']));
+    let refs = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        for (const [status, response] of Object.entries(op.responses)) {
+          if (Number(status) < 400 || (response.content && !('application/json' in response.content))) continue;
+          // A JSON error answer is a reference to a shared response, never an inline copy.
+          expect(response.$ref, `${method} ${path} ${status}`).toMatch(/^#\/components\/responses\/\w+$/);
+          expect(shared).toContain(response.$ref!.split('/').pop());
+          refs++;
+        }
+      }
+    }
+    expect(refs).toBeGreaterThan(40);
+    // What the API answers has the shape described: a refused event, with the field at fault.
+    const refused = await s.ingest({ ...JSON.parse(readFileSync('test/fixtures/contract/change-event.json', 'utf8')), severity: 'urgent' });
+    expect(refused.status).toBe(400);
+    expect(refused.json).toMatchObject({ error: 'invalid_event', issues: [{ path: 'severity' }] });
+    expect(validator()('Error', refused.json)).toEqual([]);
+    expect(validator()('Error', { message: 'no code' })).not.toEqual([]);
+  });
+
+  it('names the token of every route that needs one: without it, each answers 401', async () => {
+    let secured = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const url = path.replace(/\{file\}/, 'openai.atom').replace(/\{\w+\}/g, 'x1');
+        const r = await s.call(method.toUpperCase(), url, method === 'get' || method === 'delete' ? undefined : {}, null);
+        if (op.security?.length) {
+          secured++;
+          expect(r.status, `${method} ${path}`).toBe(401);
+          expect(op.responses['401'], `${method} ${path}`).toEqual({ $ref: '#/components/responses/Unauthorized' });
+        } else {
+          expect(r.status, `${method} ${path} needs a token the description does not name`).not.toBe(401);
+        }
+      }
+    }
+    expect(secured).toBeGreaterThan(15);
+  });
+});
+
+describe('GET /docs', () => {
+  it('is Swagger UI from this server (no CDN), under a strict Content-Security-Policy', async () => {
+    const page = await s.call('GET', '/docs', undefined, null);
+    expect(page.status).toBe(200);
+    expect(page.res.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self';/);
+    const assets = [...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.length).toBeGreaterThanOrEqual(4);
+    for (const asset of assets) {
+      expect(asset, 'served from this origin').toMatch(/^\/(docs\/|openapi\.json$)/);
+      const r = await s.call('GET', asset, undefined, null);
+      expect(r.status, asset).toBe(200);
+    }
+    expect((await s.call('GET', '/docs/docs.js', undefined, null)).text).toContain("url: '/openapi.json'");
+    // Only the page's own files: nothing else of the package (or the disk) is reachable.
+    for (const other of ['/docs/package.json', '/docs/index.html', '/docs/..%2Fpackage.json', '/docs/swagger-ui.js.map']) {
+      expect((await s.call('GET', other, undefined, null)).status, other).toBe(404);
+    }
+  });
+});

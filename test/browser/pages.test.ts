@@ -171,3 +171,36 @@ describe('what people see, in Chromium', () => {
     await page.close();
   });
 });
+
+describe('the API page, in Chromium', () => {
+  it('shows every operation of /openapi.json from this server’s own Swagger UI, within its Content-Security-Policy', async () => {
+    const page = await browser.newPage({ viewport: { width: 1024, height: 800 } });
+    const refused: string[] = [];
+    const elsewhere: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) refused.push(m.text());
+    });
+    page.on('request', (r) => {
+      if (!r.url().startsWith(base) && !r.url().startsWith('data:')) elsewhere.push(r.url());
+    });
+    await page.goto(`${base}/docs`);
+    await page.waitForSelector('.opblock', { timeout: 20_000 });
+    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, object> };
+    const operations = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
+    expect(await page.locator('.opblock').count()).toBe(operations);
+    expect(await page.locator('.opblock-summary-path', { hasText: '/v1/events' }).count()).toBeGreaterThan(0);
+    expect(refused).toEqual([]);
+    expect(elsewhere).toEqual([]);
+    await page.close();
+  });
+
+  it('passes axe', async () => {
+    // axe is injected as an inline script, which the page's CSP refuses: this context bypasses it.
+    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1024, height: 800 } });
+    const page = await context.newPage();
+    await page.goto(`${base}/docs`);
+    await page.waitForSelector('.opblock', { timeout: 20_000 });
+    await expectAccessible(page);
+    await context.close();
+  });
+});

@@ -4,28 +4,26 @@ import { join } from 'node:path';
 import type { Hono } from 'hono';
 import type { Config } from './config.js';
 import type { Db } from './db.js';
-import type { Clock } from './core/clock.js';
+import { systemClock, type Clock } from './core/clock.js';
 import type { Logger } from './log.js';
 import { createApp } from './http/app.js';
 import { appConfig } from './app-config.js';
 import { createLinkSigner, type LinkSigner } from './links.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.js';
-import type { ChannelAdapter } from './delivery/channel.js';
-import { createEmailChannel } from './delivery/channels/email.js';
+import type { ChannelSet } from './delivery/channel.js';
+import { createChannels } from './delivery/channels/index.js';
+import { smtpMailer } from './delivery/channels/email/send.js';
 import { createMailTransport } from './mail-transport.js';
 import { emailTemplates } from './render/templates.js';
 import type { EmailTemplates } from './render/template.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
 import { loadCatalog, type CatalogEntry } from './store/platforms.js';
-import type { DestinationType } from '../db/schema.js';
 import type { Context } from 'hono';
-import { createSlackChannel } from './delivery/channels/slack.js';
 import { createSlackInstallationStore, sealPlaintextInstallations } from './store/slack-installations.js';
 import { createSecretBox, SECRET_PURPOSES } from './secret-box.js';
 import { sealPlaintextWebhookSecrets } from './store/destinations.js';
-import { createDiscordChannel } from './delivery/channels/discord.js';
-import { createWebhookChannel, webhookSecretKey } from './delivery/channels/webhook.js';
+import { webhookSecretKey } from './delivery/channels/webhook/send.js';
 import { checkWebhookUrl, guardedPost } from './webhook-guard.js';
 import { swaggerUiAsset } from './http/docs-assets.js';
 
@@ -35,7 +33,7 @@ export interface Service {
   links: LinkSigner;
   metrics: Metrics;
   secrets: Secrets;
-  channels: Partial<Record<DestinationType, ChannelAdapter>>;
+  channels: ChannelSet;
   templates: EmailTemplates;
   /** Stops the dispatcher (finishing in-flight sends) and closes the channels' connections. */
   stop(): Promise<void>;
@@ -48,8 +46,10 @@ export interface ServiceDeps {
   /** Where .eml files go when no SMTP server is set (data/outbox beside a file database). */
   outboxDir: string;
   clientAddress?: (c: Context) => string;
-  /** Extra or replacement channels (Slack and Discord are wired by their own modules). */
-  channels?: Partial<Record<DestinationType, ChannelAdapter>>;
+  /** Extra or replacement channels (the rest are made from the one list, src/delivery/channels/index.ts). */
+  channels?: ChannelSet;
+  /** Elapsed real time for the channels' rate pacing (default: the system clock; the service clock may stand still in tests). */
+  pacingClock?: Clock;
   dispatcher?: { owner?: string; pollMs?: number; leaseMs?: number; concurrency?: number };
   /** Slack's "Add to Slack" page; tests point it at a loopback stand-in. */
   slackAuthorizationUrl?: string;
@@ -82,9 +82,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
 
   const templates = emailTemplates;
   const transport = createMailTransport(config.smtpUrl, deps.outboxDir, config.dkim);
-  const channels: Partial<Record<DestinationType, ChannelAdapter>> = {
-    email: createEmailChannel({ transport, from: config.mailFrom, templates, messageIdDomain: new URL(config.publicUrl).hostname }),
-  };
+  let slackTokenFor: ((team: string) => Promise<string | undefined>) | undefined;
   const commands = { db, clock, digest: { weekday: config.digest.weekday, hour: config.digest.hour } };
   const extensions: ((app: Hono) => void)[] = [];
   if (config.slack) {
@@ -94,7 +92,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     // A workspace's OAuth installation wins; SLACK_BOT_TOKEN serves a single workspace.
     const installations = createSlackInstallationStore(db, clock, slackTokens);
     const tokenFor = async (team: string) => (slack.oauth ? await installations.tokenFor(team) : undefined) ?? slack.botToken;
-    channels.slack = createSlackChannel({ apiUrl: slack.apiUrl, tokenFor, sharedToken: slack.botToken });
+    slackTokenFor = tokenFor;
     extensions.push(
       createSlackBot({
         db,
@@ -115,20 +113,21 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
   }
   if (config.discord) {
     const { createDiscordBot } = await import('../bots/discord/interactions.js');
-    channels.discord = createDiscordChannel({ botToken: config.discord.botToken, apiUrl: config.discord.apiUrl });
     extensions.push(
       createDiscordBot({ log, applicationId: config.discord.applicationId, publicKey: config.discord.publicKey, apiUrl: config.discord.apiUrl, commands, answerDeadlineMs: deps.chatAnswerDeadlineMs }).routes,
     );
-  } else {
-    // Webhook destinations need no bot: Discord channel webhooks are delivered even without one.
-    channels.discord = createDiscordChannel({});
   }
-  channels.webhook = createWebhookChannel({
+  const channels: ChannelSet = createChannels({
+    config,
     clock,
-    secrets: webhookSecrets,
+    pacingClock: deps.pacingClock ?? systemClock,
+    templates,
+    mail: { mailer: smtpMailer(transport, config.mailFrom), close: async () => transport.close() },
+    slack: slackTokenFor && { tokenFor: slackTokenFor },
     post: guardedPost(config.webhookAllowPrivate),
     // node:crypto's native HMAC: the pure-JS SHA-256 of `standardwebhooks` took 7 ms per 580 KB message.
     hmac: (secret, content) => createHmac('sha256', Buffer.from(webhookSecretKey(secret), 'base64')).update(content).digest('base64'),
+    webhookSecrets,
   });
   Object.assign(channels, deps.channels);
 

@@ -3,7 +3,7 @@ import { lookup as lookupCallback, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, buildConnector } from 'undici';
 import { isPublicAddress } from './core/ip-address.js';
-import type { WebhookPost } from './delivery/channels/webhook.js';
+import type { WebhookPost } from './delivery/channels/webhook/send.js';
 
 /**
  * Webhook URLs must not reach into our own network (SSRF): private, loopback, link-local and

@@ -1,25 +1,58 @@
-import type { DestinationRow } from '../store/destinations.js';
 import type { MessageContent } from '../core/message.js';
 import type { DestinationType } from '../../db/schema.js';
+import type { Destination, DestinationOf } from './channels/destination.js';
+
+export type { Destination, DestinationOf } from './channels/destination.js';
+
+export type ContentKind = MessageContent['kind'];
+export type ContentOf<K extends ContentKind> = Extract<MessageContent, { kind: K }>;
 
 /**
- * A channel (email, Slack, Discord, webhook) as the dispatcher sees it: render content for a
- * destination into one or more messages (long digests split), and send one message. Nothing
- * else: a channel knows nothing of the outbox, and the dispatcher nothing of the channel's API.
+ * What the dispatcher lends a renderer: one cache for the whole process (a digest run renders the
+ * same week's changes for thousands of destinations), bounded by the dispatcher. Renderers stay
+ * pure: what they keep there is a function of its key.
  */
-export interface ChannelAdapter<M = unknown> {
-  readonly type: DestinationType;
-  render(content: MessageContent, destination: DestinationRow): M[];
-  send(destination: DestinationRow, message: M, ctx: SendContext): Promise<{ providerId: string | null }>;
+export interface RenderContext {
+  cache: Map<string, string>;
+}
+
+/**
+ * A channel's renderers: one per content kind it shows, each turning that content for a
+ * destination into one or more messages (long digests split). The map is exhaustive over the
+ * kinds the channel declares, so a kind it cannot show is a type error where the channel is
+ * defined, never an empty message list at send time.
+ */
+export type Renderers<D, M, K extends ContentKind> = { readonly [k in K]: (content: ContentOf<k>, destination: D, ctx: RenderContext) => M[] };
+
+/** Sends one rendered message; `key` is stable across retries of the same message part (a Message-ID, a webhook-id). */
+export type Send<D, M> = (destination: D, message: M, key: string) => Promise<{ providerId: string | null }>;
+
+/**
+ * A channel (email, Slack, Discord, webhook) as the dispatcher sees it: renderers and a sender
+ * over its own typed destination. Nothing else: a channel knows nothing of the outbox, and the
+ * dispatcher nothing of the channel's API.
+ */
+export interface Channel<T extends DestinationType = DestinationType, M = any, K extends ContentKind = any> {
+  readonly type: T;
+  readonly render: Renderers<DestinationOf<T>, M, K>;
+  readonly send: Send<DestinationOf<T>, M>;
   close?(): Promise<void>;
 }
 
-export interface SendContext {
-  /** Stable across retries of the same message part: a Message-ID, a webhook-id. */
-  messageKey: string;
-  outboxId: number;
-  kind: string;
+/** The channels an edition delivers, by destination type. */
+export type ChannelSet = { [T in DestinationType]?: Channel<T> };
+/**
+ * A channel as the dispatcher drives it, whichever it is: the row's channel and its destination's
+ * type are the same by construction (the outbox row's channel is its destination's type).
+ */
+export interface ChannelDriver {
+  readonly type: DestinationType;
+  readonly render: Partial<Record<ContentKind, (content: MessageContent, destination: Destination, ctx: RenderContext) => unknown[]>>;
+  readonly send: (destination: Destination, message: unknown, key: string) => Promise<{ providerId: string | null }>;
 }
+
+/** One of the channels, whichever. */
+export type AnyChannel = { [T in DestinationType]: Channel<T> }[DestinationType];
 
 export type FailureKind = 'retry' | 'permanent';
 

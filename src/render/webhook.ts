@@ -1,4 +1,5 @@
-import type { ChangeItem, MessageContent } from '../core/message.js';
+import type { AlertContent, ChangeItem } from '../core/message.js';
+import type { DigestContent } from '../core/digest.js';
 
 /**
  * The event as received; a reversion also says so, next to (never inside) the producer's fields.
@@ -26,7 +27,7 @@ export interface WebhookPayload {
   data: Record<string, unknown>;
 }
 
-export function renderWebhookPayload(c: MessageContent): WebhookPayload | null {
+export function renderWebhookPayload(c: AlertContent | DigestContent): WebhookPayload {
   const created_at = new Date(c.reader.now).toISOString();
   switch (c.kind) {
     case 'alert':
@@ -59,7 +60,5 @@ export function renderWebhookPayload(c: MessageContent): WebhookPayload | null {
           view_url: c.links.view,
         },
       };
-    default:
-      return null;
   }
 }

@@ -5,42 +5,11 @@ import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import { runBatch } from './batch.js';
 import { SEALED_PREFIX, type SecretBox } from '../secret-box.js';
+import { destinationColumns, destinationTargetKey, parseDestination, type Destination, type DestinationTarget } from '../delivery/channels/destination.js';
 
 export type DestinationRow = typeof destinations.$inferSelect;
 
-export type DestinationTarget =
-  | { type: 'email'; address: string }
-  | { type: 'slack'; team: string; channel: string }
-  | { type: 'discord'; guild: string; channel: string }
-  | { type: 'discord'; webhookUrl: string }
-  | { type: 'webhook'; url: string };
-
-/** One key per target, so the same channel or address is one destination of an account. */
-export function targetKey(t: DestinationTarget): string {
-  switch (t.type) {
-    case 'email':
-      return `email:${t.address.toLowerCase()}`;
-    case 'slack':
-      return `slack:${t.team}/${t.channel}`;
-    case 'discord':
-      return 'webhookUrl' in t ? `discord-webhook:${t.webhookUrl}` : `discord:${t.guild}/${t.channel}`;
-    case 'webhook':
-      return `webhook:${t.url}`;
-  }
-}
-
-function columnsOf(t: DestinationTarget) {
-  switch (t.type) {
-    case 'email':
-      return { address: t.address.toLowerCase() };
-    case 'slack':
-      return { slackTeam: t.team, slackChannel: t.channel };
-    case 'discord':
-      return 'webhookUrl' in t ? { url: t.webhookUrl } : { discordGuild: t.guild, discordChannel: t.channel };
-    case 'webhook':
-      return { url: t.url };
-  }
-}
+export type { DestinationTarget } from '../delivery/channels/destination.js';
 
 export interface CreateDestinationResult {
   destination: DestinationRow;
@@ -59,23 +28,23 @@ export async function createDestination(
   status: 'active' | 'unconfirmed',
   extra: { secret?: string } = {},
 ): Promise<CreateDestinationResult> {
-  const key = targetKey(target);
+  const key = destinationTargetKey(target);
   const t = clock();
-  const inserted = await db
-    .insert(destinations)
-    .values({
-      id: newId('dst'),
-      accountId,
-      type: target.type,
-      targetKey: key,
-      ...columnsOf(target),
-      ...(extra.secret ? { secret: extra.secret } : {}),
-      status,
-      confirmedAt: status === 'active' ? t : null,
-      createdAt: t,
-    })
-    .onConflictDoNothing()
-    .returning();
+  const values = {
+    id: newId('dst'),
+    accountId,
+    type: target.type,
+    targetKey: key,
+    ...destinationColumns(target),
+    ...(extra.secret ? { secret: extra.secret } : {}),
+    status,
+    confirmedAt: status === 'active' ? t : null,
+    createdAt: t,
+  };
+  // Checked as it will be read: a row its channel could not send to is never stored.
+  const parsed = parseDestination(values as DestinationRow);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  const inserted = await db.insert(destinations).values(values).onConflictDoNothing().returning();
   if (inserted[0]) return { destination: inserted[0], created: true };
   const existing = await db.query.destinations.findFirst({
     where: and(eq(destinations.accountId, accountId), eq(destinations.targetKey, key)),
@@ -91,8 +60,15 @@ export async function getDestinationById(db: Db, id: string): Promise<Destinatio
   return db.query.destinations.findFirst({ where: eq(destinations.id, id) });
 }
 
-/** A destination with its account, in one query (the dispatcher's per-message read). */
-export type DestinationWithAccount = { destination: DestinationRow; account: typeof accounts.$inferSelect };
+/**
+ * A destination with its account, in one query (the dispatcher's per-message read), and the
+ * row parsed into its channel's typed destination (or why it cannot be).
+ */
+export type DestinationWithAccount = {
+  destination: DestinationRow;
+  account: typeof accounts.$inferSelect;
+  target: { ok: true; destination: Destination } | { ok: false; reason: string };
+};
 
 export async function getDestinationWithAccount(db: Db, id: string): Promise<DestinationWithAccount | undefined> {
   return (await getDestinationsWithAccounts(db, [id])).get(id);
@@ -106,7 +82,7 @@ export async function getDestinationsWithAccounts(db: Db, ids: string[]): Promis
     .from(destinations)
     .innerJoin(accounts, eq(accounts.id, destinations.accountId))
     .where(inArray(destinations.id, sql`(SELECT value FROM json_each(${JSON.stringify([...new Set(ids)])}))`));
-  return new Map(rows.map((r) => [r.destination.id, r]));
+  return new Map(rows.map((r) => [r.destination.id, { ...r, target: parseDestination(r.destination) }]));
 }
 
 export async function listDestinations(db: Db, accountId: string): Promise<DestinationRow[]> {

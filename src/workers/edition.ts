@@ -9,11 +9,9 @@ import { emailTemplates } from '../render/templates.js';
 import { resolveSecrets } from '../secrets.js';
 import { loadCatalog, type CatalogEntry } from '../store/platforms.js';
 import type { DestinationType } from '../../db/schema.js';
-import type { ChannelAdapter } from '../delivery/channel.js';
-import { createDiscordChannel } from '../delivery/channels/discord.js';
-import { createWebhookChannel } from '../delivery/channels/webhook.js';
+import { createChannels } from '../delivery/channels/index.js';
+import { fetchPost } from '../delivery/channels/webhook/send.js';
 import { createSecretBox, SECRET_PURPOSES } from '../secret-box.js';
-import { createSlackChannel } from '../delivery/channels/slack.js';
 import { createDeliverer } from '../delivery/deliver.js';
 import { groupDueAlerts } from '../delivery/grouping.js';
 import { claimById, giveUpQueued, releaseFromQueue, takeDueForQueue } from '../delivery/outbox.js';
@@ -23,7 +21,7 @@ import { checkStaleDocuments } from '../ingest/health.js';
 import { createDiscordBot } from '../../bots/discord/interactions.js';
 import catalog from '../../db/catalog.json' with { type: 'json' };
 import { d1Database } from './d1.js';
-import { createEmailServiceChannel, emailSender, type EmailSendingBinding } from './email.js';
+import { emailSender, emailServiceMailer, type EmailSendingBinding } from './email.js';
 
 /** A delivery queue message: the outbox row to send, never the message itself. */
 export interface DeliveryMessage {
@@ -95,28 +93,23 @@ export async function createEdition(env: Env, clock: () => number = Date.now, sl
   // Delivered here: Discord (bot messages and channel webhooks), Slack (its Web API client runs on
   // fetch, with SLACK_BOT_TOKEN: the OAuth install is Bolt's and needs Node), webhooks, and email
   // through Cloudflare Email Service when the EMAIL binding is there.
-  const channels: Partial<Record<DestinationType, ChannelAdapter>> = {
-    discord: createDiscordChannel({ botToken: config.discord?.botToken, apiUrl: config.discord?.apiUrl, fetch: fetcher }),
-    webhook: createWebhookChannel({ clock, fetch: fetcher, secrets: createSecretBox(secrets.secretKey, SECRET_PURPOSES.webhookSecret) }),
-  };
-  if (env.EMAIL) {
-    channels.email = createEmailServiceChannel({
-      binding: env.EMAIL as EmailSendingBinding,
-      from: emailSender(vars),
-      templates: emailTemplates,
-      messageIdDomain: new URL(config.publicUrl).hostname,
-    });
-  } else {
-    log.warn('mail.off', { reason: 'no send_email binding named EMAIL: email destinations and /v1/signup are refused' });
-  }
-  if (config.slack) {
-    const slack = config.slack;
-    const tokenFor = async () => slack.botToken;
-    // The Web API client asks fetch to fail on a redirect, which Workers' fetch does not offer;
-    // "manual" hands the 3xx back instead, and the client refuses any answer but 200 all the same.
-    const slackFetch = (url: string, init: RequestInit) => fetch(url, { ...init, redirect: init.redirect === 'error' ? 'manual' : init.redirect });
-    channels.slack = createSlackChannel({ apiUrl: slack.apiUrl, tokenFor, sharedToken: slack.botToken, fetch: slackFetch });
-  }
+  if (!env.EMAIL) log.warn('mail.off', { reason: 'no send_email binding named EMAIL: email destinations and /v1/signup are refused' });
+  // The Web API client asks fetch to fail on a redirect, which Workers' fetch does not offer;
+  // "manual" hands the 3xx back instead, and the client refuses any answer but 200 all the same.
+  const slackFetch = (url: string, init: RequestInit) => fetch(url, { ...init, redirect: init.redirect === 'error' ? 'manual' : init.redirect });
+  const slackToken = config.slack?.botToken;
+  const channels = createChannels({
+    config,
+    clock,
+    pacingClock: Date.now,
+    templates: emailTemplates,
+    mail: env.EMAIL ? { mailer: emailServiceMailer(env.EMAIL as EmailSendingBinding, emailSender(vars)) } : undefined,
+    slack: config.slack ? { tokenFor: async () => slackToken, fetch: slackFetch } : undefined,
+    fetch: fetcher,
+    // Cloudflare's fetch reaches no private network of ours (see checkWebhookUrl below).
+    post: fetchPost(fetcher, 10_000),
+    webhookSecrets: createSecretBox(secrets.secretKey, SECRET_PURPOSES.webhookSecret),
+  });
   const delivered = Object.keys(channels) as DestinationType[];
   const commands = { db, clock, digest: { weekday: config.digest.weekday, hour: config.digest.hour } };
 
@@ -142,7 +135,8 @@ export async function createEdition(env: Env, clock: () => number = Date.now, sl
   );
 
   const leaseMs = config.deliveryLeaseSeconds * 1000;
-  const deliver = createDeliverer({ db, clock, log, channels, links, leaseMs });
+  // Digest HTML cached per isolate: far fewer entries than on Node, in a 128 MB isolate.
+  const deliver = createDeliverer({ db, clock, log, channels, links, leaseMs, renderCacheEntries: 2_000 });
 
   async function pump(now: number): Promise<number> {
     await groupDueAlerts(db, now, config.alertGroupWaitSeconds * 1000, config.maxAlertsPerDay);

@@ -1,8 +1,6 @@
 import { ConfigError } from '../config.js';
-import { DeliveryError, type ChannelAdapter } from '../delivery/channel.js';
-import { classifySmtpError, createEmailRenderer, mailEnvelope } from '../delivery/channels/email.js';
-import type { EmailMessage } from '../render/email.js';
-import type { EmailTemplates } from '../render/template.js';
+import { DeliveryError } from '../delivery/channel.js';
+import { classifySmtpError, type Mailer } from '../delivery/channels/email/send.js';
 
 /**
  * The part of Cloudflare Email Service's `send_email` binding used here: the structured form of
@@ -20,40 +18,25 @@ export interface EmailSendingBinding {
   }): Promise<{ messageId: string }>;
 }
 
-export interface EmailServiceChannelOptions {
-  binding: EmailSendingBinding;
-  from: { email: string; name: string };
-  templates: EmailTemplates;
-  /** Domain of our message ids, e.g. the host of PUBLIC_URL. */
-  messageIdDomain: string;
-}
-
 /**
  * Our stable id of a mail. Email Service sets Message-ID itself (setting it is
  * E_HEADER_NOT_ALLOWED), so the id the Node edition puts in Message-ID travels in this header.
  */
 export const MESSAGE_ID_HEADER = 'X-ClauseWatch-Message-Id';
 
-/** Digest HTML cached per isolate: far fewer entries than on Node, in a 128 MB isolate. */
-const DIGEST_CACHE_ENTRIES = 2_000;
-
 /**
- * The email channel of the Workers edition: the Node edition's renderer and envelope, sent
- * through the Email Service binding instead of SMTP, its errors in the same three classes.
+ * The mailer of the Workers edition: the email channel's mails (the Node edition's renderers and
+ * Message-IDs) sent through the Email Service binding instead of SMTP, its errors in the same
+ * three classes.
  */
-export function createEmailServiceChannel(o: EmailServiceChannelOptions): ChannelAdapter<EmailMessage> {
-  return {
-    type: 'email',
-    render: createEmailRenderer(o.templates, DIGEST_CACHE_ENTRIES),
-    async send(destination, m, ctx) {
-      const { to, messageId } = mailEnvelope(destination, ctx, o.messageIdDomain);
-      try {
-        const r = await o.binding.send({ from: o.from, to, subject: m.subject, html: m.html, text: m.text, headers: { ...m.headers, [MESSAGE_ID_HEADER]: messageId } });
-        return { providerId: r.messageId ?? null };
-      } catch (err) {
-        throw classifyEmailServiceError(err);
-      }
-    },
+export function emailServiceMailer(binding: EmailSendingBinding, from: { email: string; name: string }): Mailer {
+  return async ({ to, subject, html, text, headers, messageId }) => {
+    try {
+      const r = await binding.send({ from, to, subject, html, text, headers: { ...headers, [MESSAGE_ID_HEADER]: messageId } });
+      return { providerId: r.messageId ?? null };
+    } catch (err) {
+      throw classifyEmailServiceError(err);
+    }
   };
 }
 

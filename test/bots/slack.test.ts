@@ -5,7 +5,7 @@ import { startSlackApi } from '../support/slack-api.js';
 import { SLACK_SIGNING_SECRET, slackHeaders, slashCommand } from '../support/slack-sign.js';
 import { fixedClock } from '../support/clock.js';
 import { fixtureEvents, makeEvent } from '../support/app.js';
-import { createSlackChannel } from '../../src/delivery/channels/slack.js';
+import { createSlackChannel } from '../../src/delivery/channels/slack/send.js';
 
 let slack: Awaited<ReturnType<typeof startSlackApi>>;
 let s: TestService;
@@ -235,10 +235,10 @@ describe('Slack delivery', () => {
 
 describe('Slack pacing', () => {
   it('sends messages to one channel that start together a full interval apart', async () => {
-    const adapter = createSlackChannel({ apiUrl: `${slack.url}/`, tokenFor: async () => 'xoxb-test-token', minIntervalMs: 200 });
-    const destination = { slackTeam: 'T0001', slackChannel: 'C0001' } as Parameters<typeof adapter.send>[0];
+    const adapter = createSlackChannel({ clock: Date.now, apiUrl: `${slack.url}/`, tokenFor: async () => 'xoxb-test-token', minIntervalMs: 200 });
+    const destination = { type: 'slack', team: 'T0001', channel: 'C0001' } as const;
     const t0 = Date.now();
-    const done = await Promise.all([1, 2, 3].map(() => adapter.send(destination, { text: 'x', blocks: [] }, { messageKey: 'k', outboxId: 1, kind: 'alert' }).then(() => Date.now() - t0)));
+    const done = await Promise.all([1, 2, 3].map(() => adapter.send(destination, { text: 'x', blocks: [] }, 'k').then(() => Date.now() - t0)));
     done.sort((a, b) => a - b);
     expect(done[1]! - done[0]!).toBeGreaterThanOrEqual(150);
     expect(done[2]! - done[1]!).toBeGreaterThanOrEqual(150);

@@ -5,7 +5,7 @@ import { emailSubscriber, testService, withSmtpService, type TestService } from 
 import { fixtureEvents, makeEvent } from '../support/app.js';
 import { dueGroups } from '../../src/delivery/grouping.js';
 import { MAX_ATTEMPTS } from '../../src/delivery/backoff.js';
-import { classifySmtpError } from '../../src/delivery/channels/email.js';
+import { classifySmtpError } from '../../src/delivery/channels/email/send.js';
 
 const ctx = withSmtpService({ ALERT_GROUP_WAIT_SECONDS: '60' }, '2026-11-20T07:00:00Z');
 const clock = ctx.clock;

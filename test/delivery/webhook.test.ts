@@ -8,7 +8,7 @@ import { fixedClock } from '../support/clock.js';
 import { ADMIN_TOKEN, INGEST_TOKEN, fixtureEvents, makeEvent } from '../support/app.js';
 import { checkWebhookUrl } from '../../src/webhook-guard.js';
 import { rawDatabase } from '../support/db.js';
-import { webhookSecretKey } from '../../src/delivery/channels/webhook.js';
+import { webhookSecretKey } from '../../src/delivery/channels/webhook/send.js';
 import { newWebhookSecret } from '../../src/core/webhook-secret.js';
 import { loadConfig } from '../../src/config.js';
 import { createService } from '../../src/service.js';

@@ -1,8 +1,8 @@
-import type { ChannelAdapter } from '../channel.js';
-import { DeliveryError } from '../channel.js';
-import type { Clock } from '../../core/clock.js';
-import { renderWebhookPayload, type WebhookPayload } from '../../render/webhook.js';
-import type { SecretBox } from '../../secret-box.js';
+import { DeliveryError, type Channel } from '../../channel.js';
+import type { Clock } from '../../../core/clock.js';
+import type { WebhookPayload } from '../../../render/webhook.js';
+import type { SecretBox } from '../../../secret-box.js';
+import { webhookRenderers } from './render.js';
 
 /** One POST to a webhook URL and what of the answer the channel looks at. */
 export interface WebhookRequest {
@@ -74,7 +74,7 @@ export function fetchPost(fetch: NonNullable<WebhookChannelOptions['fetch']>, ti
  * after a secret rotation both secrets sign, so a receiver can switch at its own pace.
  * 2xx is delivered; 410 Gone switches the destination off; anything else is tried again.
  */
-export function createWebhookChannel(o: WebhookChannelOptions): ChannelAdapter<WebhookPayload> {
+export function createWebhookChannel(o: WebhookChannelOptions): Channel<'webhook', WebhookPayload> {
   const timeoutMs = o.timeoutMs ?? 10_000;
   const post = o.post ?? (o.fetch ? fetchPost(o.fetch, timeoutMs) : undefined);
   if (!post) throw new Error('createWebhookChannel needs post or fetch');
@@ -92,17 +92,13 @@ export function createWebhookChannel(o: WebhookChannelOptions): ChannelAdapter<W
   };
   return {
     type: 'webhook',
-    render(content) {
-      const p = renderWebhookPayload(content);
-      return p ? [p] : [];
-    },
-    async send(destination, payload, ctx) {
-      if (!destination.url || !destination.secret) throw new DeliveryError('webhook destination without URL or secret', 'permanent', { disableDestination: true });
-      const id = `msg_${ctx.messageKey}`;
+    render: webhookRenderers,
+    async send(destination, payload, key) {
+      const id = `msg_${key}`;
       const body = JSON.stringify({ ...payload, id });
       const timestamp = String(Math.floor(o.clock() / 1000));
       const secrets = [await openSecret(destination.secret)];
-      if (destination.previousSecret && (destination.previousSecretUntil ?? 0) > o.clock()) secrets.push(await openSecret(destination.previousSecret));
+      if (destination.previous && destination.previous.until > o.clock()) secrets.push(await openSecret(destination.previous.secret));
       const signed = `${id}.${timestamp}.${body}`;
       const signature = (await Promise.all(secrets.map(async (s) => `v1,${await hmac(s, signed)}`))).join(' ');
       let res: WebhookAnswer;

@@ -1,8 +1,9 @@
 import { DiscordAPIError, HTTPError, REST } from '@discordjs/rest';
 import { Routes } from 'discord-api-types/v10';
-import type { ChannelAdapter } from '../channel.js';
-import { DeliveryError } from '../channel.js';
-import { renderAlertDiscord, renderDigestDiscord, type DiscordMessage } from '../../render/discord.js';
+import { DeliveryError, type Channel } from '../../channel.js';
+import type { DiscordMessage } from '../../../render/discord.js';
+import { discordRenderers } from './render.js';
+import { DISCORD_WEBHOOK } from './destination.js';
 
 /** Discord error codes that mean the channel or webhook will never take our messages. */
 const DESTINATION_GONE = new Map<number, string>([
@@ -11,8 +12,6 @@ const DESTINATION_GONE = new Map<number, string>([
   [50001, 'Missing Access'],
   [50013, 'Missing Permissions'],
 ]);
-
-const WEBHOOK = /\/webhooks\/(\d+)\/([A-Za-z0-9_-]+)$/;
 
 export interface DiscordChannelOptions {
   /** Bot token for channel messages; webhook destinations need none. */
@@ -27,10 +26,10 @@ export interface DiscordChannelOptions {
 }
 
 /**
- * The Discord adapter: channel messages (bot) or channel webhooks, through @discordjs/rest. Its
+ * The Discord channel: channel messages (bot) or channel webhooks, through @discordjs/rest. Its
  * buckets wait out 429s by themselves; its own 5xx retries are off so the outbox backs off.
  */
-export function createDiscordChannel(o: DiscordChannelOptions): ChannelAdapter<DiscordMessage> {
+export function createDiscordChannel(o: DiscordChannelOptions): Channel<'discord', DiscordMessage> {
   const rest = new REST({
     version: '10',
     retries: 0,
@@ -41,26 +40,16 @@ export function createDiscordChannel(o: DiscordChannelOptions): ChannelAdapter<D
   if (o.botToken) rest.setToken(o.botToken);
   return {
     type: 'discord',
-    render(content) {
-      switch (content.kind) {
-        case 'alert':
-          return renderAlertDiscord(content);
-        case 'digest':
-          return renderDigestDiscord(content);
-        default:
-          return [];
-      }
-    },
+    render: discordRenderers,
     async send(destination, m) {
       try {
-        const hook = destination.url ? WEBHOOK.exec(destination.url) : null;
-        if (hook) {
-          const r = (await rest.post(Routes.webhook(hook[1]!, hook[2]!), { body: m, query: new URLSearchParams({ wait: 'true' }), auth: false })) as { id?: string };
+        if ('webhookUrl' in destination) {
+          const [, id, token] = DISCORD_WEBHOOK.exec(destination.webhookUrl)!;
+          const r = (await rest.post(Routes.webhook(id!, token!), { body: m, query: new URLSearchParams({ wait: 'true' }), auth: false })) as { id?: string };
           return { providerId: r?.id ?? null };
         }
-        if (!destination.discordChannel) throw new DeliveryError('discord destination without channel or webhook', 'permanent', { disableDestination: true });
         if (!o.botToken) throw new DeliveryError('DISCORD_BOT_TOKEN is not set', 'retry');
-        const r = (await rest.post(Routes.channelMessages(destination.discordChannel), { body: m })) as { id?: string };
+        const r = (await rest.post(Routes.channelMessages(destination.channel), { body: m })) as { id?: string };
         return { providerId: r?.id ?? null };
       } catch (err) {
         throw classifyDiscordError(err);

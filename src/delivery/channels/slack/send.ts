@@ -1,7 +1,9 @@
 import { ErrorCode, WebClient, type WebAPICallError } from '@slack/web-api';
-import type { ChannelAdapter } from '../channel.js';
-import { DeliveryError } from '../channel.js';
-import { renderAlertSlack, renderDigestSlack, type SlackMessage } from '../../render/slack.js';
+import { DeliveryError, type Channel } from '../../channel.js';
+import type { Clock } from '../../../core/clock.js';
+import type { SlackMessage } from '../../../render/slack.js';
+import { slackRenderers } from './render.js';
+import { perKeyPacer } from '../../pacing.js';
 
 /** Slack's answers that mean this channel will never take our messages: switch the destination off. */
 const DESTINATION_GONE = new Set(['channel_not_found', 'not_in_channel', 'is_archived', 'account_inactive', 'invalid_auth', 'token_revoked', 'team_access_not_granted', 'missing_scope', 'restricted_action']);
@@ -11,6 +13,8 @@ const TOKEN_ERRORS = new Set(['invalid_auth', 'token_revoked', 'account_inactive
 const MESSAGE_REFUSED = new Set(['invalid_blocks', 'invalid_blocks_format', 'msg_too_long', 'no_text', 'too_many_attachments']);
 
 export interface SlackChannelOptions {
+  /** Paces each channel: the time now. */
+  clock: Clock;
   /** Web API base, e.g. https://slack.com/api/ (tests: a loopback stand-in). */
   apiUrl?: string;
   /** The bot token for a workspace: SLACK_BOT_TOKEN, or the workspace's OAuth installation. */
@@ -27,14 +31,13 @@ export interface SlackChannelOptions {
 }
 
 /**
- * The Slack adapter: chat.postMessage through @slack/web-api's WebClient, with its own retries
+ * The Slack channel: chat.postMessage through @slack/web-api's WebClient, with its own retries
  * off (the outbox owns retries, persisted across restarts) and rate-limited calls rejected, so a
  * 429's Retry-After becomes the row's next attempt instead of a sleeping request.
  */
-export function createSlackChannel(o: SlackChannelOptions): ChannelAdapter<SlackMessage> {
+export function createSlackChannel(o: SlackChannelOptions): Channel<'slack', SlackMessage> {
   const clients = new Map<string, WebClient>();
-  const lastSent = new Map<string, number>();
-  const minInterval = o.minIntervalMs ?? 1000;
+  const pace = perKeyPacer(o.clock, o.minIntervalMs ?? 1000);
   const client = (token: string) => {
     let c = clients.get(token);
     if (!c) {
@@ -51,30 +54,13 @@ export function createSlackChannel(o: SlackChannelOptions): ChannelAdapter<Slack
   };
   return {
     type: 'slack',
-    render(content) {
-      switch (content.kind) {
-        case 'alert':
-          return renderAlertSlack(content);
-        case 'digest':
-          return renderDigestSlack(content);
-        default:
-          return [];
-      }
-    },
+    render: slackRenderers,
     async send(destination, m) {
-      const team = destination.slackTeam;
-      const channel = destination.slackChannel;
-      if (!team || !channel) throw new DeliveryError('slack destination without team or channel', 'permanent', { disableDestination: true });
-      const token = await o.tokenFor(team);
-      if (!token) throw new DeliveryError(`no Slack installation for workspace ${team}`, 'permanent', { disableDestination: true });
-      // Pace each channel: take the next free slot a second after the last one, before waiting,
-      // so sends to one channel running at once line up instead of all waking together.
-      const now = Date.now();
-      const slot = Math.max(now, (lastSent.get(channel) ?? 0) + minInterval);
-      lastSent.set(channel, slot);
-      if (slot > now) await new Promise((r) => setTimeout(r, slot - now));
+      const token = await o.tokenFor(destination.team);
+      if (!token) throw new DeliveryError(`no Slack installation for workspace ${destination.team}`, 'permanent', { disableDestination: true });
+      await pace(destination.channel);
       try {
-        const r = await client(token).chat.postMessage({ channel, text: m.text, blocks: m.blocks, unfurl_links: false, unfurl_media: false });
+        const r = await client(token).chat.postMessage({ channel: destination.channel, text: m.text, blocks: m.blocks, unfurl_links: false, unfurl_media: false });
         return { providerId: r.ts ?? null };
       } catch (err) {
         throw classifySlackError(err, token === o.sharedToken);

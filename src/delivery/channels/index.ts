@@ -36,17 +36,18 @@ export interface ChannelWiring {
 
 /**
  * Every channel ClauseWatch has, in one list: each edition registers from it the channels it can
- * deliver (`undefined`: not configured here). A new channel is one folder and one line here.
+ * deliver (`undefined`: not configured here), in this order (the order a refusal lists them in).
+ * A new channel is one folder and one line here.
  */
 export const CHANNELS: readonly ((w: ChannelWiring) => AnyChannel | undefined)[] = [
+  // Webhook destinations need no bot: Discord channel webhooks are delivered even without one.
+  (w) => createDiscordChannel({ botToken: w.config.discord?.botToken, apiUrl: w.config.discord?.apiUrl, fetch: w.fetch }),
+  (w) => createWebhookChannel({ clock: w.clock, post: w.post, hmac: w.hmac, secrets: w.webhookSecrets }),
   (w) => w.mail && createEmailChannel({ mailer: w.mail.mailer, close: w.mail.close, templates: w.templates, messageIdDomain: new URL(w.config.publicUrl).hostname }),
   (w) =>
     w.config.slack && w.slack
       ? createSlackChannel({ clock: w.pacingClock, apiUrl: w.config.slack.apiUrl, tokenFor: w.slack.tokenFor, sharedToken: w.config.slack.botToken, fetch: w.slack.fetch })
       : undefined,
-  // Webhook destinations need no bot: Discord channel webhooks are delivered even without one.
-  (w) => createDiscordChannel({ botToken: w.config.discord?.botToken, apiUrl: w.config.discord?.apiUrl, fetch: w.fetch }),
-  (w) => createWebhookChannel({ clock: w.clock, post: w.post, hmac: w.hmac, secrets: w.webhookSecrets }),
 ];
 
 export function createChannels(w: ChannelWiring): ChannelSet {

@@ -51,7 +51,24 @@ const lookupQuery = z.object({
   ...pageQuery(ACCOUNT_CURSOR),
 });
 
-const accountAnswer = json('The account, with its plan usage');
+const accountSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    plan: z.enum(PLAN_NAMES),
+    timezone: z.string(),
+    digest_weekday: z.enum(WEEKDAYS),
+    digest_hour: z.int(),
+    reminder_days: z.int(),
+    empty_digest: z.boolean(),
+    slack_team: z.string().nullable(),
+    discord_guild: z.string().nullable(),
+    usage: z.object({ platforms: z.int(), platform_limit: z.int(), same_day_alerts: z.boolean() }),
+    created_at: z.string().meta({ format: 'date-time' }),
+    updated_at: z.string().meta({ format: 'date-time' }),
+  })
+  .meta({ id: 'Account' });
+const accountAnswer = json('The account, with its plan usage', accountSchema);
 const accountId = pathParams({ id: 'The account id (acc_…)' });
 
 const createRoute = defineRoute({
@@ -71,7 +88,7 @@ const lookupRoute = defineRoute({
   summary: 'Find accounts by email address, Slack workspace or Discord server',
   security: adminAuth,
   request: { query: lookupQuery },
-  responses: { 200: json('A page of accounts', listOf(z.looseObject({ id: z.string() }))), ...errors(400, 401) },
+  responses: { 200: json('A page of accounts', listOf(accountSchema)), ...errors(400, 401) },
 });
 
 const getRoute = defineRoute({

@@ -5,6 +5,7 @@ import { parseOrThrow } from './errors.js';
 import { accountOr404 } from './accounts.js';
 import { pageQuery } from './query.js';
 import { decodeCursor, encodeCursor } from '../store/paging.js';
+import { DESTINATION_TYPES, OUTBOX_KINDS, OUTBOX_STATUSES } from '../../db/schema.js';
 import { adminAuth, defineRoute, describedRoute, describedRoutes, errors, json, listOf, pathParams } from './openapi.js';
 
 /** The delivery log lists newest first, by outbox id. */
@@ -17,6 +18,24 @@ const query = z.object({
 
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
 
+const timestamp = z.string().meta({ format: 'date-time' });
+const deliverySchema = z
+  .object({
+    id: z.int(),
+    kind: z.enum(OUTBOX_KINDS),
+    destination: z.string(),
+    channel: z.enum(DESTINATION_TYPES),
+    status: z.enum(OUTBOX_STATUSES),
+    attempts: z.int(),
+    changes: z.int().optional().meta({ description: 'alert: the changes it carries' }),
+    last_error: z.string().nullable(),
+    provider_id: z.string().nullable(),
+    next_attempt_at: timestamp.nullable(),
+    sent_at: timestamp.nullable(),
+    created_at: timestamp,
+  })
+  .meta({ id: 'Delivery' });
+
 const logRoute = defineRoute({
   method: 'get',
   path: '/',
@@ -24,7 +43,7 @@ const logRoute = defineRoute({
   summary: 'The delivery log: every message to the account’s destinations, newest first, with its fate',
   security: adminAuth,
   request: { params: pathParams({ id: 'The account id (acc_…)' }), query },
-  responses: { 200: json('A page of messages', listOf(z.looseObject({ id: z.int(), kind: z.string(), channel: z.string(), status: z.string() }))), ...errors(400, 401, 404) },
+  responses: { 200: json('A page of messages', listOf(deliverySchema)), ...errors(400, 401, 404) },
 });
 
 /** The delivery log: every message to the account's destinations, newest first, with its fate. */

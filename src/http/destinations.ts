@@ -8,6 +8,7 @@ import { newWebhookSecret } from '../core/webhook-secret.js';
 import { createSecretBox, SECRET_PURPOSES } from '../secret-box.js';
 import { chatOffSentence } from './chat-setup.js';
 import { discordChannelId, discordGuildId, slackChannelId, slackTeamId } from '../core/chat-ids.js';
+import { DESTINATION_TYPES } from '../../db/schema.js';
 import { adminAuth, defineRoute, describedRoute, describedRoutes, errors, json, jsonBody, listOf, pathParams } from './openapi.js';
 
 const DISCORD_WEBHOOK = /^https:\/\/(?:(?:canary|ptb)\.)?discord(?:app)?\.com\/api(?:\/v\d+)?\/webhooks\/(\d{5,25})\/([A-Za-z0-9_-]{20,200})$/;
@@ -56,6 +57,25 @@ function destinationBody(allowHttpWebhooks: boolean) {
   );
 }
 
+/** A destination as answers show it: the type's fields (webhook_url without its token), never a stored secret. */
+const destinationSchema = z
+  .object({
+    id: z.string(),
+    account_id: z.string(),
+    type: z.enum(DESTINATION_TYPES),
+    address: z.string().nullable().optional().meta({ description: 'email' }),
+    team: z.string().nullable().optional().meta({ description: 'slack: the workspace' }),
+    guild: z.string().nullable().optional().meta({ description: 'discord: the server' }),
+    channel: z.string().nullable().optional().meta({ description: 'slack or discord' }),
+    webhook_url: z.string().nullable().optional().meta({ description: 'discord: the channel webhook, its token left out' }),
+    url: z.string().nullable().optional().meta({ description: 'webhook' }),
+    secret: z.string().optional().meta({ description: 'webhook: the signing secret (whsec_…), in the answer that made it only' }),
+    status: z.enum(['active', 'unconfirmed', 'disabled']),
+    disabled_reason: z.string().nullable(),
+    created_at: z.string().meta({ format: 'date-time' }),
+  })
+  .meta({ id: 'Destination' });
+
 export function destinationJson(d: DestinationRow) {
   const target =
     d.type === 'email'
@@ -83,7 +103,7 @@ export function destinationRoutes(deps: AppDeps) {
   const webhookSecrets = createSecretBox(deps.config.secretKey, SECRET_PURPOSES.webhookSecret);
   const app = describedRoutes();
   const schema = destinationBody(deps.config.webhookAllowPrivate);
-  const destination = json('The destination; a webhook’s `secret` (whsec_…) is shown here once, when it is made');
+  const destination = json('The destination; a webhook’s `secret` (whsec_…) is shown here once, when it is made', destinationSchema);
   const ids = pathParams({ id: 'The account id (acc_…)', destId: 'The destination id (dst_…)' });
   const createRoute = defineRoute({
     method: 'post',
@@ -102,7 +122,7 @@ export function destinationRoutes(deps: AppDeps) {
     summary: 'The account’s destinations',
     security: adminAuth,
     request: { params: pathParams({ id: 'The account id (acc_…)' }) },
-    responses: { 200: json('Every destination of the account (one page)', listOf(z.looseObject({ id: z.string(), type: z.string() }))), ...errors(401, 404) },
+    responses: { 200: json('Every destination of the account (one page)', listOf(destinationSchema)), ...errors(401, 404) },
   });
   const rotateRoute = defineRoute({
     method: 'post',
@@ -111,7 +131,10 @@ export function destinationRoutes(deps: AppDeps) {
     summary: 'A webhook’s new signing secret, shown once; the old one keeps signing beside it for 24 hours',
     security: adminAuth,
     request: { params: ids },
-    responses: { 200: json('The destination with `secret` and `previous_secret_valid_until`'), ...errors(400, 401, 404) },
+    responses: {
+      200: json('The destination with its new `secret` and when the previous one stops signing', destinationSchema.extend({ secret: z.string(), previous_secret_valid_until: z.string().meta({ format: 'date-time' }) })),
+      ...errors(400, 401, 404),
+    },
   });
   const deleteRoute = defineRoute({
     method: 'delete',

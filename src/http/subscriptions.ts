@@ -23,7 +23,20 @@ const body = z.strictObject({
     .default(null),
 });
 
-const subscription = json('The subscription');
+const subscriptionSchema = z
+  .object({
+    id: z.string(),
+    account_id: z.string(),
+    destination: z.string(),
+    platform: z.string(),
+    platform_name: z.string(),
+    min_severity: z.enum(SEVERITIES),
+    categories: z.array(z.string()).nullable(),
+    status: z.enum(['active', 'paused']).meta({ description: 'paused: past the plan’s platform limit' }),
+    created_at: z.string().meta({ format: 'date-time' }),
+  })
+  .meta({ id: 'Subscription' });
+const subscription = json('The subscription', subscriptionSchema);
 
 const createRoute = defineRoute({
   method: 'post',
@@ -43,7 +56,7 @@ const listRoute = defineRoute({
   summary: 'The account’s subscriptions',
   security: adminAuth,
   request: { params: pathParams({ id: 'The account id (acc_…)' }) },
-  responses: { 200: json('Every subscription of the account (one page)', listOf(z.looseObject({ id: z.string() }))), ...errors(401, 404) },
+  responses: { 200: json('Every subscription of the account (one page)', listOf(subscriptionSchema)), ...errors(401, 404) },
 });
 
 const deleteRoute = defineRoute({

@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats';
 import { testService, type TestService } from '../support/service.js';
 import { SLACK_SIGNING_SECRET } from '../support/slack-sign.js';
 import { parseEventBody } from '../../src/core/event.js';
+import { INGEST_TOKEN } from '../support/app.js';
 
 /**
  * Routes the description leaves out, each for a reason: Slack and Discord call them, with
@@ -37,6 +38,9 @@ beforeAll(async () => {
     DISCORD_APPLICATION_ID: '999',
     DISCORD_PUBLIC_KEY: '0'.repeat(64),
     DISCORD_BOT_TOKEN: 'discord-bot-token',
+    // A webhook destination on loopback is accepted (no DNS here); nothing is sent to it.
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+    ALERT_GROUP_WAIT_SECONDS: '0',
   });
   const r = await s.call('GET', '/openapi.json', undefined, null);
   expect(r.status).toBe(200);
@@ -52,14 +56,25 @@ function servedRoutes(): string[] {
 
 const describedRoutes = () => Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)).sort();
 
+/** Validates values against the description's schemas (JSON Schema 2020-12, as OpenAPI 3.1 has it), formats included. */
 function validator() {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats.default(ajv);
-  for (const [name, schema] of Object.entries(doc.components.schemas)) ajv.addSchema(schema as object, `#/components/schemas/${name}`);
-  return (name: string, value: unknown) => {
-    const validate = ajv.getSchema(`#/components/schemas/${name}`)!;
+  // The components as one schema document, so that their references resolve.
+  const rebase = <T>(v: T): T => JSON.parse(JSON.stringify(v).replaceAll('"#/components/schemas/', '"doc#/$defs/'));
+  ajv.addSchema({ $id: 'doc', $defs: rebase(doc.components.schemas) });
+  return (schema: string | object, value: unknown) => {
+    const validate = typeof schema === 'string' ? ajv.getSchema(`doc#/$defs/${schema}`)! : ajv.compile(rebase(schema));
     return validate(value) ? [] : validate.errors!.map((e) => `${e.instancePath} ${e.message}`);
   };
+}
+
+/** The JSON schema of an operation's answer with `status`. */
+function answerSchema(method: string, path: string, status: number): object {
+  const op = doc.paths[path]?.[method];
+  const schema = (op?.responses[String(status)]?.content?.['application/json'] as { schema?: object } | undefined)?.schema;
+  if (!schema) throw new Error(`${method} ${path} ${status} has no JSON answer described`);
+  return schema;
 }
 
 describe('GET /openapi.json', () => {
@@ -101,6 +116,45 @@ describe('GET /openapi.json', () => {
     expect(check('ChangeEvent', { ...fixture, detected_at: 'yesterday' })).not.toEqual([]);
     const { title: _, ...untitled } = fixture;
     expect(check('ChangeEvent', untitled)).not.toEqual([]);
+  });
+
+  it('describes the answers the API gives: accounts, destinations of every type, subscriptions, the delivery log, events', async () => {
+    const check = validator();
+    const answers: [string, string, number, { status: number; json: unknown }][] = [];
+    const call = async (method: string, described: string, url: string, body?: unknown, token?: string | null) => {
+      const r = await s.call(method.toUpperCase(), url, body, token);
+      answers.push([method, described, r.status, r]);
+      return r.json;
+    };
+    const account = await call('post', '/v1/accounts', '/v1/accounts', { name: 'Acme Legal', plan: 'monitor' });
+    const base = `/v1/accounts/${account.id}`;
+    const email = await call('post', '/v1/accounts/{id}/destinations', `${base}/destinations`, { type: 'email', address: 'legal@acme.test' });
+    const hook = await call('post', '/v1/accounts/{id}/destinations', `${base}/destinations`, { type: 'webhook', url: 'http://127.0.0.1:9/clausewatch' });
+    await call('post', '/v1/accounts/{id}/destinations', `${base}/destinations`, { type: 'discord', webhook_url: `https://discord.com/api/webhooks/123456789012345678/${'t'.repeat(40)}` });
+    await call('post', '/v1/accounts/{id}/destinations', `${base}/destinations`, { type: 'slack', team: 'T0123ABC', channel: 'C0123ABC' });
+    await call('post', '/v1/accounts/{id}/destinations/{destId}/rotate-secret', `${base}/destinations/${hook.id}/rotate-secret`);
+    await call('post', '/v1/accounts/{id}/subscriptions', `${base}/subscriptions`, { platform: 'anthropic', destination: email.id });
+    await call('post', '/v1/events', '/v1/events', { ...JSON.parse(readFileSync('test/fixtures/contract/change-event.json', 'utf8')), detected_at: new Date().toISOString() }, INGEST_TOKEN);
+    await s.drain();
+    await call('get', '/v1/accounts/{id}', base);
+    await call('get', '/v1/accounts', '/v1/accounts?email=legal@acme.test');
+    await call('patch', '/v1/accounts/{id}', base, { plan: 'free' });
+    await call('get', '/v1/accounts/{id}/destinations', `${base}/destinations`);
+    await call('get', '/v1/accounts/{id}/subscriptions', `${base}/subscriptions`);
+    await call('get', '/v1/accounts/{id}/deliveries', `${base}/deliveries`);
+    await call('get', '/v1/events', '/v1/events');
+    await call('get', '/v1/platforms', '/v1/platforms?q=anthropic');
+    await call('post', '/v1/digests/run', '/v1/digests/run');
+    await call('get', '/health', '/health');
+    for (const [method, path, status, r] of answers) {
+      expect(status, `${method} ${path}: ${JSON.stringify(r.json)}`).toBeLessThan(300);
+      expect(check(answerSchema(method, path, status), r.json), `${method} ${path} ${status}`).toEqual([]);
+    }
+    // A delivery was made, so the log's schema met a real row.
+    expect((answers.find(([m, p]) => m === 'get' && p.endsWith('/deliveries'))![3].json as { data: unknown[] }).data.length).toBeGreaterThan(0);
+    // Not a rubber stamp: an answer missing a field fails.
+    const { created_at: _, ...undated } = account;
+    expect(check(answerSchema('post', '/v1/accounts', 201), undated)).not.toEqual([]);
   });
 
   it('describes error answers once, as shared responses every route references', async () => {

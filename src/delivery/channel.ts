@@ -1,6 +1,7 @@
 import type { MessageContent } from '../core/message.js';
 import type { DestinationType } from '../../db/schema.js';
 import type { Destination, DestinationOf } from './channels/destination.js';
+import type { ThreadOps } from './lifecycle.js';
 
 export type { Destination, DestinationOf } from './channels/destination.js';
 
@@ -36,6 +37,8 @@ export interface Channel<T extends DestinationType = DestinationType, M = any, K
   readonly type: T;
   readonly render: Renderers<DestinationOf<T>, M, K>;
   readonly send: Send<DestinationOf<T>, M>;
+  /** Chat channels: edit a message sent before and reply in its thread (follow-ups, src/core/lifecycle.ts). */
+  readonly thread?: ThreadOps<DestinationOf<T>, M>;
   close?(): Promise<void>;
 }
 
@@ -49,6 +52,7 @@ export interface ChannelDriver {
   readonly type: DestinationType;
   readonly render: Partial<Record<ContentKind, (content: MessageContent, destination: Destination, ctx: RenderContext) => unknown[]>>;
   readonly send: (destination: Destination, message: unknown, key: string) => Promise<{ providerId: string | null }>;
+  readonly thread?: ThreadOps<Destination, unknown>;
 }
 
 /** One of the channels, whichever. */

@@ -6,7 +6,9 @@ import type { LinkSigner } from '../links.js';
 import type { ChangeItem } from '../core/message.js';
 import { DeliveryError, type ChannelDriver, type ChannelSet, type RenderContext } from './channel.js';
 import { markPartSent, recordOutcomes, type OutboxRow, type RecordedOutcome } from './outbox.js';
-import { groupedItemsReader, loadContent } from './content.js';
+import { groupedItems, groupedItemsReader, loadContent } from './content.js';
+import { readThread, sendFollowUpParts, type FollowUpPayload } from './lifecycle.js';
+import { lifecycleNotes } from '../core/lifecycle.js';
 import { MAX_ATTEMPTS, retryDelayMs } from './backoff.js';
 import { disableDestination, getDestinationsWithAccounts, type DestinationWithAccount } from '../store/destinations.js';
 import { getOrCreateSetting } from '../store/settings.js';
@@ -138,7 +140,7 @@ export function createDelivery(deps: DelivererDeps): Delivery {
 
   return {
     async read(rows) {
-      const alerts = rows.filter((r) => r.kind === 'alert' || r.kind === 'budget').map((r) => r.id);
+      const alerts = rows.filter((r) => r.kind === 'alert' || r.kind === 'budget' || r.kind === 'follow_up').map((r) => r.id);
       const [destinations, grouped, since] = await Promise.all([
         getDestinationsWithAccounts(db, rows.map((r) => r.destination_id)),
         readGrouped(alerts),
@@ -157,7 +159,7 @@ export function createDelivery(deps: DelivererDeps): Delivery {
         const channel = deps.channels[row.channel] as ChannelDriver | undefined;
         if (!channel) throw new DeliveryError(`the ${row.channel} channel is not configured on this server`, 'retry');
         if (!target.ok) throw new DeliveryError(target.reason, 'permanent', { disableDestination: true });
-        const grouped = row.kind === 'alert' || row.kind === 'budget' ? (context.grouped.get(row.id) ?? []) : undefined;
+        const grouped = row.kind === 'alert' || row.kind === 'budget' || row.kind === 'follow_up' ? (context.grouped.get(row.id) ?? []) : undefined;
         const content = await loadContent(db, row, destination, account, deps.links, now, grouped);
         if (!content) return cancel(row, 'nothing left to send');
         // Only kinds a channel declares are in its map (checked where the channel is defined).
@@ -166,6 +168,44 @@ export function createDelivery(deps: DelivererDeps): Delivery {
         if (rendering.cache.size > renderCacheEntries) rendering.cache.clear();
         const messages = render(content, target.destination, rendering);
         const key = `cw-${await installationId()}-${row.id}`;
+        if (row.kind === 'follow_up' && channel.thread) {
+          const thread = await readThread(db, row.id, JSON.parse(row.payload ?? '{}') as FollowUpPayload);
+          // Its alert is no longer there to edit (never sent as one message): an ordinary message, below.
+          if (thread) {
+            // The alert re-rendered with what its follow-ups did to its changes: the edit.
+            const items = await groupedItems(db, thread.root.id);
+            const notes = lifecycleNotes(items, thread.followUps);
+            const rootRow = { ...row, id: thread.root.id, kind: 'alert' as const, payload: null };
+            const original = await loadContent(db, rootRow, destination, account, deps.links, now, items.map((i) => (notes.has(i.eventId) ? { ...i, lifecycle: notes.get(i.eventId) } : i)));
+            const edit = original && channel.render[original.kind]?.(original, target.destination, rendering)[0];
+            if (edit) {
+              const sent = await sendFollowUpParts({
+                thread: channel.thread,
+                destination: target.destination,
+                root: thread.root,
+                edit,
+                reply: messages,
+                partsSent: row.parts_sent,
+                key,
+                markPart: (n) => writeWithRetry('part', [row.id], () => markPartSent(db, row.id, owner, n, clock(), leaseMs)),
+              });
+              if (sent === 'lease_lost') {
+                log.warn('delivery.lease_lost', { outboxId: row.id, owner });
+                return { status: 'lease_lost' };
+              }
+              return {
+                row,
+                record: { id: row.id, status: 'sent', providerId: sent.providerId, error: sent.note ?? null },
+                outcome: { status: 'sent' },
+                log: () => {
+                  deps.metrics?.delivered(row.channel, row.kind, context.since?.get(row.id));
+                  if (sent.note) log.info('delivery.original_gone', { outboxId: row.id, rootOutboxId: thread.root.id, channel: row.channel, destinationId: row.destination_id });
+                  log.debug('delivery.sent', { outboxId: row.id, kind: row.kind, channel: row.channel, destinationId: row.destination_id, parts: sent.parts });
+                },
+              };
+            }
+          }
+        }
         let providerId: string | null = null;
         for (let part = row.parts_sent; part < messages.length; part++) {
           const r = await channel.send(target.destination, messages[part], `${key}-${part}`);

@@ -27,6 +27,8 @@ export interface DiscordMessage {
   embeds: DiscordEmbed[];
   /** Always empty: no event text can ping @everyone, a role or a user. */
   allowed_mentions: { parse: [] };
+  /** A reply to one of our messages (a follow-up): a plain message if that one is gone. */
+  message_reference?: { message_id: string; fail_if_not_exists: false };
 }
 
 /**

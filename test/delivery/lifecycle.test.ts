@@ -6,15 +6,16 @@ import { startDiscordApi } from '../support/discord-api.js';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { fixedClock } from '../support/clock.js';
 import { makeEvent } from '../support/app.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
 
 let slack: Awaited<ReturnType<typeof startSlackApi>>;
 let discord: Awaited<ReturnType<typeof startDiscordApi>>;
 let smtp: TestSmtpServer;
 let s: TestService;
-const clock = fixedClock('2026-11-28T09:00:00Z');
+const clock = fixedClock('2026-11-25T09:00:00Z');
 
 beforeEach(async () => {
-  clock.set('2026-11-28T09:00:00Z');
+  clock.set('2026-11-25T09:00:00Z');
   [slack, discord, smtp] = await Promise.all([startSlackApi(), startDiscordApi(), startSmtpServer()]);
   s = await testService(
     {
@@ -28,6 +29,7 @@ beforeEach(async () => {
       SMTP_URL: smtp.url,
       ALERT_GROUP_WAIT_SECONDS: '60',
       FLAP_WINDOW_HOURS: '72',
+      WEBHOOK_ALLOW_PRIVATE: 'true',
     },
     { clock },
   );
@@ -84,5 +86,191 @@ describe('message lifecycle: the outbox', () => {
       FROM matches m JOIN events e ON e.pk = m.event_pk JOIN outbox o ON o.id = m.outbox_id WHERE e.id = 'undo'`);
     const [first] = await s.database.db.all<{ id: number }>(sql`SELECT id FROM outbox WHERE kind = 'alert'`);
     expect(rows).toEqual([{ kind: 'follow_up', root: first!.id, action: 'reverted', alert_state: 'grouped' }]);
+  });
+});
+
+const text = (blocks: any[]) => blocks.map((b) => b.text?.text ?? b.elements?.map((e: any) => e.text).join(' ') ?? '').join('\n');
+const hours = (h: number) => clock.advance(h * 3_600_000);
+
+/**
+ * The ChatGPT terms first recorded on 25 Nov (version A), changed on 28 Nov (A→B): the alert
+ * every test starts from, delivered.
+ */
+async function changeAlerted() {
+  expect((await s.ingest(version('first', 'f'.repeat(64), A, { kind: 'first_recorded' }))).status).toBe(202);
+  clock.set('2026-11-28T09:00:00Z');
+  await deliver(version('change', A, B));
+}
+
+describe('message lifecycle in Slack', () => {
+  it('edits the alert of a reverted change to say so and posts the reversion as a reply in its thread, not as a new message', async () => {
+    await slackChannel();
+    await changeAlerted();
+    expect(slack.topLevel()).toHaveLength(1);
+    const original = slack.topLevel()[0]!;
+    clock.set('2026-11-30T10:00:00Z');
+    await deliver(version('undo', B, A));
+
+    const update = slack.calls.find((c) => c.method === 'chat.update')!;
+    expect(update.args).toMatchObject({ channel: 'C0001', ts: original.ts });
+    const edited = text(slack.message('C0001', original.ts)!.blocks);
+    expect(edited).toContain('~*Arbitration clause replaced*~');
+    expect(edited).toContain('Reverted on 30 Nov 2026: the clause is back to the version of 25 Nov 2026');
+    const replies = slack.replies(original.ts);
+    expect(replies).toHaveLength(1);
+    expect(text(replies[0]!.blocks)).toContain('Reverted');
+    expect(text(replies[0]!.blocks)).toContain('Arbitration clause restored');
+    expect(slack.topLevel()).toHaveLength(1);
+    expect((await outbox()).map((r) => [r.kind, r.status, r.last_error])).toEqual([
+      ['alert', 'sent', null],
+      ['follow_up', 'sent', null],
+    ]);
+  });
+
+  it('edits the alert of a clause superseded by a newer version and threads the new version under it', async () => {
+    await slackChannel();
+    await changeAlerted();
+    const original = slack.topLevel()[0]!;
+    hours(24);
+    await deliver(version('newer', B, C, { title: 'Arbitration moved to Delaware' }));
+
+    const edited = text(slack.message('C0001', original.ts)!.blocks);
+    expect(edited).toContain('~*Arbitration clause replaced*~');
+    expect(edited).toContain('Superseded on 29 Nov 2026: the new version is in the thread');
+    expect(slack.replies(original.ts).map((r) => text(r.blocks))).toEqual([expect.stringContaining('Arbitration moved to Delaware')]);
+    expect(slack.topLevel()).toHaveLength(1);
+  });
+
+  it('posts a change of the same clause as a new message once another alert about the document came after (the first is no longer the latest word)', async () => {
+    await slackChannel();
+    await changeAlerted();
+    hours(2);
+    await deliver(version('other-clause', B, C, { title: 'Liability cap lowered', provision: { id: 'sec-9', title: '9. Liability' } }));
+    hours(2);
+    await deliver(version('newer', C, 'd'.repeat(64), { title: 'Arbitration moved to Delaware' }));
+    expect(slack.calls.filter((c) => c.method === 'chat.update')).toHaveLength(0);
+    expect(slack.topLevel().map((m) => m.text)).toEqual([
+      expect.stringContaining('Arbitration clause replaced'),
+      expect.stringContaining('Liability cap lowered'),
+      expect.stringContaining('Arbitration moved to Delaware'),
+    ]);
+  });
+
+  it('takes an alert deleted in the channel as nothing to edit, not an error: recorded, not retried, the reversion posted as a new message', async () => {
+    await slackChannel();
+    await changeAlerted();
+    const original = slack.topLevel()[0]!;
+    slack.deleteMessage('C0001', original.ts);
+    clock.set('2026-11-30T10:00:00Z');
+    await deliver(version('undo', B, A));
+
+    expect(slack.calls.filter((c) => c.method === 'chat.update')).toHaveLength(0);
+    const posts = slack.calls.filter((c) => c.method === 'chat.postMessage');
+    expect(posts).toHaveLength(2);
+    expect(posts[1]!.args.thread_ts).toBeUndefined();
+    expect(text(posts[1]!.args.blocks)).toContain('Arbitration clause restored');
+    const rows = await s.database.db.all<{ status: string; attempts: number; last_error: string }>(sql`SELECT status, attempts, last_error FROM outbox WHERE kind = 'follow_up'`);
+    expect(rows).toEqual([{ status: 'sent', attempts: 1, last_error: expect.stringContaining('was deleted in the channel: not edited') }]);
+    // And once more through the dispatcher: nothing is due, nothing is sent again.
+    await s.drain();
+    expect(slack.calls).toHaveLength(2);
+  });
+
+  it('escapes event text in the edited alert and the reply (no mention, no link it did not contain)', async () => {
+    await slackChannel();
+    expect((await s.ingest(version('first', 'f'.repeat(64), A, { kind: 'first_recorded' }))).status).toBe(202);
+    clock.set('2026-11-28T09:00:00Z');
+    await deliver(version('change', A, B, { title: '<!channel> ~struck~ <https://evil.test|click> & co' }));
+    const original = slack.topLevel()[0]!;
+    clock.set('2026-11-30T10:00:00Z');
+    await deliver(version('undo', B, A, { title: '<@U123> restored <!here>' }));
+    const edited = text(slack.message('C0001', original.ts)!.blocks);
+    expect(edited).toContain('~*&lt;!channel&gt; ∼struck∼ &lt;https://evil.test|click&gt; &amp; co*~');
+    const reply = text(slack.replies(original.ts)[0]!.blocks);
+    expect(reply).toContain('&lt;@U123&gt; restored &lt;!here&gt;');
+    expect(`${edited}\n${reply}`).not.toMatch(/<!(channel|here)>|<@U/);
+  });
+});
+
+describe('message lifecycle in Discord', () => {
+  it('edits the bot’s alert of a reverted change and replies to it with message_reference, mentions off, no new message', async () => {
+    await discordChannel();
+    await changeAlerted();
+    expect(discord.messages).toHaveLength(1);
+    clock.set('2026-11-30T10:00:00Z');
+    await deliver(version('undo', B, A));
+
+    expect(discord.edits).toEqual([expect.objectContaining({ channel: '222222222222222222', id: '1' })]);
+    const edited = discord.message('1')!.body;
+    expect(edited.embeds[0].title).toBe('~~Arbitration clause replaced~~');
+    expect(edited.embeds[0].description).toContain('Reverted on 30 Nov 2026: the clause is back to the version of 25 Nov 2026');
+    expect(edited.allowed_mentions).toEqual({ parse: [] });
+    expect(discord.messages).toHaveLength(2);
+    const reply = discord.messages[1]!.body;
+    expect(reply.message_reference).toEqual({ message_id: '1', fail_if_not_exists: false });
+    expect(reply.allowed_mentions).toEqual({ parse: [] });
+    expect(reply.content).toMatch(/^Reverted: /);
+    expect(reply.embeds[0].title).toBe('Arbitration clause restored');
+  });
+
+  it('edits a webhook destination’s alert through the webhook and posts the reversion through it as a new message (a webhook cannot reply)', async () => {
+    await discordWebhook();
+    await changeAlerted();
+    clock.set('2026-11-30T10:00:00Z');
+    await deliver(version('undo', B, A));
+    expect(discord.edits).toEqual([expect.objectContaining({ path: '/api/v10/webhooks/123456789012345678/abcdefghijklmnopqrstuvwxyz0123/messages/1', webhook: '123456789012345678' })]);
+    expect(discord.message('1')!.body.embeds[0].title).toBe('~~Arbitration clause replaced~~');
+    expect(discord.messages).toHaveLength(2);
+    expect(discord.messages[1]).toMatchObject({ webhook: '123456789012345678', auth: undefined });
+    expect(discord.messages[1]!.body.message_reference).toBeUndefined();
+  });
+
+  it('takes a deleted alert (10008 Unknown Message) as nothing to edit, not an error, and posts the reversion as a plain message', async () => {
+    await discordChannel();
+    await changeAlerted();
+    discord.deleteMessage('1');
+    clock.set('2026-11-30T10:00:00Z');
+    await deliver(version('undo', B, A));
+    expect(discord.edits).toHaveLength(0);
+    expect(discord.messages).toHaveLength(2);
+    expect(discord.messages[1]!.body.message_reference).toBeUndefined();
+    expect((await outbox()).map((r) => [r.kind, r.status])).toEqual([
+      ['alert', 'sent'],
+      ['follow_up', 'sent'],
+    ]);
+    expect((await outbox())[1]!.last_error).toContain('was deleted in the channel');
+  });
+
+  it('escapes the struck-through title and the reply, and defuses mentions', async () => {
+    await discordChannel();
+    expect((await s.ingest(version('first', 'f'.repeat(64), A, { kind: 'first_recorded' }))).status).toBe(202);
+    clock.set('2026-11-28T09:00:00Z');
+    await deliver(version('change', A, B, { title: '@everyone ~~gone~~ <@123456>' }));
+    clock.set('2026-11-30T10:00:00Z');
+    await deliver(version('undo', B, A, { title: '@here back <@&987>' }));
+    const edited = discord.message('1')!.body.embeds[0].title as string;
+    expect(edited).toBe('~~@\u200beveryone \\~\\~gone\\~\\~ <\u200b@123456\\>~~');
+    const reply = JSON.stringify(discord.messages[1]!.body);
+    expect(reply).not.toMatch(/(?<!\\u200b)@here/);
+    expect(reply).not.toMatch(/<@&\d+>/);
+  });
+});
+
+describe('message lifecycle elsewhere', () => {
+  it('keeps email and webhook destinations as they were: the reversion is a new message', async () => {
+    const hook = await startWebhookReceiver();
+    try {
+      await subscriber({ type: 'email', address: 'legal@acme.test' });
+      await subscriber({ type: 'webhook', url: hook.url });
+      await changeAlerted();
+      clock.set('2026-11-30T10:00:00Z');
+      await deliver(version('undo', B, A));
+      await smtp.waitFor(2);
+      expect(smtp.mails.map((m) => m.parsed.subject)).toEqual(['[HIGH] OpenAI: Arbitration clause replaced', '[LOW] OpenAI: Arbitration clause restored']);
+      expect(hook.received).toHaveLength(2);
+      expect(new Set((await outbox()).map((r) => r.kind))).toEqual(new Set(['alert']));
+    } finally {
+      await hook.close();
+    }
   });
 });

@@ -3,7 +3,10 @@ import { Routes } from 'discord-api-types/v10';
 import { DeliveryError, type Channel } from '../../channel.js';
 import type { DiscordMessage } from '../../../render/discord.js';
 import { discordRenderers } from './render.js';
-import { DISCORD_WEBHOOK } from './destination.js';
+import { DISCORD_WEBHOOK, type DiscordDestination } from './destination.js';
+
+/** Discord's answer to an edit of a message that was deleted. */
+const UNKNOWN_MESSAGE = 10008;
 
 /** Discord error codes that mean the channel or webhook will never take our messages. */
 const DESTINATION_GONE = new Map<number, string>([
@@ -41,21 +44,46 @@ export function createDiscordChannel(o: DiscordChannelOptions): Channel<'discord
   return {
     type: 'discord',
     render: discordRenderers,
-    async send(destination, m) {
-      try {
-        if ('webhookUrl' in destination) {
-          const [, id, token] = DISCORD_WEBHOOK.exec(destination.webhookUrl)!;
-          const r = (await rest.post(Routes.webhook(id!, token!), { body: m, query: new URLSearchParams({ wait: 'true' }), auth: false })) as { id?: string };
-          return { providerId: r?.id ?? null };
+    send: (destination, m) => post(destination, m),
+    thread: {
+      async edit(destination, messageId, m) {
+        try {
+          if ('webhookUrl' in destination) {
+            // A webhook edits its own messages (https://discord.com/developers/docs/resources/webhook#edit-webhook-message).
+            const [, id, token] = DISCORD_WEBHOOK.exec(destination.webhookUrl)!;
+            await rest.patch(Routes.webhookMessage(id!, token!, messageId), { body: m, auth: false });
+          } else {
+            if (!o.botToken) throw new DeliveryError('DISCORD_BOT_TOKEN is not set', 'retry');
+            await rest.patch(Routes.channelMessage(destination.channel, messageId), { body: m });
+          }
+          return 'edited';
+        } catch (err) {
+          // Someone deleted the alert: there is nothing to edit, and nothing to retry.
+          if (err instanceof DiscordAPIError && Number(err.code) === UNKNOWN_MESSAGE) return 'gone';
+          throw classifyDiscordError(err);
         }
-        if (!o.botToken) throw new DeliveryError('DISCORD_BOT_TOKEN is not set', 'retry');
-        const r = (await rest.post(Routes.channelMessages(destination.channel), { body: m })) as { id?: string };
-        return { providerId: r?.id ?? null };
-      } catch (err) {
-        throw classifyDiscordError(err);
-      }
+      },
+      // A bot replies to the alert (message_reference; posted as a plain message if it is gone by
+      // then). A webhook cannot reply: its follow-up is a new message, below the edited alert.
+      reply: (destination, messageId, m) =>
+        post(destination, messageId && !('webhookUrl' in destination) ? { ...m, message_reference: { message_id: messageId, fail_if_not_exists: false } } : m),
     },
   };
+
+  async function post(destination: DiscordDestination, m: DiscordMessage) {
+    try {
+      if ('webhookUrl' in destination) {
+        const [, id, token] = DISCORD_WEBHOOK.exec(destination.webhookUrl)!;
+        const r = (await rest.post(Routes.webhook(id!, token!), { body: m, query: new URLSearchParams({ wait: 'true' }), auth: false })) as { id?: string };
+        return { providerId: r?.id ?? null };
+      }
+      if (!o.botToken) throw new DeliveryError('DISCORD_BOT_TOKEN is not set', 'retry');
+      const r = (await rest.post(Routes.channelMessages(destination.channel), { body: m })) as { id?: string };
+      return { providerId: r?.id ?? null };
+    } catch (err) {
+      throw classifyDiscordError(err);
+    }
+  }
 }
 
 export function classifyDiscordError(err: unknown): DeliveryError {

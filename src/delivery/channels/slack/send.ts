@@ -3,6 +3,7 @@ import { DeliveryError, type Channel } from '../../channel.js';
 import type { Clock } from '../../../core/clock.js';
 import type { SlackMessage } from '../../../render/slack.js';
 import { slackRenderers } from './render.js';
+import type { SlackDestination } from './destination.js';
 import { perKeyPacer } from '../../pacing.js';
 
 /** Slack's answers that mean this channel will never take our messages: switch the destination off. */
@@ -55,18 +56,47 @@ export function createSlackChannel(o: SlackChannelOptions): Channel<'slack', Sla
   return {
     type: 'slack',
     render: slackRenderers,
-    async send(destination, m) {
-      const token = await o.tokenFor(destination.team);
-      if (!token) throw new DeliveryError(`no Slack installation for workspace ${destination.team}`, 'permanent', { disableDestination: true });
-      await pace(destination.channel);
-      try {
-        const r = await client(token).chat.postMessage({ channel: destination.channel, text: m.text, blocks: m.blocks, unfurl_links: false, unfurl_media: false });
-        return { providerId: r.ts ?? null };
-      } catch (err) {
-        throw classifySlackError(err, token === o.sharedToken);
-      }
+    send: (destination, m) => post(destination, m),
+    thread: {
+      async edit(destination, ts, m) {
+        const token = await tokenOf(destination);
+        try {
+          await client(token).chat.update({ channel: destination.channel, ts, text: m.text, blocks: m.blocks });
+          return 'edited';
+        } catch (err) {
+          // Someone deleted the alert: there is nothing to edit, and nothing to retry.
+          if ((err as WebAPICallError & { data?: { error?: string } }).data?.error === 'message_not_found') return 'gone';
+          throw classifySlackError(err, token === o.sharedToken);
+        }
+      },
+      reply: (destination, ts, m) => post(destination, m, ts ?? undefined),
     },
   };
+
+  async function tokenOf(destination: SlackDestination): Promise<string> {
+    const token = await o.tokenFor(destination.team);
+    if (!token) throw new DeliveryError(`no Slack installation for workspace ${destination.team}`, 'permanent', { disableDestination: true });
+    return token;
+  }
+
+  /** chat.postMessage, in the thread of `threadTs` when given (Slack posts it at the top level if that message is gone). */
+  async function post(destination: SlackDestination, m: SlackMessage, threadTs?: string) {
+    const token = await tokenOf(destination);
+    await pace(destination.channel);
+    try {
+      const r = await client(token).chat.postMessage({
+        channel: destination.channel,
+        text: m.text,
+        blocks: m.blocks,
+        unfurl_links: false,
+        unfurl_media: false,
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+      });
+      return { providerId: r.ts ?? null };
+    } catch (err) {
+      throw classifySlackError(err, token === o.sharedToken);
+    }
+  }
 }
 
 export function classifySlackError(err: unknown, sharedToken = false): DeliveryError {

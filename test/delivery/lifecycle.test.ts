@@ -176,6 +176,25 @@ describe('message lifecycle in Slack', () => {
     expect(slack.calls).toHaveLength(2);
   });
 
+  it('resumes a follow-up whose reply failed after the edit: the reply is retried, the edit is not made twice', async () => {
+    await slackChannel();
+    await changeAlerted();
+    const original = slack.topLevel()[0]!;
+    clock.set('2026-11-30T10:00:00Z');
+    slack.state.failNext.set('chat.postMessage', 'internal_error');
+    await deliver(version('undo', B, A));
+    expect(slack.calls.filter((c) => c.method === 'chat.update')).toHaveLength(1);
+    expect(slack.replies(original.ts)).toHaveLength(0);
+    const [row] = await s.database.db.all<{ status: string; parts_sent: number }>(sql`SELECT status, parts_sent FROM outbox WHERE kind = 'follow_up'`);
+    expect(row).toEqual({ status: 'retrying', parts_sent: 1 });
+
+    clock.advance(3_600_000);
+    await s.drain();
+    expect(slack.calls.filter((c) => c.method === 'chat.update')).toHaveLength(1);
+    expect(slack.replies(original.ts)).toHaveLength(1);
+    expect((await outbox()).map((r) => r.status)).toEqual(['sent', 'sent']);
+  });
+
   it('escapes event text in the edited alert and the reply (no mention, no link it did not contain)', async () => {
     await slackChannel();
     expect((await s.ingest(version('first', 'f'.repeat(64), A, { kind: 'first_recorded' }))).status).toBe(202);

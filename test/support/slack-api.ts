@@ -18,7 +18,8 @@ export interface SlackCall {
 export async function startSlackApi() {
   const calls: SlackCall[] = [];
   const responses: { path: string; body: any }[] = [];
-  const state = { rateLimitNext: 0, retryAfter: 1, channelErrors: new Map<string, string>() };
+  /** `failNext`: the next call of a method answers this error once (e.g. chat.postMessage → internal_error). */
+  const state = { rateLimitNext: 0, retryAfter: 1, channelErrors: new Map<string, string>(), failNext: new Map<string, string>() };
   /** The channel's messages as they stand now (edits applied), by `channel/ts`. */
   const posted = new Map<string, { channel: string; ts: string; text: string; blocks: any[]; thread_ts?: string; edits: number }>();
   let serial = 0;
@@ -64,6 +65,11 @@ export async function startSlackApi() {
     }
     if (method === 'auth.test') return json(200, { ok: true, team_id: 'T0001', user_id: 'UBOT', bot_id: 'BBOT' });
     if (method !== 'chat.postMessage' && method !== 'chat.update') return json(200, { ok: false, error: 'unknown_method' });
+    const failure = state.failNext.get(method);
+    if (failure) {
+      state.failNext.delete(method);
+      return json(200, { ok: false, error: failure });
+    }
     const channelError = state.channelErrors.get(args.channel);
     if (channelError) return json(200, { ok: false, error: channelError });
     const blocks: any[] = args.blocks ?? [];

@@ -134,7 +134,7 @@ export const accounts = sqliteTable(
   ],
 );
 
-export const DESTINATION_TYPES = ['email', 'slack', 'discord', 'webhook'] as const;
+export const DESTINATION_TYPES = ['email', 'slack', 'discord', 'webhook', 'teams'] as const;
 export type DestinationType = (typeof DESTINATION_TYPES)[number];
 
 export const destinations = sqliteTable(
@@ -145,7 +145,7 @@ export const destinations = sqliteTable(
       .notNull()
       .references(() => accounts.id),
     type: text('type', { enum: DESTINATION_TYPES }).notNull(),
-    /** `email:a@b.c`, `slack:T/C`, `discord:G/C`, `discord-webhook:<url>`, `webhook:<url>`: one per account. */
+    /** `email:a@b.c`, `slack:T/C`, `discord:G/C`, `discord-webhook:<url>`, `webhook:<url>`, `teams:<url>`: one per account. */
     targetKey: text('target_key').notNull(),
     address: text('address'),
     slackTeam: text('slack_team'),

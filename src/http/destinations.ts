@@ -7,6 +7,7 @@ import { createDestination, deleteDestination, getDestination, listDestinations,
 import { newWebhookSecret } from '../core/webhook-secret.js';
 import { createSecretBox, SECRET_PURPOSES } from '../secret-box.js';
 import { chatOffSentence } from './chat-setup.js';
+import { teamsWebhookRefusal } from '../delivery/channels/teams/destination.js';
 import { discordChannelId, discordGuildId, slackChannelId, slackTeamId } from '../core/chat-ids.js';
 import { DESTINATION_TYPES } from '../../db/schema.js';
 import { adminAuth, defineRoute, describedRoute, describedRoutes, errors, json, jsonBody, listOf, pathParams } from './openapi.js';
@@ -52,8 +53,19 @@ function destinationBody(allowHttpWebhooks: boolean) {
           }
         }),
       z.strictObject({ type: z.literal('webhook'), url: httpsUrl(allowHttpWebhooks) }),
+      z.strictObject({
+        type: z.literal('teams'),
+        // A Teams channel's Workflows webhook; WEBHOOK_ALLOW_PRIVATE=true lifts the host check (tests, local use).
+        webhook_url: z
+          .string()
+          .max(2048, 'at most 2,048 characters')
+          .superRefine((v, ctx) => {
+            const refused = teamsWebhookRefusal(v, allowHttpWebhooks);
+            if (refused) ctx.addIssue({ code: 'custom', message: refused });
+          }),
+      }),
     ],
-    { error: 'type must be one of email, slack, discord, webhook' },
+    { error: 'type must be one of email, slack, discord, webhook, teams' },
   );
 }
 
@@ -86,7 +98,10 @@ export function destinationJson(d: DestinationRow) {
           ? d.url
             ? { webhook_url: d.url.replace(/\/[^/]+$/, '/…') }
             : { guild: d.discordGuild, channel: d.discordChannel }
-          : { url: d.url };
+          : d.type === 'teams'
+            ? // The query's signature is what lets anyone post to the channel: never shown again.
+              { webhook_url: d.url?.replace(/\?.*$/, '?…') }
+            : { url: d.url };
   return {
     id: d.id,
     account_id: d.accountId,
@@ -109,7 +124,7 @@ export function destinationRoutes(deps: AppDeps) {
     method: 'post',
     path: '/',
     tags: ['Destinations'],
-    summary: 'Add a destination: an email address, a Slack or Discord channel, or a webhook',
+    summary: 'Add a destination: an email address, a Slack, Discord or Teams channel, or a webhook',
     description: 'Active at once (an admin vouches for it). Adding one that exists answers 200 with it.',
     security: adminAuth,
     request: { params: pathParams({ id: 'The account id (acc_…)' }), body: jsonBody(schema) },
@@ -163,10 +178,13 @@ export function destinationRoutes(deps: AppDeps) {
         ? b.webhook_url
           ? { type: 'discord', webhookUrl: b.webhook_url }
           : { type: 'discord', guild: b.guild!, channel: b.channel! }
-        : b;
-    if (b.type === 'webhook') {
-      const refused = await deps.checkWebhookUrl?.(b.url);
-      if (refused) throw invalid('invalid_destination', [{ path: 'url', message: `not allowed: ${refused}` }], 'destination');
+        : b.type === 'teams'
+          ? { type: 'teams', webhookUrl: b.webhook_url }
+          : b;
+    if (b.type === 'webhook' || b.type === 'teams') {
+      const [path, url] = b.type === 'webhook' ? ['url', b.url] : ['webhook_url', b.webhook_url];
+      const refused = await deps.checkWebhookUrl?.(url);
+      if (refused) throw invalid('invalid_destination', [{ path, message: `not allowed: ${refused}` }], 'destination');
     }
     const secret = b.type === 'webhook' ? newWebhookSecret() : undefined;
     // An admin vouches for the address, so even email is active at once (no double opt-in).

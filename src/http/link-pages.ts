@@ -111,7 +111,7 @@ export function linkPageRoutes(deps: AppDeps) {
   }
 
   const describe = (d: DestinationRow) =>
-    d.type === 'email' ? d.address : d.type === 'slack' ? `Slack channel ${d.slackChannel}` : d.type === 'discord' ? 'a Discord channel' : 'a webhook';
+    d.type === 'email' ? d.address : d.type === 'slack' ? `Slack channel ${d.slackChannel}` : d.type === 'discord' ? 'a Discord channel' : d.type === 'teams' ? 'a Teams channel' : 'a webhook';
 
   // Double opt-in: the link in the mail opens a page whose button confirms. A GET never
   // confirms, because mail scanners open every link of a mail (as with unsubscribe below).

@@ -249,3 +249,34 @@ describe('the Workers edition', () => {
 function hex(s: string): Uint8Array {
   return Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)));
 }
+
+describe('Teams on the Workers edition', () => {
+  const TEAMS_URL = 'https://prod-12.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=s3cret';
+  async function teamsAccount() {
+    const account = (await call('POST', '/v1/accounts', { name: 'Teams Legal', plan: 'monitor' })).json;
+    const teams = await call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'teams', webhook_url: TEAMS_URL });
+    expect(teams.status).toBe(201);
+    expect((await call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: teams.json.id })).status).toBe(201);
+    return teams.json;
+  }
+
+  it('posts an alert as an Adaptive Card through fetch', async () => {
+    answer = () => new Response(null, { status: 202 });
+    await teamsAccount();
+    expect((await call('POST', '/v1/events', event('evt_t1'), INGEST)).status).toBe(202);
+    await vi.waitFor(async () => expect((await outbox()).map((o) => [o.channel, o.status])).toEqual([['teams', 'sent']]), { timeout: 10_000, interval: 100 });
+    const posted = calls.filter((c) => c.url === TEAMS_URL);
+    expect(posted).toHaveLength(1);
+    const body = JSON.parse(posted[0]!.body);
+    expect(body).toMatchObject({ type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', content: { type: 'AdaptiveCard', version: '1.5' } }] });
+  });
+
+  it('switches the destination off when the workflow answers 410', async () => {
+    answer = () => new Response(null, { status: 410 });
+    const teams = await teamsAccount();
+    await call('POST', '/v1/events', event('evt_t2'), INGEST);
+    await vi.waitFor(async () => expect((await outbox()).map((o) => o.status)).toEqual(['dead']), { timeout: 10_000, interval: 100 });
+    const d = await env.DB.prepare('SELECT status, disabled_reason FROM destinations WHERE id = ?').bind(teams.id).first();
+    expect(d).toEqual({ status: 'disabled', disabled_reason: 'Teams answered HTTP 410: the workflow behind this webhook was deleted or turned off' });
+  });
+});

@@ -385,7 +385,7 @@ describe('email on the Workers edition', () => {
     const account = (await (await without.app.request('/v1/accounts', { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Acme', plan: 'monitor' }) })).json()) as { id: string };
     const email = await without.app.request(`/v1/accounts/${account.id}/destinations`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ type: 'email', address: 'legal@acme.test' }) });
     expect(email.status).toBe(400);
-    expect(((await email.json()) as { issues: unknown }).issues).toEqual([{ path: 'type', message: 'email is not delivered by this server (it delivers discord, webhook, slack)' }]);
+    expect(((await email.json()) as { issues: unknown }).issues).toEqual([{ path: 'type', message: 'email is not delivered by this server (it delivers discord, webhook, slack, teams)' }]);
     expect((await without.app.request('/v1/signup', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'a@b.test', platform: 'openai' }) })).status).toBe(404);
 
     // With the binding, what can be checked before the first send is checked at start.

@@ -5,13 +5,14 @@ import { emailColumns, emailDestination, emailFromRow, emailTargetKey } from './
 import { slackColumns, slackDestination, slackFromRow, slackTargetKey } from './slack/destination.js';
 import { discordColumns, discordDestination, discordFromRow, discordTargetKey } from './discord/destination.js';
 import { webhookColumns, webhookDestination, webhookFromRow, webhookTargetKey } from './webhook/destination.js';
+import { teamsColumns, teamsDestination, teamsFromRow, teamsTargetKey } from './teams/destination.js';
 
 /**
  * Every channel's destination, typed: what a renderer and a sender are handed. A stored row is
  * parsed into one once, when it is read (and checked the same way when it is created), so no
  * channel re-checks nullable columns at send time.
  */
-export const destinationSchema = z.union([emailDestination, slackDestination, discordDestination, webhookDestination]);
+export const destinationSchema = z.union([emailDestination, slackDestination, discordDestination, webhookDestination, teamsDestination]);
 export type Destination = z.infer<typeof destinationSchema>;
 export type DestinationOf<T extends DestinationType> = Extract<Destination, { type: T }>;
 
@@ -24,6 +25,7 @@ const TABLE: { [T in DestinationType]: { schema: z.ZodType<DestinationOf<T>>; fr
   slack: { schema: slackDestination, fromRow: slackFromRow, columns: slackColumns, targetKey: slackTargetKey },
   discord: { schema: discordDestination, fromRow: discordFromRow, columns: discordColumns, targetKey: discordTargetKey },
   webhook: { schema: webhookDestination, fromRow: webhookFromRow, columns: webhookColumns, targetKey: webhookTargetKey },
+  teams: { schema: teamsDestination, fromRow: teamsFromRow, columns: teamsColumns, targetKey: teamsTargetKey },
 };
 
 /** The typed destination of a stored row, or why the row is not one (a column its channel needs is empty). */

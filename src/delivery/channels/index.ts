@@ -7,6 +7,7 @@ import { createEmailChannel, type Mailer } from './email/send.js';
 import { createSlackChannel } from './slack/send.js';
 import { createDiscordChannel } from './discord/send.js';
 import { createWebhookChannel, type WebhookHmac, type WebhookPost } from './webhook/send.js';
+import { createTeamsChannel } from './teams/send.js';
 
 type Fetch = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -48,6 +49,7 @@ export const CHANNELS: readonly ((w: ChannelWiring) => AnyChannel | undefined)[]
     w.config.slack && w.slack
       ? createSlackChannel({ clock: w.pacingClock, apiUrl: w.config.slack.apiUrl, tokenFor: w.slack.tokenFor, sharedToken: w.config.slack.botToken, fetch: w.slack.fetch })
       : undefined,
+  (w) => createTeamsChannel({ clock: w.pacingClock, post: w.post }),
 ];
 
 export function createChannels(w: ChannelWiring): ChannelSet {

@@ -79,7 +79,7 @@ const destinationSchema = z
     team: z.string().nullable().optional().meta({ description: 'slack: the workspace' }),
     guild: z.string().nullable().optional().meta({ description: 'discord: the server' }),
     channel: z.string().nullable().optional().meta({ description: 'slack or discord' }),
-    webhook_url: z.string().nullable().optional().meta({ description: 'discord: the channel webhook, its token left out' }),
+    webhook_url: z.string().nullable().optional().meta({ description: 'discord: the channel webhook, its token left out; teams: the Workflows webhook, its sig query left out' }),
     url: z.string().nullable().optional().meta({ description: 'webhook' }),
     secret: z.string().optional().meta({ description: 'webhook: the signing secret (whsec_…), in the answer that made it only' }),
     status: z.enum(['active', 'unconfirmed', 'disabled']),

@@ -333,3 +333,41 @@ export const slackInstallations = sqliteTable('slack_installations', {
   installation: text('installation').notNull(),
   installedAt: integer('installed_at').notNull(),
 });
+
+export const REVIEW_STATUSES = ['open', 'reviewed', 'not_applicable', 'assigned'] as const;
+export type ReviewStatus = (typeof REVIEW_STATUSES)[number];
+export const REVIEW_SOURCES = ['slack', 'discord', 'page'] as const;
+export type ReviewSource = (typeof REVIEW_SOURCES)[number];
+
+/**
+ * The review trail (src/core/review.ts has its rules): every decision about a change an account
+ * was alerted to, one row each, append-only. Nothing updates or deletes a row: the review of
+ * (account, change) is its latest row (highest id), and a change without rows is `open`. Two
+ * decisions at once are both kept, in the order the database wrote them.
+ */
+export const reviewHistory = sqliteTable(
+  'review_history',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    eventPk: integer('event_pk')
+      .notNull()
+      .references(() => events.pk),
+    status: text('status', { enum: REVIEW_STATUSES }).notNull(),
+    /** Where the decision was made: a Slack or Discord button, or the email's review page. */
+    source: text('source', { enum: REVIEW_SOURCES }).notNull(),
+    /** The destination whose message or link it was made from. */
+    destinationId: text('destination_id'),
+    /** Slack or Discord user id; NULL on the review page (no login: the name typed is all there is). */
+    actorId: text('actor_id'),
+    actorName: text('actor_name').notNull(),
+    /** An assignment's assignee (Slack or Discord user id, and the name shown). */
+    assigneeId: text('assignee_id'),
+    assigneeName: text('assignee_name'),
+    reason: text('reason'),
+    decidedAt: integer('decided_at').notNull(),
+  },
+  (t) => [index('review_history_change').on(t.accountId, t.eventPk, t.id)],
+);

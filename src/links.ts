@@ -9,9 +9,9 @@ import type { MessageLinks } from './core/message.js';
  * can be guessed. A digest posted to a chat channel carries only its read-only view link, never
  * the manage link that would let anyone in the channel change what it watches.
  */
-export type LinkPurpose = 'confirm' | 'unsubscribe' | 'manage' | 'digest' | 'alert';
+export type LinkPurpose = 'confirm' | 'unsubscribe' | 'manage' | 'digest' | 'alert' | 'review';
 
-const PATHS: Record<LinkPurpose, string> = { confirm: 'confirm', unsubscribe: 'unsubscribe', manage: 'manage', digest: 'digests', alert: 'alerts' };
+const PATHS: Record<LinkPurpose, string> = { confirm: 'confirm', unsubscribe: 'unsubscribe', manage: 'manage', digest: 'digests', alert: 'alerts', review: 'review' };
 /** Tokens made once per message are not worth remembering; these are the same in every message. */
 const REUSED: ReadonlySet<LinkPurpose> = new Set(['unsubscribe', 'manage']);
 /** Confirmation links expire; unsubscribe links must keep working in old mails (RFC 8058). */
@@ -123,4 +123,20 @@ export function alertViewUrl(links: LinkSigner, destinationId: string, outboxId:
 export async function verifyAlertView(links: LinkSigner, token: string): Promise<{ destinationId: string; outboxId: number } | null> {
   const [destinationId, outboxId] = (await links.verify('alert', token))?.split('|') ?? [];
   return destinationId && Number.isSafeInteger(Number(outboxId)) ? { destinationId, outboxId: Number(outboxId) } : null;
+}
+
+/**
+ * A change's review page, from an alert mail: the destination the mail went to and the change.
+ * Whoever holds the mail may record a decision there (no login), as whoever holds it may
+ * unsubscribe; the record names the person they type.
+ */
+export function reviewUrl(links: LinkSigner, destinationId: string, eventId: string): Promise<string> {
+  return links.url('review', `${destinationId}|${eventId}`);
+}
+
+export async function verifyReviewLink(links: LinkSigner, token: string): Promise<{ destinationId: string; eventId: string } | null> {
+  const subject = await links.verify('review', token);
+  const cut = subject?.indexOf('|') ?? -1;
+  if (!subject || cut < 1 || cut === subject.length - 1) return null;
+  return { destinationId: subject.slice(0, cut), eventId: subject.slice(cut + 1) };
 }

@@ -6,6 +6,7 @@ import type { DigestContent } from './digest.js';
 import { effectiveDatePhrase, formatDate } from './effective-date.js';
 import { isoDate, localTime } from './zoned-time.js';
 import type { FollowUpAction, LifecycleNote } from './lifecycle.js';
+import type { ReviewState } from './review.js';
 
 /**
  * What a message is about, before any channel shapes it. Renderers turn these into mails, Block
@@ -98,8 +99,13 @@ export interface AlertContent {
   /** Monitoring notices (unreachable / restored), shown apart from changes. */
   notices: ChangeItem[];
   reader: Reader;
-  /** `view`: a page listing every change of this alert, for what a size-limited mail leaves out. */
-  links: MessageLinks & { view?: string };
+  /**
+   * `view`: a page listing every change of this alert, for what a size-limited mail leaves out.
+   * `review`: each change's review page (by event id), for channels without buttons.
+   */
+  links: MessageLinks & { view?: string; review?: Record<string, string> };
+  /** Each change's review so far (by event id), for channels whose messages carry the decision. */
+  reviews?: Record<string, ReviewState>;
   plan: PlanName;
   /** An effective-date reminder of changes already alerted, rather than news. */
   reminder?: boolean;

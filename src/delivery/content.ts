@@ -3,7 +3,8 @@ import type { Db } from '../db.js';
 import type { OutboxRow } from './outbox.js';
 import type { DestinationRow } from '../store/destinations.js';
 import type { AccountRow } from '../store/accounts.js';
-import { alertViewUrl, destinationLinks, type LinkSigner } from '../links.js';
+import { alertViewUrl, destinationLinks, reviewUrl, type LinkSigner } from '../links.js';
+import { PLANS } from '../core/plans.js';
 import { loadDigests } from './digest-content.js';
 import type { ChangeEvent } from '../core/event.js';
 import type { FollowUpAction } from '../core/lifecycle.js';
@@ -45,6 +46,17 @@ export function groupedItemsReader(db: Db): (outboxIds: number[]) => Promise<Map
 }
 
 /**
+ * Each change's review page, for the channels whose messages have no buttons (email; Slack and
+ * Discord decide in the message, a webhook's receiver has no reader). Reviews belong to the
+ * plan with same-day alerts.
+ */
+async function reviewLinks(links: LinkSigner, destination: DestinationRow, account: AccountRow, items: ChangeItem[]): Promise<Record<string, string> | undefined> {
+  if (!PLANS[account.plan].sameDayAlerts || destination.type === 'slack' || destination.type === 'discord' || destination.type === 'webhook') return undefined;
+  const urls = await Promise.all(items.map((i) => reviewUrl(links, destination.id, i.eventId)));
+  return Object.fromEntries(items.map((i, n) => [i.eventId, urls[n]!]));
+}
+
+/**
  * What an outbox row is about, ready for a renderer. Null when there is nothing left to say
  * (a group whose matches were all withdrawn).
  */
@@ -65,8 +77,12 @@ export async function loadContent(
     case 'follow_up': {
       const items = grouped ?? (await groupedItems(db, row.id));
       if (!items.length) return null;
-      const [base, view] = await Promise.all([destinationLinks(links, destination.id), alertViewUrl(links, destination.id, row.id)]);
-      const alert = { ...buildAlert(items, reader, { ...base, view }, account.plan), budget: row.kind === 'budget' };
+      const [base, view, review] = await Promise.all([
+        destinationLinks(links, destination.id),
+        alertViewUrl(links, destination.id, row.id),
+        row.kind === 'follow_up' ? undefined : reviewLinks(links, destination, account, items),
+      ]);
+      const alert = { ...buildAlert(items, reader, { ...base, view, review }, account.plan), budget: row.kind === 'budget' };
       if (row.kind === 'follow_up') alert.followUp = (JSON.parse(row.payload ?? '{}') as { action: FollowUpAction }).action;
       // An outage and its end inside one group cancel out: nothing left to say.
       return alert.changes.length || alert.notices.length ? alert : null;

@@ -12,6 +12,8 @@ import { accountRoutes } from './accounts.js';
 import { destinationRoutes } from './destinations.js';
 import { subscriptionRoutes } from './subscriptions.js';
 import { deliveryRoutes } from './deliveries.js';
+import { reviewRoutes } from './reviews.js';
+import { reviewPageRoutes } from './review-page.js';
 import { signupRoutes } from './signup.js';
 import { linkPageRoutes } from './link-pages.js';
 import { digestRoutes } from './digests.js';
@@ -90,6 +92,7 @@ export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
   app.route('/', linkPageRoutes(deps));
   app.route('/', digestRoutes(deps));
   app.route('/', alertViewRoutes(deps));
+  app.route('/', reviewPageRoutes(deps));
   app.route('/', feedRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));
   app.route('/v1/verifications', verificationRoutes(deps));
@@ -99,6 +102,7 @@ export function createApp(deps: AppDeps, extend?: (app: Hono) => void): Hono {
   app.route('/v1/accounts/:id/destinations', destinationRoutes(deps));
   app.route('/v1/accounts/:id/subscriptions', subscriptionRoutes(deps));
   app.route('/v1/accounts/:id/deliveries', deliveryRoutes(deps));
+  app.route('/v1/accounts/:id/reviews', reviewRoutes(deps));
   app.route('/v1/accounts', accountRoutes(deps));
   if (deps.docsAsset) app.route('/', docsRoutes(deps.docsAsset));
   // Described routes only; the description is made once, on first request, from every route above.

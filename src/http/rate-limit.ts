@@ -7,6 +7,8 @@ import { hitRateLimit } from '../store/rate-limits.js';
 export const PUBLIC_RATE_LIMITS = {
   feeds: { limit: 120, windowMs: 60_000 },
   platformSearch: { limit: 120, windowMs: 60_000 },
+  /** The email's review page form: a person deciding a day's changes, not a script. */
+  reviewForm: { limit: 30, windowMs: 60_000 },
 } as const;
 
 /**

@@ -33,7 +33,7 @@ const e = escapeHtml;
 const link = (href: string, label: string) => `<a href="${e(href)}" style="color:#1d4ed8;">${e(label)}</a>`;
 
 /** The details of one change, as HTML from escaped parts. */
-function changeBodyHtml(c: ChangeItem, reader: AlertContent['reader']): string {
+function changeBodyHtml(c: ChangeItem, reader: AlertContent['reader'], reviewUrl?: string): string {
   const out: string[] = [];
   const label = itemLabel(c, reader.timeZone);
   if (label) out.push(`<p style="${S.p}"><span style="${S.label}">${e(label)}</span></p>`);
@@ -50,7 +50,11 @@ function changeBodyHtml(c: ChangeItem, reader: AlertContent['reader']): string {
     if (diff.more && c.changeUrl) out.push(`<div style="${S.muted}">${link(c.changeUrl, 'Full text of the change')}</div>`);
     out.push('</div>');
   }
-  const links = [c.changeUrl && link(c.changeUrl, 'View the change'), c.document.url && link(c.document.url, 'Current document')].filter(Boolean);
+  const links = [
+    c.changeUrl && link(c.changeUrl, 'View the change'),
+    c.document.url && link(c.document.url, 'Current document'),
+    reviewUrl && link(reviewUrl, 'Review: mark reviewed, not applicable or assign'),
+  ].filter(Boolean);
   if (links.length) out.push(`<p style="${S.p}">${links.join(' &nbsp;·&nbsp; ')}</p>`);
   const ev = c.evidence;
   if (ev && (ev.sha256 || ev.archive_url || ev.snapshot_url)) {
@@ -72,7 +76,7 @@ export function diffExcerpt(c: ChangeItem, lines = DIFF_LINES, chars = DIFF_CHAR
   return { removed: removed.slice(0, lines).map((l) => cut(l, chars)), added: added.slice(0, lines).map((l) => cut(l, chars)), more };
 }
 
-function changeBlock(t: EmailTemplates, c: ChangeItem, reader: AlertContent['reader']): string {
+function changeBlock(t: EmailTemplates, c: ChangeItem, reader: AlertContent['reader'], reviewUrl?: string): string {
   const clause = c.provision?.title ?? c.provision?.id;
   return fill(t.blocks.change, {
     color: SEVERITY_COLORS[c.severity],
@@ -81,7 +85,7 @@ function changeBlock(t: EmailTemplates, c: ChangeItem, reader: AlertContent['rea
     document: c.document.title,
     clause: clause ? ` · ${clause}` : '',
     title: c.title,
-    body: trusted(changeBodyHtml(c, reader)),
+    body: trusted(changeBodyHtml(c, reader, reviewUrl)),
   });
 }
 
@@ -139,7 +143,7 @@ export function renderAlertEmail(t: EmailTemplates, a: AlertContent, ctx: AlertE
     unsubscribe_url: a.links.unsubscribe,
   };
 
-  const changeHtml = a.changes.map((c) => changeBlock(t, c, a.reader));
+  const changeHtml = a.changes.map((c) => changeBlock(t, c, a.reader, a.links.review?.[c.eventId]));
   const noticeHtml = a.notices.map((x) => noticeBlock(t, x, a.reader));
   const page = (changes: string[], notices: string[]) => fill(t.alert, { ...frame, changes: trusted(changes.join('')), notices: trusted(notices.join('')) });
   if (ctx.unlimited) return { subject, html: page(changeHtml, noticeHtml), text: alertText(a, ctx), headers: unsubscribeHeaders(a.links.unsubscribe) };
@@ -191,6 +195,8 @@ export function alertText(a: AlertContent, ctx: AlertEmailContext): string {
     for (const l of d.removed) lines.push(`  - ${l}`);
     for (const l of d.added) lines.push(`  + ${l}`);
     if (c.changeUrl) lines.push(`Change: ${c.changeUrl}`);
+    const review = a.links.review?.[c.eventId];
+    if (review) lines.push(`Review: ${review}`);
     if (c.evidence?.sha256) lines.push(`Evidence: SHA-256 ${c.evidence.sha256}${c.evidence.previous_sha256 ? ` (previous ${c.evidence.previous_sha256})` : ''}`);
     if (c.evidence?.archive_url) lines.push(`Archived copy: ${c.evidence.archive_url}`);
     if (c.evidence?.snapshot_url) lines.push(`Snapshot: ${c.evidence.snapshot_url}`);

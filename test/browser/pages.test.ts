@@ -135,6 +135,44 @@ describe('what people see, in Chromium', () => {
     await view.close();
   });
 
+  it('reviews a change from the link in its alert mail, without JavaScript, at 375 px', async () => {
+    const account = (await s.call('POST', '/v1/accounts', { name: 'Review Co', plan: 'monitor' })).json;
+    const dest = (await s.call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'email', address: 'review@acme.test' })).json;
+    await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'anthropic', destination: dest.id });
+    const before = smtp.mails.length;
+    clock.set('2026-12-02T06:10:00Z');
+    const event = fixtureEvents()['02-anthropic-consumer-terms-chat-retention-high.json'];
+    await s.ingest({ ...event, id: 'review-page-change', detected_at: '2026-12-02T06:04:11Z' });
+    await s.drain();
+    const mail = (await smtp.waitFor(before + 1)).find((m) => m.to[0] === 'review@acme.test')!;
+    const url = linkIn(mail.parsed.text!, 'review');
+    const checked = await open(url, 375);
+    expect(await checked.textContent('h1')).toBe(event.title);
+    await expectAccessible(checked);
+    expect(await horizontalOverflow(checked)).toBeLessThanOrEqual(0);
+    await checked.close();
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 375, height: 800 } });
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.getByRole('radio', { name: 'Not applicable' }).check();
+    await page.getByLabel('Your name or email address').fill('Maria Rossi');
+    await page.click('button:has-text("Record decision")');
+    // Not applicable needs a reason: refused, with what was typed kept.
+    expect(await page.textContent('[role=alert]')).toContain('Give a reason');
+    expect(await page.getByLabel('Your name or email address').inputValue()).toBe('Maria Rossi');
+    await page.getByLabel(/^Reason/).fill('Consumer terms: we use the API under commercial terms.');
+    clock.set('2026-12-02T09:14:00Z');
+    await page.click('button:has-text("Record decision")');
+    expect(await page.textContent('[role=status]')).toBe('Your decision is recorded.');
+    expect(await page.textContent('main')).toContain('Not applicable by Maria Rossi, 2 Dec 09:14');
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await context.close();
+    const shot = await open(url, 720);
+    await expectAccessible(shot);
+    await shot.screenshot({ path: new URL('review-page.png', SCREENSHOTS).pathname, fullPage: true });
+    await shot.close();
+  });
+
   it('signs up from the home page’s form, without JavaScript, at 375 px', async () => {
     const checked = await open(`${base}/`, 375);
     await expectAccessible(checked);

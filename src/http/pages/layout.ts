@@ -38,6 +38,15 @@ export function page(title: string, body: Content, opts: { status?: 'ok' | 'erro
   .add { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-end; }
   .add label { display: flex; flex-direction: column; font-size: 0.9rem; gap: 4px; flex: 1 1 160px; }
   .add input, .add select { width: 100%; padding: 8px; border: 1px solid #9aa5b1; border-radius: 6px; }
+  form.review { display: flex; flex-direction: column; gap: 6px; }
+  form.review fieldset { border: 1px solid #9aa5b1; border-radius: 6px; padding: 8px 12px; margin: 0 0 8px; }
+  form.review .choice { display: block; padding: 4px 0; }
+  form.review input[type=text], form.review textarea { font: inherit; width: 100%; padding: 8px; border: 1px solid #9aa5b1; border-radius: 6px; margin-bottom: 8px; }
+  form.review button { align-self: flex-start; }
+  dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 12px; margin: 0 0 12px; }
+  dl.facts dt { color: #52606d; }
+  dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+  ol.history { padding-left: 20px; }
   .badge { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 0.8rem; background: #e5e7eb; }
 </style>
 </head>

@@ -1,0 +1,125 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppDeps } from './deps.js';
+import { parseOrThrow } from './errors.js';
+import { accountOr404 } from './accounts.js';
+import { pageQuery } from './query.js';
+import { parseTimestamp, timestampField } from '../core/event.js';
+import { REVIEW_STATUSES, isReviewStatus, type ReviewStatus } from '../core/review.js';
+import { listReviews, REVIEW_CURSOR, type ReviewEntry, type ReviewFilter } from '../store/reviews.js';
+import { csvRow } from '../render/csv.js';
+
+const statusList = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .refine((l) => l.length > 0 && l.every(isReviewStatus), `one or more of ${REVIEW_STATUSES.join(', ')}, comma-separated`)
+  .transform((l) => l as ReviewStatus[]);
+
+const query = z.object({
+  status: statusList.optional(),
+  since: timestampField('2026-11-01T00:00:00Z').optional(),
+  format: z.enum(['json', 'csv'], { error: 'json or csv' }).default('json'),
+  ...pageQuery(REVIEW_CURSOR),
+});
+
+const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
+
+const SOURCE_NAMES = { slack: 'Slack', discord: 'Discord', page: 'review page' } as const;
+
+function reviewJson(r: ReviewEntry) {
+  const v = r.review;
+  return {
+    change: r.eventId,
+    platform: r.platform,
+    document: r.document,
+    clause: r.clause,
+    title: r.title,
+    severity: r.severity,
+    detected_at: iso(r.detectedAt),
+    effective_at: r.effectiveAt,
+    evidence: { sha256: r.sha256, previous_sha256: r.previousSha256, archive_url: r.archiveUrl },
+    last_verified_at: iso(r.lastVerifiedAt),
+    status: v.status,
+    by: v.actorName ? { name: v.actorName, id: v.actorId ?? null, via: v.source } : null,
+    at: iso(v.decidedAt),
+    reason: v.reason ?? null,
+    assigned_to: v.status === 'assigned' ? { name: v.assigneeName ?? null, id: v.assigneeId ?? null } : null,
+  };
+}
+
+export const CSV_HEADER = [
+  'change_id',
+  'platform',
+  'document',
+  'clause',
+  'title',
+  'severity',
+  'detected_at',
+  'effective_at',
+  'evidence_sha256',
+  'previous_sha256',
+  'archive_url',
+  'last_verified_at',
+  'status',
+  'by',
+  'at',
+  'reason',
+  'assigned_to',
+] as const;
+
+function reviewCsv(r: ReviewEntry): string {
+  const v = r.review;
+  // "maria (Slack U0001)": the name shown, and where it came from (a typed name has no id).
+  const by = v.actorName ? `${v.actorName} (${SOURCE_NAMES[v.source ?? 'page']}${v.actorId ? ` ${v.actorId}` : ''})` : '';
+  return csvRow([
+    r.eventId,
+    r.platform.slug,
+    r.document,
+    r.clause,
+    r.title,
+    r.severity,
+    iso(r.detectedAt),
+    r.effectiveAt,
+    r.sha256,
+    r.previousSha256,
+    r.archiveUrl,
+    iso(r.lastVerifiedAt),
+    v.status,
+    by,
+    iso(v.decidedAt),
+    v.reason,
+    v.status === 'assigned' ? (v.assigneeName ?? v.assigneeId) : null,
+  ]);
+}
+
+/** Rows per query while a CSV export walks the whole trail. */
+const CSV_PAGE = 500;
+
+/**
+ * The review trail of an account: every change it was alerted to, its current review, newest
+ * change first. JSON is paged like every list; CSV is the whole trail (filtered) for an auditor.
+ */
+export function reviewRoutes(deps: AppDeps) {
+  const app = new Hono();
+  app.get('/', async (c) => {
+    const account = await accountOr404(deps, c.req.param('id')!);
+    const q = parseOrThrow(query, c.req.query(), 'invalid_query');
+    const filter: ReviewFilter = { statuses: q.status, since: q.since ? parseTimestamp(q.since)! : undefined };
+    if (q.format === 'json') {
+      const page = await listReviews(deps.db, account.id, filter, q.limit, q.cursor);
+      return c.json({ data: page.data.map(reviewJson), next_cursor: page.nextCursor });
+    }
+    let out = csvRow(CSV_HEADER);
+    let cursor = q.cursor;
+    do {
+      const page = await listReviews(deps.db, account.id, filter, CSV_PAGE, cursor);
+      for (const r of page.data) out += reviewCsv(r);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return c.body(out, 200, {
+      'content-type': 'text/csv; charset=utf-8; header=present',
+      'content-disposition': `attachment; filename="clausewatch-reviews-${account.id}.csv"`,
+    });
+  });
+  return app;
+}

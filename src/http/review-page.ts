@@ -1,4 +1,6 @@
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
+import { z } from 'zod';
+import { defineRoute, describedRoute, describedRoutes, formBody, htmlPage, pathParams } from './openapi.js';
 import { html } from 'hono/html';
 import type { AppDeps } from './deps.js';
 import { page } from './pages/layout.js';
@@ -16,6 +18,43 @@ import type { Severity } from '../core/severity.js';
 
 const STATUS_TEXT: Record<ReviewState['status'], string> = { open: 'Awaiting review', reviewed: 'Reviewed', not_applicable: 'Not applicable', assigned: 'Assigned' };
 
+const token = pathParams({ token: 'The signed token of the review link in the alert mail' });
+const invalidAnswer = htmlPage('The link is not valid (copied incompletely, or the change is not under review for it)');
+
+const reviewPageRoute = defineRoute({
+  method: 'get',
+  path: '/review/{token}',
+  tags: ['Pages'],
+  summary: 'A change’s review page from an alert mail: the change, its evidence and history, and a form (a GET changes nothing)',
+  request: { params: token, query: z.object({ done: z.enum(['recorded']).optional() }) },
+  responses: { 200: htmlPage('The review page'), 400: invalidAnswer },
+});
+
+const reviewDecideRoute = defineRoute({
+  method: 'post',
+  path: '/review/{token}',
+  tags: ['Pages'],
+  summary: 'Record a decision on the change under the name typed (no login); rate-limited per client address',
+  request: {
+    params: token,
+    body: formBody(
+      z.object({
+        status: z.enum(['reviewed', 'not_applicable', 'assigned']),
+        name: z.string().max(NAME_MAX).meta({ description: 'Who decides: a name or an email address' }),
+        reason: z.string().max(REASON_MAX).optional().meta({ description: 'Required for not_applicable' }),
+        assignee: z.string().max(NAME_MAX).optional().meta({ description: 'For assigned: a name or address' }),
+      }),
+    ),
+  },
+  responses: {
+    303: { description: 'Recorded: back to the page, which says so' },
+    400: htmlPage('Refused (the page again, saying why, with what was typed)'),
+    403: htmlPage('The account is not on the monitor plan'),
+    413: htmlPage('The form is too large'),
+    429: htmlPage('Too many decisions from this address'),
+  },
+});
+
 /**
  * The review page an alert mail links each change to (GET /review/:token): the change with its
  * evidence, its review so far, and a form. The GET changes nothing (mail scanners open every
@@ -23,7 +62,7 @@ const STATUS_TEXT: Record<ReviewState['status'], string> = { open: 'Awaiting rev
  * signed link is the permission, as it is for unsubscribing.
  */
 export function reviewPageRoutes(deps: AppDeps) {
-  const app = new Hono();
+  const app = describedRoutes();
 
   const invalidLink = (c: Context) =>
     c.html(
@@ -45,14 +84,14 @@ export function reviewPageRoutes(deps: AppDeps) {
     return entry && account ? { destination, entry, timeZone: account.timezone } : undefined;
   }
 
-  app.get('/review/:token', async (c) => {
+  describedRoute(app, reviewPageRoute, async (c) => {
     const found = await resolve(c);
     if (!found) return invalidLink(c);
     const done = c.req.query('done') === 'recorded' ? 'Your decision is recorded.' : undefined;
     return c.html(await reviewPage(c, found, { done }));
   });
 
-  app.post('/review/:token', async (c) => {
+  describedRoute(app, reviewDecideRoute, async (c) => {
     const { limit, windowMs } = PUBLIC_RATE_LIMITS.reviewForm;
     await checkRateLimit(deps, c, 'review', limit, windowMs, 'review decisions');
     const form = await readFormBody(c);

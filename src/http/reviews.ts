@@ -1,4 +1,3 @@
-import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppDeps } from './deps.js';
 import { parseOrThrow } from './errors.js';
@@ -8,6 +7,7 @@ import { parseTimestamp, timestampField } from '../core/event.js';
 import { REVIEW_STATUSES, isReviewStatus, type ReviewStatus } from '../core/review.js';
 import { listReviews, REVIEW_CURSOR, type ReviewEntry, type ReviewFilter } from '../store/reviews.js';
 import { csvRow } from '../render/csv.js';
+import { adminAuth, defineRoute, describedRoute, describedRoutes, errors, json, listOf, pathParams } from './openapi.js';
 
 const statusList = z
   .string()
@@ -95,13 +95,32 @@ function reviewCsv(r: ReviewEntry): string {
 /** Rows per query while a CSV export walks the whole trail. */
 const CSV_PAGE = 500;
 
+const listRoute = defineRoute({
+  method: 'get',
+  path: '/',
+  tags: ['Reviews'],
+  summary: 'The review trail: every change the account was alerted to, with its review (status, by whom, when, reason), newest first; JSON paged, or the whole trail as CSV',
+  security: adminAuth,
+  request: { params: pathParams({ id: 'The account id (acc_…)' }), query },
+  responses: {
+    200: {
+      description: 'A page of reviews (JSON), or the whole filtered trail (CSV, RFC 4180, formula-safe)',
+      content: {
+        'application/json': { schema: listOf(z.looseObject({ change: z.string(), status: z.enum(REVIEW_STATUSES), at: z.string().nullable(), reason: z.string().nullable() })) },
+        'text/csv': { schema: z.string() },
+      },
+    },
+    ...errors(400, 401, 404),
+  },
+});
+
 /**
  * The review trail of an account: every change it was alerted to, its current review, newest
  * change first. JSON is paged like every list; CSV is the whole trail (filtered) for an auditor.
  */
 export function reviewRoutes(deps: AppDeps) {
-  const app = new Hono();
-  app.get('/', async (c) => {
+  const app = describedRoutes();
+  describedRoute(app, listRoute, async (c) => {
     const account = await accountOr404(deps, c.req.param('id')!);
     const q = parseOrThrow(query, c.req.query(), 'invalid_query');
     const filter: ReviewFilter = { statuses: q.status, since: q.since ? parseTimestamp(q.since)! : undefined };

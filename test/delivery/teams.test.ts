@@ -192,6 +192,19 @@ describe('Teams destinations', () => {
   });
 });
 
+describe('a content kind a channel cannot show', () => {
+  it('is refused as a permanent failure, never marked sent with nothing sent', async () => {
+    const { account, destination } = await teamsSubscriber();
+    // A confirmation mail is email's alone; a row asking Teams for one is a bug, not a delivery.
+    await s.database.db.run(sql`INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
+      VALUES ('odd-confirmation', 'confirmation', ${destination.id}, ${account.id}, 'teams', 'queued', 0, ${clock()}, ${clock()})`);
+    await s.dispatcher.runOnce();
+    const [row] = await s.database.db.all<{ status: string; last_error: string }>(sql`SELECT status, last_error FROM outbox WHERE idempotency_key = 'odd-confirmation'`);
+    expect(row).toEqual({ status: 'dead', last_error: 'the teams channel cannot show a confirmation message' });
+    expect(teams.received).toEqual([]);
+  });
+});
+
 describe('Teams webhook URLs', () => {
   const make = (url: string) => s.call('POST', '/v1/accounts', { name: 'X' }).then((a) => s.call('POST', `/v1/accounts/${a.json.id}/destinations`, { type: 'teams', webhook_url: url }));
 

@@ -29,6 +29,15 @@ export const BUSY_WAIT_MS = 2;
 export const BUSY_GIVE_UP_MS = 15_000;
 
 /**
+ * SQLite's page cache per connection, KiB as a negative cache_size: 32 MiB instead of the default
+ * 2. Matching writes one decision row per (event, subscriber) into indexes spread over every
+ * destination; once those indexes outgrow 2 MiB each insert re-read pages through the OS, which
+ * cost a 500-event ingest batch (31,000 decisions) a third of its matching time. Memory is taken
+ * only as pages are used.
+ */
+export const PAGE_CACHE_KIB = -32_768;
+
+/**
  * Opens the libSQL database (a file for the embedded default, or a libSQL server) and applies
  * the committed migrations. WAL lets other processes read while one writes; a second process
  * (another dispatcher) holding the write lock makes a statement wait for it, never blocking the
@@ -52,10 +61,14 @@ export async function openDatabase(url: string, authToken?: string, options: { w
   // driver does: it has nothing else to answer, and its leases assume its sends wait with it.
   const async = isFile && !options.waitOnMainThread;
   const open = () => createClient({ url, authToken, ...(async ? { timeout: BUSY_WAIT_MS } : { timeout: 10_000 }), ...(isFile ? { concurrency: 1 } : {}) });
-  const client = async ? retryWhenBusy(open, async (c) => void (await c.execute('PRAGMA synchronous = NORMAL'))) : open();
+  const perConnection = async (c: Client) => {
+    await c.execute('PRAGMA synchronous = NORMAL');
+    await c.execute(`PRAGMA cache_size = ${PAGE_CACHE_KIB}`);
+  };
+  const client = async ? retryWhenBusy(open, perConnection) : open();
   if (isFile) {
     await client.execute('PRAGMA journal_mode = WAL');
-    await client.execute('PRAGMA synchronous = NORMAL');
+    await perConnection(client);
   }
   const db = drizzle(client, { schema });
   await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });

@@ -5,7 +5,7 @@ import { severityRank } from '../core/severity.js';
 import { eventReason, LEFT_OUT } from '../core/policy.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
-import { matchIngested, cancelUndoneInGroup, reason, reasonList, type Cancelled } from './match.js';
+import { matchIngested, cancelUndoneInGroup, reason, reasonList, tallyDecisions, type Cancelled } from './match.js';
 import { judgeDocumentVersions } from './versions.js';
 import { threadFollowUps } from '../delivery/lifecycle.js';
 import { canFollowUp, latestWordWindowMs } from '../core/lifecycle.js';
@@ -149,8 +149,9 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
     };
   });
 
+  const has = { reversions: eventRows.some((r) => r.undoes_id !== null) };
   const cancelling = cancelUndoneInGroup(db, ingestId, {
-    reversions: eventRows.some((r) => r.undoes_id !== null),
+    reversions: has.reversions,
     notices: eventRows.some((r) => r.kind === 'restored' || r.kind === 'unreachable'),
   }, deps.undoneWithinMs);
   // Reversions and superseding changes of alerts still the latest word in a chat channel are
@@ -214,35 +215,41 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
             WHERE documents.platform_id = p.id AND documents.title_key = j.value ->> 'title_key'`),
         ]
       : []),
-    matchIngested(db, ingestId, receivedAt, { reversions: eventRows.some((r) => r.undoes_id !== null) }),
+    matchIngested(db, ingestId, receivedAt, has),
     ...cancelling,
     ...followingUp,
     db.all<{ reason: string; n: number }>(sql`
       SELECT suppressed_reason AS reason, count(*) AS n FROM events WHERE ingest_id = ${ingestId} AND suppressed_reason IS NOT NULL GROUP BY 1`),
-    db.all<{ reason: string | null; n: number; destinations: number }>(sql`
-      SELECT m.suppressed_reason AS reason, count(*) AS n, count(DISTINCT m.destination_id) AS destinations FROM matches m
-      WHERE m.event_pk IN (SELECT pk FROM events WHERE ingest_id = ${ingestId}) GROUP BY 1`),
-    db.all<{ n: number }>(sql`
-      SELECT count(DISTINCT m.destination_id) AS n FROM matches m
-      WHERE m.event_pk IN (SELECT pk FROM events WHERE ingest_id = ${ingestId})
-        AND (m.suppressed_reason IS NULL OR m.suppressed_reason NOT IN (${reasonList(LEFT_OUT)}))`),
+    // Counted from the decisions themselves, unless a cancelling pair changed some after the INSERT.
+    cancelling.length
+      ? db.all<{ destinations: number; reason: string | null; n: number }>(sql`
+          SELECT 0 AS destinations, m.suppressed_reason AS reason, count(*) AS n FROM matches m
+          WHERE m.event_pk IN (SELECT pk FROM events WHERE ingest_id = ${ingestId}) GROUP BY 2
+          UNION ALL
+          SELECT 1, NULL, count(DISTINCT m.destination_id) FROM matches m
+          WHERE m.event_pk IN (SELECT pk FROM events WHERE ingest_id = ${ingestId})
+            AND (m.suppressed_reason IS NULL OR m.suppressed_reason NOT IN (${reasonList(LEFT_OUT)}))`)
+      : tallyDecisions(db, ingestId, has),
   ]);
 
-  const [counted] = results[results.length - 1] as { n: number }[];
   const decisions: Record<string, number> = {};
-  for (const r of results[results.length - 2] as { reason: string | null; n: number }[]) decisions[r.reason ?? 'alert'] = r.n;
+  let matched = 0;
+  for (const r of results[results.length - 1] as { destinations: number; reason: string | null; n: number }[]) {
+    if (r.destinations) matched = r.n;
+    else decisions[r.reason ?? 'alert'] = r.n;
+  }
   const suppressed: Record<string, number> = {};
-  for (const r of results[results.length - 3] as { reason: string; n: number }[]) suppressed[r.reason] = r.n;
+  for (const r of results[results.length - 2] as { reason: string; n: number }[]) suppressed[r.reason] = r.n;
   // Events a cancelling pair kept from an alert: this request's and the earlier ones they undid.
   const cancelled = new Map<string, Set<number>>();
-  for (const rows of results.slice(-3 - followingUp.length - cancelling.length, -3 - followingUp.length)) {
+  for (const rows of results.slice(-2 - followingUp.length - cancelling.length, -2 - followingUp.length)) {
     if (!Array.isArray(rows)) continue;
     for (const { event_pk, reason: why } of rows as Cancelled[]) {
       if (why === 'reverted' || why === 'unreachable_burst') (cancelled.get(why) ?? cancelled.set(why, new Set()).get(why)!).add(event_pk);
     }
   }
   for (const [reason, pks] of cancelled) suppressed[reason] = (suppressed[reason] ?? 0) + pks.size;
-  return { ok: true, accepted: newEvents.length, duplicates, matched: counted?.n ?? 0, ingestId, suppressed, decisions };
+  return { ok: true, accepted: newEvents.length, duplicates, matched, ingestId, suppressed, decisions };
 }
 
 /**

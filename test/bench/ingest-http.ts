@@ -40,7 +40,7 @@ export async function benchHttpIngest(): Promise<BenchRow[]> {
   );
   await seedSubscribers(database.db, { count: 10_000, platformSlugs: slugs, plan: 'monitor' });
   const port = await freePort();
-  const api = startServiceProcess('api', { DATABASE_URL: database.url, LOG_LEVEL: 'info', ALERT_MAX_AGE_HOURS: '24' }, port);
+  const api = startServiceProcess('api', { DATABASE_URL: database.url, LOG_LEVEL: 'info', ALERT_MAX_AGE_HOURS: '24', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) }, port);
   try {
     await api.ready;
     const now = new Date().toISOString();

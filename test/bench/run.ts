@@ -3,6 +3,7 @@
  * test). Prints a Markdown table for the README; exits 1 when a target is missed.
  *   npm run bench -- ingest        only the sections whose name contains "ingest"
  *   npm run bench -- peers         ClauseWatch beside Prometheus Alertmanager (peers.ts)
+ *   BENCH_NODE_OPTIONS="--import ./profile.mjs"   Node options for the ROLE=api process of the HTTP ingest row (a profiler preload)
  */
 import { markdownTable, type BenchRow } from './report.js';
 import { benchBatchThroughput, benchFanOut } from './ingest.js';

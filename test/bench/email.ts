@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { testService } from '../support/service.js';
 import { makeEvent } from '../support/app.js';
 import { seedSubscribers } from './seed.js';
-import type { BenchRow } from './report.js';
+import { median, type BenchRow } from './report.js';
 
 /** The SMTP sink runs in a child process, on the other core, as a real server would. */
 async function countingSmtp() {
@@ -51,8 +51,9 @@ export async function benchEmail(): Promise<BenchRow[]> {
     const [sent] = await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE status = 'sent'`);
     await s.dispose();
     if (sent!.n < 3_150) throw new Error(`only ${sent!.n} marked sent`);
-    const median = [...rates.slice(1)].sort((a, b) => a - b)[1]!;
-    rows.push({ name: 'alert mails end to end, from the ingest POST to the last arrival at a loopback smtp-server in its own process (5-connection pool; median of 3 × 1,000)', value: median, unit: 'mails/s', target: '≥ 400/s', ok: median >= 400 });
+    const timed = rates.slice(1);
+    const value = median(timed);
+    rows.push({ name: 'alert mails end to end, from the ingest POST to the last arrival at a loopback smtp-server in its own process (5-connection pool; median of 3 × 1,000)', value, samples: timed, unit: 'mails/s', target: '≥ 400/s', ok: value >= 400 });
   }
 
   // Latency: a lone alert, from POST /v1/events to the mail's arrival, with no group wait.
@@ -62,18 +63,26 @@ export async function benchEmail(): Promise<BenchRow[]> {
     await seedSubscribers(s.database.db, { count: 1, platformSlugs: ['openai'], plan: 'monitor' });
     s.dispatcher.start();
     await new Promise((r) => setTimeout(r, 300));
+    // Three rounds of 100 alerts: each round's p50 and p99.
     const lat: number[] = [];
-    for (let i = 0; i < 100; i++) {
+    const p50: number[] = [];
+    const p99: number[] = [];
+    for (let i = 0; i < 300; i++) {
       const before = smtp.arrivals.length;
       const t0 = performance.now();
       await s.ingest(makeEvent({ id: `lat-${i}`, detected_at: new Date().toISOString() }));
       while (smtp.arrivals.length === before) await new Promise((r) => setImmediate(r));
       lat.push(smtp.arrivals[smtp.arrivals.length - 1]! - t0);
       await new Promise((r) => setTimeout(r, 10));
+      if (lat.length === 100) {
+        p50.push(pct(lat, 50));
+        p99.push(pct(lat, 99));
+        lat.length = 0;
+      }
     }
     await s.dispose();
-    rows.push({ name: 'ingest → mail arrival, lone alert, group wait 0: p50', value: pct(lat, 50), unit: 'ms', target: 'reported', ok: true });
-    rows.push({ name: 'ingest → mail arrival, lone alert, group wait 0: p99', value: pct(lat, 99), unit: 'ms', target: 'reported', ok: true });
+    rows.push({ name: 'ingest → mail arrival, lone alert, group wait 0: p50 of 100', value: median(p50), samples: p50, unit: 'ms', target: 'reported', ok: true });
+    rows.push({ name: 'ingest → mail arrival, lone alert, group wait 0: p99 of 100', value: median(p99), samples: p99, unit: 'ms', target: 'reported', ok: true });
   }
   await smtp.close();
   return rows;

@@ -5,7 +5,7 @@ import { ingestEvents } from '../../src/ingest/ingest.js';
 import { matchIngested } from '../../src/ingest/match.js';
 import { parseEventBody } from '../../src/core/event.js';
 import { seedSubscribers } from './seed.js';
-import type { BenchRow } from './report.js';
+import { median, type BenchRow } from './report.js';
 
 const deps = (db: any) => ({ db, clock: () => Date.parse('2026-11-20T07:00:00Z'), alertMaxAgeHours: 48, flapWindowHours: 72 });
 const parse = (body: unknown) => {
@@ -13,7 +13,6 @@ const parse = (body: unknown) => {
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   return r.events;
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** One event against 100,000 subscribed destinations (monitor plan: every match becomes alert work). */
 export async function benchFanOut(): Promise<BenchRow[]> {
@@ -43,8 +42,8 @@ export async function benchFanOut(): Promise<BenchRow[]> {
       if (!r.ok || r.matched !== 100_000) throw new Error(`expected 100,000 matches, got ${JSON.stringify(r)}`);
     }
     return [
-      { name: 'matching: 1 event × 100,000 destinations (INSERT … SELECT)', value: median(matchTimes), unit: 'ms', target: '< 300 ms', ok: median(matchTimes) < 300 },
-      { name: 'ingest of that event: validate, store, match (one batch)', value: median(ingestTimes), unit: 'ms', target: '< 500 ms', ok: median(ingestTimes) < 500 },
+      { name: 'matching: 1 event × 100,000 destinations (INSERT … SELECT)', value: median(matchTimes), samples: matchTimes, unit: 'ms', target: '< 300 ms', ok: median(matchTimes) < 300 },
+      { name: 'ingest of that event: validate, store, match (one batch)', value: median(ingestTimes), samples: ingestTimes, unit: 'ms', target: '< 500 ms', ok: median(ingestTimes) < 500 },
     ];
   } finally {
     database.dispose();
@@ -64,7 +63,7 @@ export async function benchBatchThroughput(): Promise<BenchRow[]> {
     const batches = 10;
     let events = 0;
     let matches = 0;
-    let elapsed = 0;
+    const rates: number[] = [];
     for (let b = 0; b < batches; b++) {
       const body = {
         events: Array.from({ length: 500 }, (_, i) => {
@@ -74,18 +73,20 @@ export async function benchBatchThroughput(): Promise<BenchRow[]> {
       };
       const t0 = performance.now();
       const r = await ingestEvents(deps(db), parse(JSON.parse(JSON.stringify(body))));
-      elapsed += performance.now() - t0;
+      const ms = performance.now() - t0;
       if (!r.ok) throw new Error('batch refused');
+      rates.push(r.accepted / (ms / 1000));
       events += r.accepted;
       const [m] = await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches m JOIN events e ON e.pk = m.event_pk WHERE e.ingest_id = ${r.ingestId}`);
       matches += m!.n;
     }
-    const seconds = elapsed / 1000;
-    const rate = events / seconds;
+    // Each batch is a round: the median batch, and the spread of all ten.
+    const rate = median(rates);
     return [
       {
         name: `ingest: batches of 500 events, 10,000 subscriptions (${Math.round(matches / events)} matches per event)`,
         value: rate,
+        samples: rates,
         unit: 'events/s',
         target: '≥ 5,000/s',
         ok: rate >= 5000,

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { tempDatabase } from '../support/db.js';
 import { recordVerifications, verificationsSchema } from '../../src/ingest/verifications.js';
-import type { BenchRow } from './report.js';
+import { median, type BenchRow } from './report.js';
 
 /** 5,000 checks in one request body: validation and the one UPDATE … FROM. */
 export async function benchVerifications(): Promise<BenchRow[]> {
@@ -20,8 +20,8 @@ export async function benchVerifications(): Promise<BenchRow[]> {
       times.push(performance.now() - t0);
       if (r.verified !== docs.length) throw new Error(`verified ${r.verified} of ${docs.length}`);
     }
-    const median = times.sort((a, b) => a - b)[2]!;
-    return [{ name: `verifications: 5,000 checks (${docs.length} documents) validated and stored in one statement`, value: median, unit: 'ms', target: '≪ 1 s', ok: median < 500 }];
+    const value = median(times);
+    return [{ name: `verifications: 5,000 checks (${docs.length} documents) validated and stored in one statement`, value, samples: times, unit: 'ms', target: '< 500 ms', ok: value < 500 }];
   } finally {
     database.dispose();
   }

@@ -103,6 +103,8 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
         commands,
         onWorkspaceGone: (teamId) => installations.deleteInstallation!({ teamId, isEnterpriseInstall: false, enterpriseId: undefined }),
         answerDeadlineMs: deps.chatAnswerDeadlineMs,
+        apiUrl: slack.apiUrl,
+        reviews: { db, clock, log, links },
       }).routes,
     );
     if (slack.oauth) {
@@ -114,7 +116,16 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
   if (config.discord) {
     const { createDiscordBot } = await import('../bots/discord/interactions.js');
     extensions.push(
-      createDiscordBot({ log, applicationId: config.discord.applicationId, publicKey: config.discord.publicKey, apiUrl: config.discord.apiUrl, commands, answerDeadlineMs: deps.chatAnswerDeadlineMs }).routes,
+      createDiscordBot({
+        log,
+        applicationId: config.discord.applicationId,
+        publicKey: config.discord.publicKey,
+        apiUrl: config.discord.apiUrl,
+        commands,
+        answerDeadlineMs: deps.chatAnswerDeadlineMs,
+        botToken: config.discord.botToken,
+        reviews: { db, clock, log, links },
+      }).routes,
     );
   }
   const channels: ChannelSet = createChannels({

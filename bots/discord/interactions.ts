@@ -16,6 +16,7 @@ import { isSeverity } from '../../src/core/severity.js';
 import { closestPlatforms } from '../../src/core/platform-search.js';
 import { sql } from 'drizzle-orm';
 import { CHAT_MAX_BYTES, readTextBody } from '../../src/http/body.js';
+import { createDiscordReviews, type DiscordReviewDeps } from './reviews.js';
 
 export interface DiscordBotDeps {
   log: Logger;
@@ -27,6 +28,10 @@ export interface DiscordBotDeps {
   fetch?: (url: string, init: RequestInit) => Promise<Response>;
   /** How long a command may take before it is deferred and its answer edited in afterwards. */
   answerDeadlineMs?: number;
+  /** Bot token: the review's Assign edits the alert message itself (its select is on an ephemeral reply). */
+  botToken?: string;
+  /** The review buttons of alerts: how decisions are recorded and messages rendered again. */
+  reviews?: DiscordReviewDeps;
 }
 
 function executionContext(c: Context): { waitUntil(p: Promise<unknown>): void } | undefined {
@@ -94,6 +99,8 @@ export function createDiscordBot(deps: DiscordBotDeps) {
     ...(deps.apiUrl ? { api: deps.apiUrl } : {}),
     ...(deps.fetch ? { makeRequest: deps.fetch as unknown as NonNullable<ConstructorParameters<typeof REST>[0]>['makeRequest'] } : {}),
   });
+  if (deps.botToken) rest.setToken(deps.botToken);
+  const reviews = deps.reviews ? createDiscordReviews({ ...deps.reviews, rest, applicationId: deps.applicationId, answerDeadlineMs: deps.answerDeadlineMs, canManage }) : undefined;
   let key: Promise<CryptoKey> | undefined;
   const publicKey = () => (key ??= crypto.subtle.importKey('raw', hex(deps.publicKey), { name: 'Ed25519' }, false, ['verify']));
 
@@ -122,6 +129,13 @@ export function createDiscordBot(deps: DiscordBotDeps) {
         type: InteractionResponseType.ApplicationCommandAutocompleteResult,
         data: { choices: found.map((p) => ({ name: `${p.name} (${p.slug})`.slice(0, 100), value: p.slug })) },
       });
+    }
+
+    // Review buttons, the reason modal and the assignee select of alert messages.
+    const review = await reviews?.handle(interaction);
+    if (review) {
+      if (review.later) executionContext(c)?.waitUntil(review.later);
+      return c.json(review.answer);
     }
 
     if (interaction.type !== InteractionType.ApplicationCommand || !('options' in interaction.data)) {

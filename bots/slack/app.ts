@@ -10,6 +10,7 @@ import { ANSWER_DEADLINE_MS, parseCommandText, replyWithin, runCommand, type Com
 import { renderReplySlack } from '../../src/render/slack.js';
 import { disableDestination } from '../../src/store/destinations.js';
 import { CHAT_MAX_BYTES, readTextBody } from '../../src/http/body.js';
+import { registerReviewActions, type SlackReviewDeps } from './reviews.js';
 
 export interface SlackBotDeps {
   db: Db;
@@ -22,6 +23,10 @@ export interface SlackBotDeps {
   onWorkspaceGone?: (teamId: string) => Promise<void>;
   /** How long a command may take before it is acknowledged and answered through response_url. */
   answerDeadlineMs?: number;
+  /** Web API base for the calls listeners make (chat.update, views.open); tests: loopback. */
+  apiUrl?: string;
+  /** The review buttons of alerts: how decisions are recorded and messages rendered again. */
+  reviews?: SlackReviewDeps;
 }
 
 /**
@@ -48,7 +53,9 @@ export function createSlackBot(deps: SlackBotDeps) {
     // Given only a token, Bolt would call auth.test on the first event: answer from our store instead.
     authorize: async ({ teamId }) => ({ botToken: teamId ? await deps.tokenFor(teamId) : undefined, botId: 'clausewatch', botUserId: 'clausewatch' }),
     logger: slackLogger(deps.log, 'slack.bolt_error'),
+    ...(deps.apiUrl ? { clientOptions: { slackApiUrl: deps.apiUrl } } : {}),
   });
+  if (deps.reviews) registerReviewActions(app, deps.reviews);
 
   app.command('/clausewatch', async ({ command, ack, respond }) => {
     const parsed = parseCommandText(command.text ?? '');
@@ -115,6 +122,8 @@ export function createSlackBot(deps: SlackBotDeps) {
     routes(hono: Hono) {
       hono.post('/slack/commands', handle);
       hono.post('/slack/events', handle);
+      // Block Kit buttons and modal submissions: the same signature check and 3-second ack.
+      hono.post('/slack/interactions', handle);
     },
   };
 }

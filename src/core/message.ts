@@ -6,7 +6,7 @@ import type { DigestContent } from './digest.js';
 import { effectiveDatePhrase, formatDate } from './effective-date.js';
 import { isoDate, localTime } from './zoned-time.js';
 import type { FollowUpAction, LifecycleNote } from './lifecycle.js';
-import type { ReviewState } from './review.js';
+import type { ChangeReview } from './review.js';
 
 /**
  * What a message is about, before any channel shapes it. Renderers turn these into mails, Block
@@ -104,8 +104,11 @@ export interface AlertContent {
    * `review`: each change's review page (by event id), for channels without buttons.
    */
   links: MessageLinks & { view?: string; review?: Record<string, string> };
-  /** Each change's review so far (by event id), for channels whose messages carry the decision. */
-  reviews?: Record<string, ReviewState>;
+  /**
+   * Each change's review so far (by event id), for the channels whose messages carry the
+   * decision and its buttons (Slack, a Discord bot channel); absent elsewhere and off the plan.
+   */
+  reviews?: Record<string, ChangeReview>;
   plan: PlanName;
   /** An effective-date reminder of changes already alerted, rather than news. */
   reminder?: boolean;

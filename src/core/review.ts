@@ -56,6 +56,12 @@ export interface ReviewState {
   source?: ReviewSource;
 }
 
+/** A change's review as a message shows it, with the key its buttons name the change by. */
+export interface ChangeReview extends ReviewState {
+  /** The change's key (events.pk): short enough for Discord's 100-character custom ids. */
+  ref: string;
+}
+
 export interface DecisionInput {
   status: string;
   source: ReviewSource;
@@ -147,8 +153,11 @@ export function shortDateTime(at: number, timeZone: string): string {
 export interface LineFormat {
   /** Escapes plain text for the medium. */
   text: (s: string) => string;
-  /** A person, ready for the medium (a Slack or Discord mention, or an escaped name). */
-  person: (id: string | null | undefined, name: string) => string;
+  /**
+   * A person, ready for the medium (a Slack or Discord mention, or an escaped name). `source` is
+   * where the id comes from: a Slack user id means nothing in Discord.
+   */
+  person: (id: string | null | undefined, name: string, source: ReviewSource | undefined) => string;
 }
 
 const plainLine: LineFormat = { text: (s) => s, person: (_id, name) => name };
@@ -157,7 +166,7 @@ const plainLine: LineFormat = { text: (s) => s, person: (_id, name) => name };
 export function decisionLine(r: ReviewState, timeZone: string, f: LineFormat = plainLine): string | undefined {
   if (r.status === 'open' || r.decidedAt === undefined || !r.actorName) return undefined;
   const when = f.text(shortDateTime(r.decidedAt, timeZone));
-  const by = f.person(r.actorId, r.actorName);
-  if (r.status === 'assigned') return `${f.text('Assigned to ')}${f.person(r.assigneeId, r.assigneeName ?? r.assigneeId ?? '')}${f.text(' by ')}${by}, ${when}`;
+  const by = f.person(r.actorId, r.actorName, r.source);
+  if (r.status === 'assigned') return `${f.text('Assigned to ')}${f.person(r.assigneeId, r.assigneeName ?? r.assigneeId ?? '', r.source)}${f.text(' by ')}${by}, ${when}`;
   return `${f.text(`${DECISIONS[r.status].label} by `)}${by}, ${when}${r.reason ? f.text(`: ${r.reason}`) : ''}`;
 }

@@ -5,6 +5,8 @@ import type { DestinationRow } from '../store/destinations.js';
 import type { AccountRow } from '../store/accounts.js';
 import { alertViewUrl, destinationLinks, reviewUrl, type LinkSigner } from '../links.js';
 import { PLANS } from '../core/plans.js';
+import type { ChangeReview } from '../core/review.js';
+import { reviewStates } from '../store/reviews.js';
 import { loadDigests } from './digest-content.js';
 import type { ChangeEvent } from '../core/event.js';
 import type { FollowUpAction } from '../core/lifecycle.js';
@@ -57,6 +59,16 @@ async function reviewLinks(links: LinkSigner, destination: DestinationRow, accou
 }
 
 /**
+ * Each change's review as it is now, for the chat messages that carry buttons: a Slack channel,
+ * or a Discord channel the bot posts to (a channel webhook's message can have no buttons).
+ */
+async function chatReviews(db: Db, destination: DestinationRow, account: AccountRow, items: ChangeItem[]): Promise<Record<string, ChangeReview> | undefined> {
+  const buttons = destination.type === 'slack' || (destination.type === 'discord' && !!destination.discordChannel && !destination.url);
+  if (!PLANS[account.plan].sameDayAlerts || !buttons) return undefined;
+  return Object.fromEntries(await reviewStates(db, account.id, items.map((i) => i.eventId)));
+}
+
+/**
  * What an outbox row is about, ready for a renderer. Null when there is nothing left to say
  * (a group whose matches were all withdrawn).
  */
@@ -77,12 +89,13 @@ export async function loadContent(
     case 'follow_up': {
       const items = grouped ?? (await groupedItems(db, row.id));
       if (!items.length) return null;
-      const [base, view, review] = await Promise.all([
+      const [base, view, review, reviews] = await Promise.all([
         destinationLinks(links, destination.id),
         alertViewUrl(links, destination.id, row.id),
         row.kind === 'follow_up' ? undefined : reviewLinks(links, destination, account, items),
+        row.kind === 'follow_up' ? undefined : chatReviews(db, destination, account, items),
       ]);
-      const alert = { ...buildAlert(items, reader, { ...base, view, review }, account.plan), budget: row.kind === 'budget' };
+      const alert = { ...buildAlert(items, reader, { ...base, view, review }, account.plan), budget: row.kind === 'budget', ...(reviews ? { reviews } : {}) };
       if (row.kind === 'follow_up') alert.followUp = (JSON.parse(row.payload ?? '{}') as { action: FollowUpAction }).action;
       // An outage and its end inside one group cancel out: nothing left to say.
       return alert.changes.length || alert.notices.length ? alert : null;

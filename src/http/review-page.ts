@@ -101,7 +101,7 @@ export function reviewPageRoutes(deps: AppDeps) {
     const outcome = await decideReview(deps, {
       accountId: found.destination.accountId,
       destinationId: found.destination.id,
-      eventId: found.entry.eventId,
+      change: { eventId: found.entry.eventId },
       input: {
         status,
         source: 'page',

@@ -8,6 +8,7 @@ import { cut } from './text.js';
 import { diffExcerpt } from './email.js';
 import { periodLabel } from './digest-email.js';
 import { lifecycleSentence } from '../core/lifecycle.js';
+import { AWAITING, decisionLine, type ChangeReview, type ReviewSource } from '../core/review.js';
 
 /** Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits). */
 export const DISCORD_LIMITS = { title: 256, description: 4096, fields: 25, fieldName: 256, fieldValue: 1024, footer: 2048, total: 6000, embeds: 10, content: 2000 } as const;
@@ -22,9 +23,17 @@ export interface DiscordEmbed {
   timestamp?: string;
 }
 
+/** An action row (type 1) of buttons (type 2) or one user select (type 5). */
+export interface DiscordComponentRow {
+  type: 1;
+  components: ({ type: 2; style: 1 | 2 | 3 | 4; label: string; custom_id: string } | { type: 5; custom_id: string; placeholder?: string })[];
+}
+
 export interface DiscordMessage {
   content?: string;
   embeds: DiscordEmbed[];
+  /** The review buttons of the message's changes: at most 5 rows, Discord's limit. */
+  components?: DiscordComponentRow[];
   /** Always empty: no event text can ping @everyone, a role or a user. */
   allowed_mentions: { parse: [] };
   /** A reply to one of our messages (a follow-up): a plain message if that one is gone. */
@@ -55,7 +64,7 @@ function field(name: string, value: string, inline = true) {
   return { name: cut(name, DISCORD_LIMITS.fieldName), value: cut(value, DISCORD_LIMITS.fieldValue), inline };
 }
 
-export function changeEmbed(c: ChangeItem, reader: AlertContent['reader'], opts: { diff: boolean }): DiscordEmbed {
+export function changeEmbed(c: ChangeItem, reader: AlertContent['reader'], opts: { diff: boolean; review?: ChangeReview }): DiscordEmbed {
   const clause = c.provision?.title ?? c.provision?.id;
   const parts: string[] = [];
   if (c.lifecycle) parts.push(`**${escapeDiscord(lifecycleSentence(c.lifecycle, reader.timeZone))}**`);
@@ -75,6 +84,8 @@ export function changeEmbed(c: ChangeItem, reader: AlertContent['reader'], opts:
   const copy = evidenceLink(c);
   const proof = [ev?.sha256 ? `SHA-256 \`${ev.sha256}\`` : '', copy ? link(copy.url, copy.label) : ''].filter(Boolean);
   if (proof.length) fields.push(field('Evidence', proof.join('\n'), false));
+  const decided = opts.review && decisionLine(opts.review, reader.timeZone, { text: escapeDiscord, person: discordPerson });
+  if (decided) fields.push(field('Review', decided, false));
   // The description gets what the embed's 6,000 characters leave after its title and fields.
   // Reverted or superseded since (an edited alert): the title struck through.
   const title = c.lifecycle ? `~~${cut(escapeDiscord(c.title), DISCORD_LIMITS.title - 4)}~~` : cut(escapeDiscord(c.title), DISCORD_LIMITS.title);
@@ -136,18 +147,86 @@ function budgetEmbed(a: AlertContent): DiscordEmbed {
   return { title: cut(escapeDiscord(alertHeadline(a)), DISCORD_LIMITS.title), description: lines.join('\n'), color: 0x64748b, footer: { text: footer } };
 }
 
-export function renderAlertDiscord(a: AlertContent): DiscordMessage[] {
-  const embeds = a.budget && a.changes.length ? [budgetEmbed(a)] : a.changes.map((c) => changeEmbed(c, a.reader, { diff: true }));
-  for (const n of a.notices) {
-    embeds.push({
-      title: cut(`Monitoring: ${n.document.title} ${n.kind === 'unreachable' ? 'cannot be read' : 'can be read again'}`, DISCORD_LIMITS.title),
-      description: `${escapeDiscord(n.platform.name)} · since ${formatDateTime(n.detectedAt, a.reader.timeZone)}`,
-      color: 0x64748b,
-    });
+/** The custom ids of the review components (bots/discord/reviews.ts handles them), each followed by the change's key. */
+export const DISCORD_REVIEW = { reviewed: 'cw:rv:', not_applicable: 'cw:na:', assign: 'cw:as:', reason: 'cw:nar:', assignee: 'cw:asu:' } as const;
+export type DiscordReviewAction = keyof typeof DISCORD_REVIEW;
+
+/** What a review component's custom id names: the action, the change's key, and (the assignee select) the alert message. */
+export function parseReviewId(customId: string | undefined): { action: DiscordReviewAction; eventPk: number; messageId?: string } | undefined {
+  const m = /^cw:(rv|na|as|nar|asu):(\d{1,15})(?::(\d{1,20}))?$/.exec(customId ?? '');
+  if (!m) return undefined;
+  const action = (Object.keys(DISCORD_REVIEW) as DiscordReviewAction[]).find((k) => DISCORD_REVIEW[k] === `cw:${m[1]}:`)!;
+  return { action, eventPk: Number(m[2]), ...(m[3] ? { messageId: m[3] } : {}) };
+}
+
+const DISCORD_USER_ID = /^\d{17,20}$/;
+
+/** A person in a decision line: a Discord member as a mention (it pings nobody: allowed_mentions is empty), anyone else by name, escaped. */
+function discordPerson(id: string | null | undefined, name: string, source: ReviewSource | undefined): string {
+  return source === 'discord' && id && DISCORD_USER_ID.test(id) ? `<@${id}>` : escapeDiscord(name);
+}
+
+/** A change awaiting review: one row, Reviewed · Not applicable · Assign. */
+export function reviewRow(r: ChangeReview): DiscordComponentRow {
+  return {
+    type: 1,
+    components: [
+      { type: 2, style: 3, label: 'Reviewed', custom_id: `${DISCORD_REVIEW.reviewed}${r.ref}` },
+      { type: 2, style: 2, label: 'Not applicable', custom_id: `${DISCORD_REVIEW.not_applicable}${r.ref}` },
+      { type: 2, style: 1, label: r.status === 'assigned' ? 'Reassign' : 'Assign', custom_id: `${DISCORD_REVIEW.assign}${r.ref}` },
+    ],
+  };
+}
+
+/** Discord allows 5 action rows per message. */
+const MAX_ROWS = 5;
+
+/** packEmbeds, for changes with review rows: a message also ends where a sixth row would not fit. */
+function packWithRows(items: { embed: DiscordEmbed; row?: DiscordComponentRow }[], content?: string): DiscordMessage[] {
+  const out: DiscordMessage[] = [];
+  let embeds: DiscordEmbed[] = [];
+  let rows: DiscordComponentRow[] = [];
+  let size = 0;
+  const flush = () => {
+    out.push({ embeds, ...(rows.length ? { components: rows } : {}), allowed_mentions: { parse: [] } });
+    embeds = [];
+    rows = [];
+    size = 0;
+  };
+  for (const it of items) {
+    const n = embedSize(it.embed);
+    if (embeds.length && (embeds.length === DISCORD_LIMITS.embeds || size + n > DISCORD_LIMITS.total || (it.row && rows.length === MAX_ROWS))) flush();
+    embeds.push(it.embed);
+    if (it.row) rows.push(it.row);
+    size += n;
   }
+  if (embeds.length) flush();
+  if (content && out[0]) out[0].content = cut(content, DISCORD_LIMITS.content);
+  return out;
+}
+
+export function renderAlertDiscord(a: AlertContent): DiscordMessage[] {
   // A follow-up, posted as a reply to the alert it reverts or supersedes, says so first.
   const prefix = a.followUp === 'reverted' ? 'Reverted: ' : a.followUp === 'superseded' ? 'Superseded by a newer version: ' : '';
+  if (a.reviews && !(a.budget && a.changes.length)) {
+    const items: { embed: DiscordEmbed; row?: DiscordComponentRow }[] = a.changes.map((c) => {
+      const review = a.reviews?.[c.eventId];
+      return { embed: changeEmbed(c, a.reader, { diff: true, review }), row: review && AWAITING.includes(review.status) ? reviewRow(review) : undefined };
+    });
+    for (const n of a.notices) items.push({ embed: noticeEmbed(n, a) });
+    return packWithRows(items, `${prefix}${escapeDiscord(alertHeadline(a))}`);
+  }
+  const embeds = a.budget && a.changes.length ? [budgetEmbed(a)] : a.changes.map((c) => changeEmbed(c, a.reader, { diff: true }));
+  for (const n of a.notices) embeds.push(noticeEmbed(n, a));
   return packEmbeds(embeds, `${prefix}${escapeDiscord(alertHeadline(a))}`);
+}
+
+function noticeEmbed(n: ChangeItem, a: AlertContent): DiscordEmbed {
+  return {
+    title: cut(`Monitoring: ${n.document.title} ${n.kind === 'unreachable' ? 'cannot be read' : 'can be read again'}`, DISCORD_LIMITS.title),
+    description: `${escapeDiscord(n.platform.name)} · since ${formatDateTime(n.detectedAt, a.reader.timeZone)}`,
+    color: 0x64748b,
+  };
 }
 
 export function renderDigestDiscord(d: DigestContent): DiscordMessage[] {

@@ -8,6 +8,7 @@ import { cut } from './text.js';
 import { diffExcerpt } from './email.js';
 import { periodLabel } from './digest-email.js';
 import { lifecycleSentence } from '../core/lifecycle.js';
+import { AWAITING, decisionLine, type ChangeReview, type ReviewSource } from '../core/review.js';
 
 /** Slack's Block Kit limits (https://api.slack.com/reference/block-kit). */
 export const SLACK_LIMITS = { blocks: 50, sectionText: 3000, headerText: 150, contextElements: 10, fallbackText: 3000 } as const;
@@ -19,8 +20,13 @@ export interface SlackMessage {
 export type SlackBlock =
   | { type: 'header'; text: { type: 'plain_text'; text: string; emoji?: boolean } }
   | { type: 'section'; text: { type: 'mrkdwn'; text: string } }
-  | { type: 'context'; elements: { type: 'mrkdwn'; text: string }[] }
+  | { type: 'context'; block_id?: string; elements: { type: 'mrkdwn'; text: string }[] }
+  | { type: 'actions'; block_id: string; elements: SlackActionElement[] }
   | { type: 'divider' };
+export type SlackActionElement =
+  | { type: 'button'; action_id: string; text: { type: 'plain_text'; text: string }; value: string; style?: 'primary' }
+  | { type: 'users_select'; action_id: string; placeholder: { type: 'plain_text'; text: string } };
+
 
 /**
  * Escapes text for Slack mrkdwn: &, < and > are the only control characters, so an event's text
@@ -127,6 +133,46 @@ function followUpTitle(a: AlertContent): string {
   return a.followUp === 'reverted' ? 'Reverted' : `Superseded by a newer version`;
 }
 
+/** The action ids of the review buttons (bots/slack/reviews.ts handles them). */
+export const REVIEW_ACTIONS = { reviewed: 'review_reviewed', notApplicable: 'review_not_applicable', assign: 'review_assign' } as const;
+
+/** The change (its key) a review block is about: `cw-review:<key>` (buttons) or `cw-review-state:<key>` (the decision line). */
+export function reviewRef(blockId: string | undefined): number | undefined {
+  const m = /^cw-review(?:-state)?:(\d{1,15})$/.exec(blockId ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+const SLACK_USER_ID = /^[UW][A-Z0-9]{2,20}$/;
+const REVIEW_MARK = { open: '', reviewed: ':white_check_mark:', not_applicable: ':heavy_minus_sign:', assigned: ':bust_in_silhouette:' } as const;
+
+/** A person in a decision line: a Slack user as a mention (Slack shows @maria), anyone else by the name kept, escaped. */
+function slackPerson(id: string | null | undefined, name: string, source: ReviewSource | undefined): string {
+  return source === 'slack' && id && SLACK_USER_ID.test(id) ? `<@${id}>` : escapeMrkdwn(name);
+}
+
+/**
+ * Under a change: its decision ("Reviewed by @maria, 2 Dec 09:14"), and while it awaits review
+ * the buttons Reviewed and Not applicable and an Assign users select.
+ */
+export function reviewBlocks(r: ChangeReview | undefined, timeZone: string): SlackBlock[] {
+  if (!r) return [];
+  const out: SlackBlock[] = [];
+  const line = decisionLine(r, timeZone, { text: escapeMrkdwn, person: slackPerson });
+  if (line) out.push({ type: 'context', block_id: `cw-review-state:${r.ref}`, elements: [{ type: 'mrkdwn', text: `${REVIEW_MARK[r.status]} ${line}` }] });
+  if (AWAITING.includes(r.status)) {
+    out.push({
+      type: 'actions',
+      block_id: `cw-review:${r.ref}`,
+      elements: [
+        { type: 'button', action_id: REVIEW_ACTIONS.reviewed, text: { type: 'plain_text', text: 'Reviewed' }, value: r.ref, style: 'primary' },
+        { type: 'button', action_id: REVIEW_ACTIONS.notApplicable, text: { type: 'plain_text', text: 'Not applicable' }, value: r.ref },
+        { type: 'users_select', action_id: REVIEW_ACTIONS.assign, placeholder: { type: 'plain_text', text: r.status === 'assigned' ? 'Reassign' : 'Assign' } },
+      ],
+    });
+  }
+  return out;
+}
+
 export function renderAlertSlack(a: AlertContent): SlackMessage[] {
   const listed = a.budget && a.changes.length > 0;
   const title = a.reminder || listed
@@ -143,6 +189,7 @@ export function renderAlertSlack(a: AlertContent): SlackMessage[] {
   } else {
     for (const c of a.changes) {
       blocks.push(section(changeMrkdwn(c, a.reader, { diff: true }), c.changeUrl));
+      blocks.push(...reviewBlocks(a.reviews?.[c.eventId], a.reader.timeZone));
       blocks.push({ type: 'divider' });
     }
   }

@@ -15,7 +15,7 @@ export interface DecisionRequest {
   accountId: string;
   /** The destination whose message (or mail link) the decision came from. */
   destinationId: string | null;
-  eventId: string;
+  change: { eventId: string } | { eventPk: number };
   /** Discord: the member may manage subscriptions. */
   canManage?: boolean;
   input: DecisionInput;
@@ -35,10 +35,10 @@ export async function decideReview(deps: DecideDeps, req: DecisionRequest): Prom
   if (refused) return { ok: false, refusal: refused };
   const valid = validateDecision(req.input);
   if (!valid.ok) return { ok: false, refusal: valid.refusal };
-  const change = await reviewableChange(deps.db, account.id, req.eventId);
+  const change = await reviewableChange(deps.db, account.id, req.change);
   if (!change) return { ok: false, refusal: { code: 'invalid', message: 'This change was not alerted to this account, so it has no review.' } };
   const r = await recordDecision(deps.db, deps.clock, change, valid.value, req.destinationId);
   if (!r.ok) return { ok: false, refusal: transitionRefusal(r.current.status, valid.value.status)!, current: r.current };
-  deps.log.info('review.decided', { accountId: account.id, eventId: req.eventId, status: r.review.status, source: r.review.source, destinationId: req.destinationId });
+  deps.log.info('review.decided', { accountId: account.id, eventId: change.eventId, status: r.review.status, source: r.review.source, destinationId: req.destinationId });
   return { ok: true, review: r.review };
 }

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import type { Clock } from '../core/clock.js';
-import { AWAITING, DECISIONS, type DecisionRule, type ReviewSource, type ReviewState, type ReviewStatus, type ValidDecision } from '../core/review.js';
+import { AWAITING, DECISIONS, type ChangeReview, type DecisionRule, type ReviewSource, type ReviewState, type ReviewStatus, type ValidDecision } from '../core/review.js';
 import { decodeCursor, encodeCursor, type Page } from './paging.js';
 
 /**
@@ -53,24 +53,24 @@ export interface ReviewableChange {
   accountId: string;
 }
 
-/** The change `eventId` if the account was alerted to it (only those have a review). */
-export async function reviewableChange(db: Db, accountId: string, eventId: string): Promise<ReviewableChange | undefined> {
-  const rows = await db.all<{ pk: number }>(sql`
-    SELECT e.pk FROM events e WHERE e.id = ${eventId} AND e.pk IN (${alerted(accountId)})`);
-  const pk = rows[0]?.pk;
-  return pk === undefined ? undefined : { eventPk: pk, eventId, accountId };
+/** The change (by its id or key) if the account was alerted to it (only those have a review). */
+export async function reviewableChange(db: Db, accountId: string, change: { eventId: string } | { eventPk: number }): Promise<ReviewableChange | undefined> {
+  const rows = await db.all<{ pk: number; id: string }>(sql`
+    SELECT e.pk, e.id FROM events e
+    WHERE ${'eventId' in change ? sql`e.id = ${change.eventId}` : sql`e.pk = ${change.eventPk}`} AND e.pk IN (${alerted(accountId)})`);
+  const row = rows[0];
+  return row ? { eventPk: row.pk, eventId: row.id, accountId } : undefined;
 }
 
 /** The current reviews of some of the account's changes, by event id (`open` when undecided). */
-export async function reviewStates(db: Db, accountId: string, eventIds: readonly string[]): Promise<Map<string, ReviewState>> {
-  const out = new Map<string, ReviewState>();
+export async function reviewStates(db: Db, accountId: string, eventIds: readonly string[]): Promise<Map<string, ChangeReview>> {
+  const out = new Map<string, ChangeReview>();
   if (!eventIds.length) return out;
-  const rows = await db.all<HistoryRow & { event_id: string }>(sql`
-    SELECT e.id AS event_id, h.status, h.source, h.actor_id, h.actor_name, h.assignee_id, h.assignee_name, h.reason, h.decided_at
-    FROM events e JOIN review_history h ON h.id = ${latest(accountId, sql`e.pk`)}
+  const rows = await db.all<Partial<HistoryRow> & { event_id: string; pk: number }>(sql`
+    SELECT e.id AS event_id, e.pk, h.status, h.source, h.actor_id, h.actor_name, h.assignee_id, h.assignee_name, h.reason, h.decided_at
+    FROM events e LEFT JOIN review_history h ON h.id = ${latest(accountId, sql`e.pk`)}
     WHERE e.id IN (SELECT value FROM json_each(${JSON.stringify(eventIds)}))`);
-  for (const id of eventIds) out.set(id, { status: 'open' });
-  for (const r of rows) out.set(r.event_id, toState(r));
+  for (const r of rows) out.set(r.event_id, { ...toState(r.status ? (r as HistoryRow) : undefined), ref: String(r.pk) });
   return out;
 }
 
@@ -218,4 +218,29 @@ export async function awaitingReview(db: Db, accountId: string, limit: number): 
 /** One change of the account's trail, if the account was alerted to it. */
 export async function reviewEntry(db: Db, accountId: string, eventId: string): Promise<ReviewEntry | undefined> {
   return (await listReviews(db, accountId, { eventId }, 1)).data[0];
+}
+
+/**
+ * The chat destination (Slack workspace and channel, or Discord server and channel) whose alert
+ * showed the change: the one a button in that channel speaks for. Two accounts may both post to
+ * one channel; the change's match says which of them the message belonged to.
+ */
+export async function chatDestinationFor(
+  db: Db,
+  where: { type: 'slack' | 'discord'; workspace: string; channel: string; eventPk: number },
+): Promise<{ id: string; accountId: string; timezone: string } | undefined> {
+  const [row] = await db.all<{ id: string; account_id: string; timezone: string }>(sql`
+    SELECT d.id, d.account_id, a.timezone FROM destinations d
+    JOIN matches m ON m.destination_id = d.id AND m.event_pk = ${where.eventPk} AND m.outbox_id IS NOT NULL
+    JOIN accounts a ON a.id = d.account_id
+    WHERE d.type = ${where.type}
+      AND ${where.type === 'slack' ? sql`d.slack_team = ${where.workspace} AND d.slack_channel = ${where.channel}` : sql`d.discord_guild = ${where.workspace} AND d.discord_channel = ${where.channel}`}
+    LIMIT 1`);
+  return row ? { id: row.id, accountId: row.account_id, timezone: row.timezone } : undefined;
+}
+
+/** A change's title, for a modal that asks about it. */
+export async function changeTitle(db: Db, eventPk: number): Promise<string | undefined> {
+  const [row] = await db.all<{ title: string }>(sql`SELECT title FROM events WHERE pk = ${eventPk}`);
+  return row?.title;
 }

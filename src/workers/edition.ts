@@ -129,7 +129,16 @@ export async function createEdition(env: Env, clock: () => number = Date.now, sl
     },
     (hono) => {
       if (config.discord) {
-        createDiscordBot({ log, applicationId: config.discord.applicationId, publicKey: config.discord.publicKey, apiUrl: config.discord.apiUrl, commands, fetch: fetcher }).routes(hono);
+        createDiscordBot({
+          log,
+          applicationId: config.discord.applicationId,
+          publicKey: config.discord.publicKey,
+          apiUrl: config.discord.apiUrl,
+          commands,
+          fetch: fetcher,
+          botToken: config.discord.botToken,
+          reviews: { db, clock, log, links },
+        }).routes(hono);
       }
     },
   );

@@ -32,7 +32,12 @@ export async function startDiscordApi() {
       if ((e.fields ?? []).some((f: any) => f.name.length > 256 || f.value.length > 1024)) return true;
       total += (e.title?.length ?? 0) + (e.description?.length ?? 0) + (e.footer?.text?.length ?? 0) + (e.fields ?? []).reduce((n: number, f: any) => n + f.name.length + f.value.length, 0);
     }
-    return total > 6000 || (body.content?.length ?? 0) > 2000;
+    // Components: at most 5 action rows of at most 5 parts, custom ids of at most 100 characters.
+    const rows: any[] = body.components ?? [];
+    const badRows =
+      rows.length > 5 ||
+      rows.some((r) => r.type !== 1 || !r.components?.length || r.components.length > 5 || r.components.some((c: any) => !c.custom_id || c.custom_id.length > 100 || (c.label?.length ?? 0) > 80));
+    return total > 6000 || (body.content?.length ?? 0) > 2000 || badRows;
   };
   const server = createServer(async (req, res) => {
     const raw = await read(req);

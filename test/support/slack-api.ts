@@ -8,7 +8,7 @@ export interface SlackCall {
 }
 
 /**
- * A loopback stand-in of Slack's Web API, enough for chat.postMessage and chat.update: records
+ * A loopback stand-in of Slack's Web API, enough for chat.postMessage, chat.update and views.open: records
  * calls, answers 429 with Retry-After when told to, refuses what Slack refuses (Block Kit limits →
  * invalid_blocks, unknown channels), and takes response_url posts of slash commands. It keeps the
  * messages it was sent by channel and ts: chat.update edits one (message_not_found for a ts it
@@ -64,6 +64,13 @@ export async function startSlackApi() {
       });
     }
     if (method === 'auth.test') return json(200, { ok: true, team_id: 'T0001', user_id: 'UBOT', bot_id: 'BBOT' });
+    if (method === 'views.open') {
+      // A modal opens only with the trigger_id of an interaction (Slack: valid for 3 seconds).
+      if (typeof args.view === 'string') args.view = JSON.parse(args.view);
+      if (!args.trigger_id) return json(200, { ok: false, error: 'invalid_trigger_id' });
+      calls.push({ method, token, args });
+      return json(200, { ok: true, view: { id: `V${calls.length}`, ...args.view } });
+    }
     if (method !== 'chat.postMessage' && method !== 'chat.update') return json(200, { ok: false, error: 'unknown_method' });
     const failure = state.failNext.get(method);
     if (failure) {
@@ -73,13 +80,18 @@ export async function startSlackApi() {
     const channelError = state.channelErrors.get(args.channel);
     if (channelError) return json(200, { ok: false, error: channelError });
     const blocks: any[] = args.blocks ?? [];
+    const ids = blocks.map((b) => b.block_id).filter((id) => id !== undefined);
     const invalid =
       blocks.length > 50 ||
+      // Block ids are unique within a message, and at most 255 characters; so are action ids.
+      new Set(ids).size !== ids.length ||
+      ids.some((id) => typeof id !== 'string' || id.length > 255) ||
       blocks.some(
         (b) =>
           (b.type === 'header' && (b.text?.text?.length ?? 0) > 150) ||
           (b.type === 'section' && (b.text?.text?.length ?? 0) > 3000) ||
-          (b.type === 'context' && (b.elements?.length > 10 || b.elements?.some((e: any) => e.text?.length > 3000))),
+          (b.type === 'context' && (b.elements?.length > 10 || b.elements?.some((e: any) => e.text?.length > 3000))) ||
+          (b.type === 'actions' && (b.elements?.length > 25 || b.elements?.some((e: any) => (e.action_id?.length ?? 0) > 255 || (e.text?.text?.length ?? 0) > 75 || (e.value?.length ?? 0) > 2000))),
       );
     if (invalid) return json(200, { ok: false, error: 'invalid_blocks' });
     if (method === 'chat.update') {

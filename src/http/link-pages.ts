@@ -11,6 +11,8 @@ import { isSeverity, SEVERITIES } from '../core/severity.js';
 import type { LinkPurpose } from '../links.js';
 import { PLATFORM_SLUG } from '../core/event.js';
 import { readFormBody } from './body.js';
+import { awaitingReview } from '../store/reviews.js';
+import { reviewUrl } from '../links.js';
 import { defineRoute, describedRoute, describedRoutes, formBody, htmlPage, pathParams } from './openapi.js';
 import { z } from 'zod';
 
@@ -244,6 +246,9 @@ export function linkPageRoutes(deps: AppDeps) {
     const used = await platformsInUse(deps.db, d.accountId);
     const plan = PLANS[account.plan];
     const unsubscribe = await deps.links.url('unsubscribe', d.id);
+    // The changes still awaiting review (the review trail, monitor plan): decided anywhere, gone here.
+    const awaiting = plan.sameDayAlerts ? await awaitingReview(deps.db, d.accountId, 10) : { total: 0, entries: [] };
+    const awaitingLinks = await Promise.all(awaiting.entries.map((e) => reviewUrl(deps.links, d.id, e.eventId)));
     const statusLine =
       d.status === 'active'
         ? html`Receives ${plan.sameDayAlerts ? 'same-day alerts and ' : ''}a weekly digest (${account.digestWeekday}s at ${String(account.digestHour).padStart(2, '0')}:00, ${account.timezone}).`
@@ -269,6 +274,16 @@ export function linkPageRoutes(deps: AppDeps) {
               )}
             </ul>`
           : html`<p class="muted">None yet.</p>`}
+        ${awaiting.total
+          ? html`<h2>Awaiting review (${awaiting.total})</h2>
+              <ul class="subs">
+                ${awaiting.entries.map(
+                  (e, i) => html`<li><span><strong>${e.platform.name}</strong> ${e.title}${e.review.status === 'assigned' ? html` <span class="badge">assigned to ${e.review.assigneeName ?? ''}</span>` : ''}</span>
+                    <a href="${awaitingLinks[i]}">Review</a></li>`,
+                )}
+              </ul>
+              ${awaiting.total > awaiting.entries.length ? html`<p class="muted">and ${awaiting.total - awaiting.entries.length} more.</p>` : ''}`
+          : ''}
         <h2>Watch another platform</h2>
         <form class="add" method="post" action="/manage/${token}/subscriptions">
           <label>Platform <input type="text" name="platform" placeholder="e.g. openai" required autocomplete="off"></label>

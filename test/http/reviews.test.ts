@@ -151,6 +151,19 @@ describe('the review trail', () => {
     expect((await post(links[0]!, { status: 'reviewed', name: 'Other' }, { 'x-test-client': '203.0.113.10' })).status).toBe(303);
   });
 
+  it('lists the open reviews on the manage page, and drops a change once it is decided', async () => {
+    const { links, text } = await alerted([change({ id: 'evt_a', title: 'First <b>change</b>' }), change({ id: 'evt_b', title: 'Second' })]);
+    const manage = /https:\/\/clausewatch\.test(\/manage\/[A-Za-z0-9._-]+)/.exec(text)![1]!;
+    let page = (await s.call('GET', manage, undefined, null)).text;
+    expect(page).toContain('Awaiting review (2)');
+    expect(page).toContain('First &lt;b&gt;change&lt;/b&gt;');
+    await post(links[0]!, { status: 'reviewed', name: 'Maria' });
+    page = (await s.call('GET', manage, undefined, null)).text;
+    expect(page).toContain('Awaiting review (1)');
+    await post(links[1]!, { status: 'not_applicable', name: 'Maria', reason: 'Not ours' });
+    expect((await s.call('GET', manage, undefined, null)).text).not.toContain('Awaiting review');
+  });
+
   it('lists the trail as paged JSON filtered by status and time, and refuses bad filters', async () => {
     const { account, links } = await alerted([
       change({ id: 'evt_old', detected_at: '2026-12-01T06:00:00Z', title: 'Old' }),

@@ -37,7 +37,15 @@ export interface DigestContent {
   reader: Reader;
   links: MessageLinks & { view: string };
   plan: PlanName;
+  /**
+   * The account's changes still awaiting review (the review trail, monitor plan): how many, and
+   * the newest few, each with its review page where the channel has no buttons of its own.
+   */
+  awaiting?: { total: number; items: { title: string; platform: string; url?: string }[] };
 }
+
+/** "Awaiting review (4)": the heading every digest gives the changes nobody has decided yet. */
+export const awaitingHeading = (n: number) => `Awaiting review (${n})`;
 
 export interface FlappingDocument {
   platform: { slug: string; name: string };

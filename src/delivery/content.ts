@@ -6,7 +6,8 @@ import type { AccountRow } from '../store/accounts.js';
 import { alertViewUrl, destinationLinks, reviewUrl, type LinkSigner } from '../links.js';
 import { PLANS } from '../core/plans.js';
 import type { ChangeReview } from '../core/review.js';
-import { reviewStates } from '../store/reviews.js';
+import { awaitingReview, reviewStates } from '../store/reviews.js';
+import type { DigestContent } from '../core/digest.js';
 import { loadDigests } from './digest-content.js';
 import type { ChangeEvent } from '../core/event.js';
 import type { FollowUpAction } from '../core/lifecycle.js';
@@ -68,6 +69,16 @@ async function chatReviews(db: Db, destination: DestinationRow, account: Account
   return Object.fromEntries(await reviewStates(db, account.id, items.map((i) => i.eventId)));
 }
 
+/** A digest's "Awaiting review (N)": the newest few, linked to their review page in email. */
+async function awaitingReviews(db: Db, links: LinkSigner, destination: DestinationRow, account: AccountRow): Promise<Pick<DigestContent, 'awaiting'>> {
+  if (!PLANS[account.plan].sameDayAlerts) return {};
+  const { total, entries } = await awaitingReview(db, account.id, 5);
+  if (!total) return {};
+  const linked = destination.type === 'email';
+  const urls = await Promise.all(entries.map((e) => (linked ? reviewUrl(links, destination.id, e.eventId) : undefined)));
+  return { awaiting: { total, items: entries.map((e, i) => ({ title: e.title, platform: e.platform.name, ...(urls[i] ? { url: urls[i] } : {}) })) } };
+}
+
 /**
  * What an outbox row is about, ready for a renderer. Null when there is nothing left to say
  * (a group whose matches were all withdrawn).
@@ -122,7 +133,7 @@ export async function loadContent(
       const period = JSON.parse(row.payload ?? '{}') as { key: string; start: number; end: number };
       const digest = (await loadDigests(db, [{ destinationId: destination.id, period }], links, now)).get(destination.id);
       if (!digest || (digest.total === 0 && digest.notices.length === 0 && !account.emptyDigest)) return null;
-      return digest;
+      return { ...digest, ...(await awaitingReviews(db, links, destination, account)) };
     }
     case 'manage_link':
       return { kind: 'manage_link', address: destination.address ?? '', manageUrl: await links.url('manage', destination.id), reader };

@@ -1,5 +1,5 @@
 import type { DigestContent, PlatformGroup } from '../core/digest.js';
-import { countsLine, digestHeadline, flappingLine } from '../core/digest.js';
+import { awaitingHeading, countsLine, digestHeadline, flappingLine } from '../core/digest.js';
 import type { ChangeItem } from '../core/message.js';
 import { SEVERITY_COLORS, SEVERITY_LABELS, evidenceLink, itemLabel, lateLabel } from '../core/message.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
@@ -94,7 +94,15 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
       : trusted(`${link(d.links.manage, 'Manage subscriptions')} · ${link(d.links.unsubscribe, 'Unsubscribe')}`),
   };
 
-  const upcoming = d.upcoming.length
+  const awaiting = d.awaiting
+    ? section(
+        t,
+        awaitingHeading(d.awaiting.total),
+        d.awaiting.items.map((a) => `<strong>${e(a.platform)}</strong> · ${a.url ? link(a.url, a.title) : e(a.title)}`).join('<br>') +
+          (d.awaiting.total > d.awaiting.items.length ? `<br><span style="${MUTED}">and ${d.awaiting.total - d.awaiting.items.length} more</span>` : ''),
+      )
+    : '';
+  const upcoming = awaiting + (d.upcoming.length
     ? section(
         t,
         'Upcoming effective dates (next 30 days)',
@@ -102,7 +110,7 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
           .map((c) => `${e(formatDate(c.effectiveAt!))} · <strong>${e(c.platform.name)}</strong> · ${e(c.title)} <span style="${MUTED}">(${e(effectiveDatePhrase(c.effectiveAt!, d.reader.now, d.reader.timeZone))})</span>`)
           .join('<br>'),
       )
-    : '';
+    : '');
   const monitoring = [
     ...d.notices.map(
       (n) => `${e(formatDateTime(n.detectedAt, d.reader.timeZone))}: <strong>${e(n.platform.name)}</strong> · ${e(n.document.title)} ${n.kind === 'unreachable' ? 'could not be read' : 'could be read again'}`,
@@ -185,6 +193,11 @@ export function digestText(d: DigestContent, ctx: DigestEmailContext): string {
       const copy = evidenceLink(c);
       if (copy) lines.push(`   Evidence (${copy.label}): ${copy.url}`);
     }
+    lines.push('');
+  }
+  if (d.awaiting) {
+    lines.push(`== ${awaitingHeading(d.awaiting.total)}`);
+    for (const a of d.awaiting.items) lines.push(`${a.platform} · ${a.title}${a.url ? `: ${a.url}` : ''}`);
     lines.push('');
   }
   if (d.upcoming.length) {

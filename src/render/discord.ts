@@ -1,7 +1,7 @@
 import type { AlertContent, ChangeItem } from '../core/message.js';
 import { alertHeadline, evidenceLink, itemLabel, SEVERITY_LABELS } from '../core/message.js';
 import type { DigestContent } from '../core/digest.js';
-import { countsLine, digestHeadline, flappingLine } from '../core/digest.js';
+import { awaitingHeading, countsLine, digestHeadline, flappingLine } from '../core/digest.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
 import type { ChatReply, Inline } from '../chat/commands.js';
 import { cut } from './text.js';
@@ -242,6 +242,10 @@ export function renderDigestDiscord(d: DigestContent): DiscordMessage[] {
     for (const c of g.changes) embeds.push(changeEmbed(c, d.reader, { diff: false }));
   }
   const extra: string[] = [];
+  if (d.awaiting) {
+    const more = d.awaiting.total - d.awaiting.items.length;
+    extra.push(`**${awaitingHeading(d.awaiting.total)}**\n${d.awaiting.items.map((a) => `• ${escapeDiscord(a.platform)} · ${a.url ? link(a.url, a.title) : escapeDiscord(a.title)}`).join('\n')}${more > 0 ? `\n*and ${more} more*` : ''}`);
+  }
   if (d.upcoming.length) {
     extra.push(`**Upcoming effective dates (30 days)**\n${d.upcoming.map((c) => `• ${formatDate(c.effectiveAt!)} · ${escapeDiscord(c.platform.name)} · ${escapeDiscord(c.title)}`).join('\n')}`);
   }

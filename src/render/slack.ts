@@ -1,7 +1,7 @@
 import type { AlertContent, ChangeItem } from '../core/message.js';
 import { alertHeadline, evidenceLink, itemLabel, SEVERITY_LABELS } from '../core/message.js';
 import type { DigestContent } from '../core/digest.js';
-import { countsLine, digestHeadline, flappingLine } from '../core/digest.js';
+import { awaitingHeading, countsLine, digestHeadline, flappingLine } from '../core/digest.js';
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
 import type { ChatReply, Inline } from '../chat/commands.js';
 import { cut } from './text.js';
@@ -207,6 +207,11 @@ export function renderDigestSlack(d: DigestContent): SlackMessage[] {
     blocks.push({ type: 'divider' });
     blocks.push(section(`*${escapeMrkdwn(g.platform.name)}* · ${countsLine(g.counts)}`));
     for (const c of g.changes) blocks.push(section(changeMrkdwn(c, d.reader, { diff: false }), c.changeUrl));
+  }
+  if (d.awaiting) {
+    blocks.push({ type: 'divider' });
+    const more = d.awaiting.total - d.awaiting.items.length;
+    blocks.push(section(`*${awaitingHeading(d.awaiting.total)}*\n${d.awaiting.items.map((a) => `• *${escapeMrkdwn(a.platform)}* · ${a.url ? mrkdwnLink(a.url, a.title) : escapeMrkdwn(a.title)}`).join('\n')}${more > 0 ? `\n_and ${more} more_` : ''}`));
   }
   if (d.upcoming.length) {
     blocks.push({ type: 'divider' });

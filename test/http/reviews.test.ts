@@ -164,6 +164,21 @@ describe('the review trail', () => {
     expect((await s.call('GET', manage, undefined, null)).text).not.toContain('Awaiting review');
   });
 
+  it('lists what still awaits review in the weekly digest, linked to each review page', async () => {
+    const { account, links } = await alerted([change({ id: 'evt_a', title: 'First' }), change({ id: 'evt_b', title: 'Second' }), change({ id: 'evt_c', title: 'Third' })]);
+    await post(links[0]!, { status: 'reviewed', name: 'Maria' });
+    await s.call('PATCH', `/v1/accounts/${account.id}`, { digest_weekday: 'wednesday', digest_hour: 10 });
+    clock.set('2026-12-02T10:00:00Z');
+    expect((await s.call('POST', '/v1/digests/run', { at: '2026-12-02T10:00:00Z' })).status).toBe(202);
+    await s.drain();
+    const digest = (await smtp.waitFor(2))[1]!;
+    const html = digest.parsed.html as string;
+    expect(html).toContain('Awaiting review (2)');
+    const listed = [...html.slice(html.indexOf('Awaiting review (2)')).matchAll(/href="https:\/\/clausewatch\.test(\/review\/[A-Za-z0-9._-]+)"/g)].map((m) => m[1]);
+    expect(listed.slice(0, 2).sort()).toEqual([links[1], links[2]].sort());
+    expect(digest.parsed.text).toContain('== Awaiting review (2)');
+  });
+
   it('lists the trail as paged JSON filtered by status and time, and refuses bad filters', async () => {
     const { account, links } = await alerted([
       change({ id: 'evt_old', detected_at: '2026-12-01T06:00:00Z', title: 'Old' }),

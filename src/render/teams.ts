@@ -64,7 +64,7 @@ const actionSet = (actions: (CardElement | undefined)[]): CardElement[] => {
 };
 
 /** One change as a card container: the same facts the other channels show. */
-export function changeContainer(c: ChangeItem, reader: AlertContent['reader'], opts: { diff: boolean }): CardElement {
+export function changeContainer(c: ChangeItem, reader: AlertContent['reader'], opts: { diff: boolean; reviewUrl?: string }): CardElement {
   const clause = c.provision?.title ?? c.provision?.id;
   const label = itemLabel(c, reader.timeZone);
   const items: CardElement[] = [
@@ -86,7 +86,8 @@ export function changeContainer(c: ChangeItem, reader: AlertContent['reader'], o
   }
   if (c.evidence?.sha256) items.push(text(`Evidence: SHA-256 ${c.evidence.sha256.slice(0, 16)}…`, { isSubtle: true, size: 'small' }));
   const copy = evidenceLink(c);
-  items.push(...actionSet([openUrl('View change', c.changeUrl), copy && openUrl(copy.label === 'archived copy' ? 'Archived copy' : 'Snapshot', copy.url), openUrl('Document', c.document.url)]));
+  // The review page (the review trail): Teams cards get a link where Slack and Discord get buttons.
+  items.push(...actionSet([opts.reviewUrl ? openUrl('Review', opts.reviewUrl) : undefined, openUrl('View change', c.changeUrl), copy && openUrl(copy.label === 'archived copy' ? 'Archived copy' : 'Snapshot', copy.url), openUrl('Document', c.document.url)]));
   return { type: 'Container', style: 'emphasis', separator: true, spacing: 'medium', items };
 }
 
@@ -141,7 +142,7 @@ export function renderAlertTeams(a: AlertContent): TeamsMessage[] {
     }
     elements.push(text("Every one of them is also in this channel's weekly digest.", { isSubtle: true }));
   } else {
-    for (const c of a.changes) elements.push(changeContainer(c, a.reader, { diff: true }));
+    for (const c of a.changes) elements.push(changeContainer(c, a.reader, { diff: true, reviewUrl: a.links.review?.[c.eventId] }));
   }
   for (const n of a.notices) {
     elements.push(

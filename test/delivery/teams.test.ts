@@ -80,6 +80,19 @@ describe('Teams destinations', () => {
     expect(row!.status).toBe('sent');
   });
 
+  it('link each change of an alert card to its review page (Action.OpenUrl), where a decision is recorded', async () => {
+    const { account } = await teamsSubscriber();
+    await s.ingest(makeEvent({ id: 'evt_review', title: 'Retention extended', detected_at: '2026-11-20T06:59:00Z' }));
+    await alertAfterGrouping();
+    const review = cardText(teams.received[0]!.card).urls.find((u) => u.startsWith('https://clausewatch.test/review/'))!;
+    expect(review).toBeDefined();
+    const path = new URL(review).pathname;
+    expect((await s.call('GET', path, undefined, null)).text).toContain('Retention extended');
+    const r = await s.call('POST', path, new URLSearchParams({ status: 'reviewed', name: 'Maria' }).toString(), null, { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(r.status).toBe(303);
+    expect((await s.call('GET', `/v1/accounts/${account.id}/reviews`)).json.data[0]).toMatchObject({ change: 'evt_review', status: 'reviewed', by: { name: 'Maria', via: 'page' } });
+  });
+
   it('group a burst of three changes into one card, highest severity first', async () => {
     await teamsSubscriber();
     await s.ingest(makeEvent({ id: 'a', severity: 'low', title: 'Low change' }));

@@ -15,14 +15,18 @@ import { digestTick, tickIsAhead } from '../schedule/tick.js';
 import { loadDigests } from '../delivery/digest-content.js';
 import { renderDigestEmail } from '../render/digest-email.js';
 import { progressBar } from './progress.js';
+import { createDeliverer } from '../delivery/deliver.js';
+import { claimById } from '../delivery/outbox.js';
+import type { Db } from '../db.js';
 import { parseCli } from './args.js';
 
 const cli = parseCli({
   name: 'digest',
   usage: `usage: npm run digest [-- --at <time>] [--dry-run]
 
-Does what the digest tick does at <time> (default now) on DATABASE_URL: enqueues the digests due
-and delivers them. A running service's dispatcher may deliver some of them as well.
+Does what the digest tick does at <time> (default now) on DATABASE_URL: enqueues the digests (and
+effective-date reminders) due and delivers those it enqueued; the last line counts them. Messages
+already queued (a running service's alerts, earlier runs' digests) are left to their dispatcher.
 
       --at <time>  an RFC 3339 time, such as 2026-11-30T09:00:00Z (in the future only with --dry-run)
       --dry-run    build and render the due digests from the database and report; send nothing`,
@@ -68,24 +72,47 @@ async function main() {
       );
       return;
     }
-    const r = await digestTick(db, at, Date.now());
+    // The rows this run enqueues are told apart from everyone else's by id and creation time:
+    // a running service's alerts, confirmations and digests are its dispatcher's to send (its
+    // dispatcher would otherwise find them claimed by this shell, and its metrics would miss them).
+    const [top] = await db.all<{ last: number | null }>(sql`SELECT max(id) AS last FROM outbox`);
+    const enqueuedAt = Date.now();
+    const r = await digestTick(db, at, enqueuedAt);
     console.log(
       `${r.due} digests due at ${new Date(at).toISOString()}, ${r.enqueued} new (the rest were already sent or queued); ${r.reminders} effective-date reminders.`,
     );
-    const bar = progressBar('sending', r.enqueued + r.reminders);
+    const mine = (
+      await db.all<{ id: number }>(sql`
+        SELECT id FROM outbox WHERE id > ${top?.last ?? 0} AND created_at = ${enqueuedAt} AND kind IN ('digest', 'reminder') ORDER BY id`)
+    ).map((row) => row.id);
+    const owner = `digest-cli:${process.pid}:${enqueuedAt.toString(36)}`;
+    const leaseMs = config.deliveryLeaseSeconds * 1000;
+    const deliver = createDeliverer({ db, clock: systemClock, log, channels: service.channels, links: service.links, metrics: service.metrics, leaseMs });
+    const bar = progressBar('sending', mine.length);
     let handled = 0;
-    for (let n = await service.dispatcher.runOnce(); n > 0; n = await service.dispatcher.runOnce()) {
-      handled += n;
-      bar.update(Math.min(handled, r.enqueued + r.reminders));
+    for (const id of mine) {
+      // Null: a running service's dispatcher took it first (it is then its to send, once).
+      const row = await claimById(db, id, owner, Date.now(), leaseMs);
+      if (row) await deliver(row, owner);
+      bar.update(++handled);
     }
-    bar.done(Math.min(handled, r.enqueued + r.reminders));
-    const states = await db.all<{ status: string; n: number }>(sql`
-      SELECT status, count(*) AS n FROM outbox WHERE kind = 'digest' AND created_at >= ${Date.now() - 86_400_000} GROUP BY status`);
-    console.log(states.map((s) => `${s.n} ${s.status}`).join(', ') || 'nothing to send');
+    bar.done(handled);
+    console.log(await thisRunLine(db, mine));
   } finally {
     await service.stop();
     database.close();
   }
+}
+
+/** The last line: what became of the messages this run enqueued, and only those. */
+async function thisRunLine(db: Db, ids: number[]): Promise<string> {
+  if (!ids.length) return 'This run enqueued nothing new, so it sent nothing.';
+  const states = await db.all<{ kind: string; status: string; n: number }>(sql`
+    SELECT kind, status, count(*) AS n FROM outbox WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))
+    GROUP BY kind, status ORDER BY kind, status`);
+  const what = (kind: string) => (kind === 'digest' ? 'digest' : 'reminder');
+  const parts = states.map((s) => `${s.n} ${what(s.kind)}${s.n === 1 ? '' : 's'} ${s.status === 'sending' ? 'being sent by a running service' : s.status}`);
+  return `This run: ${parts.join(', ')}.`;
 }
 
 main().catch((e) => {

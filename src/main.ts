@@ -64,7 +64,7 @@ async function main() {
   const ops = new Set(['/health', '/metrics']);
   const fetch = serveHttp ? service.app.fetch : (req: Request) => (ops.has(new URL(req.url).pathname) ? service.app.fetch(req) : new Response('Not found', { status: 404 }));
   const server = serve({ fetch, port: config.port }, (info) => {
-    if (serveHttp) log.info('server.listening', { port: info.port, role: config.role, publicUrl: config.publicUrl });
+    if (serveHttp) log.info('server.listening', { port: info.port, role: config.role, publicUrl: config.publicUrl, alertGroupWaitSeconds: config.alertGroupWaitSeconds });
     else log.info('dispatcher.started', { owner: service.dispatcher.owner, port: info.port });
   });
   server.on('error', (err: NodeJS.ErrnoException) => {

@@ -2,8 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 
 describe('configuration', () => {
+  it('gathers alerts for 60 s by default, and for 10 s on a development start (NODE_ENV unset or development)', () => {
+    expect(loadConfig({ NODE_ENV: 'production', INGEST_TOKENS: 'a'.repeat(16), ADMIN_TOKENS: 'b'.repeat(16), SECRET_KEY: 'c'.repeat(32), PUBLIC_URL: 'https://cw.example' }).alertGroupWaitSeconds).toBe(60);
+    expect(loadConfig({ NODE_ENV: 'test' }).alertGroupWaitSeconds).toBe(60);
+    expect(loadConfig({}).alertGroupWaitSeconds).toBe(10);
+    expect(loadConfig({ NODE_ENV: 'development' }).alertGroupWaitSeconds).toBe(10);
+    expect(loadConfig({ ALERT_GROUP_WAIT_SECONDS: '60' }).alertGroupWaitSeconds).toBe(60);
+    expect(loadConfig({ NODE_ENV: 'production', ALERT_GROUP_WAIT_SECONDS: '5', INGEST_TOKENS: 'a'.repeat(16), ADMIN_TOKENS: 'b'.repeat(16), SECRET_KEY: 'c'.repeat(32), PUBLIC_URL: 'https://cw.example' }).alertGroupWaitSeconds).toBe(5);
+  });
+
   it('has the contract’s defaults', () => {
-    const c = loadConfig({});
+    const c = loadConfig({ NODE_ENV: 'test' });
     expect(c).toMatchObject({
       port: 8787,
       publicUrl: 'http://localhost:8787',

@@ -24,7 +24,7 @@ describe('npm run demo', () => {
   it('sends every sample re-dated to end a minute ago, spaced as the samples are', async () => {
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, CLAUSEWATCH_URL: base, INGEST_TOKEN, ADMIN_TOKEN, DATABASE_URL: 'file:/nonexistent/demo.db' };
     // Asynchronously: the service answering it runs in this process.
-    await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/demo.ts'], { env, timeout: 60_000 });
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/demo.ts', '--no-wait'], { env, timeout: 60_000 });
     const samples = Object.values(fixtureEvents());
     const sent = (await s.call('GET', '/v1/events?limit=200')).json.data as { id: string; detected_at: string }[];
     expect(sent).toHaveLength(samples.length);

@@ -5,6 +5,7 @@
  *
  *   npm run demo                     re-dates the samples to end a minute ago (spacing kept), with fresh ids
  *   npm run demo -- --as-is          sends them exactly as shipped (a second run: all duplicates)
+ *   npm run demo -- --no-wait        does not wait for the alert mail
  *   CLAUSEWATCH_URL=… INGEST_TOKEN=… ADMIN_TOKEN=… npm run demo     against another instance
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -19,10 +20,16 @@ Sends the sample events to a running ClauseWatch (CLAUSEWATCH_URL, default http:
 through a demo account whose email destination watches their platforms, and prints what each matched.
 Tokens: INGEST_TOKEN and ADMIN_TOKEN, or those a development start generated (npm run tokens).
 
-      --as-is    send the samples exactly as shipped (no fresh ids or dates: a second run is all duplicates)`,
-  options: { 'as-is': { type: 'boolean', default: false } },
+Then it waits for the alert mail (the service gathers a destination's changes for its group wait,
+ALERT_GROUP_WAIT_SECONDS: 10 s on a development start, 60 s otherwise) and says how to read it.
+
+      --as-is    send the samples exactly as shipped (no fresh ids or dates: a second run is all duplicates)
+      --no-wait  do not wait for the alert mail`,
+  options: { 'as-is': { type: 'boolean', default: false }, 'no-wait': { type: 'boolean', default: false } },
 });
 const asIs = values['as-is'];
+/** Longer than the default group wait (60 s) plus a dispatcher's poll and a slow SMTP server. */
+const ALERT_WAIT_MS = 120_000;
 
 async function main() {
   const dir = new URL('../../test/fixtures/events/', import.meta.url);
@@ -47,6 +54,8 @@ async function main() {
     await call('POST', `/v1/accounts/${account.id}/subscriptions`, admin, { platform, destination: dest.id });
   }
   console.log(`demo account ${account.id} (monitor) watches ${slugs.length} platforms with ${dest.address}\n`);
+  const deliveries = () => call('GET', `/v1/accounts/${account.id}/deliveries?limit=20`, admin) as Promise<{ data: Delivery[] }>;
+  const before = (await deliveries()).data[0]?.id ?? 0;
 
   let accepted = 0;
   for (const e of events) {
@@ -56,6 +65,45 @@ async function main() {
     console.log(`${e.severity.padEnd(6)} ${String(e.kind ?? 'changed').padEnd(14)} ${e.platform.slug.padEnd(14)} ${what.padEnd(24)} ${e.title}`);
   }
   console.log(`\n${accepted} of ${events.length} events accepted. Deliveries: GET ${base}/v1/accounts/${account.id}/deliveries`);
+  // As shipped, the samples are weeks old: backfill, which no alert is sent for.
+  if (asIs || values['no-wait'] || accepted === 0) return;
+
+  console.log(
+    `\nWaiting for the alert mail: the service gathers a destination's changes for its group wait ` +
+      `(ALERT_GROUP_WAIT_SECONDS: 10 s on a development start, 60 s otherwise), then sends them as one mail…`,
+  );
+  const started = Date.now();
+  for (;;) {
+    const alert = (await deliveries()).data.find((d) => d.kind === 'alert' && d.id > before);
+    if (alert?.status === 'sent') {
+      console.log(`Alert mail sent after ${Math.round((Date.now() - started) / 1000)} s: ${alert.changes ?? 'its'} changes in one mail to ${dest.address}.`);
+      console.log(
+        `With no SMTP_URL it is the newest .eml under data/outbox/ (beside DATABASE_URL). Its parts are base64,\n` +
+          `so print its text with:  npm run -s eml      (a given file: npm run -s eml -- data/outbox/<file>.eml; --html for the HTML)`,
+      );
+      return;
+    }
+    if (alert && (alert.status === 'retrying' || alert.status === 'dead')) {
+      console.log(`The alert mail is ${alert.status}: ${alert.last_error ?? 'no error recorded'} (GET ${base}/v1/accounts/${account.id}/deliveries follows it).`);
+      return;
+    }
+    if (Date.now() - started > ALERT_WAIT_MS) {
+      console.log(
+        `No alert mail after ${ALERT_WAIT_MS / 1000} s. GET ${base}/v1/accounts/${account.id}/deliveries shows the queue; ` +
+          `an API-only process (ROLE=api) needs a dispatcher beside it, and MAX_ALERTS_PER_DAY may hold repeated runs back.`,
+      );
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+interface Delivery {
+  id: number;
+  kind: string;
+  status: string;
+  changes?: number;
+  last_error: string | null;
 }
 
 main().catch((e) => {

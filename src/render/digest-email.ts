@@ -5,7 +5,7 @@ import { SEVERITY_COLORS, SEVERITY_LABELS, evidenceLink, itemLabel, lateLabel } 
 import { effectiveDatePhrase, formatDate, formatDateTime } from '../core/effective-date.js';
 import { escapeHtml } from './escape.js';
 import { fill, templateBytes, trusted, type EmailTemplates } from './template.js';
-import { EMAIL_HTML_BUDGET, unsubscribeHeaders, type EmailMessage } from './email.js';
+import { EMAIL_HTML_BUDGET, GLANCE_FROM_CHANGES, changeAnchor, glanceHtml, glanceText, unsubscribeHeaders, type EmailMessage } from './email.js';
 import { cut, utf8Length } from './text.js';
 import { severityRank } from '../core/severity.js';
 
@@ -42,14 +42,14 @@ function changeEntry(c: ChangeItem, d: DigestContent, cache?: Map<string, string
   if (hit) return hit;
   const clause = c.provision?.title ?? c.provision?.id;
   const out = [
-    `<div style="padding:10px 0;border-top:1px solid #e5e7eb;">`,
+    `<div id="${changeAnchor(c.eventId)}" class="cw-rule" style="padding:10px 0;border-top:1px solid #e5e7eb;"><a name="${changeAnchor(c.eventId)}"></a>`,
     `<span style="display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:700;color:#ffffff;background:${SEVERITY_COLORS[c.severity]};">${e(SEVERITY_LABELS[c.severity])}</span>&nbsp; <strong>${e(c.title)}</strong>`,
-    `<br><span style="${MUTED}">${e(c.document.title)}${clause ? ` · ${e(clause)}` : ''}</span>`,
+    `<br><span class="cw-muted" style="${MUTED}">${e(c.document.title)}${clause ? ` · ${e(clause)}` : ''}</span>`,
   ];
   const label = itemLabel(c, d.reader.timeZone);
-  if (label) out.push(`<br><span style="${MUTED}">${e(label)}</span>`);
+  if (label) out.push(`<br><span class="cw-muted" style="${MUTED}">${e(label)}</span>`);
   if (c.summary) out.push(`<br>${e(cut(c.summary, 600))}`);
-  if (c.effectiveAt) out.push(`<br><span style="color:#9a3412;font-weight:600;">${e(`Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, d.reader.now, d.reader.timeZone)}`)}</span>`);
+  if (c.effectiveAt) out.push(`<br><span class="cw-effective-text" style="color:#9a3412;font-weight:600;">${e(`Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, d.reader.now, d.reader.timeZone)}`)}</span>`);
   const copy = evidenceLink(c);
   const links = [c.changeUrl && link(c.changeUrl, 'View the change'), copy && link(copy.url, `Evidence (${copy.label})`)].filter(Boolean);
   if (links.length) out.push(`<br><span style="font-size:13px;">${links.join(' &nbsp;·&nbsp; ')}</span>`);
@@ -135,9 +135,11 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
   let omitted = 0;
   const kept = new Set<ChangeItem>();
   const heading = (g: PlatformGroup) =>
-    `<div style="font-size:17px;font-weight:700;margin:18px 0 2px;padding-top:12px;border-top:2px solid #1f2933;">${e(g.platform.name)} <span style="font-size:13px;font-weight:400;color:#52606d;">${e(countsLine(g.counts))}</span></div>`;
+    `<div class="cw-rule" style="font-size:17px;font-weight:700;margin:18px 0 2px;padding-top:12px;border-top:2px solid #1f2933;">${e(g.platform.name)} <span class="cw-muted" style="font-size:13px;font-weight:400;color:#52606d;">${e(countsLine(g.counts))}</span></div>`;
   const all = d.groups.flatMap((g) => g.changes);
-  const fixed = [upcoming, notices, watched, ...Object.values(frame).map((v) => (typeof v === 'string' ? v : v.trustedHtml))];
+  // The summary box, sized as if it linked every change (it links only those the mail shows).
+  const glanceOf = (linked: ReadonlySet<ChangeItem>) => (all.length >= GLANCE_FROM_CHANGES ? fill(t.blocks.summary, { body: trusted(glanceHtml(all, linked)) }) : '');
+  const fixed = [glanceOf(new Set(all)), upcoming, notices, watched, ...Object.values(frame).map((v) => (typeof v === 'string' ? v : v.trustedHtml))];
   const chars = (xs: string[]) => xs.reduce((n, x) => n + x.length, 0);
   const base = templateBytes(t.digest, utf8Length) + templateBytes(t.blocks.digestChanges, utf8Length);
   // A UTF-8 character is at most 3 bytes per UTF-16 unit: when even that fits, skip counting.
@@ -171,6 +173,7 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
 
   const html = fill(t.digest, {
     ...frame,
+    glance: trusted(glanceOf(kept)),
     groups: trusted(groups.join('')),
     upcoming: trusted(upcoming),
     notices: trusted(notices),
@@ -181,6 +184,8 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
 
 export function digestText(d: DigestContent, ctx: DigestEmailContext): string {
   const lines = [`ClauseWatch weekly digest, ${periodLabel(d)}`, `View in browser: ${d.links.view}`, '', d.total === 0 ? 'No policy changes this week.' : digestHeadline(d), ''];
+  const all = d.groups.flatMap((g) => g.changes);
+  if (all.length >= GLANCE_FROM_CHANGES) lines.push(...glanceText(all));
   for (const g of d.groups) {
     lines.push(`== ${g.platform.name} (${countsLine(g.counts)})`);
     for (const c of g.changes) {

@@ -32,22 +32,71 @@ const S = {
 const e = escapeHtml;
 const link = (href: string, label: string) => `<a href="${e(href)}" style="color:#1d4ed8;">${e(label)}</a>`;
 
+/** From this many changes on, a mail opens with the summary box ("at a glance"). */
+export const GLANCE_FROM_CHANGES = 3;
+/** Titles the summary box lists, each linked to its change further down the mail. */
+const GLANCE_TITLES = 15;
+
+/** The in-mail anchor of a change: stable per event, and only [A-Za-z0-9-] (safe in id and href). */
+export function changeAnchor(eventId: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < eventId.length; i++) h = Math.imul(h ^ eventId.charCodeAt(i), 0x01000193) >>> 0;
+  return `cw-${eventId.replace(/[^A-Za-z0-9-]/g, '').slice(0, 40)}-${h.toString(36)}`;
+}
+
+/**
+ * The summary box's HTML: counts by severity (as badges), the platforms, and the titles, linked to
+ * their anchors in this mail (`linked`: the changes the mail shows; the rest are counted).
+ */
+export function glanceHtml(changes: ChangeItem[], linked: ReadonlySet<ChangeItem>): string {
+  const badges = (['high', 'medium', 'low'] as const)
+    .map((s) => [s, changes.filter((c) => c.severity === s).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `<span class="badge cw-badge" style="display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:700;color:#ffffff;background:${SEVERITY_COLORS[s]};">${n} ${e(SEVERITY_LABELS[s])}</span>`)
+    .join(' ');
+  const platforms = [...new Set(changes.map((c) => c.platform.name))];
+  const shown = changes.filter((c) => linked.has(c));
+  const titles = shown
+    .slice(0, GLANCE_TITLES)
+    .map((c) => `<li style="margin:0 0 4px;"><a href="#${changeAnchor(c.eventId)}" style="color:#1d4ed8;">${e(c.title)}</a> <span class="cw-muted" style="${S.muted}">· ${e(c.platform.name)}</span></li>`)
+    .join('');
+  const rest = changes.length - Math.min(shown.length, GLANCE_TITLES);
+  return [
+    `<p style="margin:0 0 6px;"><span class="cw-label" style="${S.label}">At a glance</span></p>`,
+    `<p style="margin:0 0 8px;">${badges} &nbsp;<strong>${changes.length} changes</strong> on ${e(platforms.join(', '))}</p>`,
+    `<ol style="margin:0;padding-left:20px;">${titles}</ol>`,
+    rest > 0 ? `<p class="cw-muted" style="margin:6px 0 0;${S.muted}">…and ${rest} more ${shown.length > GLANCE_TITLES ? 'below' : 'not shown in this mail'}.</p>` : '',
+  ].join('');
+}
+
+/** The summary lines that open the plain-text part of a mail of many changes. */
+export function glanceText(changes: ChangeItem[]): string[] {
+  const counts = (['high', 'medium', 'low'] as const).map((s) => [s, changes.filter((c) => c.severity === s).length] as const).filter(([, n]) => n > 0);
+  const platforms = [...new Set(changes.map((c) => c.platform.name))];
+  return [
+    `At a glance: ${changes.length} changes (${counts.map(([s, n]) => `${n} ${s}`).join(', ')}) on ${platforms.join(', ')}`,
+    ...changes.slice(0, GLANCE_TITLES).map((c, i) => `  ${i + 1}. [${SEVERITY_LABELS[c.severity]}] ${c.platform.name}: ${c.title}`),
+    ...(changes.length > GLANCE_TITLES ? [`  …and ${changes.length - GLANCE_TITLES} more`] : []),
+    '',
+  ];
+}
+
 /** The details of one change, as HTML from escaped parts. */
 function changeBodyHtml(c: ChangeItem, reader: AlertContent['reader'], reviewUrl?: string): string {
   const out: string[] = [];
   const label = itemLabel(c, reader.timeZone);
-  if (label) out.push(`<p style="${S.p}"><span style="${S.label}">${e(label)}</span></p>`);
+  if (label) out.push(`<p style="${S.p}"><span class="cw-label" style="${S.label}">${e(label)}</span></p>`);
   if (c.summary) out.push(`<p style="${S.p}">${e(c.summary)}</p>`);
-  if (c.impact) out.push(`<p style="${S.p}"><span style="${S.label}">Why it matters</span><br>${e(c.impact)}</p>`);
+  if (c.impact) out.push(`<p style="${S.p}"><span class="cw-label" style="${S.label}">Why it matters</span><br>${e(c.impact)}</p>`);
   if (c.effectiveAt) {
-    out.push(`<p style="${S.p}"><span style="${S.effective}">${e(`Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, reader.now, reader.timeZone)}`)}</span></p>`);
+    out.push(`<p style="${S.p}"><span class="cw-effective" style="${S.effective}">${e(`Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, reader.now, reader.timeZone)}`)}</span></p>`);
   }
   const diff = diffExcerpt(c);
   if (diff.removed.length || diff.added.length) {
     out.push('<div style="margin:0 0 10px;font-size:14px;">');
-    for (const l of diff.removed) out.push(`<div style="${S.removed}">− ${e(l)}</div>`);
-    for (const l of diff.added) out.push(`<div style="${S.added}">+ ${e(l)}</div>`);
-    if (diff.more && c.changeUrl) out.push(`<div style="${S.muted}">${link(c.changeUrl, 'Full text of the change')}</div>`);
+    for (const l of diff.removed) out.push(`<div class="cw-removed" style="${S.removed}">− ${e(l)}</div>`);
+    for (const l of diff.added) out.push(`<div class="cw-added" style="${S.added}">+ ${e(l)}</div>`);
+    if (diff.more && c.changeUrl) out.push(`<div class="cw-muted" style="${S.muted}">${link(c.changeUrl, 'Full text of the change')}</div>`);
     out.push('</div>');
   }
   const links = [
@@ -59,13 +108,13 @@ function changeBodyHtml(c: ChangeItem, reader: AlertContent['reader'], reviewUrl
   const ev = c.evidence;
   if (ev && (ev.sha256 || ev.archive_url || ev.snapshot_url)) {
     const parts: string[] = [];
-    if (ev.sha256) parts.push(`SHA-256 <span style="${S.hash}">${e(ev.sha256)}</span>`);
-    if (ev.previous_sha256) parts.push(`previous <span style="${S.hash}">${e(ev.previous_sha256)}</span>`);
+    if (ev.sha256) parts.push(`SHA-256 <span class="cw-hash" style="${S.hash}">${e(ev.sha256)}</span>`);
+    if (ev.previous_sha256) parts.push(`previous <span class="cw-hash" style="${S.hash}">${e(ev.previous_sha256)}</span>`);
     const evLinks = [ev.archive_url && link(ev.archive_url, 'Archived copy'), ev.snapshot_url && link(ev.snapshot_url, 'Snapshot')].filter(Boolean);
-    out.push(`<p style="${S.p}${S.muted}"><span style="${S.label}">Evidence</span><br>${[...parts, ...evLinks].join('<br>')}</p>`);
+    out.push(`<p class="cw-muted" style="${S.p}${S.muted}"><span class="cw-label" style="${S.label}">Evidence</span><br>${[...parts, ...evLinks].join('<br>')}</p>`);
   }
   const meta = [`Detected ${formatDateTime(c.detectedAt, reader.timeZone)}`, c.categories.length ? c.categories.join(', ') : ''].filter(Boolean);
-  out.push(`<p style="margin:0;${S.muted}">${e(meta.join(' · '))}</p>`);
+  out.push(`<p class="cw-muted" style="margin:0;${S.muted}">${e(meta.join(' · '))}</p>`);
   return out.join('');
 }
 
@@ -79,6 +128,7 @@ export function diffExcerpt(c: ChangeItem, lines = DIFF_LINES, chars = DIFF_CHAR
 function changeBlock(t: EmailTemplates, c: ChangeItem, reader: AlertContent['reader'], reviewUrl?: string): string {
   const clause = c.provision?.title ?? c.provision?.id;
   return fill(t.blocks.change, {
+    anchor: changeAnchor(c.eventId),
     color: SEVERITY_COLORS[c.severity],
     severity: SEVERITY_LABELS[c.severity],
     platform: c.platform.name,
@@ -145,24 +195,28 @@ export function renderAlertEmail(t: EmailTemplates, a: AlertContent, ctx: AlertE
 
   const changeHtml = a.changes.map((c) => changeBlock(t, c, a.reader, a.links.review?.[c.eventId]));
   const noticeHtml = a.notices.map((x) => noticeBlock(t, x, a.reader));
-  const page = (changes: string[], notices: string[]) => fill(t.alert, { ...frame, changes: trusted(changes.join('')), notices: trusted(notices.join('')) });
-  if (ctx.unlimited) return { subject, html: page(changeHtml, noticeHtml), text: alertText(a, ctx), headers: unsubscribeHeaders(a.links.unsubscribe) };
+  const glanceOf = (linked: ReadonlySet<ChangeItem>) => (n >= GLANCE_FROM_CHANGES ? fill(t.blocks.summary, { body: trusted(glanceHtml(a.changes, linked)) }) : '');
+  const page = (changes: string[], notices: string[], glance = '') =>
+    fill(t.alert, { ...frame, glance: trusted(glance), changes: trusted(changes.join('')), notices: trusted(notices.join('')) });
+  if (ctx.unlimited) return { subject, html: page(changeHtml, noticeHtml, glanceOf(new Set(a.changes))), text: alertText(a, ctx), headers: unsubscribeHeaders(a.links.unsubscribe) };
 
-  // Most severe first, as many as fit, then notices: measured against the whole mail, its frame
-  // and the "N more" block (sized for everything left out) included.
-  let budget = EMAIL_HTML_BUDGET - utf8Length(page([], [])) - utf8Length(moreBlock(t, a, n, a.notices.length));
+  // Most severe first, as many as fit, then notices: measured against the whole mail, its frame,
+  // the summary box (sized as if it linked every change: it links only those shown) and the
+  // "N more" block (sized for everything left out) included.
+  let budget = EMAIL_HTML_BUDGET - utf8Length(page([], [], glanceOf(new Set(a.changes)))) - 200 - utf8Length(moreBlock(t, a, n, a.notices.length));
   const fits = (block: string) => {
     const size = utf8Length(block);
     if (size > budget) return false;
     budget -= size;
     return true;
   };
-  const keptChanges = changeHtml.filter(fits);
+  const shown = new Set<ChangeItem>();
+  const keptChanges = changeHtml.filter((html, i) => fits(html) && shown.add(a.changes[i]!));
   const keptNotices = noticeHtml.filter(fits);
   const omittedChanges = changeHtml.length - keptChanges.length;
   const omittedNotices = noticeHtml.length - keptNotices.length;
   if (omittedChanges || omittedNotices) keptNotices.push(moreBlock(t, a, omittedChanges, omittedNotices));
-  return { subject, html: page(keptChanges, keptNotices), text: alertText(a, ctx), headers: unsubscribeHeaders(a.links.unsubscribe) };
+  return { subject, html: page(keptChanges, keptNotices, glanceOf(shown)), text: alertText(a, ctx), headers: unsubscribeHeaders(a.links.unsubscribe) };
 }
 
 /** What the mail left out, counted, with the link to the alert's page that lists it all. */
@@ -182,6 +236,7 @@ function countBySeverity(changes: ChangeItem[]): string {
 /** The plain-text part: the same content, for clients and filters that read text. */
 export function alertText(a: AlertContent, ctx: AlertEmailContext): string {
   const lines: string[] = [alertHeadline(a), ''];
+  if (a.changes.length >= GLANCE_FROM_CHANGES) lines.push(...glanceText(a.changes));
   for (const c of a.changes) {
     const clause = c.provision?.title ?? c.provision?.id;
     lines.push(`[${SEVERITY_LABELS[c.severity].toUpperCase()}] ${c.platform.name} · ${c.document.title}${clause ? ` · ${clause}` : ''}`);

@@ -58,5 +58,5 @@ export interface EmailTemplates {
   confirm: Template;
   manageLink: Template;
   digest: Template;
-  blocks: { change: Template; notice: Template; digestChanges: Template; digestSection: Template };
+  blocks: { change: Template; notice: Template; digestChanges: Template; digestSection: Template; summary: Template };
 }

@@ -98,7 +98,7 @@ describe('what people see, in Chromium', () => {
     await context.close();
   });
 
-  it('shows the digest in the browser, and renders alert and digest mails at 600 and 375 px', async () => {
+  it('shows the digest in the browser, and renders alert and digest mails at 600 and 375 px, light and dark', async () => {
     const account = (await s.call('POST', '/v1/accounts', { name: 'Acme Legal', plan: 'monitor' })).json;
     const dest = (await s.call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'email', address: 'legal@acme.test' })).json;
     const events = Object.values(fixtureEvents()).filter((e: any) => !['first_recorded'].includes(e.kind) && !e.technical_upgrade);
@@ -119,12 +119,30 @@ describe('what people see, in Chromium', () => {
       ['digest', digest.parsed.html as string],
     ] as const) {
       for (const width of [600, 375]) {
-        const page = await browser.newPage({ viewport: { width, height: 1400 } });
-        await page.setContent(html);
-        expect(await horizontalOverflow(page), `${name} at ${width}px overflows`).toBeLessThanOrEqual(0);
-        // The top of each mail, for the README (whole 25-change mails would be megabytes).
-        await page.screenshot({ path: new URL(`mail-${name}-${width}.png`, SCREENSHOTS).pathname });
-        await page.close();
+        // Chromium's emulated prefers-color-scheme, as Apple Mail or iOS Mail set it in dark mode.
+        for (const colorScheme of ['light', 'dark'] as const) {
+          const page = await browser.newPage({ viewport: { width, height: 1400 }, colorScheme });
+          await page.setContent(html);
+          expect(await horizontalOverflow(page), `${name} at ${width}px overflows`).toBeLessThanOrEqual(0);
+          // The page, a card and the title of the first change: dark backgrounds with light text in
+          // dark mode, the light palette otherwise.
+          const colours = await page.evaluate(() => {
+            const bg = (el: Element | null) => (el ? getComputedStyle(el).backgroundColor : '');
+            const card = document.querySelector('.cw-card > table');
+            const summary = document.querySelector('.cw-summary');
+            const title = document.querySelector('.cw-card .title div');
+            return { body: bg(document.body), card: bg(card), summary: bg(summary), title: title ? getComputedStyle(title).color : '' };
+          });
+          expect(colours.summary, `${name}: the summary box`).not.toBe('');
+          if (colorScheme === 'dark') {
+            expect(colours).toEqual({ body: 'rgb(15, 23, 42)', card: 'rgb(30, 41, 59)', summary: 'rgb(15, 23, 42)', title: 'rgb(226, 232, 240)' });
+          } else {
+            expect(colours).toEqual({ body: 'rgb(243, 244, 246)', card: 'rgb(255, 255, 255)', summary: 'rgb(248, 250, 252)', title: 'rgb(31, 41, 51)' });
+          }
+          // The top of each mail, for the README (whole 25-change mails would be megabytes).
+          await page.screenshot({ path: new URL(`mail-${name}-${width}${colorScheme === 'dark' ? '-dark' : ''}.png`, SCREENSHOTS).pathname });
+          await page.close();
+        }
       }
     }
 

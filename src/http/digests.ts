@@ -13,7 +13,7 @@ import { getDestinationWithAccount } from '../store/destinations.js';
 import { digestViewUrl, verifyDigestView } from '../links.js';
 import { digestTimeOn } from '../core/digest-schedule.js';
 import { addDays } from '../core/zoned-time.js';
-import { page } from './pages/layout.js';
+import { invalidLinkPage, page } from './pages/layout.js';
 import { adminAuth, defineRoute, describedRoute, describedRoutes, errors, htmlPage, json, jsonBody, pathParams } from './openapi.js';
 
 const runBody = z.strictObject({
@@ -50,8 +50,7 @@ const legacyViewRoute = defineRoute({
   responses: { 301: { description: 'To GET /digests/{token}' }, 400: htmlPage('The link is not valid') },
 });
 
-const invalidLink = (c: Context) =>
-  c.html(page('Link not valid', html`<h1>This digest link is not valid</h1><p>It may have been copied incompletely.</p>`, { status: 'error' }), 400);
+const invalidLink = (c: Context) => invalidLinkPage(c, 'This digest link is not valid', 'It may have been copied incompletely.');
 
 export function digestRoutes(deps: AppDeps) {
   const app = describedRoutes();

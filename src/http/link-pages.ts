@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { html } from 'hono/html';
 import type { AppDeps } from './deps.js';
-import { page } from './pages/layout.js';
+import { invalidLinkPage, page } from './pages/layout.js';
 import { activateDestination, disableDestination, getDestinationById, type DestinationRow } from '../store/destinations.js';
 import { deleteSubscription, listSubscriptions, subscribe } from '../store/subscriptions.js';
 import { getAccount, platformsInUse } from '../store/accounts.js';
@@ -97,14 +97,10 @@ export function linkPageRoutes(deps: AppDeps) {
   const app = describedRoutes();
 
   const invalidLink = (c: Context) =>
-    c.html(
-      page(
-        'Link not valid',
-        html`<h1>This link is not valid</h1>
-          <p>It may have expired or been copied incompletely. Links in ClauseWatch mails are personal and work only for what they were sent for.</p>`,
-        { status: 'error' },
-      ),
-      400,
+    invalidLinkPage(
+      c,
+      'This link is not valid',
+      'It may have expired or been copied incompletely. Links in ClauseWatch mails are personal and work only for what they were sent for.',
     );
 
   async function destinationFor(c: Context, purpose: LinkPurpose): Promise<DestinationRow | undefined> {

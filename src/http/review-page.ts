@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { defineRoute, describedRoute, describedRoutes, formBody, htmlPage, pathParams } from './openapi.js';
 import { html } from 'hono/html';
 import type { AppDeps } from './deps.js';
-import { page } from './pages/layout.js';
+import { invalidLinkPage, page } from './pages/layout.js';
 import { readFormBody } from './body.js';
 import { checkRateLimit, PUBLIC_RATE_LIMITS } from './rate-limit.js';
 import { verifyReviewLink } from '../links.js';
@@ -65,15 +65,7 @@ export function reviewPageRoutes(deps: AppDeps) {
   const app = describedRoutes();
 
   const invalidLink = (c: Context) =>
-    c.html(
-      page(
-        'Link not valid',
-        html`<h1>This link is not valid</h1>
-          <p>It may have been copied incompletely, or the change is no longer under review for this address. Use the review link of the alert mail itself.</p>`,
-        { status: 'error' },
-      ),
-      400,
-    );
+    invalidLinkPage(c, 'This link is not valid', 'It may have been copied incompletely, or the change is no longer under review for this address. Use the review link of the alert mail itself.');
 
   async function resolve(c: Context): Promise<{ destination: DestinationRow; entry: ReviewEntry; timeZone: string } | undefined> {
     const link = await verifyReviewLink(deps.links, c.req.param('token')!);

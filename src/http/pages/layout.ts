@@ -1,3 +1,4 @@
+import type { Context } from 'hono';
 import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 
@@ -57,4 +58,12 @@ ${body}
 </main>
 </body>
 </html>`;
+}
+
+/**
+ * The answer to a signed link that does not verify (copied incompletely, expired, or no longer
+ * for anything): a 400 page saying so, the same frame for every kind of link.
+ */
+export function invalidLinkPage(c: Context, heading: string, explanation: string) {
+  return c.html(page('Link not valid', html`<h1>${heading}</h1><p>${explanation}</p>`, { status: 'error' }), 400);
 }

@@ -118,12 +118,9 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     extensions.push(
       createDiscordBot({
         log,
-        applicationId: config.discord.applicationId,
-        publicKey: config.discord.publicKey,
-        apiUrl: config.discord.apiUrl,
+        discord: config.discord,
         commands,
         answerDeadlineMs: deps.chatAnswerDeadlineMs,
-        botToken: config.discord.botToken,
         reviews: { db, clock, log, links },
       }).routes,
     );

@@ -1,3 +1,4 @@
+import type { Config } from '../../src/config.js';
 import type { Context, Hono } from 'hono';
 import { REST } from '@discordjs/rest';
 import {
@@ -20,16 +21,13 @@ import { createDiscordReviews, type DiscordReviewDeps } from './reviews.js';
 
 export interface DiscordBotDeps {
   log: Logger;
-  applicationId: string;
-  publicKey: string;
-  apiUrl?: string;
+  /** The application, its public key (Ed25519 check), REST base and bot token, as configured. */
+  discord: NonNullable<Config['discord']>;
   commands: CommandDeps;
   /** On Workers, the platform's fetch (see createDiscordChannel). */
   fetch?: (url: string, init: RequestInit) => Promise<Response>;
   /** How long a command may take before it is deferred and its answer edited in afterwards. */
   answerDeadlineMs?: number;
-  /** Bot token: the review's Assign edits the alert message itself (its select is on an ephemeral reply). */
-  botToken?: string;
   /** The review buttons of alerts: how decisions are recorded and messages rendered again. */
   reviews?: DiscordReviewDeps;
 }
@@ -96,13 +94,14 @@ export function createDiscordBot(deps: DiscordBotDeps) {
   const rest = new REST({
     version: '10',
     retries: 1,
-    ...(deps.apiUrl ? { api: deps.apiUrl } : {}),
+    ...(deps.discord.apiUrl ? { api: deps.discord.apiUrl } : {}),
     ...(deps.fetch ? { makeRequest: deps.fetch as unknown as NonNullable<ConstructorParameters<typeof REST>[0]>['makeRequest'] } : {}),
   });
-  if (deps.botToken) rest.setToken(deps.botToken);
-  const reviews = deps.reviews ? createDiscordReviews({ ...deps.reviews, rest, applicationId: deps.applicationId, answerDeadlineMs: deps.answerDeadlineMs, canManage }) : undefined;
+  // The review's Assign edits the alert message itself (its select is on an ephemeral reply).
+  rest.setToken(deps.discord.botToken);
+  const reviews = deps.reviews ? createDiscordReviews({ ...deps.reviews, rest, applicationId: deps.discord.applicationId, answerDeadlineMs: deps.answerDeadlineMs, canManage }) : undefined;
   let key: Promise<CryptoKey> | undefined;
-  const publicKey = () => (key ??= crypto.subtle.importKey('raw', hex(deps.publicKey), { name: 'Ed25519' }, false, ['verify']));
+  const publicKey = () => (key ??= crypto.subtle.importKey('raw', hex(deps.discord.publicKey), { name: 'Ed25519' }, false, ['verify']));
 
   async function handle(c: Context) {
     // Capped before the signature is checked: an unsigned 60 MB body is refused unread.
@@ -152,7 +151,7 @@ export function createDiscordBot(deps: DiscordBotDeps) {
     if (reply) return c.json({ type: InteractionResponseType.ChannelMessageWithSource, data: renderReplyDiscord(reply) });
     // Slow: defer now (ephemeral), then edit the original response through the interaction webhook.
     const followUp = work
-      .then((r) => rest.patch(Routes.webhookMessage(deps.applicationId, interaction.token), { body: renderReplyDiscord(r), auth: false }))
+      .then((r) => rest.patch(Routes.webhookMessage(deps.discord.applicationId, interaction.token), { body: renderReplyDiscord(r), auth: false }))
       .catch((err) => deps.log.error('discord.followup_failed', errorFields(err)));
     // Workers end a request's work with its response unless told to wait; Node has no such context.
     executionContext(c)?.waitUntil(followUp);

@@ -131,12 +131,9 @@ export async function createEdition(env: Env, clock: () => number = Date.now, sl
       if (config.discord) {
         createDiscordBot({
           log,
-          applicationId: config.discord.applicationId,
-          publicKey: config.discord.publicKey,
-          apiUrl: config.discord.apiUrl,
+          discord: config.discord,
           commands,
           fetch: fetcher,
-          botToken: config.discord.botToken,
           reviews: { db, clock, log, links },
         }).routes(hono);
       }

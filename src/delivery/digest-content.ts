@@ -8,7 +8,7 @@ import type { DigestPeriod } from '../core/digest-schedule.js';
 import type { PlanName } from '../core/plans.js';
 import { addDays, isoDate, localTime } from '../core/zoned-time.js';
 import { effectiveDateStands } from '../schedule/reminders.js';
-import { digestTakes } from '../schedule/digests.js';
+import { digestTakes, untoldDecisions } from '../schedule/digests.js';
 import { FOOTER_ONLY } from '../core/policy.js';
 import { reasonList, tellsOf } from '../ingest/match.js';
 
@@ -70,7 +70,12 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
   const horizonEnd = isoDate(addDays(...ymd(to), UPCOMING_DAYS + 1));
   const keyed = JSON.stringify(targets.map((t) => ({ dest: t.destinationId, key: `digest:${t.destinationId}:${t.period.key}`, start: t.period.start, end: t.period.end })));
 
-  const [listed, preview, upcoming, docs, quiet] = await Promise.all([
+  const preview = untoldDecisions(
+    sql`SELECT j.key AS id, j.value ->> 'dest' AS dest, j.value ->> 'key' AS key, j.value ->> 'start' AS start, j.value ->> 'end' AS "end"
+      FROM json_each(${keyed}) j WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = j.value ->> 'key')`,
+    'preview',
+  );
+  const [listed, previewed, upcoming, docs, quiet] = await Promise.all([
     // Digests queued already: what each took.
     db.all<EventRow & { destination_id: string }>(sql`
       SELECT m.destination_id, ${EVENT_COLUMNS}
@@ -80,12 +85,11 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
       JOIN events e ON e.pk = m.event_pk JOIN platforms p ON p.id = e.platform_id`),
     // Not queued yet: what it would take now.
     db.all<EventRow & { destination_id: string }>(sql`
+      ${preview.with}
       SELECT m.destination_id, ${EVENT_COLUMNS}
-      FROM json_each(${keyed}) j
-      CROSS JOIN matches m ON m.destination_id = j.value ->> 'dest' AND m.digest_state = 'pending'
-      JOIN events e ON e.pk = m.event_pk JOIN platforms p ON p.id = e.platform_id
-      WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = j.value ->> 'key')
-        AND ${digestTakes(sql`(j.value ->> 'start')`, sql`(j.value ->> 'end')`, sql`(j.value ->> 'key')`)}`),
+      ${preview.from}
+      JOIN platforms p ON p.id = e.platform_id
+      WHERE ${preview.pending} AND ${digestTakes(sql`c.start`, sql`c."end"`, sql`c.key`)}`),
     // What takes effect soon, of the changes each destination was to hear of.
     db.all<EventRow & { destination_id: string }>(sql`
       SELECT m.destination_id, ${EVENT_COLUMNS}
@@ -122,7 +126,7 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
     if (!i) items.set(r.pk, (i = changeItemFromEvent(JSON.parse(r.payload) as ChangeEvent, r.name, r.reverts_to_at)));
     return i;
   };
-  const decided = groupBy([...listed, ...preview], (e) => e.destination_id);
+  const decided = groupBy([...listed, ...previewed], (e) => e.destination_id);
   const upcomingByDestination = groupBy(upcoming, (e) => e.destination_id);
   const docsByPlatform = groupBy(docs, (d) => d.platform_id);
   const quietByPlatform = groupBy(quiet, (q) => q.platform_id);

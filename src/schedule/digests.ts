@@ -38,25 +38,82 @@ export const digestTakes = (start: SQL, end: SQL, key: SQL) => sql`(e.detected_a
     AND (p.payload ->> 'end') > e.detected_at AND (p.payload ->> 'end') <= ${start})))`;
 
 /**
+ * The decisions (alias `m`, with their events `e`) that the digests `due` select may take: for
+ * each due row (columns `id`, `dest`, `key`, `start`, `end`), every decision its destination has
+ * not been told yet (`digest_state = 'pending'`) of an event detected before the row's end. They
+ * are found from the destination's subscriptions' platforms' events through the (event,
+ * destination) key, not from an index of decisions by destination: that index took a third of
+ * ingest's time, each decision row landing at a random place in it.
+ *
+ * Which events, without an index by destination: once a digest of a destination is enqueued, its
+ * claim (below) has settled every decision of that destination detected before its end, so one
+ * still untold from before then was stored after it, and each digest records the newest event
+ * (`seen_pk`, events.pk only grows) of its enqueueing. Taking the destination's latest other
+ * digest `q`: events detected from q's end on (a range of the platform's events by detection
+ * time), and those stored after q (`late`, one range of events by pk for the whole statement)
+ * detected before that. Without an earlier digest, a claim looks at every event of the
+ * platforms (it must settle older news as not digested) and a preview at the period alone (it
+ * takes nothing older). `digestTakes` then decides each, as before.
+ */
+export function untoldDecisions(due: SQL, mode: 'claim' | 'preview') {
+  const lo = mode === 'claim' ? sql`coalesce(q.payload ->> 'end', -9007199254740991)` : sql`u.start`;
+  const seen = mode === 'claim' ? sql`coalesce(q.payload ->> 'seen_pk', 0)` : sql`CASE WHEN q.id IS NULL THEN 9007199254740991 ELSE coalesce(q.payload ->> 'seen_pk', 0) END`;
+  return {
+    with: sql`WITH u AS MATERIALIZED (SELECT * FROM (${due})),
+    w AS MATERIALIZED (
+      SELECT u.id, u.dest, u.key, u.start, u."end", ${lo} AS lo, ${seen} AS seen
+      FROM u LEFT JOIN outbox q ON q.id = (
+        SELECT p.id FROM outbox p WHERE p.destination_id = u.dest AND p.kind = 'digest' AND p.idempotency_key <> u.key
+        ORDER BY (p.payload ->> 'end') DESC LIMIT 1)
+    ),
+    late AS MATERIALIZED (
+      SELECT pk, platform_id, detected_at FROM events
+      WHERE pk > (SELECT min(seen) FROM w) AND detected_at < (SELECT max(min(lo, "end")) FROM w)
+    ),
+    untold AS (
+      SELECT w.id, w.dest, w.key, w.start, w."end", e.pk FROM w
+      CROSS JOIN subscriptions s ON s.destination_id = w.dest
+      CROSS JOIN events e ON e.platform_id = s.platform_id AND e.detected_at >= w.lo AND e.detected_at < w."end"
+      UNION ALL
+      SELECT w.id, w.dest, w.key, w.start, w."end", l.pk FROM w
+      CROSS JOIN subscriptions s ON s.destination_id = w.dest
+      CROSS JOIN late l ON l.platform_id = s.platform_id AND l.pk > w.seen AND l.detected_at < min(w.lo, w."end")
+    )`,
+    /** Aliases: `c` the due row (id, dest, key, start, end), `m` the decision, `e` its event. */
+    from: sql`FROM untold c
+      CROSS JOIN matches m ON m.event_pk = c.pk AND m.destination_id = c.dest
+      CROSS JOIN events e ON e.pk = c.pk`,
+    pending: sql`m.digest_state = 'pending'`,
+  };
+}
+
+/**
  * What a digest tick at `at` does: every active destination whose account's local digest weekday
  * and hour contain `at` gets one outbox row for that period, and that row takes the decisions
  * the destination has not been told yet (`digestTakes`), so a digest is built from them whenever
  * it is sent or retried. One INSERT … SELECT and one UPDATE, in one batch; the key
  * digest:<destination>:<local date> makes a second run, or a second process, add nothing, and
- * a digest already being sent takes nothing more.
+ * a digest already being sent takes nothing more. Each row records the newest stored event
+ * (`seen_pk`) for the next digest's look-up (`untoldDecisions`).
  */
 export async function enqueueDueDigests(db: Db, at: number, now: number): Promise<{ due: number; enqueued: number }> {
   const rows = await dueRows(db, at);
   if (!rows.length) return { due: 0, enqueued: 0 };
   const json = JSON.stringify(rows);
   const due = await countDue(db, json);
-  const start = sql`(o.payload ->> 'start')`;
-  const end = sql`(o.payload ->> 'end')`;
+  const untold = untoldDecisions(
+    sql`SELECT o.id, o.destination_id AS dest, o.idempotency_key AS key, o.payload ->> 'start' AS start, o.payload ->> 'end' AS "end"
+      FROM outbox o
+      WHERE o.idempotency_key IN (SELECT 'digest:' || d.id || ':' || (j.value ->> 'key') ${dueDestinations(json)})
+        AND o.status = 'queued' AND o.attempts = 0`,
+    'claim',
+  );
   const [r] = (await runBatch(db, [
     db.run(sql`
     INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
     SELECT 'digest:' || d.id || ':' || (j.value ->> 'key'), 'digest', d.id, a.id, d.type, 'queued',
-      json_object('key', j.value ->> 'key', 'start', j.value ->> 'start', 'end', j.value ->> 'end'), ${now}, ${now}, ${now}
+      json_object('key', j.value ->> 'key', 'start', j.value ->> 'start', 'end', j.value ->> 'end',
+        'seen_pk', (SELECT coalesce(max(pk), 0) FROM events)), ${now}, ${now}, ${now}
     ${dueDestinations(json)}
     ON CONFLICT DO NOTHING`),
     // Decisions of the period (and late ones) go into the digest; older news no digest owed is
@@ -66,12 +123,10 @@ export async function enqueueDueDigests(db: Db, at: number, now: number): Promis
       digest_state = CASE WHEN t.takes THEN 'listed' ELSE 'none' END,
       digest_outbox_id = CASE WHEN t.takes THEN t.outbox_id END
     FROM (
-      SELECT m.id, o.id AS outbox_id, ${digestTakes(start, end, sql`o.idempotency_key`)} AS takes
-      FROM outbox o CROSS JOIN matches m CROSS JOIN events e
-      WHERE o.idempotency_key IN (SELECT 'digest:' || d.id || ':' || (j.value ->> 'key') ${dueDestinations(json)})
-        AND o.status = 'queued' AND o.attempts = 0
-        AND m.destination_id = o.destination_id AND m.digest_state = 'pending'
-        AND e.pk = m.event_pk AND e.detected_at < ${end}
+      ${untold.with}
+      SELECT m.id, c.id AS outbox_id, ${digestTakes(sql`c.start`, sql`c."end"`, sql`c.key`)} AS takes
+      ${untold.from}
+      WHERE ${untold.pending}
     ) t
     WHERE matches.id = t.id`),
   ])) as { rowsAffected: number }[];

@@ -94,8 +94,9 @@ export async function deleteDestination(db: Db, clock: Clock, accountId: string,
   const found = await getDestination(db, accountId, id);
   if (!found) return false;
   await runBatch(db, [
-    db.delete(subscriptions).where(eq(subscriptions.destinationId, id)),
+    // Before its subscriptions go: they find the decisions still waiting for a digest.
     ...stopPending(db, id, 'destination deleted', clock()),
+    db.delete(subscriptions).where(eq(subscriptions.destinationId, id)),
     db.delete(destinations).where(eq(destinations.id, id)),
   ]);
   return true;
@@ -112,10 +113,12 @@ function stopPending(db: Db, id: string, why: string, t: number) {
       .update(matches)
       .set({ alertState: 'none', suppressedReason: 'destination_disabled' })
       .where(and(eq(matches.destinationId, id), eq(matches.alertState, 'pending'))),
-    db
-      .update(matches)
-      .set({ digestState: 'none' })
-      .where(and(eq(matches.destinationId, id), eq(matches.digestState, 'pending'))),
+    // Decisions are not indexed by destination: found from its subscriptions' platforms' events
+    // through the (event, destination) key (see untoldDecisions in schedule/digests.ts).
+    db.run(sql`
+      UPDATE matches SET digest_state = 'none'
+      WHERE destination_id = ${id} AND digest_state = 'pending' AND event_pk IN (
+        SELECT e.pk FROM subscriptions s CROSS JOIN events e ON e.platform_id = s.platform_id WHERE s.destination_id = ${id})`),
   ];
 }
 

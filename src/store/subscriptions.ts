@@ -156,9 +156,12 @@ export function withdrawPendingAlerts(db: Db, which: SQL, reason: 'unsubscribed'
       digest_state = CASE WHEN ${dropsDigest} THEN 'none' ELSE digest_state END,
       alert_state = CASE WHEN ${withdrawable} THEN 'none' ELSE alert_state END
     WHERE (${withdrawable} OR ${dropsDigest})
-      AND EXISTS (
-      SELECT 1 FROM subscriptions s JOIN events e ON e.platform_id = s.platform_id
-      WHERE ${which} AND s.destination_id = matches.destination_id AND e.pk = matches.event_pk)`);
+      -- The subscriptions' decisions, from their platforms' events through the (event,
+      -- destination) key: decisions are not indexed by destination (see untoldDecisions).
+      AND matches.id IN (
+        SELECT m.id FROM subscriptions s CROSS JOIN events e ON e.platform_id = s.platform_id
+        CROSS JOIN matches m ON m.event_pk = e.pk AND m.destination_id = s.destination_id
+        WHERE ${which})`);
 }
 
 export async function deleteSubscription(db: Db, accountId: string, id: string): Promise<boolean> {

@@ -8,7 +8,7 @@ import { REASON_MAX, type Decision } from '../../src/core/review.js';
 import { decideReview } from '../../src/review/decide.js';
 import { alertCarrying } from '../../src/review/messages.js';
 import { changeTitle, chatDestinationFor } from '../../src/store/reviews.js';
-import { DISCORD_REVIEW, escapeDiscord, parseReviewId, renderAlertDiscord, type DiscordMessage } from '../../src/render/discord.js';
+import { DISCORD_REVIEW, escapeDiscord, parseReviewId, renderAlertDiscord, reviewControls, type DiscordMessage } from '../../src/render/discord.js';
 import { cut } from '../../src/render/text.js';
 import { ANSWER_DEADLINE_MS } from '../../src/chat/commands.js';
 
@@ -43,8 +43,11 @@ function partShowing(parts: DiscordMessage[], titles: (string | undefined)[] | u
     const found = parts.find((p) => p.embeds.length === titles.length && p.embeds.every((e, i) => e.title === titles[i]));
     if (found) return found;
   }
-  // An assigned change keeps its buttons: the part that has them.
-  const withButtons = parts.find((p) => p.components?.some((row) => row.components.some((c) => parseReviewId(c.custom_id)?.eventPk === eventPk)));
+  // An assigned change keeps its buttons: the part that has them (or, a budget message, its menu).
+  const ref = String(eventPk);
+  const withButtons = parts.find((p) =>
+    p.components?.some((row) => row.components.some((c) => parseReviewId(c.custom_id)?.eventPk === eventPk || (c.type === 3 && c.options.some((o) => o.value === ref)))),
+  );
   return withButtons ?? (parts.length === 1 ? parts[0] : undefined);
 }
 
@@ -81,6 +84,53 @@ export function createDiscordReviews(deps: DiscordReviewDeps & { rest: REST; app
     return alert ? partShowing(renderAlertDiscord(alert), titles, eventPk) : undefined;
   }
 
+  /**
+   * Decides from the controls a budget message's menu opened (an ephemeral reply naming the
+   * budget message): answers UPDATE_MESSAGE with those controls showing the decision, and edits
+   * the budget message itself through the bot, so its menus keep the changes still awaiting.
+   */
+  async function decideFromControls(i: APIInteraction, eventPk: number, messageId: string, status: Decision, extra?: { reason?: string }): Promise<{ answer: InteractionAnswer; later?: Promise<unknown> }> {
+    let edit: Promise<unknown> | undefined;
+    const work = (async (): Promise<InteractionAnswer> => {
+      const r = await decide(i, eventPk, status, extra);
+      if ('refusal' in r) return ephemeral(r.refusal);
+      const alert = await alertCarrying(deps.db, deps.links, deps.clock(), r.destinationId, eventPk);
+      if (!alert) return { type: R.deferredUpdate };
+      const part = partShowing(renderAlertDiscord(alert), undefined, eventPk);
+      if (part) {
+        edit = deps.rest
+          .patch(Routes.channelMessage(r.channel, messageId), { body: messageBody(part) })
+          .catch((err) => deps.log.warn('discord.review_edit_failed', errorFields(err)));
+      }
+      const change = alert.changes.find((c) => alert.reviews?.[c.eventId]?.ref === String(eventPk));
+      const review = change && alert.reviews?.[change.eventId];
+      return change && review ? { type: R.update, data: messageBody(reviewControls(change, review, alert.reader, messageId)) } : { type: R.deferredUpdate };
+    })();
+    const answer = await within(work, deps.answerDeadlineMs);
+    if (answer) return { answer, later: edit };
+    const later = work
+      .then(async (a) => {
+        await edit;
+        if (a.type === R.update) await deps.rest.patch(Routes.webhookMessage(deps.applicationId, i.token), { body: a.data, auth: false });
+        else if (a.type === R.message) await deps.rest.post(Routes.webhook(deps.applicationId, i.token), { body: a.data, auth: false });
+      })
+      .catch((err) => deps.log.error('discord.review_followup_failed', errorFields(err)));
+    return { answer: { type: R.deferredUpdate }, later };
+  }
+
+  /** A budget message's menu: the chosen change and its controls, to the chooser only. */
+  async function controlsFor(i: APIInteraction, eventPk: number): Promise<InteractionAnswer> {
+    const message = (i as { message?: APIMessage }).message;
+    const channel = i.channel?.id ?? (i as { channel_id?: string }).channel_id;
+    if (!i.guild_id || !channel || !message) return ephemeral('Reviews are decided in the server channel the alert was posted to.');
+    const destination = await chatDestinationFor(deps.db, { type: 'discord', workspace: i.guild_id, channel, eventPk });
+    const alert = destination && (await alertCarrying(deps.db, deps.links, deps.clock(), destination.id, eventPk));
+    const change = alert ? alert.changes.find((c) => alert.reviews?.[c.eventId]?.ref === String(eventPk)) : undefined;
+    const review = change && alert!.reviews?.[change.eventId];
+    if (!alert || !change || !review) return ephemeral('This change was not alerted to this channel, so it cannot be reviewed here.');
+    return { type: R.message, data: { ...messageBody(reviewControls(change, review, alert.reader, message.id)), flags: EPHEMERAL } };
+  }
+
   /** Decides from a button or the modal on the alert message itself, and answers with the message updated. */
   async function decideOnMessage(i: APIInteraction, eventPk: number, status: Decision, extra?: { reason?: string }): Promise<{ answer: InteractionAnswer; later?: Promise<unknown> }> {
     const message = (i as { message?: APIMessage }).message;
@@ -115,16 +165,22 @@ export function createDiscordReviews(deps: DiscordReviewDeps & { rest: REST; app
       if (!id) return undefined;
       // Refused before any modal or select is offered: nothing to fill in for nothing.
       if (!deps.canManage(i.member?.permissions)) return { answer: ephemeral('Only members with Manage Server or Manage Channels may decide reviews.') };
+      const on = id.messageId ? `:${id.messageId}` : '';
       switch (id.action) {
+        case 'pick': {
+          const chosen = Number(data.values?.[0]);
+          if (!Number.isSafeInteger(chosen)) return { answer: ephemeral('Choose a change to review.') };
+          return { answer: await controlsFor(i, chosen) };
+        }
         case 'reviewed':
-          return decideOnMessage(i, id.eventPk, 'reviewed');
+          return id.messageId ? decideFromControls(i, id.eventPk, id.messageId, 'reviewed') : decideOnMessage(i, id.eventPk, 'reviewed');
         case 'not_applicable': {
           const title = (await changeTitle(deps.db, id.eventPk)) ?? 'this change';
           return {
             answer: {
               type: R.modal,
               data: {
-                custom_id: `${DISCORD_REVIEW.reason}${id.eventPk}`,
+                custom_id: `${DISCORD_REVIEW.reason}${id.eventPk}${on}`,
                 title: 'Not applicable',
                 components: [
                   {
@@ -138,7 +194,7 @@ export function createDiscordReviews(deps: DiscordReviewDeps & { rest: REST; app
         }
         case 'reason': {
           const reason = data.components?.flatMap((row) => row.components ?? []).find((c) => c.custom_id === 'reason')?.value ?? '';
-          return decideOnMessage(i, id.eventPk, 'not_applicable', { reason });
+          return id.messageId ? decideFromControls(i, id.eventPk, id.messageId, 'not_applicable', { reason }) : decideOnMessage(i, id.eventPk, 'not_applicable', { reason });
         }
         case 'assign': {
           const message = (i as { message?: APIMessage }).message;
@@ -150,7 +206,7 @@ export function createDiscordReviews(deps: DiscordReviewDeps & { rest: REST; app
                 content: `Assign **${escapeDiscord(cut(title, 200))}** to:`,
                 flags: EPHEMERAL,
                 allowed_mentions: { parse: [] },
-                components: [{ type: 1, components: [{ type: 5, custom_id: `${DISCORD_REVIEW.assignee}${id.eventPk}:${message?.id ?? ''}`, placeholder: 'Choose a member', min_values: 1, max_values: 1 }] }],
+                components: [{ type: 1, components: [{ type: 5, custom_id: `${DISCORD_REVIEW.assignee}${id.eventPk}:${id.messageId ?? message?.id ?? ''}`, placeholder: 'Choose a member', min_values: 1, max_values: 1 }] }],
               },
             },
           };

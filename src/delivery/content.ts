@@ -49,12 +49,14 @@ export function groupedItemsReader(db: Db): (outboxIds: number[]) => Promise<Map
 }
 
 /**
- * Each change's review page, for the channels whose messages have no buttons (email; Slack and
- * Discord decide in the message, a webhook's receiver has no reader). Reviews belong to the
- * plan with same-day alerts.
+ * Each change's review page, for the channels whose messages have no buttons (email, Teams;
+ * Slack and Discord decide in the message, a webhook's receiver has no reader), and for a Slack
+ * budget message's changes past what Slack's 50 blocks leave room to give buttons. Reviews
+ * belong to the plan with same-day alerts.
  */
-async function reviewLinks(links: LinkSigner, destination: DestinationRow, account: AccountRow, items: ChangeItem[]): Promise<Record<string, string> | undefined> {
-  if (!PLANS[account.plan].sameDayAlerts || destination.type === 'slack' || destination.type === 'discord' || destination.type === 'webhook') return undefined;
+async function reviewLinks(links: LinkSigner, destination: DestinationRow, account: AccountRow, items: ChangeItem[], budget: boolean): Promise<Record<string, string> | undefined> {
+  const inMessage = destination.type === 'discord' || destination.type === 'webhook' || (destination.type === 'slack' && !budget);
+  if (!PLANS[account.plan].sameDayAlerts || inMessage) return undefined;
   const urls = await Promise.all(items.map((i) => reviewUrl(links, destination.id, i.eventId)));
   return Object.fromEntries(items.map((i, n) => [i.eventId, urls[n]!]));
 }
@@ -103,7 +105,7 @@ export async function loadContent(
       const [base, view, review, reviews] = await Promise.all([
         destinationLinks(links, destination.id),
         alertViewUrl(links, destination.id, row.id),
-        row.kind === 'follow_up' ? undefined : reviewLinks(links, destination, account, items),
+        row.kind === 'follow_up' ? undefined : reviewLinks(links, destination, account, items, row.kind === 'budget'),
         row.kind === 'follow_up' ? undefined : chatReviews(db, destination, account, items),
       ]);
       const alert = { ...buildAlert(items, reader, { ...base, view, review }, account.plan), budget: row.kind === 'budget', ...(reviews ? { reviews } : {}) };

@@ -23,10 +23,21 @@ export interface DiscordEmbed {
   timestamp?: string;
 }
 
-/** An action row (type 1) of buttons (type 2) or one user select (type 5). */
+/** A string select's option (Discord: label, value and description of at most 100 characters). */
+export interface DiscordSelectOption {
+  label: string;
+  value: string;
+  description?: string;
+}
+
+/** An action row (type 1) of buttons (type 2), or one string select (type 3) or user select (type 5). */
 export interface DiscordComponentRow {
   type: 1;
-  components: ({ type: 2; style: 1 | 2 | 3 | 4; label: string; custom_id: string } | { type: 5; custom_id: string; placeholder?: string })[];
+  components: (
+    | { type: 2; style: 1 | 2 | 3 | 4; label: string; custom_id: string }
+    | { type: 3; custom_id: string; placeholder?: string; options: DiscordSelectOption[]; min_values: 1; max_values: 1 }
+    | { type: 5; custom_id: string; placeholder?: string }
+  )[];
 }
 
 export interface DiscordMessage {
@@ -132,10 +143,13 @@ export function packEmbeds(embeds: DiscordEmbed[], content?: string): DiscordMes
 function budgetEmbed(a: AlertContent): DiscordEmbed {
   const lines: string[] = [];
   let size = 0;
-  const footer = "Every one of them is also in this channel's weekly digest.";
+  const unlisted = a.reviews ? a.changes.filter((c) => isAwaiting(a.reviews?.[c.eventId])).length - MAX_ROWS * MAX_OPTIONS : 0;
+  const footer = `Every one of them is also in this channel's weekly digest${unlisted > 0 ? `, and the ${unlisted} awaiting review past these menus in its Awaiting review` : ''}.`;
   for (const [i, c] of a.changes.entries()) {
     const title = c.changeUrl ? link(c.changeUrl, c.title) : escapeDiscord(c.title);
-    const line = `**${SEVERITY_LABELS[c.severity]}** · ${escapeDiscord(c.platform.name)} · ${escapeDiscord(c.document.title)}: ${title}`;
+    const review = a.reviews?.[c.eventId];
+    const decided = review && decisionLine(review, a.reader.timeZone, { text: escapeDiscord, person: discordPerson });
+    const line = `**${SEVERITY_LABELS[c.severity]}** · ${escapeDiscord(c.platform.name)} · ${escapeDiscord(c.document.title)}: ${title}${decided ? ` — ${decided}` : ''}`;
     const rest = a.changes.length - i;
     if (size + line.length + 40 > DISCORD_LIMITS.description) {
       lines.push(`…and ${rest} more`);
@@ -147,13 +161,18 @@ function budgetEmbed(a: AlertContent): DiscordEmbed {
   return { title: cut(escapeDiscord(alertHeadline(a)), DISCORD_LIMITS.title), description: lines.join('\n'), color: 0x64748b, footer: { text: footer } };
 }
 
-/** The custom ids of the review components (bots/discord/reviews.ts handles them), each followed by the change's key. */
-export const DISCORD_REVIEW = { reviewed: 'cw:rv:', not_applicable: 'cw:na:', assign: 'cw:as:', reason: 'cw:nar:', assignee: 'cw:asu:' } as const;
+/**
+ * The custom ids of the review components (bots/discord/reviews.ts handles them), each followed by
+ * the change's key, and by the alert message's id when the component is not on that message (the
+ * assignee select, the controls a budget message's menu opens). `pick` is a budget message's
+ * menu of changes, followed by the key of its first option (custom ids are unique in a message).
+ */
+export const DISCORD_REVIEW = { reviewed: 'cw:rv:', not_applicable: 'cw:na:', assign: 'cw:as:', reason: 'cw:nar:', assignee: 'cw:asu:', pick: 'cw:pk:' } as const;
 export type DiscordReviewAction = keyof typeof DISCORD_REVIEW;
 
-/** What a review component's custom id names: the action, the change's key, and (the assignee select) the alert message. */
+/** What a review component's custom id names: the action, the change's key, and the alert message when the component is elsewhere. */
 export function parseReviewId(customId: string | undefined): { action: DiscordReviewAction; eventPk: number; messageId?: string } | undefined {
-  const m = /^cw:(rv|na|as|nar|asu):(\d{1,15})(?::(\d{1,20}))?$/.exec(customId ?? '');
+  const m = /^cw:(rv|na|as|nar|asu|pk):(\d{1,15})(?::(\d{1,20}))?$/.exec(customId ?? '');
   if (!m) return undefined;
   const action = (Object.keys(DISCORD_REVIEW) as DiscordReviewAction[]).find((k) => DISCORD_REVIEW[k] === `cw:${m[1]}:`)!;
   return { action, eventPk: Number(m[2]), ...(m[3] ? { messageId: m[3] } : {}) };
@@ -166,20 +185,71 @@ function discordPerson(id: string | null | undefined, name: string, source: Revi
   return source === 'discord' && id && DISCORD_USER_ID.test(id) ? `<@${id}>` : escapeDiscord(name);
 }
 
-/** A change awaiting review: one row, Reviewed · Not applicable · Assign. */
-export function reviewRow(r: ChangeReview): DiscordComponentRow {
+/**
+ * A change awaiting review: one row, Reviewed · Not applicable · Assign. `messageId`: the row is
+ * not on the alert message itself (a budget message's controls, in an ephemeral reply), and
+ * names the message a decision must edit.
+ */
+export function reviewRow(r: ChangeReview, messageId?: string): DiscordComponentRow {
+  const on = messageId ? `:${messageId}` : '';
   return {
     type: 1,
     components: [
-      { type: 2, style: 3, label: 'Reviewed', custom_id: `${DISCORD_REVIEW.reviewed}${r.ref}` },
-      { type: 2, style: 2, label: 'Not applicable', custom_id: `${DISCORD_REVIEW.not_applicable}${r.ref}` },
-      { type: 2, style: 1, label: r.status === 'assigned' ? 'Reassign' : 'Assign', custom_id: `${DISCORD_REVIEW.assign}${r.ref}` },
+      { type: 2, style: 3, label: 'Reviewed', custom_id: `${DISCORD_REVIEW.reviewed}${r.ref}${on}` },
+      { type: 2, style: 2, label: 'Not applicable', custom_id: `${DISCORD_REVIEW.not_applicable}${r.ref}${on}` },
+      { type: 2, style: 1, label: r.status === 'assigned' ? 'Reassign' : 'Assign', custom_id: `${DISCORD_REVIEW.assign}${r.ref}${on}` },
     ],
   };
 }
 
-/** Discord allows 5 action rows per message. */
+/** Discord allows 5 action rows per message, and 25 options per select. */
 const MAX_ROWS = 5;
+const MAX_OPTIONS = 25;
+
+const isAwaiting = (r: ChangeReview | undefined): r is ChangeReview => !!r && AWAITING.includes(r.status);
+
+/**
+ * A budget message's review controls: the changes still awaiting review in string selects (25
+ * each, up to Discord's five rows: 125 changes), most severe first. Choosing one answers, to the
+ * chooser only, with that change and its Reviewed · Not applicable · Assign (reviewControls).
+ * A menu rather than a review-page link per change: a decision then stays in Discord, under
+ * the member's own Discord identity and the Manage Server / Manage Channels rule of every other
+ * decision there, where a signed link posted in a channel would let anyone in it decide. A
+ * menu also holds five times the changes five rows of buttons would, in a message that has no
+ * room for 60 embeds. Option texts are plain text to Discord (no markdown, no mentions), so
+ * they are cut, not escaped (a backslash would show).
+ */
+function budgetSelects(a: AlertContent): DiscordComponentRow[] {
+  const awaiting = a.changes.filter((c) => isAwaiting(a.reviews?.[c.eventId]));
+  const rows: DiscordComponentRow[] = [];
+  for (let i = 0; i < awaiting.length && rows.length < MAX_ROWS; i += MAX_OPTIONS) {
+    const chunk = awaiting.slice(i, i + MAX_OPTIONS);
+    const options = chunk.map((c) => {
+      const r = a.reviews![c.eventId]!;
+      return {
+        label: cut(`${c.platform.name}: ${c.title}`, 100),
+        value: r.ref,
+        description: cut(`${SEVERITY_LABELS[c.severity]} · ${c.document.title}${r.status === 'assigned' ? ' · assigned' : ''}`, 100),
+      };
+    });
+    const span = awaiting.length > MAX_OPTIONS ? ` (${i + 1}–${i + chunk.length} of ${awaiting.length})` : '';
+    rows.push({ type: 1, components: [{ type: 3, custom_id: `${DISCORD_REVIEW.pick}${options[0]!.value}`, placeholder: cut(`Review a change…${span}`, 150), options, min_values: 1, max_values: 1 }] });
+  }
+  return rows;
+}
+
+/**
+ * What choosing a change in a budget message's menu shows the chooser (ephemeral): the change in
+ * full, its decision so far, and while it awaits review its three controls, which name the budget
+ * message so a decision can edit it.
+ */
+export function reviewControls(c: ChangeItem, r: ChangeReview, reader: AlertContent['reader'], messageId: string): DiscordMessage {
+  return {
+    embeds: [changeEmbed(c, reader, { diff: true, review: r })],
+    components: isAwaiting(r) ? [reviewRow(r, messageId)] : [],
+    allowed_mentions: { parse: [] },
+  };
+}
 
 /** packEmbeds, for changes with review rows: a message also ends where a sixth row would not fit. */
 function packWithRows(items: { embed: DiscordEmbed; row?: DiscordComponentRow }[], content?: string): DiscordMessage[] {
@@ -218,7 +288,11 @@ export function renderAlertDiscord(a: AlertContent): DiscordMessage[] {
   }
   const embeds = a.budget && a.changes.length ? [budgetEmbed(a)] : a.changes.map((c) => changeEmbed(c, a.reader, { diff: true }));
   for (const n of a.notices) embeds.push(noticeEmbed(n, a));
-  return packEmbeds(embeds, `${prefix}${escapeDiscord(alertHeadline(a))}`);
+  const messages = packEmbeds(embeds, `${prefix}${escapeDiscord(alertHeadline(a))}`);
+  // The budget embed is the first message's first: its menus go with it.
+  const selects = a.budget && a.reviews ? budgetSelects(a) : [];
+  if (selects.length) messages[0]!.components = selects;
+  return messages;
 }
 
 function noticeEmbed(n: ChangeItem, a: AlertContent): DiscordEmbed {

@@ -19,7 +19,7 @@ export interface SlackMessage {
 }
 export type SlackBlock =
   | { type: 'header'; text: { type: 'plain_text'; text: string; emoji?: boolean } }
-  | { type: 'section'; text: { type: 'mrkdwn'; text: string } }
+  | { type: 'section'; block_id?: string; text: { type: 'mrkdwn'; text: string } }
   | { type: 'context'; block_id?: string; elements: { type: 'mrkdwn'; text: string }[] }
   | { type: 'actions'; block_id: string; elements: SlackActionElement[] }
   | { type: 'divider' };
@@ -173,6 +173,40 @@ export function reviewBlocks(r: ChangeReview | undefined, timeZone: string): Sla
   return out;
 }
 
+/**
+ * The day's budget overflow, one line per change, each with its review controls. A change with
+ * buttons costs two blocks (its line, with the decision under it, and the buttons), so only as
+ * many get buttons as fit Slack's 50 blocks beside the `fixed` ones (header, notices, footers)
+ * and the sections that list the rest; the rest, least severe last, link to their review page
+ * instead. One message, not several: a summary exists to keep a busy day from flooding the
+ * channel. The layout depends only on the changes, never on their reviews (a button-holding
+ * change is counted as two blocks even once decided), so the message edited after a decision
+ * keeps every other change where it was, with its controls.
+ */
+function budgetReviewBlocks(a: AlertContent, fixed: number): SlackBlock[] {
+  const reviews = a.reviews;
+  if (!reviews) return listSections(a.changes.map(changeLine));
+  const linked = (c: ChangeItem) => {
+    const url = a.links.review?.[c.eventId];
+    return url ? `${changeLine(c)} · ${mrkdwnLink(url, 'Review')}` : changeLine(c);
+  };
+  const layout = (withButtons: number) => listSections(a.changes.slice(withButtons).map(linked));
+  let n = Math.min(a.changes.length, Math.floor((SLACK_LIMITS.blocks - fixed) / 2));
+  while (n > 0 && fixed + 2 * n + layout(n).length > SLACK_LIMITS.blocks) n--;
+  const out: SlackBlock[] = [];
+  for (const c of a.changes.slice(0, n)) {
+    const r = reviews[c.eventId];
+    if (!r) {
+      out.push(section(linked(c)));
+      continue;
+    }
+    const line = decisionLine(r, a.reader.timeZone, { text: escapeMrkdwn, person: slackPerson });
+    out.push({ ...section(`${changeLine(c)}${line ? `\n${REVIEW_MARK[r.status]} ${line}` : ''}`, c.changeUrl), block_id: `cw-review-state:${r.ref}` } as SlackBlock);
+    out.push(...reviewBlocks(r, a.reader.timeZone).filter((b) => b.type === 'actions'));
+  }
+  return [...out, ...layout(n)];
+}
+
 export function renderAlertSlack(a: AlertContent): SlackMessage[] {
   const listed = a.budget && a.changes.length > 0;
   const title = a.reminder || listed
@@ -184,8 +218,9 @@ export function renderAlertSlack(a: AlertContent): SlackMessage[] {
         : 'Monitoring notice';
   const blocks: SlackBlock[] = [header(title)];
   if (listed) {
-    // Past the day's alert limit: one message listing the rest, each linked to its change.
-    blocks.push(...listSections(a.changes.map(changeLine)), context("Every one of them is also in this channel's weekly digest."));
+    // Past the day's alert limit: one message listing the rest, each linked to its change, with
+    // its review controls (budgetReviewBlocks).
+    blocks.push(...budgetReviewBlocks(a, 1 + a.notices.length + 2), context("Every one of them is also in this channel's weekly digest."));
   } else {
     for (const c of a.changes) {
       blocks.push(section(changeMrkdwn(c, a.reader, { diff: true }), c.changeUrl));

@@ -137,8 +137,11 @@ export function packCards(headline: string, elements: CardElement[], footer: Car
 export function renderAlertTeams(a: AlertContent): TeamsMessage[] {
   const elements: CardElement[] = [];
   if (a.budget && a.changes.length) {
+    // One line per change, each with its review page (Teams webhooks take no answers back).
     for (const c of a.changes) {
-      elements.push(text(`**${SEVERITY_LABELS[c.severity]}** · ${escapeCardMarkdown(c.platform.name)} · ${escapeCardMarkdown(c.document.title)}: ${escapeCardMarkdown(c.title)}`));
+      const line = text(`**${SEVERITY_LABELS[c.severity]}** · ${escapeCardMarkdown(c.platform.name)} · ${escapeCardMarkdown(c.document.title)}: ${escapeCardMarkdown(c.title)}`);
+      const review = a.links.review?.[c.eventId];
+      elements.push(review ? { type: 'Container', spacing: 'small', items: [line, ...actionSet([openUrl('Review', review), openUrl('View change', c.changeUrl)])] } : line);
     }
     elements.push(text("Every one of them is also in this channel's weekly digest.", { isSubtle: true }));
   } else {

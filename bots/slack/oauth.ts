@@ -5,7 +5,8 @@ import { InstallProvider, type InstallationStore } from '@slack/oauth';
 import { errorFields, type Logger } from '../../src/log.js';
 import { slackLogger } from './logger.js';
 
-export const SLACK_BOT_SCOPES = ['commands', 'chat:write', 'chat:write.public'];
+/** users:read: a review's Assign records the assignee's name (users.info), not only their id. */
+export const SLACK_BOT_SCOPES = ['commands', 'chat:write', 'chat:write.public', 'users:read'];
 
 export interface SlackInstallDeps {
   clientId: string;

@@ -45,7 +45,31 @@ export function registerReviewActions(app: App, deps: SlackReviewDeps) {
     return eventPk !== undefined && team && channel && ts ? { team, channel, ts, eventPk } : undefined;
   };
 
+  /**
+   * The assignee's name for the record (users.info, scope users:read): the real name an auditor
+   * reads, else the display name or handle. A workspace that installed the app before it asked
+   * for users:read answers missing_scope; a user gone answers user_not_found; either way (or no
+   * answer within 2 s) the record keeps the user id as the name, and the decision goes on.
+   */
+  async function assigneeName(client: WebClient, id: string): Promise<string> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const info = await Promise.race([
+        client.users.info({ user: id }),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('users.info took longer than 2 s')), 2_000))),
+      ]);
+      const u = info.user;
+      return u?.real_name || u?.profile?.real_name || u?.profile?.display_name || u?.name || id;
+    } catch (err) {
+      deps.log.warn('review.assignee_lookup_failed', { assigneeId: id, ...errorFields(err) });
+      return id;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async function decide(
+    client: WebClient,
     where: Pressed,
     user: { id: string; name?: string; username?: string },
     status: Decision,
@@ -64,15 +88,15 @@ export function registerReviewActions(app: App, deps: SlackReviewDeps) {
         actorName: user.name || user.username || user.id,
         reason: extra.reason,
         assigneeId: extra.assigneeId,
-        assigneeName: extra.assigneeId,
+        assigneeName: extra.assigneeId ? await assigneeName(client, extra.assigneeId) : undefined,
       },
     });
     return outcome.ok ? { destinationId: destination.id } : { refusal: outcome.refusal.message };
   }
 
   /** Decides, then shows the decision in the message (or the refusal to the one who pressed). */
-  async function decideAndShow(client: WebClient, respond: (m: object) => Promise<unknown>, where: Pressed, user: Parameters<typeof decide>[1], status: Decision, extra?: Parameters<typeof decide>[3]) {
-    const r = await decide(where, user, status, extra);
+  async function decideAndShow(client: WebClient, respond: (m: object) => Promise<unknown>, where: Pressed, user: Parameters<typeof decide>[2], status: Decision, extra?: Parameters<typeof decide>[4]) {
+    const r = await decide(client, where, user, status, extra);
     if ('refusal' in r) await respond({ response_type: 'ephemeral', replace_original: false, text: escapeMrkdwn(r.refusal) }).catch(() => undefined);
     else await updateMessage(client, r.destinationId, where);
   }
@@ -149,7 +173,7 @@ export function registerReviewActions(app: App, deps: SlackReviewDeps) {
       return ack();
     }
     const reason = view.state.values.reason?.reason?.value ?? '';
-    const r = await decide(where, body.user, 'not_applicable', { reason });
+    const r = await decide(client, where, body.user, 'not_applicable', { reason });
     if ('refusal' in r) return ack({ response_action: 'errors', errors: { reason: r.refusal } });
     await ack();
     await updateMessage(client, r.destinationId, where);

@@ -88,8 +88,14 @@ function reviewCsv(r: ReviewEntry): string {
     by,
     iso(v.decidedAt),
     v.reason,
-    v.status === 'assigned' ? (v.assigneeName ?? v.assigneeId) : null,
+    v.status === 'assigned' ? assignee(v.assigneeName, v.assigneeId) : null,
   ]);
+}
+
+/** "Jon Smith (U0JON0001)": the assignee's name, and their chat user id when it is not the name itself (a failed lookup). */
+function assignee(name: string | null | undefined, id: string | null | undefined): string | null {
+  if (!name) return id ?? null;
+  return id && id !== name ? `${name} (${id})` : name;
 }
 
 /** Rows per query while a CSV export walks the whole trail. */

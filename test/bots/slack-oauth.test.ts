@@ -49,7 +49,7 @@ async function install(code = 'good-code') {
   expect(start.status).toBe(302);
   const location = new URL(start.headers.get('location')!);
   expect(location.origin + location.pathname).toBe('https://slack.test/oauth/v2/authorize');
-  expect(location.searchParams.get('scope')).toBe('commands,chat:write,chat:write.public');
+  expect(location.searchParams.get('scope')).toBe('commands,chat:write,chat:write.public,users:read');
   const cookie = start.headers.get('set-cookie')!.split(';')[0]!;
   return fetch(`${base}/slack/oauth_redirect?code=${code}&state=${encodeURIComponent(location.searchParams.get('state')!)}`, { headers: { cookie } });
 }

@@ -156,6 +156,42 @@ describe('review buttons in Slack alerts', () => {
     expect((await s.call('GET', `/v1/accounts/${account.id}/reviews?status=assigned`)).json.data[0].assigned_to).toEqual({ name: 'U0JON0001', id: 'U0JON0001' });
   });
 
+  it('record the assignee by the name users.info gives, with the id, in the message, the JSON and the CSV', async () => {
+    slack.users.set('U0JON0001', { name: 'jon', real_name: 'Jon Smith', profile: { display_name: 'jon', real_name: 'Jon Smith' } });
+    const { account, message } = await alertedChannel([{ id: 'evt_a' }]);
+    const [row] = actionsOf(message.blocks);
+    clock.set('2026-12-02T09:14:00Z');
+    await interact(blockAction(message, { type: 'users_select', action_id: 'review_assign', block_id: row.block_id, selected_user: 'U0JON0001' }));
+    await expect.poll(() => calls('chat.update').length).toBe(1);
+    expect(calls('users.info').map((c) => c.args.user)).toEqual(['U0JON0001']);
+    expect(textOf(calls('chat.update')[0]!.args.blocks)).toContain('Assigned to <@U0JON0001> by <@U0MARIA01>, 2 Dec 09:14');
+    const [review] = (await s.call('GET', `/v1/accounts/${account.id}/reviews?status=assigned`)).json.data;
+    expect(review.assigned_to).toEqual({ name: 'Jon Smith', id: 'U0JON0001' });
+    // The deciding user's name is the interaction payload's.
+    expect(review.by).toEqual({ name: 'maria', id: 'U0MARIA01', via: 'slack' });
+    const csv = (await s.call('GET', `/v1/accounts/${account.id}/reviews?format=csv`)).text.split('\r\n')[1]!;
+    expect(csv.endsWith(',assigned,maria (Slack U0MARIA01),2026-12-02T09:14:00.000Z,,Jon Smith (U0JON0001)')).toBe(true);
+  });
+
+  it('keep the assignee’s user id as the name, with no error, when users.info is refused (missing_scope) or knows no such user', async () => {
+    const { account, message } = await alertedChannel([{ id: 'evt_a' }, { id: 'evt_b' }]);
+    const [first, second] = actionsOf(message.blocks);
+    slack.state.failNext.set('users.info', 'missing_scope');
+    await interact(blockAction(message, { type: 'users_select', action_id: 'review_assign', block_id: first.block_id, selected_user: 'U0JON0001' }));
+    await expect.poll(() => calls('chat.update').length).toBe(1);
+    await interact(blockAction(message, { type: 'users_select', action_id: 'review_assign', block_id: second.block_id, selected_user: 'U0GONE001' }));
+    await expect.poll(() => calls('chat.update').length).toBe(2);
+    expect(calls('users.info')).toHaveLength(2);
+    const list = (await s.call('GET', `/v1/accounts/${account.id}/reviews?status=assigned`)).json.data;
+    expect(list.map((r: any) => r.assigned_to).sort((a: any, b: any) => a.id.localeCompare(b.id))).toEqual([
+      { name: 'U0GONE001', id: 'U0GONE001' },
+      { name: 'U0JON0001', id: 'U0JON0001' },
+    ]);
+    expect(slack.responses).toEqual([]); // nobody was told of an error
+    const csv = (await s.call('GET', `/v1/accounts/${account.id}/reviews?format=csv`)).text;
+    expect(csv).toMatch(/,U0JON0001\r\n/);
+  });
+
   it('refuse a forged signature with 401 and record nothing', async () => {
     const { message } = await alertedChannel([{ id: 'evt_a' }]);
     const [row] = actionsOf(message.blocks);

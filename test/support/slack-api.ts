@@ -8,7 +8,7 @@ export interface SlackCall {
 }
 
 /**
- * A loopback stand-in of Slack's Web API, enough for chat.postMessage, chat.update and views.open: records
+ * A loopback stand-in of Slack's Web API, enough for chat.postMessage, chat.update, views.open and users.info: records
  * calls, answers 429 with Retry-After when told to, refuses what Slack refuses (Block Kit limits →
  * invalid_blocks, unknown channels), and takes response_url posts of slash commands. It keeps the
  * messages it was sent by channel and ts: chat.update edits one (message_not_found for a ts it
@@ -22,6 +22,8 @@ export async function startSlackApi() {
   const state = { rateLimitNext: 0, retryAfter: 1, channelErrors: new Map<string, string>(), failNext: new Map<string, string>() };
   /** The channel's messages as they stand now (edits applied), by `channel/ts`. */
   const posted = new Map<string, { channel: string; ts: string; text: string; blocks: any[]; thread_ts?: string; edits: number }>();
+  /** The workspace's members users.info knows (by id); tests add them. */
+  const users = new Map<string, { name: string; real_name?: string; profile?: { display_name?: string; real_name?: string } }>();
   let serial = 0;
   const key = (channel: string, ts: string) => `${channel}/${ts}`;
   const read = (req: IncomingMessage) =>
@@ -54,7 +56,7 @@ export async function startSlackApi() {
         ok: true,
         access_token: 'xoxb-installed-token',
         token_type: 'bot',
-        scope: 'commands,chat:write,chat:write.public',
+        scope: 'commands,chat:write,chat:write.public,users:read',
         bot_user_id: 'UBOT2',
         app_id: 'A0001',
         team: { id: 'T0002', name: 'Beta Corp' },
@@ -70,6 +72,17 @@ export async function startSlackApi() {
       if (!args.trigger_id) return json(200, { ok: false, error: 'invalid_trigger_id' });
       calls.push({ method, token, args });
       return json(200, { ok: true, view: { id: `V${calls.length}`, ...args.view } });
+    }
+    if (method === 'users.info') {
+      // users:read; `failNext` set to missing_scope stands for a workspace that never granted it.
+      calls.push({ method, token, args });
+      const failed = state.failNext.get(method);
+      if (failed) {
+        state.failNext.delete(method);
+        return json(200, { ok: false, error: failed });
+      }
+      const user = users.get(args.user);
+      return json(200, user ? { ok: true, user: { id: args.user, team_id: 'T0001', ...user } } : { ok: false, error: 'user_not_found' });
     }
     if (method !== 'chat.postMessage' && method !== 'chat.update') return json(200, { ok: false, error: 'unknown_method' });
     const failure = state.failNext.get(method);
@@ -115,6 +128,7 @@ export async function startSlackApi() {
     calls,
     responses,
     state,
+    users,
     /** Messages at the channel's top level (not replies in a thread), as they stand now. */
     topLevel: () => [...posted.values()].filter((m) => !m.thread_ts),
     /** Replies in the thread of `ts`. */

@@ -56,6 +56,32 @@ describe('GET /metrics', () => {
     expect(value(text, 'clausewatch_delivery_latency_seconds_bucket{le="90",channel="email",kind="alert"}')).toBe(1);
   });
 
+  it('counts a batch’s decisions per subscriber and its matched destinations once each, however many share their filters', async () => {
+    for (const who of ['a', 'b', 'c']) await emailSubscriber(s, `${who}@acme.test`, ['openai']);
+    const filtered = async (address: string, platform: string, filters: Record<string, unknown>) => {
+      const { account, destination } = await emailSubscriber(s, address, []);
+      await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform, destination: destination.id, ...filters });
+      return { account, destination };
+    };
+    await filtered('h1@acme.test', 'openai', { min_severity: 'high' });
+    await filtered('h2@acme.test', 'openai', { min_severity: 'high' });
+    await filtered('fees@acme.test', 'openai', { categories: ['fees'] });
+    // One destination on two platforms: filtered out of one change, alerted to the other, matched once.
+    const both = await filtered('both@acme.test', 'openai', { min_severity: 'high' });
+    await s.call('POST', `/v1/accounts/${both.account.id}/subscriptions`, { platform: 'anthropic', destination: both.destination.id });
+    const r = await s.ingest({
+      events: [
+        makeEvent({ id: 'med', severity: 'medium', categories: ['privacy'] }),
+        makeEvent({ id: 'high', severity: 'high', platform: { slug: 'anthropic' }, document: { title: 'Usage Policy' } }),
+      ],
+    });
+    expect(r.json).toEqual({ accepted: 2, duplicates: 0, matched: 4 });
+    const text = await scrape();
+    expect(value(text, 'clausewatch_decisions_total{outcome="alert"}')).toBe(4);
+    expect(value(text, 'clausewatch_decisions_total{outcome="below_min_severity"}')).toBe(3);
+    expect(value(text, 'clausewatch_decisions_total{outcome="categories"}')).toBe(1);
+  });
+
   it('shows the age of the oldest due outbox row, 0 once it is sent', async () => {
     expect(value(await scrape(), 'clausewatch_outbox_oldest_due_age_seconds')).toBe(0);
     // A sign-up queues its confirmation mail, due at once.

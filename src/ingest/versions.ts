@@ -16,16 +16,11 @@ interface HistoryRow {
   slug: string;
   title_key: string;
   flapping_since: number | null;
-  id: string | null;
-  at: number | null;
-  kind: string | null;
-  sha256: string | null;
-  previous_sha256: string | null;
-  reverts_to_at: number | null;
-  undoes_id: string | null;
-  undo_cancelled: number | null;
-  can_flip: number | null;
+  /** JSON array of [id, at, kind, sha256, previous_sha256, reverts_to_at, undoes_id, undo_cancelled, can_flip], oldest first. */
+  history: string;
 }
+
+type HistoryEntry = [string, number, string, string | null, string | null, number | null, string | null, number, number];
 
 /**
  * Reads the recent versions of every document the batch touches (two windows back, in one query)
@@ -47,26 +42,28 @@ export async function judgeDocumentVersions(db: Db, events: ChangeEvent[], docKe
   const verdicts = new Map<string, FlapVerdict>();
   if (!byDoc.size) return { verdicts, flapping: [] };
 
+  // One row per document with its versions as one JSON array: a busy day's history is thousands
+  // of versions, and the driver building an object per row cost twice the query itself.
   const rows = await db.all<HistoryRow>(sql`
     SELECT j.value ->> 'slug' AS slug, j.value ->> 'title_key' AS title_key, d.flapping_since,
-      e.id, e.detected_at AS at, e.kind, e.sha256, e.previous_sha256, e.reverts_to_at, e.undoes_id, e.undo_cancelled,
-      (e.technical_upgrade = 0 AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN (${reasonList(NOT_A_VERSION)}))) AS can_flip
+      (SELECT json_group_array(json_array(e.id, e.detected_at, e.kind, e.sha256, e.previous_sha256, e.reverts_to_at, e.undoes_id, e.undo_cancelled,
+          (e.technical_upgrade = 0 AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN (${reasonList(NOT_A_VERSION)})))))
+        -- By platform and time (events_platform_detected), then the document: no index of its own to keep up.
+        FROM events e WHERE e.platform_id = p.id AND e.detected_at >= j.value ->> 'since' AND e.document_id = d.id AND e.sha256 IS NOT NULL) AS history
     FROM json_each(${JSON.stringify([...byDoc.values()].map(({ slug, title_key, since }) => ({ slug, title_key, since })))}) j
     JOIN platforms p ON p.slug = j.value ->> 'slug'
-    JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'
-    -- By platform and time (events_platform_detected), then the document: no index of its own to keep up.
-    LEFT JOIN events e ON e.platform_id = p.id AND e.detected_at >= j.value ->> 'since' AND e.document_id = d.id AND e.sha256 IS NOT NULL`);
+    JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'`);
+  const docs = rows.map((r) => ({ ...r, versions: JSON.parse(r.history) as HistoryEntry[] }));
   // A change and its undo that cancelled out in one alert group reached nobody: the version
   // between them is not one the document "had" for anyone, so both leave the history.
-  const cancelledPairs = new Set(rows.filter((r) => r.undo_cancelled).flatMap((r) => [r.id!, r.undoes_id!]));
+  const cancelledPairs = new Set(docs.flatMap((r) => r.versions.filter((v) => v[7]).flatMap((v) => [v[0], v[6]!])));
   const history = new Map<string, { flappingSince: number | null; events: VersionEvent[] }>();
-  for (const r of rows) {
-    const k = `${r.slug}\u0000${r.title_key}`;
-    let h = history.get(k);
-    if (!h) history.set(k, (h = { flappingSince: r.flapping_since, events: [] }));
-    if (r.id !== null && !cancelledPairs.has(r.id)) {
-      h.events.push({ id: r.id, at: r.at!, kind: r.kind!, sha256: r.sha256, previousSha256: r.previous_sha256, revertsToAt: r.reverts_to_at, canFlip: !!r.can_flip });
+  for (const r of docs) {
+    const events: VersionEvent[] = [];
+    for (const [id, at, kind, sha256, previousSha256, revertsToAt, , , canFlip] of r.versions) {
+      if (!cancelledPairs.has(id)) events.push({ id, at, kind, sha256, previousSha256, revertsToAt, canFlip: !!canFlip });
     }
+    history.set(`${r.slug}\u0000${r.title_key}`, { flappingSince: r.flapping_since, events });
   }
 
   const flapping: Judged['flapping'] = [];

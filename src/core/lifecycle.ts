@@ -109,3 +109,21 @@ export function lifecycleSentence(n: LifecycleNote, timeZone: string, opts: { th
   }
   return `Superseded on ${day(n.at)}: the new version is ${opts.threaded ? 'in the thread' : 'in a newer message'}`;
 }
+
+/**
+ * In a channel that cannot edit or thread (Teams), a follow-up is a new message: the earlier
+ * change, alerted to the same channel, that a change of it reverts or supersedes.
+ */
+export interface PriorAlert {
+  action: FollowUpAction;
+  original: { eventId: string; title: string; detectedAt: number };
+}
+
+/**
+ * What that new message says under the change, naming the original: "Reverts “Arbitration
+ * clause replaced” (detected 28 Nov 2026), alerted in this channel before". Plain text.
+ */
+export function priorAlertSentence(p: PriorAlert, timeZone: string): string {
+  const day = formatDate(isoDate(localTime(p.original.detectedAt, timeZone)));
+  return `${p.action === 'reverted' ? 'Reverts' : 'Supersedes'} “${p.original.title}” (detected ${day}), alerted in this channel before`;
+}

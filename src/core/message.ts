@@ -5,7 +5,7 @@ import type { PlanName } from './plans.js';
 import type { DigestContent } from './digest.js';
 import { effectiveDatePhrase, formatDate } from './effective-date.js';
 import { isoDate, localTime } from './zoned-time.js';
-import type { FollowUpAction, LifecycleNote } from './lifecycle.js';
+import type { FollowUpAction, LifecycleNote, PriorAlert } from './lifecycle.js';
 import type { ChangeReview } from './review.js';
 
 /**
@@ -36,6 +36,8 @@ export interface ChangeItem {
   reportedLate?: boolean;
   /** In an edited chat alert: a later change reverted or superseded this one (its title is struck through). */
   lifecycle?: LifecycleNote;
+  /** In a new message of a channel that cannot thread (Teams): the earlier alerted change this one reverts or supersedes. */
+  followsUp?: PriorAlert;
 }
 
 /**

@@ -10,7 +10,8 @@ import { awaitingReview, reviewStates } from '../store/reviews.js';
 import type { DigestContent } from '../core/digest.js';
 import { loadDigests } from './digest-content.js';
 import type { ChangeEvent } from '../core/event.js';
-import type { FollowUpAction } from '../core/lifecycle.js';
+import { canFollowUp, type FollowUpAction } from '../core/lifecycle.js';
+import { followedUpAlerts } from './lifecycle.js';
 import { buildAlert, changeItemFromEvent, type ChangeItem, type MessageContent } from '../core/message.js';
 
 /** The changes an alert message was grouped from, read back by its outbox id (the same on every retry). */
@@ -82,6 +83,18 @@ async function awaitingReviews(db: Db, links: LinkSigner, destination: Destinati
 }
 
 /**
+ * Teams cannot edit or thread (a Workflows webhook gives no message id): a reversion or a
+ * superseding change reaches it as a new message, which names the earlier alerted change it
+ * follows up. Copies: the items are shared with the other destinations of the claim.
+ */
+async function withPriorAlerts(db: Db, destinationId: string, items: ChangeItem[]): Promise<ChangeItem[]> {
+  const candidates = items.filter((i) => canFollowUp({ kind: i.kind, provisionId: i.provision?.id, revertsToAt: i.revertsToAt ?? null }));
+  if (!candidates.length) return items;
+  const prior = await followedUpAlerts(db, destinationId, candidates.map((i) => i.eventId));
+  return items.map((i) => (prior.has(i.eventId) ? { ...i, followsUp: prior.get(i.eventId)! } : i));
+}
+
+/**
  * What an outbox row is about, ready for a renderer. Null when there is nothing left to say
  * (a group whose matches were all withdrawn).
  */
@@ -100,8 +113,9 @@ export async function loadContent(
     case 'alert':
     case 'budget':
     case 'follow_up': {
-      const items = grouped ?? (await groupedItems(db, row.id));
-      if (!items.length) return null;
+      const read = grouped ?? (await groupedItems(db, row.id));
+      if (!read.length) return null;
+      const items = destination.type === 'teams' && row.kind !== 'follow_up' ? await withPriorAlerts(db, destination.id, read) : read;
       const [base, view, review, reviews] = await Promise.all([
         destinationLinks(links, destination.id),
         alertViewUrl(links, destination.id, row.id),

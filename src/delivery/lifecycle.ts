@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db.js';
-import { SUPERSEDING_KINDS, THREAD_ROOT_KIND, THREADED_CHANNELS, WORD_KINDS, type FollowUp, type FollowUpAction } from '../core/lifecycle.js';
+import { SUPERSEDING_KINDS, THREAD_ROOT_KIND, THREADED_CHANNELS, WORD_KINDS, type FollowUp, type FollowUpAction, type PriorAlert } from '../core/lifecycle.js';
 import { changeItemFromEvent } from '../core/message.js';
 import type { ChangeEvent } from '../core/event.js';
 
@@ -156,4 +156,36 @@ export async function sendFollowUpParts<D, M>(o: {
     if (!(await o.markPart(part + 1))) return 'lease_lost';
   }
   return { providerId, parts, ...(gone ? { note: `the alert it follows up (outbox ${o.root.id}) was deleted in the channel: not edited, posted as a new message` } : {}) };
+}
+
+
+/**
+ * For a channel that cannot edit or thread (Teams: a Workflows webhook answers 202 with no
+ * message id, so there is nothing to edit and nothing to reply under), a reversion or superseding
+ * change is a new message: this names, per change of `eventIds`, the newest earlier change of
+ * its document that an alert (or budget message) sent to `destinationId` showed and that it
+ * undoes (reverted: detected after the version it returns to) or replaces (superseded: the same
+ * clause), so the new message can say which one. Changes that follow up nothing are left out.
+ */
+export async function followedUpAlerts(db: Db, destinationId: string, eventIds: string[]): Promise<Map<string, PriorAlert>> {
+  const out = new Map<string, PriorAlert>();
+  if (!eventIds.length) return out;
+  const rows = await db.all<{ event_id: string; action: FollowUpAction; original: string | null }>(sql`
+    SELECT e.id AS event_id, CASE WHEN e.reverts_to_at IS NOT NULL THEN 'reverted' ELSE 'superseded' END AS action, (
+      SELECT json_object('id', pe.id, 'title', pe.title, 'detected_at', pe.detected_at)
+      FROM matches pm JOIN events pe ON pe.pk = pm.event_pk JOIN outbox po ON po.id = pm.outbox_id
+      WHERE pm.destination_id = ${destinationId} AND po.kind IN ('alert', 'budget') AND po.status = 'sent'
+        AND pe.document_id = e.document_id AND pe.pk <> e.pk AND pe.detected_at <= e.detected_at
+        AND CASE WHEN e.reverts_to_at IS NOT NULL THEN pe.detected_at > e.reverts_to_at
+          ELSE e.kind IN (${list(SUPERSEDING_KINDS)}) AND pe.payload ->> '$.provision.id' = e.payload ->> '$.provision.id' END
+      ORDER BY pe.detected_at DESC, pe.pk DESC LIMIT 1) AS original
+    FROM events e
+    WHERE e.id IN (SELECT value FROM json_each(${JSON.stringify(eventIds)}))
+      AND (e.reverts_to_at IS NOT NULL OR e.payload ->> '$.provision.id' IS NOT NULL)`);
+  for (const r of rows) {
+    if (!r.original) continue;
+    const o = JSON.parse(r.original) as { id: string; title: string; detected_at: number };
+    out.set(r.event_id, { action: r.action, original: { eventId: o.id, title: o.title, detectedAt: o.detected_at } });
+  }
+  return out;
 }

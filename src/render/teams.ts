@@ -5,6 +5,7 @@ import type { Severity } from '../core/severity.js';
 import { periodLabel } from './digest-email.js';
 import { diffExcerpt } from './email.js';
 import { cut, utf8Length } from './text.js';
+import { priorAlertSentence } from '../core/lifecycle.js';
 
 /**
  * Teams takes about 28 KB per message (the whole request body). Cards are split to stay under
@@ -72,6 +73,8 @@ export function changeContainer(c: ChangeItem, reader: AlertContent['reader'], o
     text(escapeCardMarkdown(cut(c.title, 500)), { weight: 'bolder', size: 'medium', spacing: 'small' }),
   ];
   if (label) items.push(text(`_${escapeCardMarkdown(label)}_`, { isSubtle: true, spacing: 'none' }));
+  // A follow-up is a new card (Teams cannot edit or thread): it names the change it follows up.
+  if (c.followsUp) items.push(text(`**${escapeCardMarkdown(priorAlertSentence(c.followsUp, reader.timeZone))}**`, { spacing: 'small' }));
   const facts: { title: string; value: string }[] = [];
   if (clause) facts.push({ title: 'Clause', value: escapeCardMarkdown(cut(clause, 300)) });
   if (c.effectiveAt) facts.push({ title: 'Effective', value: `${formatDate(c.effectiveAt)} (${effectiveDatePhrase(c.effectiveAt, reader.now, reader.timeZone)})` });

@@ -7,6 +7,7 @@ import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { fixedClock } from '../support/clock.js';
 import { makeEvent } from '../support/app.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { startTeamsWebhook } from '../support/teams-webhook.js';
 
 let slack: Awaited<ReturnType<typeof startSlackApi>>;
 let discord: Awaited<ReturnType<typeof startDiscordApi>>;
@@ -272,6 +273,73 @@ describe('message lifecycle in Discord', () => {
     const reply = JSON.stringify(discord.messages[1]!.body);
     expect(reply).not.toMatch(/(?<!\\u200b)@here/);
     expect(reply).not.toMatch(/<@&\d+>/);
+  });
+});
+
+describe('message lifecycle in Microsoft Teams', () => {
+  /** Every TextBlock's text of a card, in order. */
+  const texts = (card: any): string[] => {
+    const out: string[] = [];
+    const walk = (el: any) => {
+      if (el.type === 'TextBlock') out.push(el.text);
+      for (const x of [...(el.items ?? []), ...(el.actions ?? [])]) walk(x);
+    };
+    card.body.forEach(walk);
+    return out;
+  };
+
+  it('posts a reversion and a superseding change as new cards that name the change they follow up (a Workflows webhook gives no message to edit or thread under)', async () => {
+    const teams = await startTeamsWebhook();
+    try {
+      await subscriber({ type: 'teams', webhook_url: teams.url });
+      await changeAlerted();
+      expect(teams.received).toHaveLength(1);
+      clock.set('2026-11-30T10:00:00Z');
+      await deliver(version('undo', B, A));
+      clock.set('2026-12-01T10:00:00Z');
+      await deliver(version('again', A, C, { title: 'Arbitration clause narrowed' }));
+      await expect.poll(() => teams.received.length).toBe(3);
+      const [, reverted, superseding] = teams.received.map((r) => texts(r.card));
+      expect(reverted).toContain('**Reverts “Arbitration clause replaced” \\(detected 28 Nov 2026\\), alerted in this channel before**');
+      // The newest alerted change of that clause is the reversion itself.
+      expect(superseding).toContain('**Supersedes “Arbitration clause restored” \\(detected 30 Nov 2026\\), alerted in this channel before**');
+      expect(texts(teams.received[0]!.card).join('\n')).not.toMatch(/Reverts|Supersedes/);
+      // No follow-up rows: nothing in Teams could be edited, so nothing is threaded.
+      expect(new Set((await outbox()).map((r) => r.kind))).toEqual(new Set(['alert']));
+    } finally {
+      await teams.close();
+    }
+  });
+
+  it('names nothing for a change of another clause of the document', async () => {
+    const teams = await startTeamsWebhook();
+    try {
+      await subscriber({ type: 'teams', webhook_url: teams.url });
+      await changeAlerted();
+      clock.set('2026-11-30T10:00:00Z');
+      await deliver(version('other', B, C, { title: 'Liability cap', provision: { id: 'sec-9', title: '9. Liability' } }));
+      await expect.poll(() => teams.received.length).toBe(2);
+      expect(texts(teams.received[1]!.card).join('\n')).not.toMatch(/Reverts|Supersedes/);
+    } finally {
+      await teams.close();
+    }
+  });
+
+  it('escapes the original’s title in the card’s markdown', async () => {
+    const teams = await startTeamsWebhook();
+    try {
+      await subscriber({ type: 'teams', webhook_url: teams.url });
+      expect((await s.ingest(version('first', 'f'.repeat(64), A, { kind: 'first_recorded' }))).status).toBe(202);
+      clock.set('2026-11-28T09:00:00Z');
+      await deliver(version('change', A, B, { title: '**bold** [x](https://evil.test) <at>all</at>' }));
+      clock.set('2026-11-30T10:00:00Z');
+      await deliver(version('undo', B, A));
+      await expect.poll(() => teams.received.length).toBe(2);
+      const line = texts(teams.received[1]!.card).find((t) => t.includes('Reverts'))!;
+      expect(line).toContain('\\*\\*bold\\*\\* \\[x\\]\\(https://evil.test\\) <\u200bat\\>all<\u200b/at\\>');
+    } finally {
+      await teams.close();
+    }
   });
 });
 

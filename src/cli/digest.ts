@@ -5,7 +5,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { loadConfig, ConfigError } from '../config.js';
-import { openDatabase } from '../db.js';
+import { openDatabase, READER_PAGE_CACHE_KIB } from '../db.js';
 import { createLogger } from '../log.js';
 import { createService, defaultOutboxDir } from '../service.js';
 import { systemClock } from '../core/clock.js';
@@ -40,7 +40,7 @@ async function main() {
   // Only a dry run may look ahead: a real one would build a week that has not ended yet.
   if (!values['dry-run'] && tickIsAhead(at, Date.now())) throw new Error('--at is in the future: a digest covers a week that has ended (use --dry-run to look ahead)');
   const config = loadConfig(process.env);
-  const database = await openDatabase(config.database.url, config.database.authToken);
+  const database = await openDatabase(config.database.url, config.database.authToken, { pageCacheKib: READER_PAGE_CACHE_KIB });
   const log = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
   const service = await createService(config, { db: database.db, clock: systemClock, log, outboxDir: defaultOutboxDir(config.database.url) });
   const { db } = database;

@@ -42,6 +42,12 @@ interface EventRow {
   previous_sha256: string | null;
 }
 
+interface PerDestination {
+  destination_id: string;
+  /** Comma-separated event keys (group_concat). */
+  pks: string;
+}
+
 const EVENT_COLUMNS = sql`e.pk, e.platform_id, e.payload, p.name, e.kind, e.detected_at, e.effective_at,
   e.reverts_to_at, e.suppressed_reason, e.document_id, e.sha256, e.previous_sha256`;
 
@@ -75,29 +81,33 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
       FROM json_each(${keyed}) j WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = j.value ->> 'key')`,
     'preview',
   );
+  // Each destination's changes as one row of event keys: a page's 10,000 (destination, change)
+  // pairs as row objects of the whole event, payload included, cost more than the queries; the
+  // events themselves are read once each below.
   const [listed, previewed, upcoming, docs, quiet] = await Promise.all([
     // Digests queued already: what each took.
-    db.all<EventRow & { destination_id: string }>(sql`
-      SELECT m.destination_id, ${EVENT_COLUMNS}
+    db.all<PerDestination>(sql`
+      SELECT m.destination_id, group_concat(m.event_pk) AS pks
       FROM json_each(${keyed}) j
       CROSS JOIN outbox o ON o.idempotency_key = j.value ->> 'key'
       CROSS JOIN matches m ON m.digest_outbox_id = o.id
-      JOIN events e ON e.pk = m.event_pk JOIN platforms p ON p.id = e.platform_id`),
+      GROUP BY 1`),
     // Not queued yet: what it would take now.
-    db.all<EventRow & { destination_id: string }>(sql`
+    db.all<PerDestination>(sql`
       ${preview.with}
-      SELECT m.destination_id, ${EVENT_COLUMNS}
+      SELECT m.destination_id, group_concat(e.pk) AS pks
       ${preview.from}
-      JOIN platforms p ON p.id = e.platform_id
-      WHERE ${preview.pending} AND ${digestTakes(sql`c.start`, sql`c."end"`, sql`c.key`)}`),
+      WHERE ${preview.pending} AND ${digestTakes(sql`c.start`, sql`c."end"`, sql`c.key`)}
+      GROUP BY 1`),
     // What takes effect soon, of the changes each destination was to hear of.
-    db.all<EventRow & { destination_id: string }>(sql`
-      SELECT m.destination_id, ${EVENT_COLUMNS}
-      FROM events e JOIN platforms p ON p.id = e.platform_id
+    db.all<PerDestination>(sql`
+      SELECT m.destination_id, group_concat(e.pk) AS pks
+      FROM events e
       JOIN matches m ON m.event_pk = e.pk AND m.destination_id IN (SELECT value FROM json_each(${ids})) AND ${tellsOf}
       WHERE e.platform_id IN (SELECT value FROM json_each(${platformIds}))
         AND e.effective_at >= ${horizonStart} AND e.effective_at <= ${horizonEnd}
-        AND ${effectiveDateStands}`),
+        AND ${effectiveDateStands}
+      GROUP BY 1`),
     db.all<{ platform_id: number; slug: string; name: string; title: string; url: string | null; verified: number | null }>(sql`
       SELECT d.platform_id, p.slug, p.name, d.title, d.url, coalesce(d.last_verified_at, d.last_event_at) AS verified
       FROM documents d JOIN platforms p ON p.id = d.platform_id
@@ -126,8 +136,23 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
     if (!i) items.set(r.pk, (i = changeItemFromEvent(JSON.parse(r.payload) as ChangeEvent, r.name, r.reverts_to_at)));
     return i;
   };
-  const decided = groupBy([...listed, ...previewed], (e) => e.destination_id);
-  const upcomingByDestination = groupBy(upcoming, (e) => e.destination_id);
+  // In the order the decisions were made (event order), as the digest shows ties.
+  const keysOf = (rows: PerDestination[]) => {
+    const keys = new Map<string, number[]>();
+    for (const r of rows) keys.set(r.destination_id, [...(keys.get(r.destination_id) ?? []), ...r.pks.split(',').map(Number)].sort((a, b) => a - b));
+    return keys;
+  };
+  const decidedKeys = keysOf([...listed, ...previewed]);
+  const upcomingKeys = keysOf(upcoming);
+  const wanted = new Set<number>();
+  for (const keys of [decidedKeys, upcomingKeys]) for (const pks of keys.values()) for (const pk of pks) wanted.add(pk);
+  const eventRows = wanted.size
+    ? await db.all<EventRow>(sql`
+        SELECT ${EVENT_COLUMNS} FROM events e JOIN platforms p ON p.id = e.platform_id
+        WHERE e.pk IN (SELECT value FROM json_each(${JSON.stringify([...wanted])}))`)
+    : [];
+  const eventsByPk = new Map(eventRows.map((e) => [e.pk, e]));
+  const rowsOf = (keys: Map<string, number[]>, destinationId: string) => (keys.get(destinationId) ?? []).map((pk) => eventsByPk.get(pk)!);
   const docsByPlatform = groupBy(docs, (d) => d.platform_id);
   const quietByPlatform = groupBy(quiet, (q) => q.platform_id);
   const subsByDestination = groupBy(subs, (s) => s.destination_id);
@@ -148,7 +173,7 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
     const soon: ChangeItem[] = [];
     const watched: WatchedPlatform[] = [];
     const { today, until } = windowOf(t.period.end, timezone);
-    const rows = decided.get(t.destinationId) ?? [];
+    const rows = rowsOf(decidedKeys, t.destinationId);
     // A document that flapped shows as one line, not as each of its flips.
     const flapped = new Map<number, FlappingDocument & { hashes: Set<string> }>();
     for (const e of rows) if (e.suppressed_reason === 'flapping') flapped.set(e.document_id, { platform: { slug: '', name: e.name }, document: '', flips: 0, versions: 0, hashes: new Set() });
@@ -164,7 +189,7 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
     }
     const flapping = [...flapped.values()].map(({ hashes, ...f }) => ({ ...f, versions: Math.max(2, hashes.size) }));
     const seen = new Set<number>();
-    for (const e of upcomingByDestination.get(t.destinationId) ?? []) {
+    for (const e of rowsOf(upcomingKeys, t.destinationId)) {
       if (platforms.has(e.platform_id) && !seen.has(e.pk) && e.effective_at! >= today && e.effective_at! <= until && e.detected_at < t.period.end) {
         seen.add(e.pk);
         soon.push(item(e));

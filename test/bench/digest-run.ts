@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
-import { tempDatabase } from '../support/db.js';
+import { tempDatabase, type TempDatabase } from '../support/db.js';
+import { openDatabase, READER_PAGE_CACHE_KIB, type Db } from '../../src/db.js';
 import { makeEvent } from '../support/app.js';
 import { seedSubscribers } from './seed.js';
 import { ingestEvents } from '../../src/ingest/ingest.js';
@@ -23,29 +24,46 @@ let peak = 0;
 const rssStart = process.memoryUsage().rss;
 const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
 
-const database = await tempDatabase();
+/**
+ * The database the digests are built from: 100,000 subscribers and the week's 200 changes,
+ * ingested in a process of its own (`setup`, as the service would have), so this process is the
+ * digest run alone, opened as `npm run digest` opens it (READER_PAGE_CACHE_KIB).
+ */
+async function setUp(db: Db) {
+  const slugs = (await db.all<{ slug: string; title: string }>(sql`
+    SELECT p.slug, min(d.title) AS title FROM platforms p JOIN documents d ON d.platform_id = p.id GROUP BY p.slug ORDER BY p.slug LIMIT 20`));
+  await seedSubscribers(db, { count: N, platformSlugs: slugs.map((s) => s.slug), plan: 'monitor' });
+  const events = slugs.flatMap((p, i) =>
+    Array.from({ length: 10 }, (_, j) =>
+      makeEvent({
+        id: `d-${i}-${j}`,
+        platform: { slug: p.slug },
+        document: { title: p.title },
+        severity: ['low', 'medium', 'high'][j % 3],
+        title: `Change ${j} to ${p.slug}`,
+        summary: 'The provider may now keep conversation logs for longer and use them to improve its models.',
+        change_url: `https://tracker.test/${i}/${j}`,
+        evidence: { sha256: 'b'.repeat(64), archive_url: `https://archive.test/${i}/${j}` },
+        detected_at: `2026-11-2${4 + (j % 5)}T06:00:00Z`,
+      }),
+    ),
+  );
+  const parsed = parseEventBody({ events });
+  if (!parsed.ok) throw new Error('bad events');
+  await ingestEvents({ db, clock: () => AT, alertMaxAgeHours: 1, flapWindowHours: 72 }, parsed.events);
+}
+
+if (process.argv[2] === 'setup') {
+  const database = await tempDatabase();
+  await setUp(database.db);
+  database.close();
+  console.log(JSON.stringify({ dir: database.dir, url: database.url }));
+  process.exit(0);
+}
+const given = process.env.DIGEST_DATABASE_URL;
+const database = given ? await openDatabase(given, undefined, { pageCacheKib: READER_PAGE_CACHE_KIB }) : await tempDatabase();
+if (!given) await setUp(database.db);
 const { db } = database;
-const slugs = (await db.all<{ slug: string; title: string }>(sql`
-  SELECT p.slug, min(d.title) AS title FROM platforms p JOIN documents d ON d.platform_id = p.id GROUP BY p.slug ORDER BY p.slug LIMIT 20`));
-await seedSubscribers(db, { count: N, platformSlugs: slugs.map((s) => s.slug), plan: 'monitor' });
-const events = slugs.flatMap((p, i) =>
-  Array.from({ length: 10 }, (_, j) =>
-    makeEvent({
-      id: `d-${i}-${j}`,
-      platform: { slug: p.slug },
-      document: { title: p.title },
-      severity: ['low', 'medium', 'high'][j % 3],
-      title: `Change ${j} to ${p.slug}`,
-      summary: 'The provider may now keep conversation logs for longer and use them to improve its models.',
-      change_url: `https://tracker.test/${i}/${j}`,
-      evidence: { sha256: 'b'.repeat(64), archive_url: `https://archive.test/${i}/${j}` },
-      detected_at: `2026-11-2${4 + (j % 5)}T06:00:00Z`,
-    }),
-  ),
-);
-const parsed = parseEventBody({ events });
-if (!parsed.ok) throw new Error('bad events');
-await ingestEvents({ db, clock: () => AT, alertMaxAgeHours: 1, flapWindowHours: 72 }, parsed.events);
 
 const links = createLinkSigner('bench-secret-key-0123456789-0123456789', 'https://clausewatch.test', () => AT, (key, data) => createHmac('sha256', key).update(data).digest('base64url'));
 const cache = new Map<string, string>();
@@ -114,5 +132,6 @@ for (const d of sample) {
 }
 const mjmlPerDigestMs = mjmlMs / sample.length;
 const fillPerDigestMs = fillMs / sample.length;
-database.dispose();
-console.log(JSON.stringify({ rssStart, rssBefore, built, seconds, rate: built / seconds, avgItems: items / built, avgBytes: bytes / built, peakRss: peak, mjmlPerDigestMs, fillPerDigestMs, renderPerDigestMs: tRender / built }));
+if (given) database.close();
+else (database as TempDatabase).dispose();
+console.log(JSON.stringify({ rssStart, rssBefore, built, seconds, pageMs: tPage, loadMs: tLoad, renderMs: tRender, rate: built / seconds, avgItems: items / built, avgBytes: bytes / built, peakRss: peak, mjmlPerDigestMs, fillPerDigestMs, renderPerDigestMs: tRender / built }));

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { median, type BenchRow } from './report.js';
 
@@ -46,11 +47,20 @@ interface DigestRun {
 }
 
 function digestRun(): DigestRun {
-  // The service's own V8 heap setting (see package.json "start"): without a cap V8 grows its heap
-  // lazily toward a quarter of this machine's 24 GiB, and RSS says more about that than about us.
-  const out = execFileSync(process.execPath, [SERVICE_HEAP_FLAG, '--import', 'tsx', fileURLToPath(new URL('./digest-run.ts', import.meta.url))], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  });
-  return JSON.parse(out.trim().split('\n').pop()!) as DigestRun;
+  const script = fileURLToPath(new URL('./digest-run.ts', import.meta.url));
+  const lastLine = (out: string) => JSON.parse(out.trim().split('\n').pop()!);
+  // The subscribers and the week's changes, ingested by a process of their own (as the service did).
+  const { dir, url } = lastLine(execFileSync(process.execPath, ['--import', 'tsx', script, 'setup'], { encoding: 'utf8', maxBuffer: 1 << 20 })) as { dir: string; url: string };
+  try {
+    // The service's own V8 heap setting (see package.json "start"): without a cap V8 grows its heap
+    // lazily toward a quarter of this machine's 24 GiB, and RSS says more about that than about us.
+    const out = execFileSync(process.execPath, [SERVICE_HEAP_FLAG, '--import', 'tsx', script], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+      env: { ...process.env, DIGEST_DATABASE_URL: url },
+    });
+    return lastLine(out) as DigestRun;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

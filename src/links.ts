@@ -1,13 +1,24 @@
-import { sign, verify } from 'hono/jwt';
+import { verify } from 'hono/jwt';
+import { fromBase64Url } from './core/base64url.js';
 import type { Clock } from './core/clock.js';
 import type { MessageLinks } from './core/message.js';
 
 /**
- * Signed links in messages (confirm, unsubscribe, manage, a digest's browser view). Each token is
- * an HS256 JWT over the destination id (a digest's: with its period) with its purpose as the
- * audience, so a token made for one purpose or one destination opens nothing else, and no token
- * can be guessed. A digest posted to a chat channel carries only its read-only view link, never
- * the manage link that would let anyone in the channel change what it watches.
+ * Signed links in messages (confirm, unsubscribe, manage, a digest's browser view, an alert's
+ * page, a change's review page). Each token is signed (HMAC-SHA256) over the destination id (a
+ * digest's: with its period) with its purpose as the audience, so a token made for one purpose
+ * or one destination opens nothing else, and no token can be guessed. A digest posted to a chat
+ * channel carries only its read-only view link, never the manage link that would let anyone in
+ * the channel change what it watches.
+ *
+ * The token is one word: lowercase base32 (RFC 4648, a–z and 2–7, unpadded) of the claims, then
+ * the 52 base32 characters of their MAC. Tokens used to be JWTs (base64url, with `-`, `_` and
+ * `.`), and now and then a run of one between two `-` read as a Bitcoin address to SpamAssassin
+ * (`__BITCOIN_ID`: `\b(?<!=)[13][base58]{29,34}\b`, and its variants with separators between the
+ * characters and bech32's `bc1…`), about +3 for the mail. A token of word characters only is one
+ * word (no `\b` inside it), and at 53 characters or more too long for the 30–35 a base58 address
+ * has; it holds no `-`, `=` or space to separate characters with (the obfuscated variants), and
+ * no `1`, so it cannot start `bc1`. JWTs in mails already sent still open their pages.
  */
 export type LinkPurpose = 'confirm' | 'unsubscribe' | 'manage' | 'digest' | 'alert' | 'review';
 
@@ -27,19 +38,90 @@ export interface LinkSigner {
 /**
  * A synchronous HMAC-SHA256 (base64url) of the runtime, when it has one: Node's is ~50× faster
  * than a WebCrypto round trip, which matters when a digest run signs 200,000 links. The tokens
- * are the same standard HS256 JWTs either way, and are always verified with hono/jwt.
+ * are the same either way.
  */
 export type Hs256 = (key: string, data: string) => string;
 
-const b64url = (s: string) => btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-const JWT_HEADER = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/** RFC 4648 base32, lowercase and unpadded: word characters only. */
+export function toBase32(bytes: Uint8Array): string {
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const b of bytes) {
+    value = ((value << 8) | b) & 0xfff;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
+  return out;
+}
+
+function fromBase32(text: string): Uint8Array {
+  const out = new Uint8Array(Math.floor((text.length * 5) / 8));
+  let bits = 0;
+  let value = 0;
+  let n = 0;
+  for (const ch of text) {
+    value = ((value << 5) | BASE32.indexOf(ch)) & 0xfff;
+    bits += 5;
+    if (bits >= 8) {
+      out[n++] = (value >>> (bits - 8)) & 255;
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
+/** The MAC's length in base32: 32 bytes, 256 bits, 52 characters. */
+const MAC_CHARS = 52;
+/** A token: claims and MAC, nothing but base32 characters. */
+const WORD_TOKEN = new RegExp(`^[a-z2-7]{${MAC_CHARS + 1},}$`);
+/** What the MAC covers: never the start of a JWT's signing input (base64url of `{"…`, "eyJ…"). */
+const MAC_INPUT = 'clausewatch-link-v2:';
+
+/** Equal strings in time that does not depend on where they differ. */
+function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
 
 export function createLinkSigner(secretKey: string, publicUrl: string, clock: Clock, hs256?: Hs256): LinkSigner {
   const rawKey = `clausewatch-links:${secretKey}`;
-  const signJwt = async (payload: Record<string, unknown>): Promise<string> => {
-    if (!hs256) return sign(payload, await cryptoKey(), 'HS256');
-    const body = `${JWT_HEADER}.${b64url(JSON.stringify(payload))}`;
-    return `${body}.${hs256(rawKey, body)}`;
+  const mac = async (data: string): Promise<string> => {
+    const bytes = hs256 ? fromBase64Url(hs256(rawKey, data)) : new Uint8Array(await crypto.subtle.sign('HMAC', await cryptoKey(), new TextEncoder().encode(data)));
+    return toBase32(bytes);
+  };
+  const signToken = async (payload: Record<string, unknown>): Promise<string> => {
+    const claims = toBase32(new TextEncoder().encode(JSON.stringify(payload)));
+    return `${claims}${await mac(`${MAC_INPUT}${claims}`)}`;
+  };
+  /** The claims of a valid word token, or null. */
+  const readToken = async (t: string): Promise<Record<string, unknown> | null> => {
+    if (!WORD_TOKEN.test(t)) return null;
+    const claims = t.slice(0, -MAC_CHARS);
+    if (!sameText(t.slice(-MAC_CHARS), await mac(`${MAC_INPUT}${claims}`))) return null;
+    try {
+      const payload: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(fromBase32(claims)));
+      return payload && typeof payload === 'object' ? (payload as Record<string, unknown>) : null;
+    } catch {
+      return null;
+    }
+  };
+  /** A JWT of the links before (base64url): still valid in mails sent then. */
+  const readJwt = async (t: string, purpose: LinkPurpose): Promise<Record<string, unknown> | null> => {
+    try {
+      // Expiry is checked against our clock, not the library's Date.now(), so tests can move time.
+      return await verify(t, await cryptoKey(), { alg: 'HS256', aud: purpose, exp: false, iat: false, nbf: false });
+    } catch {
+      return null;
+    }
   };
   // Imported once: importing the HMAC key on every token was a tenth of a mail's CPU time.
   let keyPromise: Promise<CryptoKey> | undefined;
@@ -58,13 +140,13 @@ export function createLinkSigner(secretKey: string, publicUrl: string, clock: Cl
     const ttl = TTL_SECONDS[purpose];
     if (ttl) {
       const iat = Math.floor(clock() / 1000);
-      return signJwt({ sub: subject, aud: purpose, iat, exp: iat + ttl });
+      return signToken({ sub: subject, aud: purpose, iat, exp: iat + ttl });
     }
-    if (!REUSED.has(purpose)) return signJwt({ sub: subject, aud: purpose });
+    if (!REUSED.has(purpose)) return signToken({ sub: subject, aud: purpose });
     const key = `${purpose}:${subject}`;
     let t = stable.get(key);
     if (!t) {
-      t = signJwt({ sub: subject, aud: purpose });
+      t = signToken({ sub: subject, aud: purpose });
       stable.set(key, t);
       if (stable.size > 20_000) stable.delete(stable.keys().next().value!);
     }
@@ -75,14 +157,10 @@ export function createLinkSigner(secretKey: string, publicUrl: string, clock: Cl
     url: async (purpose, subject) => `${publicUrl}/${PATHS[purpose]}/${await token(purpose, subject)}`,
     async verify(purpose, t) {
       if (t.length > 2048) return null;
-      try {
-        // Expiry is checked against our clock, not the library's Date.now(), so tests can move time.
-        const payload = await verify(t, await cryptoKey(), { alg: 'HS256', aud: purpose, exp: false, iat: false, nbf: false });
-        if (typeof payload.exp === 'number' && payload.exp * 1000 < clock()) return null;
-        return typeof payload.sub === 'string' ? payload.sub : null;
-      } catch {
-        return null;
-      }
+      const payload = t.includes('.') ? await readJwt(t, purpose) : await readToken(t);
+      if (!payload || payload.aud !== purpose) return null;
+      if (typeof payload.exp === 'number' && payload.exp * 1000 < clock()) return null;
+      return typeof payload.sub === 'string' ? payload.sub : null;
     },
   };
 }

@@ -7,7 +7,7 @@ import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import { runBatch } from './batch.js';
 import { withdrawPendingAlerts } from './subscriptions.js';
-import { decodeCursor, encodeCursor, type Page } from './paging.js';
+import { decodeCursor, keysetLimit, keysetPage, type Page } from './paging.js';
 
 /** Accounts list by creation time, then id. */
 export const ACCOUNT_CURSOR = ['number', 'string'] as const;
@@ -89,11 +89,9 @@ export async function listAccounts(db: Db, filter: AccountFilter, limit: number,
     .from(accounts)
     .where(conds.length ? and(...conds) : undefined)
     .orderBy(asc(accounts.createdAt), asc(accounts.id))
-    .limit(limit + 1);
-  const more = rows.length > limit;
-  const data = rows.slice(0, limit);
-  const last = data[data.length - 1];
-  return { data, nextCursor: more && last ? encodeCursor(ACCOUNT_CURSOR, [last.createdAt, last.id]) : null };
+    .limit(keysetLimit(limit));
+  const page = keysetPage(rows, limit, ACCOUNT_CURSOR, (r) => [r.createdAt, r.id]);
+  return { data: page.rows, nextCursor: page.nextCursor };
 }
 
 /** Distinct platforms the account's active subscriptions watch: what the plan limit counts. */

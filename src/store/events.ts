@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { LEFT_OUT } from '../core/policy.js';
 import { reasonList } from '../ingest/match.js';
-import { decodeCursor, encodeCursor, type Page } from './paging.js';
+import { decodeCursor, keysetLimit, keysetPage, type Page } from './paging.js';
 
 /** Events list newest first: detection time, then their key. */
 export const EVENT_CURSOR = ['number', 'number'] as const;
@@ -55,11 +55,10 @@ export async function listEvents(
       AND ${filter.since !== undefined ? sql`e.detected_at >= ${filter.since}` : sql`1`}
       AND ${after ? sql`(e.detected_at, e.pk) < (${after[0]}, ${after[1]})` : sql`1`}
     ORDER BY e.detected_at DESC, e.pk DESC
-    LIMIT ${limit + 1}`);
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
+    LIMIT ${keysetLimit(limit)}`);
+  const page = keysetPage(rows, limit, EVENT_CURSOR, (r) => [r.detected_at, r.pk]);
   return {
-    data: page.map((r) => ({
+    data: page.rows.map((r) => ({
       event: JSON.parse(r.payload) as Record<string, unknown>,
       receivedAt: r.received_at,
       suppressedReason: r.suppressed_reason,
@@ -69,6 +68,6 @@ export async function listEvents(
       revertsToAt: r.reverts_to_at,
       undoesId: r.undoes_id,
     })),
-    nextCursor: rows.length > limit && last ? encodeCursor(EVENT_CURSOR, [last.detected_at, last.pk]) : null,
+    nextCursor: page.nextCursor,
   };
 }

@@ -33,3 +33,17 @@ export function decodeCursor<S extends CursorShape>(cursor: string | undefined, 
   const fits = key.every((v, i) => typeof v === shape[i] && (typeof v !== 'number' || Number.isFinite(v)));
   return fits ? (key as CursorKey<S>) : undefined;
 }
+
+/** Rows a keyset query asks for: one past the page, which tells whether another page follows. */
+export const keysetLimit = (limit: number): number => limit + 1;
+
+/**
+ * The page of a keyset query's rows (it asked for `keysetLimit(limit)` of them, in the list's
+ * order, after the cursor's key): the first `limit`, and the cursor of the last one's key when
+ * the extra row says more follow (null on the last page).
+ */
+export function keysetPage<R, S extends CursorShape>(rows: R[], limit: number, shape: S, keyOf: (row: R) => CursorKey<S>): { rows: R[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { rows: page, nextCursor: rows.length > limit && last ? encodeCursor(shape, keyOf(last)) : null };
+}

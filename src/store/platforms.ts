@@ -2,7 +2,7 @@ import { asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { documents, platforms } from '../../db/schema.js';
 import { closestPlatforms } from '../core/platform-search.js';
-import { decodeCursor, encodeCursor, type Page } from './paging.js';
+import { decodeCursor, keysetLimit, keysetPage, type Page } from './paging.js';
 
 /**
  * The catalog lists by name, then slug: by SQLite's lower(name), which folds ASCII letters only,
@@ -61,8 +61,9 @@ export async function searchPlatforms(db: Db, q: string | undefined, limit: numb
         AND ${after ? sql`(lower(${platforms.name}), ${platforms.slug}) > (${after[0]}, ${after[1]})` : sql`1`}`,
     )
     .orderBy(sql`lower(${platforms.name})`, asc(platforms.slug))
-    .limit(limit + 1);
-  const page = rows.slice(0, limit).map((r) => r.platform);
+    .limit(keysetLimit(limit));
+  const { rows: kept, nextCursor } = keysetPage(rows, limit, PLATFORM_CURSOR, (r) => [r.sortName, r.platform.slug]);
+  const page = kept.map((r) => r.platform);
   const docs = page.length
     ? await db
         .select({
@@ -81,8 +82,7 @@ export async function searchPlatforms(db: Db, q: string | undefined, limit: numb
     ...p,
     documents: docs.filter((d) => d.platformId === p.id).map(({ platformId: _, ...d }) => d),
   }));
-  const last = rows[limit - 1];
-  return { data, nextCursor: rows.length > limit && last ? encodeCursor(PLATFORM_CURSOR, [last.sortName, last.platform.slug]) : null };
+  return { data, nextCursor };
 }
 
 /** Every platform's slug and name, by name: the sign-up form's list (a few hundred rows). */

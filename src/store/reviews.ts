@@ -2,7 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import type { Clock } from '../core/clock.js';
 import { AWAITING, DECISIONS, type ChangeReview, type DecisionRule, type ReviewSource, type ReviewState, type ReviewStatus, type ValidDecision } from '../core/review.js';
-import { decodeCursor, encodeCursor, type Page } from './paging.js';
+import { decodeCursor, keysetLimit, keysetPage, type Page } from './paging.js';
 
 /**
  * The review trail's store. A review exists for every change an account was alerted to the same
@@ -178,11 +178,10 @@ export async function listReviews(db: Db, accountId: string, filter: ReviewFilte
       AND ${filter.eventId !== undefined ? sql`e.id = ${filter.eventId}` : sql`1`}
       AND ${after ? sql`(e.detected_at, e.pk) < (${after[0]}, ${after[1]})` : sql`1`}
     ORDER BY e.detected_at DESC, e.pk DESC
-    LIMIT ${limit + 1}`);
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
+    LIMIT ${keysetLimit(limit)}`);
+  const page = keysetPage(rows, limit, REVIEW_CURSOR, (r) => [r.detected_at, r.pk]);
   return {
-    data: page.map((r) => ({
+    data: page.rows.map((r) => ({
       eventPk: r.pk,
       eventId: r.id,
       platform: { slug: r.slug, name: r.name },
@@ -200,7 +199,7 @@ export async function listReviews(db: Db, accountId: string, filter: ReviewFilte
       changeUrl: r.change_url,
       review: toState(r.status ? (r as HistoryRow) : undefined),
     })),
-    nextCursor: rows.length > limit && last ? encodeCursor(REVIEW_CURSOR, [last.detected_at, last.pk]) : null,
+    nextCursor: page.nextCursor,
   };
 }
 

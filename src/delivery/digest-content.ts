@@ -97,7 +97,7 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
       ${preview.with}
       SELECT m.destination_id, group_concat(e.pk) AS pks
       ${preview.from}
-      WHERE ${preview.pending} AND ${digestTakes(sql`c.start`, sql`c."end"`, sql`c.key`)}
+      WHERE ${preview.pending} AND ${digestTakes(sql`e.start`, sql`e."end"`, sql`e.key`)}
       GROUP BY 1`),
     // What takes effect soon, of the changes each destination was to hear of.
     db.all<PerDestination>(sql`

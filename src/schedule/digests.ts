@@ -71,18 +71,21 @@ export function untoldDecisions(due: SQL, mode: 'claim' | 'preview') {
       WHERE pk > (SELECT min(seen) FROM w) AND detected_at < (SELECT max(min(lo, "end")) FROM w)
     ),
     untold AS (
-      SELECT w.id, w.dest, w.key, w.start, w."end", e.pk FROM w
+      SELECT w.id, w.dest, w.key, w.start, w."end", e.pk, e.detected_at FROM w
       CROSS JOIN subscriptions s ON s.destination_id = w.dest
       CROSS JOIN events e ON e.platform_id = s.platform_id AND e.detected_at >= w.lo AND e.detected_at < w."end"
       UNION ALL
-      SELECT w.id, w.dest, w.key, w.start, w."end", l.pk FROM w
+      SELECT w.id, w.dest, w.key, w.start, w."end", l.pk, l.detected_at FROM w
       CROSS JOIN subscriptions s ON s.destination_id = w.dest
       CROSS JOIN late l ON l.platform_id = s.platform_id AND l.pk > w.seen AND l.detected_at < min(w.lo, w."end")
     )`,
-    /** Aliases: `c` the due row (id, dest, key, start, end), `m` the decision, `e` its event. */
-    from: sql`FROM untold c
-      CROSS JOIN matches m ON m.event_pk = c.pk AND m.destination_id = c.dest
-      CROSS JOIN events e ON e.pk = c.pk`,
+    /**
+     * Aliases: `m` the decision, `e` its event's key and detection time (`pk`, `detected_at`, all
+     * `digestTakes` reads of it, from the index that found it) beside the due row's `id`, `dest`,
+     * `key`, `start` and `end`.
+     */
+    from: sql`FROM untold e
+      CROSS JOIN matches m ON m.event_pk = e.pk AND m.destination_id = e.dest`,
     pending: sql`m.digest_state = 'pending'`,
   };
 }
@@ -124,7 +127,7 @@ export async function enqueueDueDigests(db: Db, at: number, now: number): Promis
       digest_outbox_id = CASE WHEN t.takes THEN t.outbox_id END
     FROM (
       ${untold.with}
-      SELECT m.id, c.id AS outbox_id, ${digestTakes(sql`c.start`, sql`c."end"`, sql`c.key`)} AS takes
+      SELECT m.id, e.id AS outbox_id, ${digestTakes(sql`e.start`, sql`e."end"`, sql`e.key`)} AS takes
       ${untold.from}
       WHERE ${untold.pending}
     ) t

@@ -17,6 +17,8 @@ export const SEALED_PREFIX = 'enc:v1:';
 /** One derived key per kind of secret: a key that leaks for one opens nothing of the other. */
 export const SECRET_PURPOSES = { slackInstallation: 'slack-installation', webhookSecret: 'webhook-secret' } as const;
 const utf8 = new TextEncoder();
+/** HKDF's salt for every purpose's key (secret-box-node.ts derives the same keys). */
+export const SECRET_BOX_SALT = 'clausewatch secrets at rest';
 
 
 export function createSecretBox(secretKey: string, purpose: string): SecretBox {
@@ -26,7 +28,7 @@ export function createSecretBox(secretKey: string, purpose: string): SecretBox {
       .importKey('raw', utf8.encode(secretKey), 'HKDF', false, ['deriveKey'])
       .then((base) =>
         crypto.subtle.deriveKey(
-          { name: 'HKDF', hash: 'SHA-256', salt: utf8.encode('clausewatch secrets at rest'), info: utf8.encode(purpose) },
+          { name: 'HKDF', hash: 'SHA-256', salt: utf8.encode(SECRET_BOX_SALT), info: utf8.encode(purpose) },
           base,
           { name: 'AES-GCM', length: 256 },
           false,

@@ -22,6 +22,7 @@ import { loadCatalog, type CatalogEntry } from './store/platforms.js';
 import type { Context } from 'hono';
 import { createSlackInstallationStore, sealPlaintextInstallations } from './store/slack-installations.js';
 import { createSecretBox, SECRET_PURPOSES } from './secret-box.js';
+import { createNodeSecretBox } from './secret-box-node.js';
 import { sealPlaintextWebhookSecrets } from './store/destinations.js';
 import { webhookSecretKey } from './delivery/channels/webhook/send.js';
 import { checkWebhookUrl, guardedPost } from './webhook-guard.js';
@@ -76,7 +77,8 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
   const resealed = await sealPlaintextInstallations(db, slackTokens);
   if (resealed) log.info('slack.installations_sealed', { count: resealed });
   // Webhook signing secrets likewise (current and previous).
-  const webhookSecrets = createSecretBox(secrets.secretKey, SECRET_PURPOSES.webhookSecret);
+  // node:crypto's box: every destination of a fan-out opens its signing secret once.
+  const webhookSecrets = createNodeSecretBox(secrets.secretKey, SECRET_PURPOSES.webhookSecret);
   const resealedHooks = await sealPlaintextWebhookSecrets(db, webhookSecrets);
   if (resealedHooks) log.info('webhook.secrets_sealed', { count: resealedHooks });
 

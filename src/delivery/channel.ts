@@ -39,6 +39,8 @@ export interface Channel<T extends DestinationType = DestinationType, M = any, K
   readonly send: Send<DestinationOf<T>, M>;
   /** Chat channels: edit a message sent before and reply in its thread (follow-ups, src/core/lifecycle.ts). */
   readonly thread?: ThreadOps<DestinationOf<T>, M>;
+  /** False when its alerts show no links (manage, unsubscribe, view, review): none are signed for them. */
+  readonly alertLinks?: false;
   close?(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export interface ChannelDriver {
   readonly render: Partial<Record<ContentKind, (content: MessageContent, destination: Destination, ctx: RenderContext) => unknown[]>>;
   readonly send: (destination: Destination, message: unknown, key: string) => Promise<{ providerId: string | null }>;
   readonly thread?: ThreadOps<Destination, unknown>;
+  readonly alertLinks?: false;
 }
 
 /** One of the channels, whichever. */

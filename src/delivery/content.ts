@@ -107,6 +107,8 @@ export async function loadContent(
   now: number,
   /** An alert's grouped changes, when the caller read them with its whole claim. */
   grouped?: ChangeItem[],
+  /** False for a channel whose alerts show no links: nothing is signed (a signature per link per message). */
+  alertLinks = true,
 ): Promise<MessageContent | null> {
   const reader = { timeZone: account.timezone, now };
   switch (row.kind) {
@@ -117,9 +119,9 @@ export async function loadContent(
       if (!read.length) return null;
       const items = destination.type === 'teams' && row.kind !== 'follow_up' ? await withPriorAlerts(db, destination.id, read) : read;
       const [base, view, review, reviews] = await Promise.all([
-        destinationLinks(links, destination.id),
-        alertViewUrl(links, destination.id, row.id),
-        row.kind === 'follow_up' ? undefined : reviewLinks(links, destination, account, items, row.kind === 'budget'),
+        alertLinks ? destinationLinks(links, destination.id) : { unsubscribe: '', manage: '' },
+        alertLinks ? alertViewUrl(links, destination.id, row.id) : undefined,
+        row.kind === 'follow_up' || !alertLinks ? undefined : reviewLinks(links, destination, account, items, row.kind === 'budget'),
         row.kind === 'follow_up' ? undefined : chatReviews(db, destination, account, items),
       ]);
       const alert = { ...buildAlert(items, reader, { ...base, view, review }, account.plan), budget: row.kind === 'budget', ...(reviews ? { reviews } : {}) };

@@ -160,7 +160,7 @@ export function createDelivery(deps: DelivererDeps): Delivery {
         if (!channel) throw new DeliveryError(`the ${row.channel} channel is not configured on this server`, 'retry');
         if (!target.ok) throw new DeliveryError(target.reason, 'permanent', { disableDestination: true });
         const grouped = row.kind === 'alert' || row.kind === 'budget' || row.kind === 'follow_up' ? (context.grouped.get(row.id) ?? []) : undefined;
-        const content = await loadContent(db, row, destination, account, deps.links, now, grouped);
+        const content = await loadContent(db, row, destination, account, deps.links, now, grouped, channel.alertLinks ?? true);
         if (!content) return cancel(row, 'nothing left to send');
         // Only kinds a channel declares are in its map (checked where the channel is defined).
         const render = channel.render[content.kind];

@@ -27,12 +27,18 @@ export interface WebhookPayload {
   data: Record<string, unknown>;
 }
 
+/** Which payload an alert is: a reminder, monitoring notices alone, or changes. */
+export function webhookAlertType(c: AlertContent): WebhookPayload['type'] {
+  if (c.reminder) return 'effective.reminder';
+  return !c.changes.length && c.notices.length ? 'monitor.health' : 'change.alert';
+}
+
 export function renderWebhookPayload(c: AlertContent | DigestContent): WebhookPayload {
   const created_at = new Date(c.reader.now).toISOString();
   switch (c.kind) {
     case 'alert':
-      if (c.reminder) return { type: 'effective.reminder', created_at, data: { version: 1, changes: c.changes.map(eventOf) } };
-      if (!c.changes.length && c.notices.length) {
+      if (webhookAlertType(c) === 'effective.reminder') return { type: 'effective.reminder', created_at, data: { version: 1, changes: c.changes.map(eventOf) } };
+      if (webhookAlertType(c) === 'monitor.health') {
         return { type: 'monitor.health', created_at, data: { version: 1, notices: c.notices.map((n) => n.raw) } };
       }
       return {

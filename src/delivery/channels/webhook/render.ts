@@ -1,9 +1,66 @@
-import type { Renderers } from '../../channel.js';
-import { renderWebhookPayload, type WebhookPayload } from '../../../render/webhook.js';
+import type { ContentOf, Renderers } from '../../channel.js';
+import { renderWebhookPayload, webhookAlertType, type WebhookPayload } from '../../../render/webhook.js';
 import type { WebhookDestination } from './destination.js';
 
+/**
+ * A rendered webhook: the payload's `type` and `created_at` as they are, its `data` already as
+ * JSON text. The channel writes `{"type","created_at","data","id"}` around it (the id is the
+ * webhook-id, added at send), the same bytes as JSON.stringify of the whole payload with its id.
+ */
+export interface WebhookMessage {
+  type: WebhookPayload['type'];
+  created_at: string;
+  data: string;
+}
+
+/**
+ * An alert's `data` depends only on its changes and notices (each event as received, which an
+ * event id names for good: a different content under a used id is refused at ingest), whether it
+ * is a reminder or a budget message, and how each change is marked (a reversion, reported late).
+ * A fan-out sends the same data to every destination: it is built and serialised once (a
+ * 500-change burst is 580 KB of JSON per destination) and the channel only signs it per
+ * destination. The few latest are kept, up to a bound in characters.
+ */
+const DATA_CACHE_CHARS = 16_000_000;
+const dataCache = new Map<string, string>();
+let cachedChars = 0;
+
+function alertDataKey(c: ContentOf<'alert'>): string {
+  let key = `${c.reminder ? 'r' : ''}${c.budget ? 'b' : ''}|${c.changes.length}|${c.notices.length}`;
+  for (const x of c.changes) key += `|${x.eventId}:${x.revertsToAt ?? ''}:${x.reportedLate ? 1 : 0}`;
+  for (const n of c.notices) key += `|${n.eventId}`;
+  return key;
+}
+
+function remember(key: string, json: string): string {
+  if (json.length > DATA_CACHE_CHARS / 4) return json;
+  while (cachedChars + json.length > DATA_CACHE_CHARS && dataCache.size) {
+    const [oldest, text] = dataCache.entries().next().value!;
+    dataCache.delete(oldest);
+    cachedChars -= text.length;
+  }
+  dataCache.set(key, json);
+  cachedChars += json.length;
+  return json;
+}
+
+function renderAlert(content: ContentOf<'alert'>): WebhookMessage {
+  const key = alertDataKey(content);
+  const cached = dataCache.get(key);
+  if (cached !== undefined) return { type: webhookAlertType(content), created_at: new Date(content.reader.now).toISOString(), data: cached };
+  const { type, created_at, data } = renderWebhookPayload(content);
+  return { type, created_at, data: remember(key, JSON.stringify(data)) };
+}
+
 /** One versioned JSON payload per alert or digest; its `id` is added at send (the webhook-id). */
-export const webhookRenderers: Renderers<WebhookDestination, WebhookPayload, 'alert' | 'digest'> = {
-  alert: (content) => [renderWebhookPayload(content)],
-  digest: (content) => [renderWebhookPayload(content)],
+export const webhookRenderers: Renderers<WebhookDestination, WebhookMessage, 'alert' | 'digest'> = {
+  alert: (content) => [renderAlert(content)],
+  digest: (content) => {
+    const { type, created_at, data } = renderWebhookPayload(content);
+    return [{ type, created_at, data: JSON.stringify(data) }];
+  },
 };
+
+/** The body of a rendered webhook with its webhook-id: `{type, created_at, data, id}` as JSON. */
+export const webhookBody = (m: WebhookMessage, id: string) =>
+  `{"type":${JSON.stringify(m.type)},"created_at":${JSON.stringify(m.created_at)},"data":${m.data},"id":${JSON.stringify(id)}}`;

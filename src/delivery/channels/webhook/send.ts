@@ -1,8 +1,7 @@
 import { DeliveryError, type Channel } from '../../channel.js';
 import type { Clock } from '../../../core/clock.js';
-import type { WebhookPayload } from '../../../render/webhook.js';
 import type { SecretBox } from '../../../secret-box.js';
-import { webhookRenderers } from './render.js';
+import { webhookBody, webhookRenderers, type WebhookMessage } from './render.js';
 
 /** One POST to a webhook URL and what of the answer the channel looks at. */
 export interface WebhookRequest {
@@ -74,7 +73,7 @@ export function fetchPost(fetch: NonNullable<WebhookChannelOptions['fetch']>, ti
  * after a secret rotation both secrets sign, so a receiver can switch at its own pace.
  * 2xx is delivered; 410 Gone switches the destination off; anything else is tried again.
  */
-export function createWebhookChannel(o: WebhookChannelOptions): Channel<'webhook', WebhookPayload> {
+export function createWebhookChannel(o: WebhookChannelOptions): Channel<'webhook', WebhookMessage> {
   const timeoutMs = o.timeoutMs ?? 10_000;
   const post = o.post ?? (o.fetch ? fetchPost(o.fetch, timeoutMs) : undefined);
   if (!post) throw new Error('createWebhookChannel needs post or fetch');
@@ -93,9 +92,11 @@ export function createWebhookChannel(o: WebhookChannelOptions): Channel<'webhook
   return {
     type: 'webhook',
     render: webhookRenderers,
-    async send(destination, payload, key) {
+    // A webhook alert carries the events as received and no links: none are signed for it.
+    alertLinks: false,
+    async send(destination, message, key) {
       const id = `msg_${key}`;
-      const body = JSON.stringify({ ...payload, id });
+      const body = webhookBody(message, id);
       const timestamp = String(Math.floor(o.clock() / 1000));
       const secrets = [await openSecret(destination.secret)];
       if (destination.previous && destination.previous.until > o.clock()) secrets.push(await openSecret(destination.previous.secret));

@@ -30,9 +30,12 @@ export function groupedItemsReader(db: Db): (outboxIds: number[]) => Promise<Map
   return async (outboxIds) => {
     const out = new Map<number, ChangeItem[]>();
     if (!outboxIds.length) return out;
-    const pairs = await db.all<{ outbox_id: number; event_pk: number }>(sql`
-      SELECT m.outbox_id, m.event_pk FROM matches m
-      WHERE m.outbox_id IN (SELECT value FROM json_each(${JSON.stringify(outboxIds)})) ORDER BY m.outbox_id, m.id`);
+    // One row per message with its events as a JSON array (in match order): a claim of a
+    // 500-change burst was 16,000 rows through the driver and drizzle, now 32.
+    const groups = await db.all<{ outbox_id: number; event_pks: string }>(sql`
+      SELECT m.outbox_id, json_group_array(m.event_pk ORDER BY m.id) AS event_pks FROM matches m
+      WHERE m.outbox_id IN (SELECT value FROM json_each(${JSON.stringify(outboxIds)})) GROUP BY m.outbox_id`);
+    const pairs = groups.flatMap((g) => (JSON.parse(g.event_pks) as number[]).map((event_pk) => ({ outbox_id: Number(g.outbox_id), event_pk })));
     const missing = [...new Set(pairs.map((p) => p.event_pk).filter((pk) => !parsed.has(pk)))];
     if (missing.length) {
       const rows = await db.all<{ pk: number; payload: string; name: string; reverts_to_at: number | null }>(sql`

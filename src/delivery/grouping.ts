@@ -15,9 +15,14 @@ import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js
  */
 export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, maxPerDay = Number.MAX_SAFE_INTEGER): Promise<number> {
   const cutoff = now - groupWaitMs;
+  // Nothing waited long enough (a burst still inside its group wait): one look at the oldest
+  // pending match, by its partial index, instead of grouping 50,000 matches to find no group due.
+  const first = await nextGroupDueAt(db, 0);
+  if (first === undefined || first > cutoff) return 0;
   const zones = await db.all<{ timezone: string }>(sql`
-    SELECT DISTINCT a.timezone FROM matches m CROSS JOIN destinations d CROSS JOIN accounts a
-    WHERE m.alert_state = 'pending' AND d.id = m.destination_id AND a.id = d.account_id`);
+    SELECT DISTINCT a.timezone FROM (SELECT DISTINCT destination_id FROM matches WHERE alert_state = 'pending') m
+      CROSS JOIN destinations d CROSS JOIN accounts a
+    WHERE d.id = m.destination_id AND a.id = d.account_id`);
   if (!zones.length) return 0;
   const days = JSON.stringify(
     zones.map(({ timezone }) => {
@@ -34,9 +39,9 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
       FROM ${due} g WHERE g.sent_today < ${maxPerDay}
       ON CONFLICT DO NOTHING`),
     db.run(sql`
-      UPDATE matches SET alert_state = 'grouped', outbox_id = o.id
-      FROM ${due} g JOIN outbox o ON o.idempotency_key = 'alert:' || g.destination_id || ':' || g.first_id
-      WHERE matches.destination_id = g.destination_id AND matches.alert_state = 'pending'`),
+      UPDATE matches SET alert_state = 'grouped', outbox_id = x.outbox_id
+      FROM ${pendingOf(due, sql`'alert:' || g.destination_id || ':' || g.first_id`)} x
+      WHERE matches.id = x.match_id`),
     // Whatever is still pending and due now belongs to destinations over today's budget.
     db.run(sql`
       INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
@@ -44,29 +49,42 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
       FROM ${due} g WHERE true
       ON CONFLICT DO NOTHING`),
     db.run(sql`
-      UPDATE matches SET alert_state = 'grouped', outbox_id = o.id
-      FROM ${due} g JOIN outbox o ON o.idempotency_key = 'budget:' || g.destination_id || ':' || g.day AND o.status = 'queued'
-      WHERE matches.destination_id = g.destination_id AND matches.alert_state = 'pending'`),
+      UPDATE matches SET alert_state = 'grouped', outbox_id = x.outbox_id
+      FROM ${pendingOf(due, sql`'budget:' || g.destination_id || ':' || g.day`, sql`AND o.status = 'queued'`)} x
+      WHERE matches.id = x.match_id`),
   ])) as { rowsAffected: number }[];
   return created?.rowsAffected ?? 0;
 }
 
 /**
  * Destinations whose group is due, with their local day (`days`: each zone's, as JSON) and
- * today's alert count. CROSS JOIN fixes SQLite's join order: from the few pending matches (their
- * partial index) outwards. Left to itself the planner started from every account in the zone and
+ * today's alert count. The pending matches (their partial index) are folded into one row per
+ * destination first, then joined: joining first looked up the destination, the account and the
+ * zone's JSON for each of a burst's 50,000 matches. CROSS JOIN fixes SQLite's join order from
+ * those few rows outwards. Left to itself the planner started from every account in the zone and
  * built an automatic index over all matches for each statement: 1.6 s to group 1,000
  * destinations instead of 15 ms.
  */
 export const dueGroups = (days: string, cutoff: number) => sql`(
-  SELECT m.destination_id, min(m.id) AS first_id, d.account_id, d.type,
+  SELECT p.destination_id, p.first_id, d.account_id, d.type,
     j.value ->> 'date' AS day, j.value ->> 'end' AS day_end,
-    (SELECT count(*) FROM outbox o WHERE o.destination_id = m.destination_id AND o.kind = 'alert'
+    (SELECT count(*) FROM outbox o WHERE o.destination_id = p.destination_id AND o.kind = 'alert'
        AND o.status <> 'cancelled' AND o.created_at >= j.value ->> 'start') AS sent_today
-  FROM matches m CROSS JOIN destinations d CROSS JOIN accounts a CROSS JOIN json_each(${days}) j
-  WHERE m.alert_state = 'pending' AND d.id = m.destination_id AND a.id = d.account_id AND j.value ->> 'tz' = a.timezone
-  GROUP BY m.destination_id
-  HAVING min(m.created_at) <= ${cutoff})`;
+  FROM (SELECT m.destination_id, min(m.id) AS first_id FROM matches m WHERE m.alert_state = 'pending'
+        GROUP BY m.destination_id HAVING min(m.created_at) <= ${cutoff}) p
+    CROSS JOIN destinations d CROSS JOIN accounts a CROSS JOIN json_each(${days}) j
+  WHERE d.id = p.destination_id AND a.id = d.account_id AND j.value ->> 'tz' = a.timezone)`;
+
+/**
+ * Each pending match of a due group with the outbox row (by its key) it now belongs to. Driven
+ * from the matches (CROSS JOIN), each finding its group through an automatic index: the planner
+ * otherwise scanned every pending match once per group (500 ms for a burst of 500 changes to 100
+ * destinations, instead of 130).
+ */
+export const pendingOf = (due: ReturnType<typeof dueGroups>, key: ReturnType<typeof sql>, also = sql``) => sql`(
+  SELECT pm.id AS match_id, o.id AS outbox_id
+  FROM matches pm CROSS JOIN ${due} g CROSS JOIN outbox o
+  WHERE pm.alert_state = 'pending' AND g.destination_id = pm.destination_id AND o.idempotency_key = ${key} ${also})`;
 
 /** When the next group falls due (ms), or undefined when nothing waits: the dispatcher sleeps until then. */
 export async function nextGroupDueAt(db: Db, groupWaitMs: number): Promise<number | undefined> {

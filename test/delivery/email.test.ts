@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import type { TestSmtpServer } from '../support/smtp.js';
 import { emailSubscriber, testService, withSmtpService, type TestService } from '../support/service.js';
 import { fixtureEvents, makeEvent } from '../support/app.js';
-import { dueGroups } from '../../src/delivery/grouping.js';
+import { dueGroups, pendingOf } from '../../src/delivery/grouping.js';
 import { MAX_ATTEMPTS } from '../../src/delivery/backoff.js';
 import { classifySmtpError } from '../../src/delivery/channels/email/send.js';
 
@@ -236,6 +236,20 @@ describe('the dispatcher', () => {
     const steps = plan.map((p) => p.detail);
     expect(steps).toContain('SCAN m USING INDEX matches_pending_since');
     expect(steps.filter((d) => /^(SCAN|SEARCH) (d|a|o) /.test(d)).every((d) => d.startsWith('SEARCH') && !d.includes('AUTOMATIC'))).toBe(true);
+  });
+
+  it('files a due group’s matches in one pass over the pending matches, not one per destination', async () => {
+    await emailSubscriber(s, 'legal@acme.test');
+    await emailSubscriber(s, 'privacy@acme.test');
+    await s.ingest(makeEvent());
+    const plan = await s.database.db.all<{ detail: string }>(
+      sql`EXPLAIN QUERY PLAN SELECT * FROM ${pendingOf(dueGroups('[{"tz":"UTC"}]', clock()), sql`'alert:' || g.destination_id || ':' || g.first_id`)} x`,
+    );
+    const steps = plan.map((p) => p.detail);
+    // The outer loop is the pending matches, once; each finds its group by an index on it.
+    expect(steps).toContain('SCAN pm USING INDEX matches_pending_since');
+    expect(steps.filter((d) => /^SCAN (g|p|o|pm)\b/.test(d))).toEqual(['SCAN pm USING INDEX matches_pending_since']);
+    expect(steps.some((d) => /^SEARCH (g|p) USING .*INDEX \(destination_id=\?\)/.test(d))).toBe(true);
   });
 });
 

@@ -14,7 +14,9 @@
  * arrived. Peak RSS is VmHWM (reset through clear_refs just before the POST) with 50 ms polling of
  * VmRSS; CPU is the process's user + system time from /proc. Medians of three runs; the runs of the
  * two systems alternate. Without the Alertmanager binary, ClauseWatch's rows are measured alone
- * and the comparison is skipped with a line saying so.
+ * and the comparison is skipped with a line saying so. BENCH_NODE_OPTIONS reaches ClauseWatch's node
+ * (a profiler preload, `--import`); PEER_RUNS, PEER_CASES (e.g. `100x1,2000x1`) and PEER_SYSTEMS=cw
+ * narrow a run for profiling and A/B comparisons.
  */
 import { spawn, fork, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -242,6 +244,7 @@ async function startClauseWatch(rx: Receiver, groupWaitS: number, D: number, dir
       // Production refuses a non-https PUBLIC_URL (RFC 8058 one-click links); the links are only text here.
       PUBLIC_URL: 'https://clausewatch.bench.test',
       npm_config_update_notifier: 'false',
+      ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
     },
   });
   const state = watch(child);
@@ -355,15 +358,16 @@ const CASES = [
 ];
 
 export async function benchPeers(): Promise<BenchRow[]> {
-  const withPeer = existsSync(AM_BIN);
-  if (!withPeer) note(`SKIPPED the Alertmanager rows: no binary at ${AM_BIN} (apt-get install prometheus-alertmanager, or set ALERTMANAGER_BIN); ClauseWatch measured alone`);
+  // PEER_SYSTEMS=cw measures ClauseWatch alone (an A/B of two checkouts); PEER_CASES=100x1,2000x1 picks cases.
+  const withPeer = existsSync(AM_BIN) && process.env.PEER_SYSTEMS !== 'cw';
+  if (!existsSync(AM_BIN)) note(`SKIPPED the Alertmanager rows: no binary at ${AM_BIN} (apt-get install prometheus-alertmanager, or set ALERTMANAGER_BIN); ClauseWatch measured alone`);
   const systems: ('cw' | 'am')[] = withPeer ? ['cw', 'am'] : ['cw'];
   const rx = await startReceiver();
   const tag = randomBytes(3).toString('hex');
   const rows: BenchRow[] = [];
   const f = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(2));
   try {
-    for (const c of CASES) {
+    for (const c of CASES.filter((c) => !process.env.PEER_CASES || process.env.PEER_CASES.split(',').includes(`${c.D}x${c.items}`))) {
       const runs: Record<'cw' | 'am', Run[]> = { cw: [], am: [] };
       for (let r = 0; r < RUNS; r++) for (const sys of r % 2 ? [...systems].reverse() : systems) runs[sys].push(await oneRun(rx, sys, c.groupWaitS, c.D, c.items, `${tag}-${c.D}-${c.items}-${r}`));
       const med = (sys: 'cw' | 'am', k: keyof Omit<Run, 'ok'>) => median(runs[sys].map((x) => x[k]));

@@ -109,12 +109,13 @@ export function tallyDecisions(db: Db, ingestId: string, has: { reversions: bool
       -- Destinations whose filters let at least one change in (the request's "matched").
       SELECT 1, NULL, count(DISTINCT s.destination_id) ${d.from} AND ${d.admitted}`);
   }
-  const groups = sql`(
-    SELECT platform_id, min_severity_rank, categories, same_day_alerts, count(*) AS n FROM subscriptions
-    WHERE status = 'active' AND destination_active AND platform_id IN (SELECT platform_id FROM events WHERE ingest_id = ${ingestId})
-    GROUP BY 1, 2, 3, 4) s ON s.platform_id = e.platform_id`;
-  const d = decisionsOf(ingestId, has, groups);
+  const d = decisionsOf(ingestId, has, sql`subscriber_groups s ON s.platform_id = e.platform_id`);
   return db.all<{ destinations: number; reason: string | null; n: number }>(sql`
+    -- Built once for both counts (each would otherwise group the subscribers again).
+    WITH subscriber_groups AS MATERIALIZED (
+      SELECT platform_id, min_severity_rank, categories, same_day_alerts, count(*) AS n FROM subscriptions
+      WHERE status = 'active' AND destination_active AND platform_id IN (SELECT platform_id FROM events WHERE ingest_id = ${ingestId})
+      GROUP BY 1, 2, 3, 4)
     SELECT 0 AS destinations, ${d.reason} AS reason, sum(s.n) AS n ${d.from} GROUP BY 2
     UNION ALL
     -- Destinations with a subscription in a group that let at least one change in (the request's "matched").

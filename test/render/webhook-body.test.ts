@@ -8,7 +8,7 @@ const links = { unsubscribe: '', manage: '' };
 const destination = { type: 'webhook' as const, url: 'https://hooks.example/a', secret: 'whsec_x' };
 const ctx = { cache: new Map<string, string>() };
 const items = [changeItemFromEvent(makeEvent({ id: 'wb1', title: 'Arbitration <now> "binding"' }), 'OpenAI'), changeItemFromEvent(makeEvent({ id: 'wb2', severity: 'low' }), 'OpenAI')];
-const body = (alert: ReturnType<typeof buildAlert>, id = 'msg_1') => webhookBody(webhookRenderers.alert(alert, destination, ctx)[0]!, id);
+const body = (alert: ReturnType<typeof buildAlert>, id = 'msg_1') => new TextDecoder().decode(webhookBody(webhookRenderers.alert(alert, destination, ctx)[0]!, id));
 
 describe('webhook bodies', () => {
   it('are the JSON of the payload with its webhook-id, built once for a fan-out and dated per message', () => {

@@ -7,7 +7,7 @@ import { webhookBody, webhookRenderers, type WebhookMessage } from './render.js'
 export interface WebhookRequest {
   url: string;
   headers: Record<string, string>;
-  body: string;
+  body: string | Uint8Array<ArrayBuffer>;
 }
 export interface WebhookAnswer {
   status: number;
@@ -16,8 +16,11 @@ export interface WebhookAnswer {
 /** Sends a request; throws an Error whose message says why nothing was answered (refused, timed out, …). */
 export type WebhookPost = (request: WebhookRequest) => Promise<WebhookAnswer>;
 
-/** base64 of HMAC-SHA256 under a `whsec_` secret (its base64 part decoded is the key), as Standard Webhooks sign. */
-export type WebhookHmac = (secret: string, content: string) => string | Promise<string>;
+/**
+ * base64 of HMAC-SHA256 under a `whsec_` secret (its base64 part decoded is the key), as Standard
+ * Webhooks sign, of the content given in parts (`id.timestamp.` and the body, never copied together).
+ */
+export type WebhookHmac = (secret: string, content: Uint8Array[]) => string | Promise<string>;
 
 export interface WebhookChannelOptions {
   clock: Clock;
@@ -44,7 +47,9 @@ export const webhookSecretKey = (secret: string) => secret.replace(/^whsec_/, ''
 export const webCryptoHmac: WebhookHmac = async (secret, content) => {
   const raw = Uint8Array.from(atob(webhookSecretKey(secret)), (c) => c.charCodeAt(0));
   const key = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(content)));
+  const whole = new Uint8Array(content.reduce((n, part) => n + part.length, 0));
+  content.reduce((at, part) => (whole.set(part, at), at + part.length), 0);
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, whole));
   let s = '';
   for (const b of mac) s += String.fromCharCode(b);
   return btoa(s);
@@ -100,7 +105,7 @@ export function createWebhookChannel(o: WebhookChannelOptions): Channel<'webhook
       const timestamp = String(Math.floor(o.clock() / 1000));
       const secrets = [await openSecret(destination.secret)];
       if (destination.previous && destination.previous.until > o.clock()) secrets.push(await openSecret(destination.previous.secret));
-      const signed = `${id}.${timestamp}.${body}`;
+      const signed = [new TextEncoder().encode(`${id}.${timestamp}.`), body];
       const signature = (await Promise.all(secrets.map(async (s) => `v1,${await hmac(s, signed)}`))).join(' ');
       let res: WebhookAnswer;
       try {

@@ -49,6 +49,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   let running = false;
   let stopping = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let immediate: ReturnType<typeof setImmediate> | undefined;
+  const unschedule = () => {
+    if (timer) clearTimeout(timer);
+    if (immediate) clearImmediate(immediate);
+    timer = immediate = undefined;
+  };
   let current: Promise<unknown> | undefined;
   // One loop at a time: set from the start of a pass until its next sleep is scheduled.
   let looping = false;
@@ -103,12 +109,16 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       const context = await delivery.read(rows);
       for (const row of rows) queue.push({ row, context });
     };
+    const refillNow = () => (refilling ??= refill().finally(() => (refilling = undefined)));
     const next = async () => {
-      while (!queue.length && !exhausted && !stopping) {
-        refilling ??= refill().finally(() => (refilling = undefined));
-        await refilling;
-      }
-      return stopping ? undefined : queue.shift();
+      while (!queue.length && !exhausted && !stopping) await refillNow();
+      if (stopping) return undefined;
+      const item = queue.shift();
+      // The next claim is read while this one's last rows are sent, so no worker waits for a claim
+      // and its read at a batch boundary (3 ms of a 100-destination fan-out each). A failed claim
+      // here is tried again by the next worker that finds the queue empty, and fails the pass there.
+      if (queue.length < concurrency && !exhausted) void refillNow().catch(() => undefined);
+      return item;
     };
 
     // Outcomes wait here until a batch is full or RECORD_WAIT_MS has passed, and while the previous
@@ -174,7 +184,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   }
 
   async function loop(): Promise<void> {
-    timer = undefined;
+    timer = immediate = undefined;
     if (!running || stopping || looping) return;
     looping = true;
     woken = false;
@@ -197,10 +207,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   }
 
-  function schedule(ms: number) {
+  /** `immediately`: a wake, run right after the request that stored the work has answered, not a timer tick (a millisecond or more) later. */
+  function schedule(ms: number, immediately = false) {
     if (!running || stopping) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => void loop(), ms);
+    unschedule();
+    if (immediately) immediate = setImmediate(() => void loop());
+    else timer = setTimeout(() => void loop(), ms);
   }
 
   return {
@@ -213,13 +225,13 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     wake() {
       // A pass under way sees the flag when it plans its sleep; otherwise look now.
       woken = true;
-      if (running && !looping) schedule(0);
+      if (running && !looping) schedule(0, true);
     },
     runOnce,
     async stop() {
       stopping = true;
       running = false;
-      if (timer) clearTimeout(timer);
+      unschedule();
       await current?.catch(() => undefined);
     },
   };

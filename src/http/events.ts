@@ -85,9 +85,11 @@ export function eventRoutes(deps: AppDeps) {
     for (const [reason, n] of Object.entries(outcome.suppressed)) deps.metrics?.suppressed(reason, n);
     for (const [decision, n] of Object.entries(outcome.decisions)) deps.metrics?.decided(decision, n);
     deps.log.info('events.ingested', { ingestId: outcome.ingestId, accepted: outcome.accepted, duplicates: outcome.duplicates, matched: outcome.matched });
+    // The dispatcher is woken before anything else is written: it groups and sends while this answers.
+    if (outcome.matched > 0) deps.onAlertWork?.();
     // News of a document that was silent too long ends its monitoring outage.
     const restored = outcome.accepted ? await restoreDocuments(deps.db, deps.clock(), deps.config.staleAfterHours) : 0;
-    if (outcome.matched > 0 || restored) deps.onAlertWork?.();
+    if (restored) deps.onAlertWork?.();
     return c.json({ accepted: outcome.accepted, duplicates: outcome.duplicates, matched: outcome.matched }, 202);
   });
 

@@ -35,7 +35,7 @@ const dueDestinations = (rows: string) => sql`
  */
 export const digestTakes = (start: SQL, end: SQL, key: SQL) => sql`(e.detected_at < ${end} AND (e.detected_at >= ${start} OR EXISTS (
   SELECT 1 FROM outbox p WHERE p.destination_id = m.destination_id AND p.kind = 'digest' AND p.idempotency_key <> ${key}
-    AND (p.payload ->> 'end') > e.detected_at AND (p.payload ->> 'end') <= ${start})))`;
+    AND (p.payload ->> 'end') > e.detected_at)))`;
 
 /**
  * The decisions (alias `m`, with their events `e`) that the digests `due` select may take: for

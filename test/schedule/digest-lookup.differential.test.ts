@@ -22,8 +22,8 @@ import type { Weekday } from '../../src/core/schedule-time.js';
  * changes, time zone and weekday changes, destinations disabled, re-enabled and deleted, digests
  * sent, retried and cancelled, every digest run must settle exactly what the digest rule says
  * from first principles: a digest takes each decision its destination has not been told yet that
- * was detected in its period, or before it but after the end of an earlier digest of the
- * destination that ended by its start (a late change); older untold news is closed as not
+ * was detected in its period, or before it but before the end of an earlier digest of the
+ * destination (a late change: that digest was enqueued before it arrived); older untold news is closed as not
  * digested; nothing detected after its end is touched. The preview of a digest not queued yet
  * lists what its claim then takes.
  */
@@ -87,7 +87,7 @@ async function digests(): Promise<Digest[]> {
 function takes(t: number, d: { dest: string; key: string; start: number; end: number }, all: Digest[]): boolean {
   if (t >= d.end) return false;
   if (t >= d.start) return true;
-  return all.some((p) => p.dest === d.dest && p.key !== d.key && p.end > t && p.end <= d.start);
+  return all.some((p) => p.dest === d.dest && p.key !== d.key && p.end > t);
 }
 
 /** The destinations whose digest falls due at `at`, with their period (as the schedule says). */

@@ -53,13 +53,15 @@ export function groupedItemsReader(db: Db): (outboxIds: number[]) => Promise<Map
 }
 
 /**
- * Each change's review page, for the channels whose messages have no buttons (email, Teams;
- * Slack and Discord decide in the message, a webhook's receiver has no reader), and for a Slack
+ * Each change's review page, for the channels whose messages have no buttons (email, Teams, a
+ * Discord channel webhook; Slack and the Discord bot decide in the message, a webhook's receiver has no reader), and for a Slack
  * budget message's changes past what Slack's 50 blocks leave room to give buttons. Reviews
  * belong to the plan with same-day alerts.
  */
 async function reviewLinks(links: LinkSigner, destination: DestinationRow, account: AccountRow, items: ChangeItem[], budget: boolean): Promise<Record<string, string> | undefined> {
-  const inMessage = destination.type === 'discord' || destination.type === 'webhook' || (destination.type === 'slack' && !budget);
+  // A Discord channel webhook has no bot identity behind it (no interactions come back to us), so
+  // its changes link to the review page, whose typed name stands for the reader, as in Teams.
+  const inMessage = (destination.type === 'discord' && !destination.url) || destination.type === 'webhook' || (destination.type === 'slack' && !budget);
   if (!PLANS[account.plan].sameDayAlerts || inMessage) return undefined;
   const urls = await Promise.all(items.map((i) => reviewUrl(links, destination.id, i.eventId)));
   return Object.fromEntries(items.map((i, n) => [i.eventId, urls[n]!]));

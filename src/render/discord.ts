@@ -75,7 +75,7 @@ function field(name: string, value: string, inline = true) {
   return { name: cut(name, DISCORD_LIMITS.fieldName), value: cut(value, DISCORD_LIMITS.fieldValue), inline };
 }
 
-export function changeEmbed(c: ChangeItem, reader: AlertContent['reader'], opts: { diff: boolean; review?: ChangeReview }): DiscordEmbed {
+export function changeEmbed(c: ChangeItem, reader: AlertContent['reader'], opts: { diff: boolean; review?: ChangeReview; reviewUrl?: string }): DiscordEmbed {
   const clause = c.provision?.title ?? c.provision?.id;
   const parts: string[] = [];
   if (c.lifecycle) parts.push(`**${escapeDiscord(lifecycleSentence(c.lifecycle, reader.timeZone))}**`);
@@ -97,6 +97,10 @@ export function changeEmbed(c: ChangeItem, reader: AlertContent['reader'], opts:
   if (proof.length) fields.push(field('Evidence', proof.join('\n'), false));
   const decided = opts.review && decisionLine(opts.review, reader.timeZone, { text: escapeDiscord, person: discordPerson });
   if (decided) fields.push(field('Review', decided, false));
+  // A channel webhook's message: a markdown link to the change's signed review page. Not a link
+  // button: a webhook no application owns sends components only with ?with_components=true, and
+  // a link in the embed needs nothing of the kind.
+  else if (opts.reviewUrl) fields.push(field('Review', link(opts.reviewUrl, 'Review this change'), false));
   // The description gets what the embed's 6,000 characters leave after its title and fields.
   // Reverted or superseded since (an edited alert): the title struck through.
   const title = c.lifecycle ? `~~${cut(escapeDiscord(c.title), DISCORD_LIMITS.title - 4)}~~` : cut(escapeDiscord(c.title), DISCORD_LIMITS.title);
@@ -149,7 +153,8 @@ function budgetEmbed(a: AlertContent): DiscordEmbed {
     const title = c.changeUrl ? link(c.changeUrl, c.title) : escapeDiscord(c.title);
     const review = a.reviews?.[c.eventId];
     const decided = review && decisionLine(review, a.reader.timeZone, { text: escapeDiscord, person: discordPerson });
-    const line = `**${SEVERITY_LABELS[c.severity]}** · ${escapeDiscord(c.platform.name)} · ${escapeDiscord(c.document.title)}: ${title}${decided ? ` — ${decided}` : ''}`;
+    const page = a.links.review?.[c.eventId];
+    const line = `**${SEVERITY_LABELS[c.severity]}** · ${escapeDiscord(c.platform.name)} · ${escapeDiscord(c.document.title)}: ${title}${decided ? ` — ${decided}` : page ? ` · ${link(page, 'Review')}` : ''}`;
     const rest = a.changes.length - i;
     if (size + line.length + 40 > DISCORD_LIMITS.description) {
       lines.push(`…and ${rest} more`);
@@ -286,7 +291,7 @@ export function renderAlertDiscord(a: AlertContent): DiscordMessage[] {
     for (const n of a.notices) items.push({ embed: noticeEmbed(n, a) });
     return packWithRows(items, `${prefix}${escapeDiscord(alertHeadline(a))}`);
   }
-  const embeds = a.budget && a.changes.length ? [budgetEmbed(a)] : a.changes.map((c) => changeEmbed(c, a.reader, { diff: true }));
+  const embeds = a.budget && a.changes.length ? [budgetEmbed(a)] : a.changes.map((c) => changeEmbed(c, a.reader, { diff: true, reviewUrl: a.links.review?.[c.eventId] }));
   for (const n of a.notices) embeds.push(noticeEmbed(n, a));
   const messages = packEmbeds(embeds, `${prefix}${escapeDiscord(alertHeadline(a))}`);
   // The budget embed is the first message's first: its menus go with it.

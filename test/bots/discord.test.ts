@@ -216,6 +216,31 @@ describe('Discord delivery', () => {
     expect(discord.messages[0]!.body.allowed_mentions).toEqual({ parse: [] });
   });
 
+  it('links each change of a channel webhook alert to its signed review page (no buttons: a plain webhook has no bot), whose typed name records the decision', async () => {
+    const account = (await s.call('POST', '/v1/accounts', { name: 'Webhook server', plan: 'monitor' })).json;
+    const dest = (await s.call('POST', `/v1/accounts/${account.id}/destinations`, { type: 'discord', webhook_url: 'https://discord.com/api/webhooks/123456789012345678/abcdefghijklmnopqrstuvwxyz0123' })).json;
+    await s.call('POST', `/v1/accounts/${account.id}/subscriptions`, { platform: 'openai', destination: dest.id });
+    await s.ingest({ events: [makeEvent({ id: 'evt_a', title: 'Retention [extended](https://evil.test) @everyone' }), makeEvent({ id: 'evt_b', title: 'Arbitration added' })] });
+    clock.advance(61_000);
+    await s.dispatcher.runOnce();
+    expect(discord.messages).toHaveLength(1);
+    const body = discord.messages[0]!.body;
+    expect(body.components ?? []).toEqual([]);
+    const reviews = body.embeds.map((e: any) => e.fields.find((f: any) => f.name === 'Review')?.value as string);
+    expect(reviews).toHaveLength(2);
+    const urls = reviews.map((v: string) => /^\[Review this change\]\((https:\/\/clausewatch\.test\/review\/[A-Za-z0-9._-]+)\)$/.exec(v)?.[1]);
+    expect(urls.every(Boolean)).toBe(true);
+    expect(new Set(urls).size).toBe(2);
+    // The title stays escaped beside the link: no second link, no mention.
+    expect(body.embeds[0].title).toBe('Retention \\[extended\\]\\(https://evil.test\\) @\u200beveryone');
+    const path = urls[0]!.replace('https://clausewatch.test', '');
+    expect((await s.call('GET', path, undefined, null)).text).toContain('Awaiting review');
+    const r = await s.call('POST', path, new URLSearchParams({ status: 'reviewed', name: 'Maria Rossi' }).toString(), null, { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(r.status).toBe(303);
+    const list = (await s.call('GET', `/v1/accounts/${account.id}/reviews`)).json.data;
+    expect(list.find((x: any) => x.change === 'evt_a')).toMatchObject({ status: 'reviewed', by: { name: 'Maria Rossi', via: 'page' } });
+  });
+
   it('splits a long digest into messages within 10 embeds and 6,000 characters, in order', async () => {
     await monitorChannel();
     const events = Array.from({ length: 30 }, (_, i) =>

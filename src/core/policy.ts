@@ -1,5 +1,5 @@
 import type { EventKind } from './event.js';
-import { intrinsicNoise } from './noise.js';
+import type { IntrinsicNoise } from './noise.js';
 import type { ChangeEvent } from './event.js';
 
 /**
@@ -114,6 +114,8 @@ export const undoneWithinMs = (groupWaitMs: number) => Math.max(groupWaitMs, DIG
 
 export interface EventFacts {
   event: ChangeEvent;
+  /** The event's own noise (`intrinsicNoise`), judged once per event by the caller. */
+  noise: IntrinsicNoise | null;
   /** When the batch arrived, ms. */
   receivedAt: number;
   alertMaxAgeHours: number;
@@ -129,8 +131,7 @@ export interface EventFacts {
 
 /** Why an event alerts nobody, decided once at ingest; null when each destination decides. */
 export function eventReason(f: EventFacts): EventReason | null {
-  const noise = intrinsicNoise(f.event);
-  if (noise) return noise;
+  if (f.noise) return f.noise;
   if (f.flapping) return 'flapping';
   if (f.receivedAt - Date.parse(f.event.detected_at) > f.alertMaxAgeHours * 3_600_000) return 'backfill';
   if (!f.ownNotice) {

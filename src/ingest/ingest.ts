@@ -4,6 +4,7 @@ import { canonicalEventJson, type ChangeEvent } from '../core/event.js';
 import { severityRank } from '../core/severity.js';
 import { eventReason, LEFT_OUT } from '../core/policy.js';
 import { newId } from '../core/ids.js';
+import { intrinsicNoise } from '../core/noise.js';
 import type { Clock } from '../core/clock.js';
 import { matchIngested, cancelUndoneInGroup, reason, reasonList, tallyDecisions, type Cancelled } from './match.js';
 import { judgeDocumentVersions } from './versions.js';
@@ -36,6 +37,13 @@ export type IngestOutcome =
   | { ok: false; conflicts: string[] };
 
 const titleKey = (title: string) => title.trim().toLowerCase();
+
+/** What a batch stores of each event, in the order of its row's JSON array (`col` reads one). */
+const EVENT_COLUMNS = [
+  'id', 'slug', 'title_key', 'severity', 'severity_rank', 'kind', 'technical_upgrade', 'categories', 'title',
+  'detected_at', 'effective_at', 'sha256', 'previous_sha256', 'suppressed_reason', 'reverts_to_at', 'undoes_id', 'payload',
+] as const;
+const col = (name: (typeof EVENT_COLUMNS)[number]) => sql.raw(`j.value ->> ${EVENT_COLUMNS.indexOf(name)}`);
 
 /**
  * Stores a validated batch and matches it, all or nothing: catalog upserts, the events, one
@@ -113,7 +121,9 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
     });
   }
 
-  const judged = await judgeDocumentVersions(db, newEvents.map((e) => e.event), docKeys, deps.flapWindowHours * 3_600_000);
+  // Each event's own noise, judged once: the version history and the event's reason both ask.
+  const noise = new Map(newEvents.map(({ event }) => [event, intrinsicNoise(event)]));
+  const judged = await judgeDocumentVersions(db, newEvents.map((e) => e.event), docKeys, deps.flapWindowHours * 3_600_000, noise);
   // Documents this batch itself reports down: a `restored` beside it ends that outage, not an old one.
   const downInBatch = new Set(newEvents.filter(({ event }) => event.kind === 'unreachable').map(({ event }) => `${event.platform.slug}\u0000${docKeys.get(event)}`));
   const eventRows = newEvents.map(({ event, json }) => {
@@ -136,6 +146,7 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
       previous_sha256: event.evidence?.previous_sha256 ?? null,
       suppressed_reason: eventReason({
         event,
+        noise: noise.get(event) ?? null,
         receivedAt,
         alertMaxAgeHours: deps.alertMaxAgeHours,
         flapping: !!verdict?.flapping,
@@ -180,19 +191,22 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
         kind = coalesce(excluded.kind, documents.kind),
         last_event_at = CASE WHEN excluded.last_event_at IS NULL THEN documents.last_event_at
           ELSE max(coalesce(documents.last_event_at, 0), excluded.last_event_at) END`),
+    // Each row a JSON array, unpacked once into a materialized table: `->>` on json_each's value
+    // renders the whole element again for every column read (half the statement's time).
     db.run(sql`
+      WITH batch AS MATERIALIZED (SELECT value FROM json_each(${JSON.stringify(eventRows.map((r) => EVENT_COLUMNS.map((c) => r[c])))}))
       INSERT INTO events (id, platform_id, document_id, severity, severity_rank, kind, technical_upgrade,
         categories, title, detected_at, effective_at, sha256, previous_sha256, suppressed_reason,
         reverts_to_at, undoes_id, payload, ingest_id, received_at)
-      SELECT j.value ->> 'id', p.id, d.id, j.value ->> 'severity', j.value ->> 'severity_rank',
-        j.value ->> 'kind', j.value ->> 'technical_upgrade', j.value ->> 'categories', j.value ->> 'title',
-        j.value ->> 'detected_at', j.value ->> 'effective_at', j.value ->> 'sha256',
-        j.value ->> 'previous_sha256', j.value ->> 'suppressed_reason', j.value ->> 'reverts_to_at',
-        j.value ->> 'undoes_id', j.value ->> 'payload',
+      SELECT ${col('id')}, p.id, d.id, ${col('severity')}, ${col('severity_rank')},
+        ${col('kind')}, ${col('technical_upgrade')}, ${col('categories')}, ${col('title')},
+        ${col('detected_at')}, ${col('effective_at')}, ${col('sha256')},
+        ${col('previous_sha256')}, ${col('suppressed_reason')}, ${col('reverts_to_at')},
+        ${col('undoes_id')}, ${col('payload')},
         ${ingestId}, ${receivedAt}
-      FROM json_each(${JSON.stringify(eventRows)}) j
-      JOIN platforms p ON p.slug = j.value ->> 'slug'
-      JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'
+      FROM batch j
+      JOIN platforms p ON p.slug = ${col('slug')}
+      JOIN documents d ON d.platform_id = p.id AND d.title_key = ${col('title_key')}
       WHERE true`),
     // The producer's own word on a document's health: down from its `unreachable`, up again from
     // its `restored`, so the silence check neither announces that outage again nor misses its end.

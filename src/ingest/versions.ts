@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import type { ChangeEvent } from '../core/event.js';
 import { judgeVersions, type FlapVerdict, type VersionEvent } from '../core/flaps.js';
-import { intrinsicNoise } from '../core/noise.js';
+import type { IntrinsicNoise } from '../core/noise.js';
 import { NOT_A_VERSION } from '../core/policy.js';
 import { reasonList } from './match.js';
 
@@ -26,7 +26,13 @@ type HistoryEntry = [string, number, string, string | null, string | null, numbe
  * Reads the recent versions of every document the batch touches (two windows back, in one query)
  * and judges the batch's events against them. A batch without content hashes reads nothing.
  */
-export async function judgeDocumentVersions(db: Db, events: ChangeEvent[], docKeys: Map<ChangeEvent, string>, windowMs: number): Promise<Judged> {
+export async function judgeDocumentVersions(
+  db: Db,
+  events: ChangeEvent[],
+  docKeys: Map<ChangeEvent, string>,
+  windowMs: number,
+  noise: Map<ChangeEvent, IntrinsicNoise | null>,
+): Promise<Judged> {
   const byDoc = new Map<string, { slug: string; title_key: string; since: number; events: ChangeEvent[] }>();
   for (const e of events) {
     if (!e.evidence?.sha256) continue;
@@ -77,7 +83,7 @@ export async function judgeDocumentVersions(db: Db, events: ChangeEvent[], docKe
         sha256: e.evidence?.sha256 ?? null,
         previousSha256: e.evidence?.previous_sha256 ?? null,
         revertsToAt: null,
-        canFlip: !(NOT_A_VERSION as readonly string[]).includes(intrinsicNoise(e) ?? ''),
+        canFlip: !(NOT_A_VERSION as readonly string[]).includes(noise.get(e) ?? ''),
       }),
     );
     const outcome = judgeVersions(h?.events ?? [], h?.flappingSince ?? null, incoming, windowMs);

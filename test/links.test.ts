@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { sign } from 'hono/jwt';
-import { createLinkSigner, type LinkPurpose } from '../src/links.js';
+import { createLinkSigner, digestViewUrl, toBase32, type LinkPurpose } from '../src/links.js';
 
 const node = (key: string, data: string) => createHmac('sha256', key).update(data).digest('base64url');
 
@@ -28,6 +28,42 @@ describe('signed links', () => {
     expect(await s.verify('confirm', confirm)).toBe('dst_1');
     now = 8 * 86_400_000;
     expect(await s.verify('confirm', confirm)).toBeNull();
+  });
+});
+
+describe('link tokens of mails already sent', () => {
+  // Made by the signer as it was on 3 December 2026 (main at df27417): the same secret, subject
+  // and clock must give the same token, and it must keep opening its page.
+  const at = 1_764_000_000_000;
+  const week = { destinationId: 'dst_1', period: { key: '2026-11-30', start: 1764460800000, end: 1765065600000 } };
+  const SENT = {
+    manage: 'pmrhg5lcei5cezdtorptcirmejqxkzbchirg2ylomftwkit5b2fzlhflvr5t25o2hmgennwyhv6la2h5cqqy4wkuuzz6swxcebra',
+    digest: 'https://cw.test/digests/pmrhg5lcei5cezdtorptc7bsgazdmljrgewtgmd4ge3tmnbugyydqmbqgayda7brg43dkmbwgu3dambqgaycelbcmf2wiir2ejsgsz3fon2ce7ifr5alktzjawble36hrck5kza6dl7clgrwswpcyz2gnxc4utx455q',
+    confirm: 'pmrhg5lcei5cezdtorptcirmejqxkzbchirgg33omzuxe3jcfqrgsyluei5dcnzwgqydambqgaycyitfpbyceorrg43dinrqgq4damd5ng5b5mflw424lmxacp33hvfw5hg7ym2idvzrdnhx63a4nehpj6lq',
+  };
+
+  it('are made the same today, with Node’s HMAC and with WebCrypto, and still open', async () => {
+    for (const s of [createLinkSigner('k'.repeat(32), 'https://cw.test', () => at, node), createLinkSigner('k'.repeat(32), 'https://cw.test', () => at)]) {
+      expect(await s.token('manage', 'dst_1')).toBe(SENT.manage);
+      expect(await digestViewUrl(s, week)).toBe(SENT.digest);
+      expect(await s.token('confirm', 'dst_1')).toBe(SENT.confirm);
+      expect(await s.verify('manage', SENT.manage)).toBe('dst_1');
+      expect(await s.verify('digest', SENT.digest.slice(SENT.digest.lastIndexOf('/') + 1))).toBe('dst_1|2026-11-30|1764460800000|1765065600000');
+      expect(await s.verify('confirm', SENT.confirm)).toBe('dst_1');
+    }
+  });
+
+  it('encode their claims and MAC as RFC 4648 base32, lowercase and unpadded, at any length', () => {
+    const vectors: [string, string][] = [['', ''], ['f', 'my'], ['fo', 'mzxq'], ['foo', 'mzxw6'], ['foob', 'mzxw6yq'], ['fooba', 'mzxw6ytb'], ['foobar', 'mzxw6ytboi']];
+    for (const [text, code] of vectors) expect(toBase32(new TextEncoder().encode(text))).toBe(code);
+    // Against a bit-by-bit reading of the RFC, past the 4,096 characters encoded at a time.
+    const byBits = (bytes: Uint8Array) => {
+      const bits = [...bytes].map((b) => b.toString(2).padStart(8, '0')).join('');
+      return (bits.match(/.{1,5}/g) ?? []).map((g) => 'abcdefghijklmnopqrstuvwxyz234567'[parseInt(g.padEnd(5, '0'), 2)]).join('');
+    };
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 3_000 }), (bytes) => {
+      expect(toBase32(bytes)).toBe(byBits(bytes));
+    }), { numRuns: 200 });
   });
 });
 

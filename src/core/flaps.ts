@@ -65,8 +65,8 @@ export function judgeVersions(history: VersionEvent[], flappingSince: number | n
     if (state !== null && (!lastFlip || lastFlip.at <= e.at - windowMs)) state = null;
 
     const verdict: FlapVerdict = { revertsToAt: null, undoesId: null, flapping: false };
-    if (e.canFlip && CAN_FLIP.has(e.kind) && e.sha256) {
-      const target = e.sha256;
+    if (mayRevert(e)) {
+      const target = e.sha256!;
       const prev = e.previousSha256 ?? last?.sha256 ?? null;
       if (prev && prev !== target) {
         const left = lastLeave(before, target, e.at - windowMs);
@@ -94,6 +94,30 @@ export function judgeVersions(history: VersionEvent[], flappingSince: number | n
     if (carriesVersion(e)) insertByTime(timeline, { ...e, revertsToAt: verdict.revertsToAt });
   }
   return { verdicts, flappingSince: state };
+}
+
+/** An event that can be a reversion: a flip of content (not noise), with its hash. */
+function mayRevert(e: VersionEvent): boolean {
+  return e.canFlip && CAN_FLIP.has(e.kind) && !!e.sha256;
+}
+
+/**
+ * What a document's history must hold for `judgeVersions` to find any reversion among
+ * `incoming`: a reversion returns to a hash the document left, so one of `targets` (the hashes
+ * incoming changes bring) must be some event's hash or previous hash. `withinBatch`: the batch's
+ * own events may already pair up. Unless one of those holds, or the document is flapping (its
+ * state can end), the history changes nothing: every verdict is "no reversion" and the state
+ * stays not flapping, exactly as judged without history.
+ */
+export function revertTargets(incoming: VersionEvent[]): { targets: string[]; withinBatch: boolean } {
+  const hashes = new Map<string, number>();
+  const left = new Set<string>();
+  for (const e of incoming) {
+    if (e.sha256) hashes.set(e.sha256, (hashes.get(e.sha256) ?? 0) + 1);
+    if (e.previousSha256) left.add(e.previousSha256);
+  }
+  const targets = [...new Set(incoming.filter(mayRevert).map((e) => e.sha256!))];
+  return { targets, withinBatch: targets.some((t) => hashes.get(t)! > 1 || left.has(t)) };
 }
 
 function carriesVersion(e: VersionEvent): boolean {

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import type { ChangeEvent } from '../core/event.js';
-import { judgeVersions, type FlapVerdict, type VersionEvent } from '../core/flaps.js';
+import { judgeVersions, revertTargets, type FlapVerdict, type VersionEvent } from '../core/flaps.js';
 import type { IntrinsicNoise } from '../core/noise.js';
 import { NOT_A_VERSION } from '../core/policy.js';
 import { reasonList } from './match.js';
@@ -33,7 +33,7 @@ export async function judgeDocumentVersions(
   windowMs: number,
   noise: Map<ChangeEvent, IntrinsicNoise | null>,
 ): Promise<Judged> {
-  const byDoc = new Map<string, { slug: string; title_key: string; since: number; events: ChangeEvent[] }>();
+  const byDoc = new Map<string, { slug: string; title_key: string; since: number; events: ChangeEvent[]; incoming?: VersionEvent[] }>();
   for (const e of events) {
     if (!e.evidence?.sha256) continue;
     const title_key = docKeys.get(e)!;
@@ -47,16 +47,39 @@ export async function judgeDocumentVersions(
   }
   const verdicts = new Map<string, FlapVerdict>();
   if (!byDoc.size) return { verdicts, flapping: [] };
+  for (const doc of byDoc.values()) {
+    doc.incoming = doc.events.map(
+      (e): VersionEvent => ({
+        id: e.id,
+        at: Date.parse(e.detected_at),
+        kind: e.kind,
+        sha256: e.evidence?.sha256 ?? null,
+        previousSha256: e.evidence?.previous_sha256 ?? null,
+        revertsToAt: null,
+        canFlip: !(NOT_A_VERSION as readonly string[]).includes(noise.get(e) ?? ''),
+      }),
+    );
+  }
+  const wanted = [...byDoc.values()].map(({ slug, title_key, since, incoming }) => {
+    const { targets, withinBatch } = revertTargets(incoming!);
+    return { slug, title_key, since, targets, within_batch: withinBatch };
+  });
 
   // One row per document with its versions as one JSON array: a busy day's history is thousands
-  // of versions, and the driver building an object per row cost twice the query itself.
+  // of versions, and the driver building an object per row cost twice the query itself. Only
+  // where a reversion is possible (revertTargets) or the document is flapping: otherwise the
+  // history changes no verdict, and building and parsing it was most of the judging's time.
   const rows = await db.all<HistoryRow>(sql`
     SELECT j.value ->> 'slug' AS slug, j.value ->> 'title_key' AS title_key, d.flapping_since,
-      (SELECT json_group_array(json_array(e.id, e.detected_at, e.kind, e.sha256, e.previous_sha256, e.reverts_to_at, e.undoes_id, e.undo_cancelled,
+      CASE WHEN d.flapping_since IS NOT NULL OR j.value ->> 'within_batch' OR (json_array_length(j.value -> 'targets') > 0 AND EXISTS (
+          SELECT 1 FROM events e WHERE e.platform_id = p.id AND e.detected_at >= j.value ->> 'since' AND e.document_id = d.id AND e.sha256 IS NOT NULL
+            AND (e.sha256 IN (SELECT value FROM json_each(j.value -> 'targets')) OR e.previous_sha256 IN (SELECT value FROM json_each(j.value -> 'targets')))))
+      THEN (SELECT json_group_array(json_array(e.id, e.detected_at, e.kind, e.sha256, e.previous_sha256, e.reverts_to_at, e.undoes_id, e.undo_cancelled,
           (e.technical_upgrade = 0 AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN (${reasonList(NOT_A_VERSION)})))))
         -- By platform and time (events_platform_detected), then the document: no index of its own to keep up.
-        FROM events e WHERE e.platform_id = p.id AND e.detected_at >= j.value ->> 'since' AND e.document_id = d.id AND e.sha256 IS NOT NULL) AS history
-    FROM json_each(${JSON.stringify([...byDoc.values()].map(({ slug, title_key, since }) => ({ slug, title_key, since })))}) j
+        FROM events e WHERE e.platform_id = p.id AND e.detected_at >= j.value ->> 'since' AND e.document_id = d.id AND e.sha256 IS NOT NULL)
+      ELSE '[]' END AS history
+    FROM json_each(${JSON.stringify(wanted)}) j
     JOIN platforms p ON p.slug = j.value ->> 'slug'
     JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'`);
   const docs = rows.map((r) => ({ ...r, versions: JSON.parse(r.history) as HistoryEntry[] }));
@@ -75,17 +98,7 @@ export async function judgeDocumentVersions(
   const flapping: Judged['flapping'] = [];
   for (const [k, doc] of byDoc) {
     const h = history.get(k);
-    const incoming = doc.events.map(
-      (e): VersionEvent => ({
-        id: e.id,
-        at: Date.parse(e.detected_at),
-        kind: e.kind,
-        sha256: e.evidence?.sha256 ?? null,
-        previousSha256: e.evidence?.previous_sha256 ?? null,
-        revertsToAt: null,
-        canFlip: !(NOT_A_VERSION as readonly string[]).includes(noise.get(e) ?? ''),
-      }),
-    );
+    const incoming = doc.incoming!;
     const outcome = judgeVersions(h?.events ?? [], h?.flappingSince ?? null, incoming, windowMs);
     for (const [id, v] of outcome.verdicts) verdicts.set(id, v);
     if (outcome.flappingSince !== (h?.flappingSince ?? null)) flapping.push({ slug: doc.slug, title_key: doc.title_key, since: outcome.flappingSince });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { judgeVersions, type VersionEvent } from '../../src/core/flaps.js';
+import fc from 'fast-check';
+import { judgeVersions, revertTargets, type VersionEvent } from '../../src/core/flaps.js';
 
 const H = 3_600_000;
 const W = 72 * H;
@@ -102,4 +103,36 @@ describe('flap detection', () => {
     const { verdicts } = judgeVersions([first, tech], null, [back], W);
     expect(verdicts.get(back.id)!.revertsToAt).toBeNull();
   });
+
+  it('judges a batch without history alike unless the history holds a hash it could revert to (what lets ingest skip reading it)', () => {
+    // A small alphabet of hashes, so that histories and batches often share some.
+    const hash = fc.constantFrom(A, B, C, 'd'.repeat(64));
+    const event = (prefix: string) =>
+      fc.record({
+        id: fc.integer({ min: 0, max: 1e9 }).map((i) => `${prefix}${i}`),
+        at: fc.integer({ min: 0, max: 100 }).map((h) => h * H),
+        kind: fc.oneof({ weight: 4, arbitrary: fc.constant('changed') }, fc.constantFrom('added', 'removed', 'first_recorded', 'restored', 'unreachable')),
+        sha256: fc.option(hash, { nil: null }),
+        previousSha256: fc.option(hash, { nil: null }),
+        revertsToAt: fc.option(fc.integer({ min: 0, max: 200 }).map((h) => h * H), { nil: null }),
+        canFlip: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, fc.constant(false)),
+      });
+    const unique = (es: VersionEvent[]) => [...new Map(es.map((e) => [e.id, e])).values()];
+    let skipped = 0;
+    fc.assert(
+      fc.property(fc.array(event('h'), { maxLength: 10 }).map(unique), fc.array(event('n'), { minLength: 1, maxLength: 4 }).map(unique), (history, incoming) => {
+        const { targets, withinBatch } = revertTargets(incoming);
+        const holds = history.some((h) => h.sha256 !== null && (targets.includes(h.sha256) || targets.includes(h.previousSha256 ?? '')));
+        if (withinBatch || holds) return true;
+        skipped++;
+        const fresh = () => incoming.map((e) => ({ ...e, revertsToAt: null }));
+        const withHistory = judgeVersions(history, null, fresh(), W);
+        const without = judgeVersions([], null, fresh(), W);
+        return withHistory.flappingSince === without.flappingSince && JSON.stringify([...withHistory.verdicts]) === JSON.stringify([...without.verdicts]);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(skipped).toBeGreaterThan(100);
+  });
 });
+

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { sign } from 'hono/jwt';
-import { createLinkSigner, digestViewUrl, toBase32, type LinkPurpose } from '../src/links.js';
+import { createLinkSigner, digestLinks, digestViewUrl, toBase32, type LinkPurpose } from '../src/links.js';
 
 const node = (key: string, data: string) => createHmac('sha256', key).update(data).digest('base64url');
 
@@ -50,7 +50,20 @@ describe('link tokens of mails already sent', () => {
       expect(await s.verify('manage', SENT.manage)).toBe('dst_1');
       expect(await s.verify('digest', SENT.digest.slice(SENT.digest.lastIndexOf('/') + 1))).toBe('dst_1|2026-11-30|1764460800000|1765065600000');
       expect(await s.verify('confirm', SENT.confirm)).toBe('dst_1');
+      // A page of digests signs its links at once: the same links.
+      const [page] = await digestLinks(s, [week]);
+      expect(page).toEqual({ unsubscribe: await s.url('unsubscribe', 'dst_1'), manage: `https://cw.test/manage/${SENT.manage}`, view: SENT.digest });
     }
+  });
+
+  it('are the same once remembered and after many others pushed them out', async () => {
+    const s = createLinkSigner('k'.repeat(32), 'https://cw.test', () => at, node);
+    const first = await s.token('manage', 'dst_1');
+    const page = await digestLinks(s, Array.from({ length: 25_000 }, (_, i) => ({ ...week, destinationId: `dst_${i + 2}` })));
+    expect(new Set(page.map((l) => l.manage)).size).toBe(25_000);
+    expect(await s.token('manage', 'dst_1')).toBe(first);
+    expect(first).toBe(SENT.manage);
+    expect(await s.verify('manage', page[24_999]!.manage.slice('https://cw.test/manage/'.length))).toBe('dst_25001');
   });
 
   it('encode their claims and MAC as RFC 4648 base32, lowercase and unpadded, at any length', () => {

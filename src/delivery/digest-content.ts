@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
-import { destinationLinks, digestViewUrl, type LinkSigner } from '../links.js';
+import { digestLinks, type LinkSigner } from '../links.js';
 import type { ChangeEvent } from '../core/event.js';
 import { changeItemFromEvent, type ChangeItem } from '../core/message.js';
 import { buildDigest, type DigestContent, type FlappingDocument, type WatchedPlatform } from '../core/digest.js';
@@ -157,13 +157,8 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
   const quietByPlatform = groupBy(quiet, (q) => q.platform_id);
   const subsByDestination = groupBy(subs, (s) => s.destination_id);
 
-  // Links are signed for the whole page at once (WebCrypto signs off the main thread).
-  const pageLinks = await Promise.all(
-    targets.map(async (t) => {
-      const [base, view] = await Promise.all([destinationLinks(links, t.destinationId), digestViewUrl(links, t)]);
-      return { ...base, view };
-    }),
-  );
+  // Links are signed for the whole page at once.
+  const pageLinks = await digestLinks(links, targets);
   for (const [index, t] of targets.entries()) {
     const mine = subsByDestination.get(t.destinationId);
     if (!mine?.length) continue;

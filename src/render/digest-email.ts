@@ -26,18 +26,36 @@ export interface DigestEmailContext {
 }
 
 /** "23 Nov – 30 Nov 2026" in the reader's zone. */
-export function periodLabel(d: DigestContent): string {
-  const end = formatDateTime(d.period.end - 1, d.reader.timeZone).replace(/,.*$/, '');
-  const start = formatDateTime(d.period.start, d.reader.timeZone).replace(/,.*$/, '').replace(/ \d{4}$/, '');
-  return `${start} – ${end}`;
+export function periodLabel(d: DigestContent, cache?: Map<string, string>): string {
+  return remembered(cache, `period\u0000${d.period.start}\u0000${d.period.end}\u0000${d.reader.timeZone}`, () => {
+    const end = formatDateTime(d.period.end - 1, d.reader.timeZone).replace(/,.*$/, '');
+    const start = formatDateTime(d.period.start, d.reader.timeZone).replace(/,.*$/, '').replace(/ \d{4}$/, '');
+    return `${start} – ${end}`;
+  });
 }
+
+/**
+ * Text that depends only on its key, from the run's cache when there is one: Intl formats a date
+ * in about 3 µs, and every digest of a zone shows the same period and verification times.
+ */
+function remembered(cache: Map<string, string> | undefined, key: string, make: () => string): string {
+  if (!cache) return make();
+  let v = cache.get(key);
+  if (v === undefined) cache.set(key, (v = make()));
+  return v;
+}
+
+/**
+ * What a change's entry depends on besides the change. The entry says "takes effect in N days",
+ * true for one local day. Every zone's offset is a whole number of quarter hours, so a local day
+ * never changes inside a UTC quarter hour: the entry is shared within one, no longer (no time
+ * zone arithmetic per change).
+ */
+const entryKey = (c: ChangeItem, d: DigestContent) => `${c.eventId}\u0000${d.reader.timeZone}\u0000${Math.floor(d.reader.now / 900_000)}${c.reportedLate ? '\u0000late' : ''}`;
 
 /** One change of the digest, as HTML from escaped parts (inside its platform's section). */
 function changeEntry(c: ChangeItem, d: DigestContent, cache?: Map<string, string>): string {
-  // The entry says "takes effect in N days", true for one local day. Every zone's offset is a
-  // whole number of quarter hours, so a local day never changes inside a UTC quarter hour: the
-  // entry is shared within one, no longer (no time zone arithmetic per change).
-  const key = `${c.eventId}\u0000${d.reader.timeZone}\u0000${Math.floor(d.reader.now / 900_000)}${c.reportedLate ? '\u0000late' : ''}`;
+  const key = entryKey(c, d);
   const hit = cache?.get(key);
   if (hit) return hit;
   const clause = c.provision?.title ?? c.provision?.id;
@@ -63,8 +81,8 @@ function section(t: EmailTemplates, heading: string, bodyHtml: string): string {
   return fill(t.blocks.digestSection, { heading, body: trusted(bodyHtml) });
 }
 
-function lastVerified(at: number | null, d: DigestContent): string {
-  return at === null ? 'not verified yet' : `last verified ${formatDateTime(at, d.reader.timeZone)}`;
+function lastVerified(at: number | null, d: DigestContent, cache?: Map<string, string>): string {
+  return at === null ? 'not verified yet' : remembered(cache, `verified\u0000${at}\u0000${d.reader.timeZone}`, () => `last verified ${formatDateTime(at, d.reader.timeZone)}`);
 }
 
 /**
@@ -81,7 +99,7 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
   const frame = {
     subject,
     preview: d.total ? d.groups.flatMap((g) => g.changes.map((c) => c.title)).join(' · ').slice(0, 140) : summary,
-    period: periodLabel(d),
+    period: periodLabel(d, ctx.cache),
     view_url: d.links.view,
     heading: d.total === 0 ? 'No policy changes this week' : digestHeadline(d),
     summary,
@@ -125,7 +143,7 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
       .map(
         (w) =>
           `<strong>${e(w.platform.name)}</strong><br>${w.documents
-            .map((doc) => `${e(doc.title)} <span style="${MUTED}">${e(lastVerified(doc.lastVerifiedAt, d))}</span>`)
+            .map((doc) => `${e(doc.title)} <span style="${MUTED}">${e(lastVerified(doc.lastVerifiedAt, d, ctx.cache))}</span>`)
             .join('<br>')}`,
       )
       .join('<br><br>') + (d.quiet.technical ? `<br><br><span style="${MUTED}">${d.quiet.technical} re-extraction${d.quiet.technical === 1 ? '' : 's'} or link-only change${d.quiet.technical === 1 ? '' : 's'} without a substantive change not shown.</span>` : ''),
@@ -182,22 +200,26 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
   return { subject, html, text: digestText(d, ctx), headers: unsubscribeHeaders(d.links.unsubscribe) };
 }
 
+/** One change of the digest's text part, as its lines (shared like `changeEntry`). */
+function changeText(c: ChangeItem, d: DigestContent): string {
+  const clause = c.provision?.title ?? c.provision?.id;
+  const lines = [`[${SEVERITY_LABELS[c.severity].toUpperCase()}] ${c.title}`, `   ${c.document.title}${clause ? ` · ${clause}` : ''}`];
+  if (c.reportedLate) lines.push(`   ${lateLabel(c, d.reader.timeZone)}`);
+  if (c.summary) lines.push(`   ${cut(c.summary, 600)}`);
+  if (c.effectiveAt) lines.push(`   Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, d.reader.now, d.reader.timeZone)}`);
+  if (c.changeUrl) lines.push(`   ${c.changeUrl}`);
+  const copy = evidenceLink(c);
+  if (copy) lines.push(`   Evidence (${copy.label}): ${copy.url}`);
+  return lines.join('\n');
+}
+
 export function digestText(d: DigestContent, ctx: DigestEmailContext): string {
-  const lines = [`ClauseWatch weekly digest, ${periodLabel(d)}`, `View in browser: ${d.links.view}`, '', d.total === 0 ? 'No policy changes this week.' : digestHeadline(d), ''];
+  const lines = [`ClauseWatch weekly digest, ${periodLabel(d, ctx.cache)}`, `View in browser: ${d.links.view}`, '', d.total === 0 ? 'No policy changes this week.' : digestHeadline(d), ''];
   const all = d.groups.flatMap((g) => g.changes);
   if (all.length >= GLANCE_FROM_CHANGES) lines.push(...glanceText(all));
   for (const g of d.groups) {
     lines.push(`== ${g.platform.name} (${countsLine(g.counts)})`);
-    for (const c of g.changes) {
-      const clause = c.provision?.title ?? c.provision?.id;
-      lines.push(`[${SEVERITY_LABELS[c.severity].toUpperCase()}] ${c.title}`, `   ${c.document.title}${clause ? ` · ${clause}` : ''}`);
-      if (c.reportedLate) lines.push(`   ${lateLabel(c, d.reader.timeZone)}`);
-      if (c.summary) lines.push(`   ${cut(c.summary, 600)}`);
-      if (c.effectiveAt) lines.push(`   Effective ${formatDate(c.effectiveAt)}: ${effectiveDatePhrase(c.effectiveAt, d.reader.now, d.reader.timeZone)}`);
-      if (c.changeUrl) lines.push(`   ${c.changeUrl}`);
-      const copy = evidenceLink(c);
-      if (copy) lines.push(`   Evidence (${copy.label}): ${copy.url}`);
-    }
+    for (const c of g.changes) lines.push(remembered(ctx.cache, `text\u0000${entryKey(c, d)}`, () => changeText(c, d)));
     lines.push('');
   }
   if (d.awaiting) {
@@ -221,7 +243,7 @@ export function digestText(d: DigestContent, ctx: DigestEmailContext): string {
     lines.push('');
   }
   lines.push('== Watched documents');
-  for (const w of d.watched) for (const doc of w.documents) lines.push(`${w.platform.name} · ${doc.title}: ${lastVerified(doc.lastVerifiedAt, d)}`);
+  for (const w of d.watched) for (const doc of w.documents) lines.push(`${w.platform.name} · ${doc.title}: ${lastVerified(doc.lastVerifiedAt, d, ctx.cache)}`);
   lines.push('', '--', `You receive this weekly digest because ${ctx.address} watches these platforms on ClauseWatch, ${ctx.planLine}.`);
   lines.push(`Manage subscriptions: ${d.links.manage}`, `Unsubscribe: ${d.links.unsubscribe}`);
   return lines.join('\n');

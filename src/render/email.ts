@@ -48,6 +48,17 @@ export function changeAnchor(eventId: string): string {
  * The summary box's HTML: counts by severity (as badges), the platforms, and the titles, linked to
  * their anchors in this mail (`linked`: the changes the mail shows; the rest are counted).
  */
+/** A change's line in the summary box, made once per change however many mails show it. */
+const glanceTitles = new WeakMap<ChangeItem, string>();
+function glanceTitle(c: ChangeItem): string {
+  let html = glanceTitles.get(c);
+  if (html === undefined) {
+    html = `<li style="margin:0 0 4px;"><a href="#${changeAnchor(c.eventId)}" style="color:#1d4ed8;">${e(c.title)}</a> <span class="cw-muted" style="${S.muted}">· ${e(c.platform.name)}</span></li>`;
+    glanceTitles.set(c, html);
+  }
+  return html;
+}
+
 export function glanceHtml(changes: ChangeItem[], linked: ReadonlySet<ChangeItem>): string {
   const badges = (['high', 'medium', 'low'] as const)
     .map((s) => [s, changes.filter((c) => c.severity === s).length] as const)
@@ -56,10 +67,7 @@ export function glanceHtml(changes: ChangeItem[], linked: ReadonlySet<ChangeItem
     .join(' ');
   const platforms = [...new Set(changes.map((c) => c.platform.name))];
   const shown = changes.filter((c) => linked.has(c));
-  const titles = shown
-    .slice(0, GLANCE_TITLES)
-    .map((c) => `<li style="margin:0 0 4px;"><a href="#${changeAnchor(c.eventId)}" style="color:#1d4ed8;">${e(c.title)}</a> <span class="cw-muted" style="${S.muted}">· ${e(c.platform.name)}</span></li>`)
-    .join('');
+  const titles = shown.slice(0, GLANCE_TITLES).map(glanceTitle).join('');
   const rest = changes.length - Math.min(shown.length, GLANCE_TITLES);
   return [
     `<p style="margin:0 0 6px;"><span class="cw-label" style="${S.label}">At a glance</span></p>`,

@@ -5,7 +5,9 @@
 
 const HTML: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-/** For HTML text and attribute values. */
+const HTML_SPECIAL = /[&<>"']/;
+
+/** For HTML text and attribute values. Most text has nothing to escape: it is returned as it is. */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => HTML[c]!);
+  return HTML_SPECIAL.test(s) ? s.replace(/[&<>"']/g, (c) => HTML[c]!) : s;
 }

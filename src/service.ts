@@ -25,7 +25,8 @@ import { createSecretBox, SECRET_PURPOSES } from './secret-box.js';
 import { createNodeSecretBox } from './secret-box-node.js';
 import { sealPlaintextWebhookSecrets } from './store/destinations.js';
 import { webhookSecretKey } from './delivery/channels/webhook/send.js';
-import { checkWebhookUrl, guardedPost } from './webhook-guard.js';
+import { checkWebhookUrl } from './webhook-guard.js';
+import { threadedPost } from './webhook-post-thread.js';
 import { swaggerUiAsset } from './http/docs-assets.js';
 
 export interface Service {
@@ -127,6 +128,8 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
       }).routes,
     );
   }
+  // Webhook POSTs go out from a thread of their own (see webhook-post-thread.ts), through the guarded agent.
+  const webhookPosts = threadedPost({ allowPrivate: config.webhookAllowPrivate, timeoutMs: 10_000 });
   const channels: ChannelSet = createChannels({
     config,
     clock,
@@ -134,7 +137,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     templates,
     mail: { mailer: smtpMailer(transport, config.mailFrom), close: async () => transport.close() },
     slack: slackTokenFor && { tokenFor: slackTokenFor },
-    post: guardedPost(config.webhookAllowPrivate),
+    post: webhookPosts.post,
     // node:crypto's native HMAC: the pure-JS SHA-256 of `standardwebhooks` took 7 ms per 580 KB message.
     hmac: (secret, content) => content.reduce((h, part) => h.update(part), createHmac('sha256', Buffer.from(webhookSecretKey(secret), 'base64'))).digest('base64'),
     webhookSecrets,
@@ -180,7 +183,7 @@ export async function createService(config: Config, deps: ServiceDeps): Promise<
     templates,
     async stop() {
       await dispatcher.stop();
-      await Promise.all(Object.values(channels).map((ch) => ch?.close?.()));
+      await Promise.all([...Object.values(channels).map((ch) => ch?.close?.()), webhookPosts.close()]);
     },
   };
 }

@@ -25,16 +25,18 @@ export async function groupedItems(db: Db, outboxId: number): Promise<ChangeItem
  * pass), however many destinations it goes to: a 500-change burst to 100 destinations parses 500
  * payloads, not 50,000.
  */
-export function groupedItemsReader(db: Db): (outboxIds: number[]) => Promise<Map<number, ChangeItem[]>> {
+export function groupedItemsReader(db: Db): (outboxIds: number[], since?: Map<number, number>) => Promise<Map<number, ChangeItem[]>> {
   const parsed = new Map<number, ChangeItem>();
-  return async (outboxIds) => {
+  return async (outboxIds, since) => {
     const out = new Map<number, ChangeItem[]>();
     if (!outboxIds.length) return out;
     // One row per message with its events as a JSON array (in match order): a claim of a
     // 500-change burst was 16,000 rows through the driver and drizzle, now 32.
-    const groups = await db.all<{ outbox_id: number; event_pks: string }>(sql`
-      SELECT m.outbox_id, json_group_array(m.event_pk ORDER BY m.id) AS event_pks FROM matches m
+    // `since`: when the message's news reached us (its earliest match), for the delivery histogram.
+    const groups = await db.all<{ outbox_id: number; event_pks: string; since: number }>(sql`
+      SELECT m.outbox_id, json_group_array(m.event_pk ORDER BY m.id) AS event_pks, min(m.created_at) AS since FROM matches m
       WHERE m.outbox_id IN (SELECT value FROM json_each(${JSON.stringify(outboxIds)})) GROUP BY m.outbox_id`);
+    if (since) for (const g of groups) since.set(Number(g.outbox_id), Number(g.since));
     const pairs = groups.flatMap((g) => (JSON.parse(g.event_pks) as number[]).map((event_pk) => ({ outbox_id: Number(g.outbox_id), event_pk })));
     const missing = [...new Set(pairs.map((p) => p.event_pk).filter((pk) => !parsed.has(pk)))];
     if (missing.length) {

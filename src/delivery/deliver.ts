@@ -141,11 +141,11 @@ export function createDelivery(deps: DelivererDeps): Delivery {
   return {
     async read(rows) {
       const alerts = rows.filter((r) => r.kind === 'alert' || r.kind === 'budget' || r.kind === 'follow_up').map((r) => r.id);
-      const [destinations, grouped, since] = await Promise.all([
-        getDestinationsWithAccounts(db, rows.map((r) => r.destination_id)),
-        readGrouped(alerts),
-        deps.metrics ? newsSince(db, rows.map((r) => r.id)) : undefined,
-      ]);
+      // With metrics, an alert's news time comes with its changes; other rows' (rare in a claim) apart.
+      const since = deps.metrics ? new Map<number, number>() : undefined;
+      const [destinations, grouped] = await Promise.all([getDestinationsWithAccounts(db, rows.map((r) => r.destination_id)), readGrouped(alerts, since)]);
+      const others = since ? rows.filter((r) => !since.has(r.id)).map((r) => r.id) : [];
+      if (others.length) for (const [id, t] of await newsSince(db, others)) since!.set(id, t);
       return { destinations, grouped, since };
     },
 

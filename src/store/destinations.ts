@@ -4,6 +4,7 @@ import { accounts, destinations, matches, outbox, subscriptions } from '../../db
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import { runBatch } from './batch.js';
+import { jsonRows } from './json-rows.js';
 import { SEALED_PREFIX, type SecretBox } from '../secret-box.js';
 import { destinationColumns, destinationTargetKey, parseDestination, type Destination, type DestinationTarget } from '../delivery/channels/destination.js';
 
@@ -74,15 +75,22 @@ export async function getDestinationWithAccount(db: Db, id: string): Promise<Des
   return (await getDestinationsWithAccounts(db, [id])).get(id);
 }
 
+const destinationJson = jsonRows(destinations);
+const accountJson = jsonRows(accounts);
+
 /** Destinations with their accounts, by id, in one query (a dispatcher's whole claim at once). */
 export async function getDestinationsWithAccounts(db: Db, ids: string[]): Promise<Map<string, DestinationWithAccount>> {
   if (!ids.length) return new Map();
-  const rows = await db
-    .select({ destination: destinations, account: accounts })
-    .from(destinations)
-    .innerJoin(accounts, eq(accounts.id, destinations.accountId))
-    .where(inArray(destinations.id, sql`(SELECT value FROM json_each(${JSON.stringify([...new Set(ids)])}))`));
-  return new Map(rows.map((r) => [r.destination.id, { ...r, target: parseDestination(r.destination) }]));
+  const rows = await db.all<{ d: string; a: string }>(sql`
+    SELECT ${destinationJson.select('d')} AS d, ${accountJson.select('a')} AS a
+    FROM destinations d JOIN accounts a ON a.id = d.account_id
+    WHERE d.id IN (SELECT value FROM json_each(${JSON.stringify([...new Set(ids)])}))`);
+  const found = new Map<string, DestinationWithAccount>();
+  for (const r of rows) {
+    const destination = destinationJson.parse(r.d);
+    found.set(destination.id, { destination, account: accountJson.parse(r.a), target: parseDestination(destination) });
+  }
+  return found;
 }
 
 export async function listDestinations(db: Db, accountId: string): Promise<DestinationRow[]> {

@@ -2,9 +2,28 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { guardedPost } from '../../src/webhook-guard.js';
+import { threadedPost, type ThreadedPost } from '../../src/webhook-post-thread.js';
+import type { WebhookPost } from '../../src/delivery/channels/webhook/send.js';
 
 let server: Server | undefined;
-afterEach(() => new Promise<void>((r) => (server ? (server.closeAllConnections(), server.close(() => r())) : r())));
+const threads: ThreadedPost[] = [];
+afterEach(async () => {
+  await Promise.all(threads.splice(0).map((t) => t.close()));
+  await new Promise<void>((r) => (server ? (server.closeAllConnections(), server.close(() => r())) : r()));
+});
+
+/** The service sends from a thread of its own (threadedPost); both ways must answer alike. */
+const ways: [string, (allowPrivate: boolean, timeoutMs?: number) => WebhookPost][] = [
+  ['guardedPost', (allowPrivate, timeoutMs) => guardedPost(allowPrivate, timeoutMs)],
+  [
+    'threadedPost',
+    (allowPrivate, timeoutMs = 10_000) => {
+      const t = threadedPost({ allowPrivate, timeoutMs });
+      threads.push(t);
+      return t.post;
+    },
+  ],
+];
 
 async function receiver(answer: (body: string, res: import('node:http').ServerResponse) => void): Promise<string> {
   server = createServer((req, res) => {
@@ -16,14 +35,14 @@ async function receiver(answer: (body: string, res: import('node:http').ServerRe
   return `http://127.0.0.1:${(server!.address() as AddressInfo).port}/hook?x=1`;
 }
 
-describe('a webhook POST (guardedPost)', () => {
+describe.each(ways)('a webhook POST (%s)', (_, makePost) => {
   it('sends the body and headers and gives the status and Retry-After back', async () => {
     const seen: string[] = [];
     const url = await receiver((body, res) => {
       seen.push(body);
       res.writeHead(429, { 'Retry-After': '7' }).end('slow down');
     });
-    const post = guardedPost(true);
+    const post = makePost(true);
     expect(await post({ url, headers: { 'content-type': 'application/json' }, body: '{"a":1}' })).toEqual({ status: 429, retryAfter: '7' });
     expect(await post({ url, headers: {}, body: '{"a":2}' })).toEqual({ status: 429, retryAfter: '7' });
     expect(seen).toEqual(['{"a":1}', '{"a":2}']);
@@ -31,18 +50,42 @@ describe('a webhook POST (guardedPost)', () => {
 
   it('reads the status of an answer with a long body, and the next POST still goes out', async () => {
     const url = await receiver((_, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('x'.repeat(1_000_000)));
-    const post = guardedPost(true);
+    const post = makePost(true);
     expect(await post({ url, headers: {}, body: '{}' })).toEqual({ status: 200, retryAfter: null });
     expect(await post({ url, headers: {}, body: '{}' })).toEqual({ status: 200, retryAfter: null });
   });
 
   it('gives up on a receiver that never answers, saying so', async () => {
     const url = await receiver(() => undefined);
-    await expect(guardedPost(true, 300)({ url, headers: {}, body: '{}' })).rejects.toThrow('no answer within 0.3 s');
+    await expect(makePost(true, 300)({ url, headers: {}, body: '{}' })).rejects.toThrow('no answer within 0.3 s');
   });
 
   it('refuses a loopback address unless private addresses are allowed', async () => {
     const url = await receiver((_, res) => res.writeHead(204).end());
-    await expect(guardedPost(false)({ url, headers: {}, body: '{}' })).rejects.toThrow(/private, loopback or link-local/);
+    await expect(makePost(false)({ url, headers: {}, body: '{}' })).rejects.toThrow(/private, loopback or link-local/);
+  });
+});
+
+describe('the sending thread', () => {
+  it('sends a burst in a few messages, matching each answer to its request', async () => {
+    const url = await receiver((body, res) => res.writeHead(200 + (JSON.parse(body) as { i: number }).i % 7).end());
+    const t = threadedPost({ allowPrivate: true, timeoutMs: 10_000 });
+    threads.push(t);
+    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => t.post({ url, headers: {}, body: new TextEncoder().encode(JSON.stringify({ i })) })));
+    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 300 }, (_, i) => 200 + (i % 7)));
+  });
+
+  it('fails the POSTs in flight when stopped, and a later POST starts a new thread', async () => {
+    let held = 0;
+    const url = await receiver((body, res) => (body === 'hold' ? held++ : res.writeHead(204).end()));
+    const t = threadedPost({ allowPrivate: true, timeoutMs: 10_000 });
+    threads.push(t);
+    expect(await t.post({ url, headers: {}, body: 'first' })).toEqual({ status: 204, retryAfter: null });
+    const inFlight = t.post({ url, headers: {}, body: 'hold' });
+    const failed = expect(inFlight).rejects.toThrow('the webhook thread was stopped');
+    await expect.poll(() => held).toBe(1);
+    await t.close();
+    await failed;
+    expect(await t.post({ url, headers: {}, body: 'after' })).toEqual({ status: 204, retryAfter: null });
   });
 });

@@ -1,0 +1,33 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { tempDatabase, type TempDatabase } from '../support/db.js';
+import { accounts, destinations } from '../../db/schema.js';
+import { getDestinationsWithAccounts } from '../../src/store/destinations.js';
+
+let database: TempDatabase | undefined;
+afterEach(() => database?.dispose());
+
+describe('rows read as one JSON object each (the dispatcher’s claim read)', () => {
+  it('are what drizzle’s select returns: every column, nulls, booleans both ways, large numbers, quotes and non-ASCII text', async () => {
+    database = await tempDatabase({ catalog: false });
+    const { db } = database;
+    await db.insert(accounts).values([
+      { id: 'acc_1', name: 'Ünïcode "quoted" \\ name', plan: 'monitor', timezone: 'Pacific/Chatham', digestWeekday: 'friday', digestHour: 23, emptyDigest: false, createdAt: 1_764_000_000_123, updatedAt: 2 ** 52 },
+      { id: 'acc_2', name: 'plain', plan: 'free', timezone: 'UTC', digestWeekday: 'monday', digestHour: 0, emptyDigest: true, createdAt: 0, updatedAt: 0 },
+    ]);
+    await db.insert(destinations).values([
+      { id: 'dst_1', accountId: 'acc_1', type: 'webhook', targetKey: 'webhook:https://h.example/x', url: 'https://h.example/x?a=1&b=\u2028', secret: 'enc:v1:abc', status: 'active', createdAt: 5 },
+      { id: 'dst_2', accountId: 'acc_2', type: 'email', targetKey: 'email:a@b.example', address: 'a@b.example', status: 'disabled', disabledReason: 'bounced: "550"', createdAt: 6 },
+    ]);
+    const read = await getDestinationsWithAccounts(db, ['dst_1', 'dst_2', 'dst_missing', 'dst_1']);
+    expect([...read.keys()].sort()).toEqual(['dst_1', 'dst_2']);
+    for (const id of ['dst_1', 'dst_2']) {
+      const [expected] = await db.select({ destination: destinations, account: accounts }).from(destinations).innerJoin(accounts, eq(accounts.id, destinations.accountId)).where(eq(destinations.id, id));
+      const got = read.get(id)!;
+      expect(got.destination).toStrictEqual(expected!.destination);
+      expect(got.account).toStrictEqual(expected!.account);
+    }
+    expect(read.get('dst_2')!.account.emptyDigest).toBe(true);
+    expect(read.get('dst_1')!.account.emptyDigest).toBe(false);
+  });
+});

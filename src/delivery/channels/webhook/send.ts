@@ -13,7 +13,11 @@ export interface WebhookAnswer {
   status: number;
   retryAfter: string | null;
 }
-/** Sends a request; throws an Error whose message says why nothing was answered (refused, timed out, …). */
+/**
+ * Sends a request; throws an Error whose message says why nothing was answered (refused, timed
+ * out, …). A body of bytes belongs to the post from then on (it may be handed to another thread):
+ * callers build one per request and do not touch it again.
+ */
 export type WebhookPost = (request: WebhookRequest) => Promise<WebhookAnswer>;
 
 /**

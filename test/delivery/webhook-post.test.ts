@@ -75,6 +75,17 @@ describe('the sending thread', () => {
     expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 300 }, (_, i) => 200 + (i % 7)));
   });
 
+  it('sends a large body (a 500-change burst) from the calling thread, byte for byte, and small ones beside it', async () => {
+    const seen: number[] = [];
+    const url = await receiver((body, res) => (seen.push(body.length), res.writeHead(204).end()));
+    const t = threadedPost({ allowPrivate: true, timeoutMs: 10_000 });
+    threads.push(t);
+    const large = new TextEncoder().encode(JSON.stringify({ pad: 'x'.repeat(600_000) }));
+    const answers = await Promise.all([t.post({ url, headers: {}, body: large }), t.post({ url, headers: {}, body: '{"small":1}' })]);
+    expect(answers).toEqual([{ status: 204, retryAfter: null }, { status: 204, retryAfter: null }]);
+    expect(seen.sort((a, b) => a - b)).toEqual([11, 600_010]);
+  });
+
   it('fails the POSTs in flight when stopped, and a later POST starts a new thread', async () => {
     let held = 0;
     const url = await receiver((body, res) => (body === 'hold' ? held++ : res.writeHead(204).end()));

@@ -62,26 +62,33 @@ export async function judgeDocumentVersions(
   }
   const wanted = [...byDoc.values()].map(({ slug, title_key, since, incoming }) => {
     const { targets, withinBatch } = revertTargets(incoming!);
-    return { slug, title_key, since, targets, within_batch: withinBatch };
+    // The hashes as one text, each between commas, searched with instr: a hash holds no comma.
+    return { slug, title_key, since, targets: targets.length ? `,${targets.join(',')},` : null, within_batch: withinBatch ? 1 : 0 };
   });
 
   // One row per document with its versions as one JSON array: a busy day's history is thousands
   // of versions, and the driver building an object per row cost twice the query itself. Only
   // where a reversion is possible (revertTargets) or the document is flapping: otherwise the
   // history changes no verdict, and building and parsing it was most of the judging's time.
+  // The wanted documents are unpacked once (materialized): read per history row, `->>` on
+  // json_each's value would render and parse it again for every row.
   const rows = await db.all<HistoryRow>(sql`
-    SELECT j.value ->> 'slug' AS slug, j.value ->> 'title_key' AS title_key, d.flapping_since,
-      CASE WHEN d.flapping_since IS NOT NULL OR j.value ->> 'within_batch' OR (json_array_length(j.value -> 'targets') > 0 AND EXISTS (
-          SELECT 1 FROM events e WHERE e.platform_id = p.id AND e.detected_at >= j.value ->> 'since' AND e.document_id = d.id AND e.sha256 IS NOT NULL
-            AND (e.sha256 IN (SELECT value FROM json_each(j.value -> 'targets')) OR e.previous_sha256 IN (SELECT value FROM json_each(j.value -> 'targets')))))
+    WITH wanted AS MATERIALIZED (
+      SELECT value ->> 'slug' AS slug, value ->> 'title_key' AS title_key, value ->> 'since' AS since,
+        value ->> 'targets' AS targets, value ->> 'within_batch' AS within_batch
+      FROM json_each(${JSON.stringify(wanted)}))
+    SELECT w.slug, w.title_key, d.flapping_since,
+      CASE WHEN d.flapping_since IS NOT NULL OR w.within_batch OR (w.targets IS NOT NULL AND EXISTS (
+          SELECT 1 FROM events e WHERE e.platform_id = p.id AND e.detected_at >= w.since AND e.document_id = d.id AND e.sha256 IS NOT NULL
+            AND (instr(w.targets, ',' || e.sha256 || ',') OR instr(w.targets, ',' || e.previous_sha256 || ','))))
       THEN (SELECT json_group_array(json_array(e.id, e.detected_at, e.kind, e.sha256, e.previous_sha256, e.reverts_to_at, e.undoes_id, e.undo_cancelled,
           (e.technical_upgrade = 0 AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN (${reasonList(NOT_A_VERSION)})))))
         -- By platform and time (events_platform_detected), then the document: no index of its own to keep up.
-        FROM events e WHERE e.platform_id = p.id AND e.detected_at >= j.value ->> 'since' AND e.document_id = d.id AND e.sha256 IS NOT NULL)
+        FROM events e WHERE e.platform_id = p.id AND e.detected_at >= w.since AND e.document_id = d.id AND e.sha256 IS NOT NULL)
       ELSE '[]' END AS history
-    FROM json_each(${JSON.stringify(wanted)}) j
-    JOIN platforms p ON p.slug = j.value ->> 'slug'
-    JOIN documents d ON d.platform_id = p.id AND d.title_key = j.value ->> 'title_key'`);
+    FROM wanted w
+    JOIN platforms p ON p.slug = w.slug
+    JOIN documents d ON d.platform_id = p.id AND d.title_key = w.title_key`);
   const docs = rows.map((r) => ({ ...r, versions: JSON.parse(r.history) as HistoryEntry[] }));
   // A change and its undo that cancelled out in one alert group reached nobody: the version
   // between them is not one the document "had" for anyone, so both leave the history.

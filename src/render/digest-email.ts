@@ -157,7 +157,8 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
   const all = d.groups.flatMap((g) => g.changes);
   // The summary box, sized as if it linked every change (it links only those the mail shows).
   const glanceOf = (linked: ReadonlySet<ChangeItem>) => (all.length >= GLANCE_FROM_CHANGES ? fill(t.blocks.summary, { body: trusted(glanceHtml(all, linked)) }) : '');
-  const fixed = [glanceOf(new Set(all)), upcoming, notices, watched, ...Object.values(frame).map((v) => (typeof v === 'string' ? v : v.trustedHtml))];
+  const glanceOfAll = glanceOf(new Set(all));
+  const fixed = [glanceOfAll, upcoming, notices, watched, ...Object.values(frame).map((v) => (typeof v === 'string' ? v : v.trustedHtml))];
   const chars = (xs: string[]) => xs.reduce((n, x) => n + x.length, 0);
   const base = templateBytes(t.digest, utf8Length) + templateBytes(t.blocks.digestChanges, utf8Length);
   // A UTF-8 character is at most 3 bytes per UTF-16 unit: when even that fits, skip counting.
@@ -191,7 +192,8 @@ export function renderDigestEmail(t: EmailTemplates, d: DigestContent, ctx: Dige
 
   const html = fill(t.digest, {
     ...frame,
-    glance: trusted(glanceOf(kept)),
+    // Most mails keep every change: the box sized above is the box shown.
+    glance: trusted(kept.size === all.length ? glanceOfAll : glanceOf(kept)),
     groups: trusted(groups.join('')),
     upcoming: trusted(upcoming),
     notices: trusted(notices),

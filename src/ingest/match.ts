@@ -34,7 +34,9 @@ export const tellsOf = sql`(m.suppressed_reason IS NULL OR m.suppressed_reason I
  */
 function decisionsOf(ingestId: string, has: { reversions: boolean }, subscribers = sql`subscriptions s ON s.platform_id = e.platform_id AND s.status = 'active' AND s.destination_active`) {
   // Most batches hold no reversion: they skip the look-up of what was told of an undone change
-  // (a derived table joined per row cost the 100,000-destination fan-out four times its time).
+  // (a derived table joined per row cost the 100,000-destination fan-out four times its time),
+  // and with it the terms that read it: no event of theirs undoes another, and SQLite would
+  // evaluate those terms for every decision all the same (31,000 rows: 26.7 → 24.6 ms).
   const heard = has.reversions
     ? sql`LEFT JOIN (
         SELECT u.id, mu.destination_id, max(mu.alert_state <> 'none' OR mu.digest_state <> 'none') AS undone,
@@ -43,15 +45,15 @@ function decisionsOf(ingestId: string, has: { reversions: boolean }, subscribers
         WHERE u.id IN (SELECT undoes_id FROM events WHERE ingest_id = ${ingestId} AND undoes_id IS NOT NULL)
         GROUP BY u.id, mu.destination_id
       ) heard ON heard.id = e.undoes_id AND heard.destination_id = s.destination_id`
-    : sql`LEFT JOIN (SELECT NULL AS undone, NULL AS alerted) heard ON 0`;
+    : sql``;
   // Monitoring notices pass every filter, and so does a reversion for whoever heard of the change it undoes.
-  const passes = sql`(e.kind IN ('unreachable', 'restored') OR coalesce(heard.undone, 0))`;
+  const passes = has.reversions ? sql`(e.kind IN ('unreachable', 'restored') OR coalesce(heard.undone, 0))` : sql`(e.kind IN ('unreachable', 'restored'))`;
   const severityOk = sql`e.severity_rank >= s.min_severity_rank`;
   const categoriesOk = sql`(s.categories IS NULL OR EXISTS (
     SELECT 1 FROM json_each(s.categories) sc JOIN json_each(e.categories) ec ON ec.value = sc.value))`;
   const admitted = sql`(${passes} OR (${severityOk} AND ${categoriesOk}))`;
   // Nobody needs to hear that a change they were never alerted to was undone.
-  const undoesUnalerted = sql`(e.undoes_id IS NOT NULL AND NOT coalesce(heard.alerted, 0))`;
+  const undoesUnalerted = has.reversions ? sql`(e.undoes_id IS NOT NULL AND NOT coalesce(heard.alerted, 0))` : sql`0`;
   // Each column spelled from the same fragments, not from the reason's alias: SQLite flattens a
   // derived table and would evaluate the whole CASE once per reference (twice the fan-out's time).
   return {

@@ -52,7 +52,7 @@ export function threadedPost(options: PostThreadOptions): ThreadedPost {
     const ts = fileURLToPath(import.meta.url).endsWith('.ts');
     const file = new URL(`./webhook-post-worker.${ts ? 'ts' : 'js'}`, import.meta.url);
     const source = ts
-      ? `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href)}); })`
+      ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href)}); })`
       : file;
     const w = new Worker(source, {
       eval: ts,

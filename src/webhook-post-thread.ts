@@ -6,8 +6,10 @@ import { guardedPost } from './webhook-guard.js';
 /** What the main thread hands the sending thread in one message, and what comes back. */
 export interface PostJob extends WebhookRequest {
   n: number;
+  /** Epoch ms: a job the thread takes up after this is not sent (the caller has given up on it). */
+  notAfter: number;
 }
-export type PostResult = { n: number; answer: WebhookAnswer } | { n: number; error: string };
+export type PostResult = { n: number; answer: WebhookAnswer } | { n: number; error: string; code?: string };
 export interface PostThreadOptions {
   allowPrivate: boolean;
   timeoutMs: number;
@@ -18,7 +20,9 @@ const THREAD_BODY_MAX = 64 * 1024;
 
 export interface ThreadedPost {
   post: WebhookPost;
-  /** Ends the thread; POSTs still in flight fail (their rows are retried once their lease runs out). */
+  /** Whether the sending thread is up (it starts with the first POST that goes to it). */
+  running(): boolean;
+  /** Ends the thread; POSTs still in flight fail (their rows are retried once their lease runs out), later ones are refused. */
   close(): Promise<void>;
 }
 
@@ -32,19 +36,39 @@ export interface ThreadedPost {
  * request and decides and records every outcome: the outbox guarantees do not move.
  *
  * The thread starts with the first POST (an api-only process never starts it) and, should it
- * die, the POSTs it had fail as unanswered (retried like any other) and the next POST starts a
- * new one.
+ * die, the POSTs it had been handed fail as unanswered (retried like any other) and the next
+ * flush starts a new one. A POST is never sent after its promise settled: a job the thread takes
+ * up too late is refused there, and one that fails here was never handed over or died with it.
  */
 export function threadedPost(options: PostThreadOptions): ThreadedPost {
-  let worker: Worker | undefined;
+  interface Pending {
+    resolve: (a: WebhookAnswer) => void;
+    reject: (e: Error) => void;
+    timer: ReturnType<typeof setTimeout>;
+  }
+  let worker: { thread: Worker; sent: Set<number> } | undefined;
+  let closed = false;
   let next = 0;
-  const waiting = new Map<number, { resolve: (a: WebhookAnswer) => void; reject: (e: Error) => void }>();
+  const waiting = new Map<number, Pending>();
   let outgoing: PostJob[] = [];
   let flushing: ReturnType<typeof setImmediate> | undefined;
+  // A job the thread takes up later than this is not sent (it answers why); one it took up is
+  // answered within its own timeouts. The main thread's own deadline is for a thread that hangs.
+  // Both stay inside a delivery lease (60 s): 30 s to start (a cold thread from the sources takes
+  // a second), 10 s for the answer to begin and 10 s for each gap in its body, then 5 s.
+  const startWithinMs = Math.max(options.timeoutMs, 30_000);
+  const answerWithinMs = startWithinMs + 2 * options.timeoutMs + 5_000;
 
-  const failAll = (why: string) => {
-    for (const w of waiting.values()) w.reject(new Error(why));
-    waiting.clear();
+  const settle = (n: number): Pending | undefined => {
+    const p = waiting.get(n);
+    if (!p) return undefined;
+    waiting.delete(n);
+    clearTimeout(p.timer);
+    worker?.sent.delete(n);
+    return p;
+  };
+  const fail = (ns: Iterable<number>, why: string) => {
+    for (const n of [...ns]) settle(n)?.reject(new Error(why));
   };
   const start = () => {
     // Compiled, the thread is the .js file beside this one. From the sources (tests, `npm run dev`)
@@ -54,65 +78,80 @@ export function threadedPost(options: PostThreadOptions): ThreadedPost {
     const source = ts
       ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href)}); })`
       : file;
-    const w = new Worker(source, {
+    const thread = new Worker(source, {
       eval: ts,
       workerData: options,
       // It needs little: a JSON-free loop over undici. Bounded so a leak cannot take the process's memory.
       resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 2 },
     });
+    const self = { thread, sent: new Set<number>() };
     // Only in-flight POSTs keep the thread busy; it never holds the process open by itself.
-    w.unref();
-    w.on('message', (results: PostResult[]) => {
+    thread.unref();
+    thread.on('message', (results: PostResult[]) => {
       for (const r of results) {
-        const p = waiting.get(r.n);
+        const p = settle(r.n);
         if (!p) continue;
-        waiting.delete(r.n);
         if ('answer' in r) p.resolve(r.answer);
-        else p.reject(new Error(r.error));
+        else p.reject(new Error(r.error, r.code ? { cause: { code: r.code } } : undefined));
       }
     });
+    // Only what this thread was given fails with it: jobs not yet handed over go to the next one.
     const gone = (why: string) => {
-      if (worker !== w) return;
+      if (worker !== self) return;
       worker = undefined;
-      failAll(why);
+      fail(self.sent, why);
     };
-    w.on('error', (err) => gone(`the webhook thread failed: ${err.message}`));
-    w.on('exit', (code) => gone(`the webhook thread exited (${code})`));
-    return w;
+    thread.on('error', (err) => gone(`the webhook thread failed: ${err.message}`));
+    thread.on('exit', (code) => gone(`the webhook thread exited (${code})`));
+    return self;
   };
   const flush = () => {
     flushing = undefined;
-    const jobs = outgoing;
+    const jobs = outgoing.filter((j) => waiting.has(j.n));
     outgoing = [];
-    if (!jobs.length) return;
-    worker ??= start();
-    // A body of bytes is handed over, not copied (a burst's bodies are 580 KB each, one per destination).
-    const bodies = jobs.flatMap((j) => (j.body instanceof Uint8Array ? [j.body.buffer] : []));
-    worker.postMessage(jobs, [...new Set(bodies)]);
+    if (!jobs.length || closed) return;
+    const w = (worker ??= start());
+    // A body of bytes that is a whole buffer is handed over, not copied; a view of a larger buffer
+    // (a pooled Buffer) is copied, since handing it over would empty the buffer for its other users.
+    const transfer = new Set<ArrayBuffer>();
+    for (const j of jobs) if (j.body instanceof Uint8Array && j.body.byteOffset === 0 && j.body.byteLength === j.body.buffer.byteLength) transfer.add(j.body.buffer);
+    try {
+      w.thread.postMessage(jobs, [...transfer]);
+    } catch (err) {
+      fail(jobs.map((j) => j.n), `the webhook thread could not be handed the request: ${(err as Error).message}`);
+      return;
+    }
+    for (const j of jobs) w.sent.add(j.n);
   };
 
   let here: WebhookPost | undefined;
   return {
     post: (request) => {
+      if (closed) return Promise.reject(new Error('the webhook thread was stopped'));
       // A large body is sent from here: its cost is in its bytes (signed here already, written
       // once either way), and bytes handed to the thread stay there until it next collects
       // garbage (a 500-change burst to 100 destinations held 40 MB more at its peak).
-      if (request.body.length > THREAD_BODY_MAX) return (here ??= guardedPost(options.allowPrivate, options.timeoutMs))(request);
+      const bytes = typeof request.body === 'string' ? Buffer.byteLength(request.body) : request.body.byteLength;
+      if (bytes > THREAD_BODY_MAX) return (here ??= guardedPost(options.allowPrivate, options.timeoutMs))(request);
       return new Promise((resolve, reject) => {
         const n = next++;
-        waiting.set(n, { resolve, reject });
-        outgoing.push({ n, url: request.url, headers: request.headers, body: request.body });
+        const timer = setTimeout(() => fail([n], `no answer within ${answerWithinMs / 1000} s (the webhook thread did not answer)`), answerWithinMs);
+        timer.unref();
+        waiting.set(n, { resolve, reject, timer });
+        outgoing.push({ n, url: request.url, headers: request.headers, body: request.body, notAfter: Date.now() + startWithinMs });
         flushing ??= setImmediate(flush);
       });
     },
+    running: () => worker !== undefined,
     async close() {
+      closed = true;
       if (flushing) clearImmediate(flushing);
       flushing = undefined;
       outgoing = [];
       const w = worker;
       worker = undefined;
-      failAll('the webhook thread was stopped');
-      await w?.terminate();
+      fail(waiting.keys(), 'the webhook thread was stopped');
+      await w?.thread.terminate();
     },
   };
 }

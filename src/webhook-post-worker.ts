@@ -19,9 +19,16 @@ const finish = (r: PostResult) => {
   replying ??= setImmediate(reply);
 };
 parentPort!.on('message', (jobs: PostJob[]) => {
-  for (const { n, ...request } of jobs)
+  const now = Date.now();
+  for (const { n, notAfter, ...request } of jobs) {
+    // The caller stops waiting soon after: sending it now could deliver after its retry was recorded.
+    if (now > notAfter) {
+      finish({ n, error: 'not sent: the webhook thread took it up too late' });
+      continue;
+    }
     post(request).then(
       (answer) => finish({ n, answer }),
-      (err: Error) => finish({ n, error: err.message }),
+      (err: Error & { cause?: { code?: string } }) => finish({ n, error: err.message, ...(err.cause?.code ? { code: err.cause.code } : {}) }),
     );
+  }
 });

@@ -69,6 +69,9 @@ export interface Delivery {
   record(decided: Decided[], owner: string): Promise<DeliveryOutcome[]>;
 }
 
+/** Outbox kinds whose content is grouped changes (read with the claim). */
+const alertKinds: ReadonlySet<string> = new Set(['alert', 'budget', 'follow_up']);
+
 /**
  * Sending is apart from recording: a row is sent, its outcome decided in memory, and outcomes are
  * recorded in batches. The Node dispatcher and the Workers queue consumer both deliver with it;
@@ -140,12 +143,16 @@ export function createDelivery(deps: DelivererDeps): Delivery {
 
   return {
     async read(rows) {
-      const alerts = rows.filter((r) => r.kind === 'alert' || r.kind === 'budget' || r.kind === 'follow_up').map((r) => r.id);
-      // With metrics, an alert's news time comes with its changes; other rows' (rare in a claim) apart.
+      const alerts = rows.filter((r) => alertKinds.has(r.kind)).map((r) => r.id);
+      // With metrics, an alert's news time comes with its changes; other rows' (digests, confirmations) beside it.
       const since = deps.metrics ? new Map<number, number>() : undefined;
-      const [destinations, grouped] = await Promise.all([getDestinationsWithAccounts(db, rows.map((r) => r.destination_id)), readGrouped(alerts, since)]);
-      const others = since ? rows.filter((r) => !since.has(r.id)).map((r) => r.id) : [];
-      if (others.length) for (const [id, t] of await newsSince(db, others)) since!.set(id, t);
+      const others = since ? rows.filter((r) => !alertKinds.has(r.kind)).map((r) => r.id) : [];
+      const [destinations, grouped, otherSince] = await Promise.all([
+        getDestinationsWithAccounts(db, rows.map((r) => r.destination_id)),
+        readGrouped(alerts, since),
+        others.length ? newsSince(db, others) : undefined,
+      ]);
+      for (const [id, t] of otherSince ?? []) since!.set(id, t);
       return { destinations, grouped, since };
     },
 

@@ -33,6 +33,9 @@ export interface Dispatcher {
   stop(): Promise<void>;
 }
 
+/** A claim grows only when the previous one's rows all started within this long. */
+const GROW_WITHIN_MS = 1_000;
+
 /** Outcomes written in one statement at most this many at a time, and after at most this long. */
 const RECORD_BATCH = 100;
 const RECORD_WAIT_MS = 20;
@@ -44,9 +47,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const concurrency = deps.concurrency ?? 16;
   // A pass's first claim takes no more than this dispatcher can start soon: rows waiting in one
   // process's queue are rows an idle peer on the same database could be sending (scale-out shares
-  // the work). Each full claim doubles the next, up to maxBatchSize: a claim costs four statements
-  // whatever its size, and a 2,000-destination fan-out made 63 claims of 32 (a sixth of its
-  // database time); it now makes 11. A peer still claims between them.
+  // the work). A full claim whose rows all started within GROW_WITHIN_MS doubles the next, up to
+  // maxBatchSize: a claim costs four statements whatever its size, and a 2,000-destination
+  // fan-out made 63 claims of 32 (a sixth of its database time); it now makes 11. Slow sends
+  // (a receiver near its timeout) keep claims small, so no process holds minutes of work a peer
+  // could be doing; a peer still claims between them.
   const batchSize = deps.batchSize ?? concurrency * 2;
   const maxBatchSize = Math.max(batchSize, deps.maxBatchSize ?? 256);
   const pollMs = deps.pollMs ?? 5_000;
@@ -105,10 +110,15 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         .finally(() => (renewing = false));
     }, leaseMs / 3);
     let claimSize = batchSize;
+    let lastClaim: { at: number; full: boolean } | undefined;
     const refill = async () => {
+      // Asked for when the previous claim's rows have nearly all started: how long that took says
+      // whether this process keeps up with bigger claims.
+      const started = performance.now();
+      if (lastClaim) claimSize = lastClaim.full && started - lastClaim.at < GROW_WITHIN_MS ? Math.min(maxBatchSize, claimSize * 2) : batchSize;
       const limit = claimSize;
       const rows = await claimDue(db, owner, clock(), leaseMs, limit);
-      claimSize = Math.min(maxBatchSize, limit * 2);
+      lastClaim = { at: started, full: rows.length === limit };
       for (const r of rows) {
         unstarted.add(r.id);
         held.add(r.id);

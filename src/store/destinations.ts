@@ -81,14 +81,14 @@ const accountJson = jsonRows(accounts);
 /** Destinations with their accounts, by id, in one query (a dispatcher's whole claim at once). */
 export async function getDestinationsWithAccounts(db: Db, ids: string[]): Promise<Map<string, DestinationWithAccount>> {
   if (!ids.length) return new Map();
-  const rows = await db.all<{ d: string; a: string }>(sql`
-    SELECT ${destinationJson.select('d')} AS d, ${accountJson.select('a')} AS a
+  const rows = await db.all<Record<string, unknown>>(sql`
+    SELECT ${destinationJson.select('d')}, ${accountJson.select('a')}
     FROM destinations d JOIN accounts a ON a.id = d.account_id
     WHERE d.id IN (SELECT value FROM json_each(${JSON.stringify([...new Set(ids)])}))`);
   const found = new Map<string, DestinationWithAccount>();
   for (const r of rows) {
-    const destination = destinationJson.parse(r.d);
-    found.set(destination.id, { destination, account: accountJson.parse(r.a), target: parseDestination(destination) });
+    const destination = destinationJson.parse(r, 'd');
+    found.set(destination.id, { destination, account: accountJson.parse(r, 'a'), target: parseDestination(destination) });
   }
   return found;
 }

@@ -3,6 +3,8 @@ import { eq } from 'drizzle-orm';
 import { tempDatabase, type TempDatabase } from '../support/db.js';
 import { accounts, destinations } from '../../db/schema.js';
 import { getDestinationsWithAccounts } from '../../src/store/destinations.js';
+import { jsonRows } from '../../src/store/json-rows.js';
+import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
 
 let database: TempDatabase | undefined;
 afterEach(() => database?.dispose());
@@ -29,5 +31,14 @@ describe('rows read as one JSON object each (the dispatcher’s claim read)', ()
     }
     expect(read.get('dst_2')!.account.emptyDigest).toBe(true);
     expect(read.get('dst_1')!.account.emptyDigest).toBe(false);
+  });
+
+  it('pass no SQL function more than 32 arguments (D1’s limit; the Workers edition reads claims this way)', () => {
+    for (const table of [destinations, accounts]) {
+      const text = new SQLiteSyncDialect().sqlToQuery(jsonRows(table).select('t')).sql;
+      const calls = [...text.matchAll(/json_object\(([^()]*)\)/g)];
+      expect(calls.length).toBeGreaterThan(0);
+      for (const call of calls) expect(call[1]!.split(',').length).toBeLessThanOrEqual(32);
+    }
   });
 });

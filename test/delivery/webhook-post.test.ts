@@ -75,18 +75,20 @@ describe('the sending thread', () => {
     expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 300 }, (_, i) => 200 + (i % 7)));
   });
 
-  it('sends a large body (a 500-change burst) from the calling thread, byte for byte, and small ones beside it', async () => {
+  it('sends a large body (a 500-change burst) from the calling thread, byte for byte, and small ones from the thread', async () => {
     const seen: number[] = [];
     const url = await receiver((body, res) => (seen.push(body.length), res.writeHead(204).end()));
     const t = threadedPost({ allowPrivate: true, timeoutMs: 10_000 });
     threads.push(t);
     const large = new TextEncoder().encode(JSON.stringify({ pad: 'x'.repeat(600_000) }));
-    const answers = await Promise.all([t.post({ url, headers: {}, body: large }), t.post({ url, headers: {}, body: '{"small":1}' })]);
-    expect(answers).toEqual([{ status: 204, retryAfter: null }, { status: 204, retryAfter: null }]);
+    expect(await t.post({ url, headers: {}, body: large })).toEqual({ status: 204, retryAfter: null });
+    expect(t.running(), 'a large body starts no thread').toBe(false);
+    expect(await t.post({ url, headers: {}, body: '{"small":1}' })).toEqual({ status: 204, retryAfter: null });
+    expect(t.running()).toBe(true);
     expect(seen.sort((a, b) => a - b)).toEqual([11, 600_010]);
   });
 
-  it('fails the POSTs in flight when stopped, and a later POST starts a new thread', async () => {
+  it('fails the POSTs in flight when stopped, and refuses later ones', async () => {
     let held = 0;
     const url = await receiver((body, res) => (body === 'hold' ? held++ : res.writeHead(204).end()));
     const t = threadedPost({ allowPrivate: true, timeoutMs: 10_000 });
@@ -97,6 +99,49 @@ describe('the sending thread', () => {
     await expect.poll(() => held).toBe(1);
     await t.close();
     await failed;
-    expect(await t.post({ url, headers: {}, body: 'after' })).toEqual({ status: 204, retryAfter: null });
+    await expect(t.post({ url, headers: {}, body: 'after' })).rejects.toThrow('the webhook thread was stopped');
+    expect(t.running()).toBe(false);
   });
+
+  it('does not send a request it took up too late: its caller has stopped waiting and may have recorded a retry', async () => {
+    const seen: string[] = [];
+    const url = await receiver((body, res) => (seen.push(body), res.writeHead(204).end()));
+    const { Worker } = await import('node:worker_threads');
+    const file = new URL('../../src/webhook-post-worker.ts', import.meta.url).href;
+    const w = new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(file)}); })`, { eval: true, workerData: { allowPrivate: true, timeoutMs: 5_000 } });
+    try {
+      const results = new Promise<unknown[]>((resolve) => {
+        const got: unknown[] = [];
+        w.on('message', (r: unknown[]) => (got.push(...r), got.length === 2 && resolve(got)));
+      });
+      w.postMessage([
+        { n: 1, url, headers: {}, body: 'late', notAfter: Date.now() - 1 },
+        { n: 2, url, headers: {}, body: 'in time', notAfter: Date.now() + 60_000 },
+      ]);
+      expect(await results).toEqual(expect.arrayContaining([{ n: 1, error: 'not sent: the webhook thread took it up too late' }, { n: 2, answer: { status: 204, retryAfter: null } }]));
+      expect(seen).toEqual(['in time']);
+    } finally {
+      await w.terminate();
+    }
+  });
+
+});
+
+describe('the sending thread, from the sources', () => {
+  it('starts when the process was started outside the project directory', async () => {
+    const { execFile } = await import('node:child_process');
+    const { tmpdir } = await import('node:os');
+    const { fileURLToPath } = await import('node:url');
+    const url = await receiver((_, res) => res.writeHead(204).end());
+    const thread = fileURLToPath(new URL('../../src/webhook-post-thread.ts', import.meta.url));
+    const tsx = fileURLToPath(new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url));
+    const script = `const { threadedPost } = await import(${JSON.stringify(thread)});
+      const t = threadedPost({ allowPrivate: true, timeoutMs: 5000 });
+      try { console.log(JSON.stringify(await t.post({ url: ${JSON.stringify(url)}, headers: {}, body: '{}' }))); }
+      catch (e) { console.log(e.message); } finally { await t.close(); }`;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['--import', tsx, '--input-type=module', '-e', script], { cwd: tmpdir() }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim()))),
+    );
+    expect(out).toBe('{"status":204,"retryAfter":null}');
+  }, 60_000);
 });

@@ -15,7 +15,11 @@ export interface DispatcherDeps extends Omit<DelivererDeps, 'leaseMs'> {
   batchSize?: number;
   /** Rows of a claim at most, as a pass's claims grow while each one comes back full. */
   maxBatchSize?: number;
-  /** Messages in flight at once: enough to keep the SMTP pool's 5 connections and a webhook agent's busy. */
+  /**
+   * Messages in flight at once. A webhook's round trip (to the sending thread, the receiver and
+   * back) is mostly waiting: 16 in flight left a 2,000-destination fan-out waiting on round trips
+   * of 16 (about 600 ms); 64 keep the receiver and the thread busy (about 490).
+   */
   concurrency?: number;
   /** Longest sleep between looks at the database when nobody wakes us (other processes ingest too). */
   pollMs?: number;
@@ -33,6 +37,13 @@ export interface Dispatcher {
   stop(): Promise<void>;
 }
 
+/**
+ * Messages of more than this many changes are large (a 500-change burst is 580 KB a webhook):
+ * at most HEAVY_IN_FLIGHT of them are rendered and sent at once, so many in flight stays cheap.
+ */
+const HEAVY_CHANGES = 100;
+const HEAVY_IN_FLIGHT = 16;
+
 /** A claim grows only when the previous one's rows all started within this long. */
 const GROW_WITHIN_MS = 1_000;
 
@@ -44,7 +55,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { db, clock, log } = deps;
   const owner = deps.owner ?? newId('dispatcher');
   const leaseMs = deps.leaseMs ?? 60_000;
-  const concurrency = deps.concurrency ?? 16;
+  const concurrency = deps.concurrency ?? 64;
   // A pass's first claim takes no more than this dispatcher can start soon: rows waiting in one
   // process's queue are rows an idle peer on the same database could be sending (scale-out shares
   // the work). A full claim whose rows all started within GROW_WITHIN_MS doubles the next, up to
@@ -52,7 +63,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   // fan-out made 63 claims of 32 (a sixth of its database time); it now makes 11. Slow sends
   // (a receiver near its timeout) keep claims small, so no process holds minutes of work a peer
   // could be doing; a peer still claims between them.
-  const batchSize = deps.batchSize ?? concurrency * 2;
+  const batchSize = deps.batchSize ?? 32;
   const maxBatchSize = Math.max(batchSize, deps.maxBatchSize ?? 256);
   const pollMs = deps.pollMs ?? 5_000;
   const random = deps.random ?? Math.random;
@@ -167,11 +178,18 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         else if (decided.length) flushSoon ??= setTimeout(() => void flush(), RECORD_WAIT_MS);
       }));
 
+    let heavyFree = HEAVY_IN_FLIGHT;
+    const heavyWaiting: (() => void)[] = [];
+    const heavySlot = () => (heavyFree > 0 ? (heavyFree--, Promise.resolve()) : new Promise<void>((r) => heavyWaiting.push(r)));
+    const heavyDone = () => (heavyWaiting.length ? heavyWaiting.shift()!() : heavyFree++);
+
     const worker = async () => {
       for (let item = await next(); item; item = await next()) {
         const { row, context } = item;
         unstarted.delete(row.id);
         handled++;
+        const heavy = (context.grouped.get(row.id)?.length ?? 0) > HEAVY_CHANGES;
+        if (heavy) await heavySlot();
         try {
           if (!held.has(row.id)) continue; // its lease ran out while it waited
           const d = await delivery.send(row, owner, context);
@@ -186,6 +204,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           held.delete(row.id);
           // Reading its content failed: the lease runs out and another pass retries.
           log.error('delivery.crashed', { outboxId: row.id, ...errorFields(err) });
+        } finally {
+          if (heavy) heavyDone();
         }
       }
     };

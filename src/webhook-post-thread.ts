@@ -26,6 +26,23 @@ export interface ThreadedPost {
   close(): Promise<void>;
 }
 
+/** The sending thread itself (`webhook-post-worker`), which answers PostJob batches with PostResult batches. */
+export function startPostWorker(options: PostThreadOptions): Worker {
+  // Compiled, the thread is the .js file beside this one. From the sources (tests, `npm run dev`)
+  // it is TypeScript, which a worker loads only once tsx's loader is registered in it.
+  const ts = fileURLToPath(import.meta.url).endsWith('.ts');
+  const file = new URL(`./webhook-post-worker.${ts ? 'ts' : 'js'}`, import.meta.url);
+  const source = ts
+    ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href)}); })`
+    : file;
+  return new Worker(source, {
+    eval: ts,
+    workerData: options,
+    // It needs little: a JSON-free loop over undici. Bounded so a leak cannot take the process's memory.
+    resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 2 },
+  });
+}
+
 /**
  * Webhook POSTs sent from a thread of their own: the same guarded keep-alive agent
  * (`guardedPost`), run in a worker so that undici's request machinery, the socket writes and the
@@ -71,19 +88,7 @@ export function threadedPost(options: PostThreadOptions): ThreadedPost {
     for (const n of [...ns]) settle(n)?.reject(new Error(why));
   };
   const start = () => {
-    // Compiled, the thread is the .js file beside this one. From the sources (tests, `npm run dev`)
-    // it is TypeScript, which a worker loads only once tsx's loader is registered in it.
-    const ts = fileURLToPath(import.meta.url).endsWith('.ts');
-    const file = new URL(`./webhook-post-worker.${ts ? 'ts' : 'js'}`, import.meta.url);
-    const source = ts
-      ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href)}); })`
-      : file;
-    const thread = new Worker(source, {
-      eval: ts,
-      workerData: options,
-      // It needs little: a JSON-free loop over undici. Bounded so a leak cannot take the process's memory.
-      resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 2 },
-    });
+    const thread = startPostWorker(options);
     const self = { thread, sent: new Set<number>() };
     // Only in-flight POSTs keep the thread busy; it never holds the process open by itself.
     thread.unref();

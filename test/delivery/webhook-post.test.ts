@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { guardedPost } from '../../src/webhook-guard.js';
-import { threadedPost, type ThreadedPost } from '../../src/webhook-post-thread.js';
+import { startPostWorker, threadedPost, type ThreadedPost } from '../../src/webhook-post-thread.js';
 import type { WebhookPost } from '../../src/delivery/channels/webhook/send.js';
 
 let server: Server | undefined;
@@ -106,9 +106,7 @@ describe('the sending thread', () => {
   it('does not send a request it took up too late: its caller has stopped waiting and may have recorded a retry', async () => {
     const seen: string[] = [];
     const url = await receiver((body, res) => (seen.push(body), res.writeHead(204).end()));
-    const { Worker } = await import('node:worker_threads');
-    const file = new URL('../../src/webhook-post-worker.ts', import.meta.url).href;
-    const w = new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(file)}); })`, { eval: true, workerData: { allowPrivate: true, timeoutMs: 5_000 } });
+    const w = startPostWorker({ allowPrivate: true, timeoutMs: 5_000 });
     try {
       const results = new Promise<unknown[]>((resolve) => {
         const got: unknown[] = [];

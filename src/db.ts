@@ -6,6 +6,7 @@ import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import * as schema from '../db/schema.js';
 import { reusePreparedStatements } from './store/statement-cache.js';
+import { INLINE_CHECKPOINT_FRAMES, walCheckpoints, type WalCheckpoints } from './db-checkpoints.js';
 
 export type Db = LibSQLDatabase<typeof schema>;
 export { schema };
@@ -16,6 +17,8 @@ export interface Database {
   db: Db;
   client: Client;
   close(): void;
+  /** A file database's WAL checkpoints, run on a thread of their own (db-checkpoints.ts). */
+  checkpoints?: WalCheckpoints;
 }
 
 /**
@@ -51,36 +54,82 @@ export const READER_PAGE_CACHE_KIB = -8_000;
  * (another dispatcher) holding the write lock makes a statement wait for it, never blocking the
  * event loop for more than BUSY_WAIT_MS at a time.
  *
- * A file database gets one connection per process: the embedded driver runs every statement
+ * A file database gets one connection per process for its statements: the embedded driver runs every statement
  * synchronously on the main thread, so more connections add no parallelism, and with one the
  * per-connection pragma below holds for every statement. synchronous=NORMAL is SQLite's advice
  * for WAL: never corrupt, and a power cut can lose only the last commits, which for the outbox
  * means at worst a message sent again, never one lost. Write transactions are single batches
  * (no interactive transaction holds the lock across an await), so each holds it only for its SQL.
+ * The WAL's checkpoints run on a second connection in a thread of its own (`walCheckpoints`),
+ * which only copies the WAL back into the file and never runs the service's statements.
  */
 export async function openDatabase(url: string, authToken?: string, options: { waitOnMainThread?: boolean; pageCacheKib?: number } = {}): Promise<Database> {
   const isFile = url.startsWith('file:');
-  if (isFile) {
-    const path = url.slice('file:'.length).replace(/\?.*$/, '');
-    if (path && path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
-  }
+  const path = isFile ? url.slice('file:'.length).replace(/\?.*$/, '') : '';
+  if (path && path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
   if (isFile) reusePreparedStatements();
   // A process that serves no HTTP (ROLE=dispatcher, the CLIs) may wait on its main thread as the
   // driver does: it has nothing else to answer, and its leases assume its sends wait with it.
   const async = isFile && !options.waitOnMainThread;
   const open = () => createClient({ url, authToken, ...(async ? { timeout: BUSY_WAIT_MS } : { timeout: 10_000 }), ...(isFile ? { concurrency: 1 } : {}) });
+  // The WAL is copied back by a thread of its own (db-checkpoints.ts): a commit checkpoints by
+  // itself only past the bound, and the WAL is truncated when it starts over, so that its size on
+  // disk is its length.
+  const ownCheckpoints = !!path && path !== ':memory:';
+  let checkpoints: WalCheckpoints | undefined;
   const perConnection = async (c: Client) => {
     await c.execute('PRAGMA synchronous = NORMAL');
     await c.execute(`PRAGMA cache_size = ${options.pageCacheKib ?? PAGE_CACHE_KIB}`);
+    if (ownCheckpoints) {
+      await c.execute(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_FRAMES}`);
+      await c.execute('PRAGMA journal_size_limit = 0');
+    }
   };
-  const client = async ? retryWhenBusy(open, perConnection) : open();
+  const opened = async ? retryWhenBusy(open, perConnection) : open();
+  const client = ownCheckpoints ? afterWrites(opened, () => checkpoints?.wrote()) : opened;
   if (isFile) {
     await client.execute('PRAGMA journal_mode = WAL');
     await perConnection(client);
   }
+  if (ownCheckpoints) {
+    const pageSize = Number((await client.execute('PRAGMA page_size')).rows[0]![0]);
+    checkpoints = walCheckpoints(resolve(path), pageSize);
+  }
   const db = drizzle(client, { schema });
   await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
-  return { db, client, close: () => client.close() };
+  return {
+    db,
+    client,
+    checkpoints,
+    close: () => (checkpoints ? checkpoints.close(() => client.close()) : client.close()),
+  };
+}
+
+/** Not a plain object, so drizzle takes it for a client rather than for its configuration. */
+class WatchedClient {}
+
+/** A client that calls `wrote` after each write statement, batch or migration it committed. */
+function afterWrites(client: Client, wrote: () => void): Client {
+  const then = <T>(p: Promise<T>): Promise<T> =>
+    p.then((r) => {
+      wrote();
+      return r;
+    });
+  const wrapped = {
+    execute: (stmtOrSql: InStatement, args?: InArgs) => {
+      const stmt = typeof stmtOrSql === 'string' ? { sql: stmtOrSql, args: args ?? [] } : stmtOrSql;
+      return isRead(stmt) ? client.execute(stmt) : then(client.execute(stmt));
+    },
+    batch: (stmts: InStatement[], mode?: TransactionMode) => (mode === 'read' ? client.batch(stmts, mode) : then(client.batch(stmts, mode))),
+    migrate: (stmts: InStatement[]) => then(client.migrate(stmts)),
+  };
+  return new Proxy(new WatchedClient() as unknown as Client, {
+    get(_, prop) {
+      if (Object.hasOwn(wrapped, prop)) return wrapped[prop as keyof typeof wrapped];
+      const value = Reflect.get(client, prop, client) as unknown;
+      return typeof value === 'function' ? value.bind(client) : value;
+    },
+  });
 }
 
 /** Statements that never write (PRAGMA may not run inside a transaction). */

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ADMIN_TOKEN, INGEST_TOKEN } from './app.js';
@@ -28,12 +29,29 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * `node --import tsx src/main.ts` as an operator runs it, with the test tokens and secret key and
- * the environment given. Its JSON log lines are collected; `ready` resolves on `server.listening`
+ * The node options `npm start` runs the service with (package.json's start script: the heap
+ * flags an operator's process has), so that a process started here collects garbage as theirs
+ * does. Read from the script, so the two cannot drift apart.
+ */
+export function startScriptNodeOptions(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL('package.json', `file://${ROOT}`), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.trim().split(/\s+/);
+  const options: string[] = [];
+  for (const word of words.slice(words.indexOf('node') + 1)) {
+    if (!word.startsWith('--')) break;
+    options.push(word);
+  }
+  return options;
+}
+
+/**
+ * `node <npm start's options> --import tsx src/main.ts`, as an operator runs it but from the
+ * sources (npm start runs the build of them), with the test tokens and secret key and the
+ * environment given. Its JSON log lines are collected; `ready` resolves on `server.listening`
  * or `dispatcher.started` (so LOG_LEVEL must be info or lower).
  */
 export function startServiceProcess(role: ServiceProcess['role'], env: Record<string, string>, port: number): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...startScriptNodeOptions(), '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -38,6 +38,36 @@ describe('POST /v1/events', () => {
     expect(await count('matches')).toBe(1);
   });
 
+  it('decides each subscriber of a platform by its own filters, however many share its plan and minimum severity', async () => {
+    await seedSubscriber(t, { email: 'all@acme.test' });
+    await seedSubscriber(t, { email: 'fees@acme.test', categories: ['fees'] });
+    await seedSubscriber(t, { email: 'privacy@acme.test', categories: ['privacy'] });
+    await seedSubscriber(t, { email: 'high@acme.test', min_severity: 'high' });
+    const r = await t.ingest({
+      events: [
+        makeEvent({ id: 'privacy_medium', severity: 'medium', categories: ['privacy'] }),
+        makeEvent({ id: 'fees_high', severity: 'high', categories: ['fees'] }),
+      ],
+    });
+    expect(r.json).toEqual({ accepted: 2, duplicates: 0, matched: 4 });
+    const delivery = async (id: string) => (await t.call('GET', '/v1/events')).json.data.find((e: any) => e.id === id).delivery;
+    expect(await delivery('privacy_medium')).toMatchObject({ matched_destinations: 2, alerted_destinations: 2, suppressed_destinations: { categories: 1, below_min_severity: 1 } });
+    expect(await delivery('fees_high')).toMatchObject({ matched_destinations: 3, alerted_destinations: 3, suppressed_destinations: { categories: 1 } });
+    const told = await t.db.all<{ event: string; address: string; alert_state: string; reason: string | null }>(sql`
+      SELECT e.id AS event, d.address, m.alert_state, m.suppressed_reason AS reason FROM matches m
+      JOIN events e ON e.pk = m.event_pk JOIN destinations d ON d.id = m.destination_id ORDER BY e.id, d.address`);
+    expect(told).toEqual([
+      { event: 'fees_high', address: 'all@acme.test', alert_state: 'pending', reason: null },
+      { event: 'fees_high', address: 'fees@acme.test', alert_state: 'pending', reason: null },
+      { event: 'fees_high', address: 'high@acme.test', alert_state: 'pending', reason: null },
+      { event: 'fees_high', address: 'privacy@acme.test', alert_state: 'none', reason: 'categories' },
+      { event: 'privacy_medium', address: 'all@acme.test', alert_state: 'pending', reason: null },
+      { event: 'privacy_medium', address: 'fees@acme.test', alert_state: 'none', reason: 'categories' },
+      { event: 'privacy_medium', address: 'high@acme.test', alert_state: 'none', reason: 'below_min_severity' },
+      { event: 'privacy_medium', address: 'privacy@acme.test', alert_state: 'pending', reason: null },
+    ]);
+  });
+
   it('counts the same event twice in one batch as one duplicate', async () => {
     const e = makeEvent({ id: 'evt_twice' });
     expect((await t.ingest({ events: [e, e] })).json).toEqual({ accepted: 1, duplicates: 1, matched: 0 });

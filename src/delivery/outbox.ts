@@ -25,7 +25,7 @@ export interface OutboxRow {
  * index entries however many rows are due (sorting all 2,000 due rows for each claim of 100 did).
  */
 export async function claimDue(db: Db, owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxRow[]> {
-  return db.all<OutboxRow>(sql`
+  const rows = await db.all<{ row: string }>(sql`
     UPDATE outbox SET status = 'sending', lease_owner = ${owner}, lease_until = ${now + leaseMs},
       attempts = attempts + 1, updated_at = ${now}
     WHERE id IN (
@@ -35,8 +35,19 @@ export async function claimDue(db: Db, owner: string, now: number, leaseMs: numb
       UNION ALL
       SELECT id FROM (SELECT id FROM outbox WHERE status = 'sending' AND lease_until <= ${now} LIMIT ${limit})
       ORDER BY 1 LIMIT ${limit})
-    RETURNING id, idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, attempts, parts_sent`);
+    RETURNING ${CLAIMED_ROW} AS row`);
+  return rows.map((r) => JSON.parse(r.row) as OutboxRow);
 }
+
+/**
+ * A claimed row as one JSON object: the driver builds a result row column by column (two
+ * property definitions each), which for a claim's 11 columns was most of its row-building in a
+ * 2,000-destination fan-out; json_object and JSON.parse do it natively. Every column is text or an
+ * integer far below 2^53 (ids, times in ms, counts), which JSON keeps exactly.
+ */
+const CLAIMED_ROW = sql.raw(
+  `json_object(${['id', 'idempotency_key', 'kind', 'destination_id', 'account_id', 'channel', 'status', 'payload', 'due_at', 'attempts', 'parts_sent'].map((c) => `'${c}', ${c}`).join(', ')})`,
+);
 
 /** Each update below only applies while `owner` still holds the lease: a late finisher changes nothing. */
 const held = (id: number, owner: string) => sql`id = ${id} AND lease_owner = ${owner} AND status = 'sending'`;

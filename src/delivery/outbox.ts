@@ -16,6 +16,14 @@ export interface OutboxRow {
   parts_sent: number;
 }
 
+/** OutboxRow's columns, the one list every read of a whole row selects or returns. */
+const OUTBOX_ROW_COLUMNS = [
+  'id', 'idempotency_key', 'kind', 'destination_id', 'account_id', 'channel', 'status', 'payload', 'due_at', 'attempts', 'parts_sent',
+] as const satisfies readonly (keyof OutboxRow)[];
+
+/** OutboxRow's columns for a SELECT or RETURNING list, of the table or of `alias` (the schema's own identifiers, never input). */
+export const outboxRowColumns = (alias?: string) => sql.raw(OUTBOX_ROW_COLUMNS.map((c) => (alias ? `${alias}.${c}` : c)).join(', '));
+
 /**
  * Claims due rows with a lease, in one UPDATE … RETURNING: rows whose time has come, and rows
  * whose lease ran out (their dispatcher died mid-send). SQLite serialises writers, so two
@@ -45,9 +53,7 @@ export async function claimDue(db: Db, owner: string, now: number, leaseMs: numb
  * 2,000-destination fan-out; json_object and JSON.parse do it natively. Every column is text or an
  * integer far below 2^53 (ids, times in ms, counts), which JSON keeps exactly.
  */
-const CLAIMED_ROW = sql.raw(
-  `json_object(${['id', 'idempotency_key', 'kind', 'destination_id', 'account_id', 'channel', 'status', 'payload', 'due_at', 'attempts', 'parts_sent'].map((c) => `'${c}', ${c}`).join(', ')})`,
-);
+const CLAIMED_ROW = sql.raw(`json_object(${OUTBOX_ROW_COLUMNS.map((c) => `'${c}', ${c}`).join(', ')})`);
 
 /** Each update below only applies while `owner` still holds the lease: a late finisher changes nothing. */
 const held = (id: number, owner: string) => sql`id = ${id} AND lease_owner = ${owner} AND status = 'sending'`;
@@ -178,7 +184,7 @@ export async function claimById(db: Db, id: number, owner: string, now: number, 
     WHERE id = ${id} AND (
       (status = 'sending' AND (lease_owner = ${QUEUE_OWNER} OR lease_until <= ${now}))
       OR (status IN ('queued', 'retrying') AND due_at <= ${now + 5_000}))
-    RETURNING id, idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, attempts, parts_sent`);
+    RETURNING ${outboxRowColumns()}`);
   return row ?? null;
 }
 

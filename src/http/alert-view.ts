@@ -5,7 +5,7 @@ import { page } from './pages/layout.js';
 import { verifyAlertView } from '../links.js';
 import { getDestinationWithAccount } from '../store/destinations.js';
 import { loadContent } from '../delivery/content.js';
-import type { OutboxRow } from '../delivery/outbox.js';
+import { outboxRowColumns, type OutboxRow } from '../delivery/outbox.js';
 import { renderAlertEmail } from '../render/email.js';
 import { defineRoute, describedRoute, describedRoutes, htmlPage, pathParams } from './openapi.js';
 
@@ -30,7 +30,7 @@ export function alertViewRoutes(deps: AppDeps) {
     const found = view ? await getDestinationWithAccount(deps.db, view.destinationId) : undefined;
     const [row] = view && found
       ? await deps.db.all<OutboxRow>(sql`
-          SELECT id, idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, attempts, parts_sent
+          SELECT ${outboxRowColumns()}
           FROM outbox WHERE id = ${view.outboxId} AND destination_id = ${view.destinationId} AND kind IN ('alert', 'budget', 'follow_up')`)
       : [];
     if (!found || !row || !deps.templates) {

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import type { LinkSigner } from '../links.js';
 import type { AlertContent } from '../core/message.js';
-import type { OutboxRow } from '../delivery/outbox.js';
+import { outboxRowColumns, type OutboxRow } from '../delivery/outbox.js';
 import { loadContent } from '../delivery/content.js';
 import { getDestinationWithAccount } from '../store/destinations.js';
 
@@ -15,7 +15,7 @@ export async function alertCarrying(db: Db, links: LinkSigner, now: number, dest
   const found = await getDestinationWithAccount(db, destinationId);
   if (!found) return null;
   const [row] = await db.all<OutboxRow>(sql`
-    SELECT o.id, o.idempotency_key, o.kind, o.destination_id, o.account_id, o.channel, o.status, o.payload, o.due_at, o.attempts, o.parts_sent
+    SELECT ${outboxRowColumns('o')}
     FROM matches m JOIN outbox o ON o.id = m.outbox_id
     WHERE m.event_pk = ${eventPk} AND m.destination_id = ${destinationId} AND o.kind IN ('alert', 'budget')`);
   if (!row) return null;

@@ -29,7 +29,8 @@ const finish = (r: PostResult) => {
   replying ??= setImmediate(reply);
 };
 
-const queue: PostJob[] = [];
+// Started jobs are cleared from it at once, so their bodies are not held until the queue empties.
+const queue: (PostJob | undefined)[] = [];
 let head = 0;
 let starting: ReturnType<typeof setImmediate> | undefined;
 const startSome = () => {
@@ -37,7 +38,7 @@ const startSome = () => {
   const now = Date.now();
   for (let k = 0; k < STARTS_PER_TURN && head < queue.length; k++) {
     const { n, notAfter, ...request } = queue[head]!;
-    queue[head++] = undefined as unknown as PostJob;
+    queue[head++] = undefined;
     // The caller stops waiting soon after: sending it now could deliver after its retry was recorded.
     if (now > notAfter) {
       finish({ n, error: 'not sent: the webhook thread took it up too late' });

@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClient } from '@libsql/client';
+import { drizzle } from 'drizzle-orm/libsql';
+import { migrate } from 'drizzle-orm/libsql/migrator';
+import { sql } from 'drizzle-orm';
+import * as schema from '../../db/schema.js';
+
+const MIGRATIONS = fileURLToPath(new URL('../../db/migrations', import.meta.url));
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The migrations up to (not including) `tag`, as a folder drizzle can apply. */
+function migrationsBefore(tag: string): string {
+  const folder = join(dir, 'before');
+  mkdirSync(join(folder, 'meta'), { recursive: true });
+  const journal = JSON.parse(readFileSync(join(MIGRATIONS, 'meta/_journal.json'), 'utf8'));
+  journal.entries = journal.entries.slice(0, journal.entries.findIndex((e: { tag: string }) => e.tag === tag));
+  for (const e of journal.entries) cpSync(join(MIGRATIONS, `${e.tag}.sql`), join(folder, `${e.tag}.sql`));
+  writeFileSync(join(folder, 'meta/_journal.json'), JSON.stringify(journal));
+  return folder;
+}
+
+describe('the migration that drops the decisions’ foreign key to their event', () => {
+  it('keeps every decision, its id sequence and its indexes, and the table no longer looks up the event per row', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'clausewatch-migration-'));
+    const client = createClient({ url: `file:${join(dir, 'old.db')}` });
+    const db = drizzle(client, { schema });
+    await migrate(db, { migrationsFolder: migrationsBefore('0006_decisions_without_event_foreign_key') });
+    await db.run(sql`INSERT INTO platforms (id, slug, name, created_at) VALUES (1, 'openai', 'OpenAI', 0)`);
+    await db.run(sql`INSERT INTO documents (id, platform_id, title, title_key, created_at) VALUES (1, 1, 'Terms', 'terms', 0)`);
+    await db.run(sql`INSERT INTO events (id, platform_id, document_id, severity, severity_rank, kind, title, detected_at, payload, ingest_id, received_at)
+      VALUES ('e1', 1, 1, 'high', 3, 'changed', 'e1', 0, '{}', 'ing', 0)`);
+    const [{ fks: before }] = (await db.all<{ fks: number }>(sql`SELECT count(*) AS fks FROM pragma_foreign_key_list('matches')`)) as [{ fks: number }];
+    expect(before).toBe(1);
+    await db.run(sql`INSERT INTO matches (id, event_pk, destination_id, alert_state, suppressed_reason, outbox_id, digest_state, digest_outbox_id, created_at)
+      SELECT 40, pk, 'dst-a', 'grouped', NULL, 3, 'listed', 4, 5 FROM events`);
+    await db.run(sql`INSERT INTO matches (event_pk, destination_id, alert_state, suppressed_reason, digest_state, created_at)
+      SELECT pk, 'dst-b', 'none', 'plan', 'pending', 6 FROM events`);
+    // The highest id ever handed out, then removed: AUTOINCREMENT must not hand it out again.
+    await db.run(sql`INSERT INTO matches (id, event_pk, destination_id, alert_state, digest_state, created_at) SELECT 90, pk, 'dst-c', 'none', 'none', 7 FROM events`);
+    await db.run(sql`DELETE FROM matches WHERE id = 90`);
+    const rowsBefore = await db.all(sql`SELECT * FROM matches ORDER BY id`);
+
+    await migrate(db, { migrationsFolder: MIGRATIONS });
+    expect(await db.all(sql`SELECT * FROM matches ORDER BY id`)).toEqual(rowsBefore);
+    const [{ fks }] = (await db.all<{ fks: number }>(sql`SELECT count(*) AS fks FROM pragma_foreign_key_list('matches')`)) as [{ fks: number }];
+    expect(fks).toBe(0);
+    const indexes = (await db.all<{ name: string }>(sql`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'matches' AND sql IS NOT NULL ORDER BY name`)).map((r) => r.name);
+    expect(indexes).toEqual(['matches_digest', 'matches_event_destination', 'matches_outbox', 'matches_pending_since']);
+    await db.run(sql`INSERT INTO matches (event_pk, destination_id, alert_state, digest_state, created_at) SELECT pk, 'dst-d', 'pending', 'pending', 8 FROM events`);
+    const [{ id }] = (await db.all<{ id: number }>(sql`SELECT max(id) AS id FROM matches`)) as [{ id: number }];
+    expect(id).toBe(91);
+    // The other foreign keys still hold after the rebuild.
+    expect((await db.all(sql`PRAGMA foreign_key_check`)).length).toBe(0);
+    expect((await db.all<{ foreign_keys: number }>(sql`PRAGMA foreign_keys`))[0]).toEqual({ foreign_keys: 1 });
+    client.close();
+  });
+});

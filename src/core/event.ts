@@ -76,17 +76,19 @@ export function futureTimeIssue(path: string, at: number, now: number): FieldIss
 const webUrl = z
   .string()
   .max(2048, 'at most 2,048 characters')
-  .refine((v) => {
+  .meta({ format: 'uri', description: 'An absolute http(s) URL' })
+  // Parsed once, checked and kept as the URL parser writes it: <, >, " and spaces
+  // percent-encoded, safe in any markup (a refine and a transform parsed each link twice).
+  .transform((v, ctx) => {
     try {
       const u = new URL(v);
-      return u.protocol === 'https:' || u.protocol === 'http:';
+      if (u.protocol === 'https:' || u.protocol === 'http:') return u.href;
     } catch {
-      return false;
+      // not a URL at all: the same issue as a javascript: link
     }
-  }, 'an absolute http(s) URL')
-  .meta({ format: 'uri', description: 'An absolute http(s) URL' })
-  // Kept as the URL parser writes it: <, >, " and spaces percent-encoded, safe in any markup.
-  .transform((v) => new URL(v).href);
+    ctx.issues.push({ code: 'custom', message: 'an absolute http(s) URL', input: v });
+    return z.NEVER;
+  });
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `at most ${max.toLocaleString('en-US')} characters`);
 const sha256 = z.string().regex(SHA256_HEX, '64 lowercase hexadecimal characters (a SHA-256 digest)');

@@ -75,4 +75,25 @@ describe('the event validator', () => {
     const b = parseEventBody(reversed);
     expect(a.ok && b.ok && canonicalEventJson(a.events[0]!) === canonicalEventJson(b.events[0]!)).toBe(true);
   });
+
+  it('takes only absolute http(s) links, in every link field, and keeps each as the URL parser writes it', () => {
+    const fields = [
+      ['document.url', (u: string) => makeEvent({ document: { title: 'Terms', url: u } })],
+      ['evidence.snapshot_url', (u: string) => makeEvent({ evidence: { snapshot_url: u } })],
+      ['evidence.archive_url', (u: string) => makeEvent({ evidence: { archive_url: u } })],
+      ['change_url', (u: string) => makeEvent({ change_url: u })],
+    ] as const;
+    const refused = ['javascript:alert(1)', 'JavaScript:alert(1)', 'data:text/html,<b>x</b>', 'file:///etc/passwd', 'ftp://a.test/x', '//evil.test/x', '/relative', 'not a url', '', `https://a.test/${'x'.repeat(2048)}`];
+    for (const [path, make] of fields) {
+      for (const url of refused) {
+        const r = parseEventBody(make(url));
+        expect(r.ok, `${path} = ${url.slice(0, 40)}`).toBe(false);
+        expect(!r.ok && r.issues.map((i) => i.path)).toEqual([path]);
+      }
+      const r = parseEventBody(make(' HTTPS://A.test/a b/<script>"x"'));
+      expect(r.ok && path.split('.').reduce((o: any, k) => o[k], r.events[0])).toBe('https://a.test/a%20b/%3Cscript%3E%22x%22');
+    }
+    const r = parseEventBody(makeEvent({ change_url: 'javascript:alert(1)' }));
+    expect(!r.ok && r.issues[0]!.message).toBe('an absolute http(s) URL');
+  });
 });

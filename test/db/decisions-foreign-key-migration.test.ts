@@ -1,35 +1,24 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createClient } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import { sql } from 'drizzle-orm';
+import { MIGRATIONS, migrationsBefore } from '../support/migrations.js';
 import * as schema from '../../db/schema.js';
 
-const MIGRATIONS = fileURLToPath(new URL('../../db/migrations', import.meta.url));
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The migrations up to (not including) `tag`, as a folder drizzle can apply. */
-function migrationsBefore(tag: string): string {
-  const folder = join(dir, 'before');
-  mkdirSync(join(folder, 'meta'), { recursive: true });
-  const journal = JSON.parse(readFileSync(join(MIGRATIONS, 'meta/_journal.json'), 'utf8'));
-  journal.entries = journal.entries.slice(0, journal.entries.findIndex((e: { tag: string }) => e.tag === tag));
-  for (const e of journal.entries) cpSync(join(MIGRATIONS, `${e.tag}.sql`), join(folder, `${e.tag}.sql`));
-  writeFileSync(join(folder, 'meta/_journal.json'), JSON.stringify(journal));
-  return folder;
-}
 
 describe('the migration that drops the decisions’ foreign key to their event', () => {
   it('keeps every decision, its id sequence and its indexes, and the table no longer looks up the event per row', async () => {
     dir = mkdtempSync(join(tmpdir(), 'clausewatch-migration-'));
     const client = createClient({ url: `file:${join(dir, 'old.db')}` });
     const db = drizzle(client, { schema });
-    await migrate(db, { migrationsFolder: migrationsBefore('0006_decisions_without_event_foreign_key') });
+    await migrate(db, { migrationsFolder: migrationsBefore(dir, '0006_decisions_without_event_foreign_key') });
     await db.run(sql`INSERT INTO platforms (id, slug, name, created_at) VALUES (1, 'openai', 'OpenAI', 0)`);
     await db.run(sql`INSERT INTO documents (id, platform_id, title, title_key, created_at) VALUES (1, 1, 'Terms', 'terms', 0)`);
     await db.run(sql`INSERT INTO events (id, platform_id, document_id, severity, severity_rank, kind, title, detected_at, payload, ingest_id, received_at)

@@ -1,36 +1,24 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createClient } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import { sql } from 'drizzle-orm';
+import { MIGRATIONS, migrationsBefore } from '../support/migrations.js';
 
-const MIGRATIONS = fileURLToPath(new URL('../../db/migrations', import.meta.url));
 const DAY = 86_400_000;
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The migrations up to (not including) `tag`, as a folder drizzle can apply. */
-function migrationsBefore(tag: string): string {
-  const folder = join(dir, 'before');
-  mkdirSync(join(folder, 'meta'), { recursive: true });
-  const journal = JSON.parse(readFileSync(join(MIGRATIONS, 'meta/_journal.json'), 'utf8'));
-  const upto = journal.entries.findIndex((e: { tag: string }) => e.tag === tag);
-  journal.entries = journal.entries.slice(0, upto);
-  for (const e of journal.entries) cpSync(join(MIGRATIONS, `${e.tag}.sql`), join(folder, `${e.tag}.sql`));
-  writeFileSync(join(folder, 'meta/_journal.json'), JSON.stringify(journal));
-  return folder;
-}
 
 describe('the delivery-decisions migration', () => {
   it('leaves what digests already covered out of the next one, and keeps the recent rest for it', async () => {
     dir = mkdtempSync(join(tmpdir(), 'clausewatch-migration-'));
     const client = createClient({ url: `file:${join(dir, 'old.db')}` });
     const db = drizzle(client);
-    await migrate(db, { migrationsFolder: migrationsBefore('0002_delivery_decisions') });
+    await migrate(db, { migrationsFolder: migrationsBefore(dir, '0002_delivery_decisions') });
     const now = Date.now();
     await db.run(sql`INSERT INTO platforms (id, slug, name, created_at) VALUES (1, 'openai', 'OpenAI', 0)`);
     await db.run(sql`INSERT INTO documents (id, platform_id, title, title_key, created_at) VALUES (1, 1, 'Terms', 'terms', 0)`);

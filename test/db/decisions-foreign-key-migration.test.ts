@@ -1,24 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createClient } from '@libsql/client';
-import { drizzle } from 'drizzle-orm/libsql';
-import { migrate } from 'drizzle-orm/libsql/migrator';
 import { sql } from 'drizzle-orm';
-import { MIGRATIONS, migrationsBefore } from '../support/migrations.js';
-import * as schema from '../../db/schema.js';
+import { databaseBefore, type OldDatabase } from '../support/migrations.js';
 
-let dir: string;
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
+let old: OldDatabase | undefined;
+afterEach(() => {
+  old?.close();
+  old = undefined;
+});
 
 describe('the migration that drops the decisions’ foreign key to their event', () => {
   it('keeps every decision, its id sequence and its indexes, and the table no longer looks up the event per row', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'clausewatch-migration-'));
-    const client = createClient({ url: `file:${join(dir, 'old.db')}` });
-    const db = drizzle(client, { schema });
-    await migrate(db, { migrationsFolder: migrationsBefore(dir, '0006_decisions_without_event_foreign_key') });
+    old = await databaseBefore('0006_decisions_without_event_foreign_key');
+    const { db } = old;
     await db.run(sql`INSERT INTO platforms (id, slug, name, created_at) VALUES (1, 'openai', 'OpenAI', 0)`);
     await db.run(sql`INSERT INTO documents (id, platform_id, title, title_key, created_at) VALUES (1, 1, 'Terms', 'terms', 0)`);
     await db.run(sql`INSERT INTO events (id, platform_id, document_id, severity, severity_rank, kind, title, detected_at, payload, ingest_id, received_at)
@@ -34,7 +27,7 @@ describe('the migration that drops the decisions’ foreign key to their event',
     await db.run(sql`DELETE FROM matches WHERE id = 90`);
     const rowsBefore = await db.all(sql`SELECT * FROM matches ORDER BY id`);
 
-    await migrate(db, { migrationsFolder: MIGRATIONS });
+    await old.upgrade();
     expect(await db.all(sql`SELECT * FROM matches ORDER BY id`)).toEqual(rowsBefore);
     const [{ fks }] = (await db.all<{ fks: number }>(sql`SELECT count(*) AS fks FROM pragma_foreign_key_list('matches')`)) as [{ fks: number }];
     expect(fks).toBe(0);
@@ -46,6 +39,5 @@ describe('the migration that drops the decisions’ foreign key to their event',
     // The other foreign keys still hold after the rebuild.
     expect((await db.all(sql`PRAGMA foreign_key_check`)).length).toBe(0);
     expect((await db.all<{ foreign_keys: number }>(sql`PRAGMA foreign_keys`))[0]).toEqual({ foreign_keys: 1 });
-    client.close();
   });
 });

@@ -1,24 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createClient } from '@libsql/client';
-import { drizzle } from 'drizzle-orm/libsql';
-import { migrate } from 'drizzle-orm/libsql/migrator';
 import { sql } from 'drizzle-orm';
-import { MIGRATIONS, migrationsBefore } from '../support/migrations.js';
+import { databaseBefore, type OldDatabase } from '../support/migrations.js';
 
 const DAY = 86_400_000;
-let dir: string;
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
+let old: OldDatabase | undefined;
+afterEach(() => {
+  old?.close();
+  old = undefined;
+});
 
 describe('the delivery-decisions migration', () => {
   it('leaves what digests already covered out of the next one, and keeps the recent rest for it', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'clausewatch-migration-'));
-    const client = createClient({ url: `file:${join(dir, 'old.db')}` });
-    const db = drizzle(client);
-    await migrate(db, { migrationsFolder: migrationsBefore(dir, '0002_delivery_decisions') });
+    old = await databaseBefore('0002_delivery_decisions');
+    const { db } = old;
     const now = Date.now();
     await db.run(sql`INSERT INTO platforms (id, slug, name, created_at) VALUES (1, 'openai', 'OpenAI', 0)`);
     await db.run(sql`INSERT INTO documents (id, platform_id, title, title_key, created_at) VALUES (1, 1, 'Terms', 'terms', 0)`);
@@ -37,7 +31,7 @@ describe('the delivery-decisions migration', () => {
       await db.run(sql`INSERT INTO matches (event_pk, destination_id, alert_state, suppressed_reason, created_at)
         SELECT pk, ${d}, 'none', CASE WHEN id = 'recent' AND ${d} = 'no_digest' THEN 'unsubscribed' ELSE 'plan' END, 0 FROM events`);
     }
-    await migrate(db, { migrationsFolder: MIGRATIONS });
+    await old.upgrade();
     const rows = await db.all<{ event: string; destination_id: string; digest_state: string; digest_outbox_id: number | null }>(sql`
       SELECT e.id AS event, m.destination_id, m.digest_state, m.digest_outbox_id FROM matches m JOIN events e ON e.pk = m.event_pk
       ORDER BY m.destination_id, e.detected_at`);
@@ -49,6 +43,5 @@ describe('the delivery-decisions migration', () => {
       { event: 'covered', destination_id: 'no_digest', digest_state: 'listed', digest_outbox_id: null },
       { event: 'recent', destination_id: 'no_digest', digest_state: 'none', digest_outbox_id: null },
     ]);
-    client.close();
   });
 });

@@ -1,25 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createClient } from '@libsql/client';
-import { drizzle } from 'drizzle-orm/libsql';
-import { migrate } from 'drizzle-orm/libsql/migrator';
 import { sql } from 'drizzle-orm';
-import { MIGRATIONS, migrationsBefore } from '../support/migrations.js';
-import * as schema from '../../db/schema.js';
+import { databaseBefore, type OldDatabase } from '../support/migrations.js';
 import { enqueueDueDigests } from '../../src/schedule/digests.js';
 
-let dir: string;
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
+let old: OldDatabase | undefined;
+afterEach(() => {
+  old?.close();
+  old = undefined;
+});
 
 describe('the migration that stops indexing decisions by destination', () => {
   it('still carries a change that arrived after last week’s digest, queued before the upgrade, into the next digest', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'clausewatch-migration-'));
-    const client = createClient({ url: `file:${join(dir, 'old.db')}` });
-    const db = drizzle(client, { schema });
-    await migrate(db, { migrationsFolder: migrationsBefore(dir, '0005_decisions_not_indexed_by_destination') });
+    old = await databaseBefore('0005_decisions_not_indexed_by_destination');
+    const { db } = old;
     const lastWeek = { start: Date.parse('2026-11-23T09:00:00Z'), end: Date.parse('2026-11-30T09:00:00Z') };
     await db.run(sql`INSERT INTO platforms (id, slug, name, created_at) VALUES (1, 'openai', 'OpenAI', 0)`);
     await db.run(sql`INSERT INTO documents (id, platform_id, title, title_key, created_at) VALUES (1, 1, 'Terms', 'terms', 0)`);
@@ -40,7 +33,7 @@ describe('the migration that stops indexing decisions by destination', () => {
     for (let i = 0; i < 3; i++) await event(`late-${i}`, '2026-11-29T06:00:00Z');
     await event('this-week', '2026-12-02T06:00:00Z');
 
-    await migrate(db, { migrationsFolder: MIGRATIONS });
+    await old.upgrade();
     const [{ seen }] = await db.all<{ seen: number }>(sql`SELECT payload ->> 'seen_pk' AS seen FROM outbox WHERE id = 7`) as [{ seen: number }];
     const [{ firstLate }] = await db.all<{ firstLate: number }>(sql`SELECT min(pk) AS firstLate FROM events WHERE id LIKE 'late-%'`) as [{ firstLate: number }];
     expect(seen).toBe(firstLate - 1);
@@ -57,6 +50,5 @@ describe('the migration that stops indexing decisions by destination', () => {
       { event: 'late-2', digest_state: 'listed', key: 'digest:dst:2026-12-07' },
       { event: 'this-week', digest_state: 'listed', key: 'digest:dst:2026-12-07' },
     ]);
-    client.close();
   });
 });

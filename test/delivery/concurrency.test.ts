@@ -81,13 +81,16 @@ describe('several dispatchers on one database', () => {
   it('lose nothing and duplicate nothing when one is killed mid-batch', async () => {
     const { child, smtp, s } = await dispatcherProcessWithWork(300, 20);
     await smtp.waitFor(4, 15_000);
-    // Kill while every accepted mail is recorded as sent and the next ones wait on the slow
-    // MAIL FROM. No SMTP exchange can close the window between a server's 250 and our record of
-    // it (RFC 1047), so the test aims at what leases must guarantee, not at that window.
+    // Kill while every accepted mail is recorded as sent and the next ones wait at MAIL FROM.
+    // No SMTP exchange can close the window between a server's 250 and our record of it
+    // (RFC 1047), so the test shuts that window, aiming at what leases must guarantee: it holds
+    // new transactions, lets those already past MAIL FROM finish, and waits for their records.
+    let release!: () => void;
+    smtp.behaviour.hold = new Promise((r) => (release = r));
     const sentRows = async () => (await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE status = 'sent'`))[0]!.n;
     for (let settled = false; !settled; ) {
       await new Promise((r) => setTimeout(r, 5));
-      settled = (await sentRows()) === smtp.mails.length;
+      settled = smtp.open() === 0 && (await sentRows()) === smtp.mails.length;
     }
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -96,6 +99,8 @@ describe('several dispatchers on one database', () => {
     const sending = await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE status = 'sending'`);
     expect(sending[0]!.n).toBeGreaterThan(0); // the killed process held leases
 
+    smtp.behaviour.hold = undefined;
+    release();
     // Another dispatcher after the lease ran out (its clock runs 61 s ahead) picks up the rest.
     const after = createDispatcher({
       db: s.database.db,

@@ -152,9 +152,11 @@ async function checkDeliveries(afterId: number, eventIds: string[], since: numbe
 describe('one API process and two dispatcher processes on one database file', () => {
   it('deliver every change of 1,000 events to each of 100 webhook destinations exactly once', async () => {
     hook.received.length = 0;
-    // A customer's endpoint takes a while to answer: more work than one dispatcher finishes
-    // before its peer's next look (every second), so both must take part.
-    hook.state.beforeAnswer = () => new Promise((r) => setTimeout(r, 250));
+    // A customer's endpoint takes a while to answer. Each message holds the run's 1,000 changes,
+    // and a dispatcher sends at most 16 messages that large at once: its first claim of 32 takes
+    // 2 s to start, and the rows it did not claim wait for its peer's next look (every second),
+    // so both take part. (At 250 ms one could send all 100 between two of its peer's looks.)
+    hook.state.beforeAnswer = () => new Promise((r) => setTimeout(r, 1_000));
     const started = Date.now();
     const before = await lastOutboxId();
     const eventIds = await ingestEvents('calm');
@@ -182,23 +184,35 @@ describe('one API process and two dispatcher processes on one database file', ()
 
   it('lose nothing when a dispatcher is killed with SIGKILL mid-run: the survivor takes its rows over after the lease, and only what the dead one had handed over may arrive again, with the same webhook-id', async () => {
     hook.received.length = 0;
+    // Slow answers, as in the calm run, keep the dispatchers busy for seconds: an endpoint that
+    // answers at once lets the run end between two looks of this test.
+    hook.state.beforeAnswer = () => new Promise((r) => setTimeout(r, 250));
     const started = Date.now();
     const before = await lastOutboxId();
     const eventIds = await ingestEvents('kill');
-    const [victim, survivor] = dispatchers as [ServiceProcess, ServiceProcess];
-    const victimOwner = owners[0]!;
 
-    // Kill mid-run: once some messages arrived and are recorded as sent, while the victim holds
-    // leases (rows it is sending or has claimed for its next sends).
+    // Kill mid-run: once some messages arrived and are recorded as sent, the dispatcher holding
+    // leases (rows it is sending or has claimed for its next sends). Which one that is, is up to
+    // their claims: one may take every row of a run, so the victim is chosen then, not before.
     type Held = { id: number; lease_until: number };
     const heldBy = (owner: string) => database.db.all<Held>(sql`SELECT id, lease_until FROM outbox WHERE status = 'sending' AND lease_owner = ${owner}`);
     const sentSoFar = async () => (await database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE id > ${before} AND status = 'sent'`))[0]!.n;
+    let victimIndex = -1;
     await poll(
-      'the first deliveries, and rows claimed by the victim',
-      async () => hook.received.length >= 10 && (await sentSoFar()) > 0 && (await heldBy(victimOwner)).length > 0,
+      'the first deliveries, and rows claimed by a dispatcher',
+      async () => {
+        if (await settled(before)()) throw new Error('every row was sent between two looks, so there was nothing to kill a dispatcher in the middle of');
+        if (hook.received.length < 10 || (await sentSoFar()) === 0) return false;
+        const holding = await Promise.all(owners.map(async (o) => (await heldBy(o)).length));
+        victimIndex = holding.indexOf(Math.max(...holding));
+        return holding[victimIndex]! > 0;
+      },
       60_000,
       10,
     );
+    const victim = dispatchers[victimIndex]!;
+    const survivor = dispatchers[1 - victimIndex]!;
+    const victimOwner = owners[victimIndex]!;
     const killedAt = Date.now();
     victim.child.kill('SIGKILL');
     await victim.exited;
@@ -208,6 +222,7 @@ describe('one API process and two dispatcher processes on one database file', ()
     expect(held.length, 'rows the victim held when it died').toBeGreaterThan(0);
     const sentAtKill = await sentSoFar();
 
+    hook.state.beforeAnswer = undefined;
     await poll('every outbox row sent by the survivor', settled(before));
     await new Promise((r) => setTimeout(r, 300));
     // A message the victim had sent but not yet recorded when it died reached the receiver while

@@ -20,6 +20,11 @@ export interface SmtpBehaviour {
    * that keeps a message whose sender hung up before the 250 causes duplicates by design.)
    */
   delayMs?: number;
+  /**
+   * While set, MAIL FROM waits for it: no new message can reach its 250, so a test can let the
+   * ones already past MAIL FROM finish (`open` falls to 0) and know that nothing else arrives.
+   */
+  hold?: Promise<void>;
 }
 
 export interface TestSmtpServer {
@@ -29,6 +34,8 @@ export interface TestSmtpServer {
   behaviour: SmtpBehaviour;
   /** Resolves once `n` mails have arrived (or rejects after `timeoutMs`). */
   waitFor(n: number, timeoutMs?: number): Promise<ReceivedMail[]>;
+  /** Transactions past MAIL FROM and not yet answered at the end of DATA, or given up. */
+  open(): number;
   close(): Promise<void>;
 }
 
@@ -39,13 +46,21 @@ export interface TestSmtpServer {
 export async function startSmtpServer(behaviour: SmtpBehaviour = {}, options: Partial<SMTPServerOptions> = {}): Promise<TestSmtpServer> {
   const mails: ReceivedMail[] = [];
   const waiters: (() => void)[] = [];
+  const open = new Set<string>();
   const server = new SMTPServer({
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
     ...options,
-    onMailFrom(_address, _session, cb) {
-      if (behaviour.delayMs) setTimeout(() => cb(), behaviour.delayMs);
-      else cb();
+    onMailFrom(_address, session, cb) {
+      const pass = () => {
+        open.add(session.id);
+        cb();
+      };
+      const after = (behaviour.hold ?? Promise.resolve()).then(() => (behaviour.delayMs ? new Promise((r) => setTimeout(r, behaviour.delayMs)) : undefined));
+      void after.then(pass);
+    },
+    onClose(session) {
+      open.delete(session.id);
     },
     onRcptTo(address, _session, cb) {
       if (behaviour.rejectRecipients?.has(address.address.toLowerCase())) {
@@ -73,6 +88,7 @@ export async function startSmtpServer(behaviour: SmtpBehaviour = {}, options: Pa
         const raw = Buffer.concat(chunks).toString('utf8');
         mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw, parsed: await simpleParser(raw) });
         waiters.splice(0).forEach((w) => w());
+        open.delete(session.id);
         cb();
       });
     },
@@ -100,6 +116,7 @@ export async function startSmtpServer(behaviour: SmtpBehaviour = {}, options: Pa
       }
       return mails;
     },
+    open: () => open.size,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -90,7 +90,8 @@ describe('several dispatchers on one database', () => {
     const sentRows = async () => (await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE status = 'sent'`))[0]!.n;
     for (let settled = false; !settled; ) {
       await new Promise((r) => setTimeout(r, 5));
-      settled = smtp.open() === 0 && (await sentRows()) === smtp.mails.length;
+      // open() after the await, with none between it and the kill: the server runs in this process.
+      settled = (await sentRows()) === smtp.mails.length && smtp.open() === 0;
     }
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));

@@ -81,6 +81,7 @@ export async function startSmtpServer(behaviour: SmtpBehaviour = {}, options: Pa
       stream.on('end', async () => {
         if (behaviour.failNext && behaviour.failNext.count > 0) {
           behaviour.failNext.count--;
+          open.delete(session.id);
           const err = new Error('4.3.0 Try again later') as Error & { responseCode: number };
           err.responseCode = behaviour.failNext.code;
           return cb(err);

@@ -40,9 +40,12 @@ describe('a 60 MB unsigned body', () => {
         const r = await streamBody(ctx.port, route.path, { totalBytes: SIXTY_MB, chunked, headers: { 'content-type': route.type } }).finally(() => clearInterval(sampler));
         expect(r.status).toBe(413);
         expect(JSON.parse(r.body)).toMatchObject({ error: 'payload_too_large' });
-        // The answer came long before the body was all sent: the server stopped reading at its cap
-        // (what was sent beyond it sat in socket buffers).
-        expect(r.bytesSent).toBeLessThan(SIXTY_MB / 4);
+        // The answer came before the body was all sent: the server did not wait for it. How much
+        // this client had written by the time it read the answer is not the server's doing: after
+        // answering, @hono/node-server reads and discards what follows (up to 64 MB or 500 ms, then
+        // it closes), so a client that is slow to look at its socket (a loaded machine: 24 MB
+        // once) keeps writing meanwhile. Memory, below, is what reading the body would show.
+        expect(r.bytesSent).toBeLessThan(SIXTY_MB);
         expect(peak - before).toBeLessThan(50 * 1024 * 1024);
       });
     }

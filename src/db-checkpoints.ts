@@ -52,8 +52,8 @@ export interface WalCheckpoints {
    * checkpoints and removes the WAL.
    */
   close(closeConnection: () => void): void;
-  /** Checkpoints the thread finished, the last one's time, failures (a checkpoint or the thread), whether a thread runs now, and whether it is copying the WAL back now. */
-  readonly stats: { checkpoints: number; last?: CheckpointResult; running: boolean; copying: boolean; failures: number };
+  /** Checkpoints the thread finished, the last one's time, failures (a checkpoint or the thread), whether a thread runs now, and whether a copy was asked for and not yet answered (a thread's start-up included). */
+  readonly stats: { checkpoints: number; last?: CheckpointResult; running: boolean; readonly copying: boolean; failures: number };
 }
 
 /**
@@ -122,10 +122,12 @@ export function walCheckpoints(path: string, pageSize: number): WalCheckpoints {
   let again = false;
   let closed = false;
   let failedAt = -Infinity;
-  const stats: { checkpoints: number; last?: CheckpointResult; running: boolean; copying: boolean; failures: number } = {
+  const stats: { checkpoints: number; last?: CheckpointResult; running: boolean; readonly copying: boolean; failures: number } = {
     checkpoints: 0,
     running: false,
-    copying: false,
+    get copying() {
+      return running && !closed;
+    },
     failures: 0,
   };
   const closedFlag = new SharedArrayBuffer(4);
@@ -143,7 +145,7 @@ export function walCheckpoints(path: string, pageSize: number): WalCheckpoints {
     const gone = () => {
       if (worker !== thread) return;
       worker = undefined;
-      running = stats.copying = false;
+      running = false;
       stats.running = false;
       if (!closed) {
         stats.failures++;
@@ -151,7 +153,7 @@ export function walCheckpoints(path: string, pageSize: number): WalCheckpoints {
       }
     };
     thread.on('message', (answer: CheckpointResult | { error: string }) => {
-      running = stats.copying = false;
+      running = false;
       if ('error' in answer) {
         stats.failures++;
       } else {
@@ -178,7 +180,7 @@ export function walCheckpoints(path: string, pageSize: number): WalCheckpoints {
     if (walFrames(path, pageSize) < CHECKPOINT_AFTER_FRAMES) return;
     worker ??= start();
     if (!worker) return;
-    running = stats.copying = true;
+    running = true;
     worker.postMessage('checkpoint');
   };
 
@@ -190,7 +192,7 @@ export function walCheckpoints(path: string, pageSize: number): WalCheckpoints {
       closed = true;
       const thread = worker;
       worker = undefined;
-      stats.running = stats.copying = false;
+      stats.running = false;
       // Synchronously, so the caller's connection is the file's last: waits at most for the
       // checkpoint under way (a few milliseconds) or the thread's start.
       const threadClosed = !thread || (thread.postMessage('close'), Atomics.wait(new Int32Array(closedFlag), 0, 0, CLOSE_WAIT_MS) !== 'timed-out');

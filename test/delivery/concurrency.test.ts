@@ -87,21 +87,28 @@ describe('several dispatchers on one database', () => {
     // new transactions, lets those already past MAIL FROM finish, and waits for their records.
     let release!: () => void;
     smtp.behaviour.hold = new Promise((r) => (release = r));
-    const sentRows = async () => (await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE status = 'sent'`))[0]!.n;
-    for (let settled = false; !settled; ) {
-      await new Promise((r) => setTimeout(r, 5));
-      // open() after the await, with none between it and the kill: the server runs in this process.
-      settled = (await sentRows()) === smtp.mails.length && smtp.open() === 0;
+    try {
+      const sentRows = async () => (await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE status = 'sent'`))[0]!.n;
+      const until = Date.now() + 15_000;
+      for (let settled = false; !settled; ) {
+        await new Promise((r) => setTimeout(r, 5));
+        // open() after the await, with none between it and the kill: the server runs in this process.
+        const sent = await sentRows();
+        settled = sent === smtp.mails.length && smtp.open() === 0;
+        if (!settled && Date.now() > until) throw new Error(`never settled: ${sent} rows sent, ${smtp.mails.length} mails received, ${smtp.open()} transactions open`);
+      }
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    } finally {
+      child.kill('SIGKILL');
+      smtp.behaviour.hold = undefined;
+      release();
     }
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
     const delivered = smtp.mails.length;
     expect(delivered).toBeLessThan(20);
     const sending = await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE status = 'sending'`);
     expect(sending[0]!.n).toBeGreaterThan(0); // the killed process held leases
 
-    smtp.behaviour.hold = undefined;
-    release();
     // Another dispatcher after the lease ran out (its clock runs 61 s ahead) picks up the rest.
     const after = createDispatcher({
       db: s.database.db,

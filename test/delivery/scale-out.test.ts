@@ -64,11 +64,12 @@ const poll = async (what: string, check: () => Promise<boolean> | boolean, timeo
   }
 };
 
-/** 1,000 new events, in two batches of 500, to the API process over HTTP. */
-async function ingestEvents(prefix: string): Promise<string[]> {
+/** 1,000 new events, in two batches of 500, to the API process over HTTP; `between` runs between the two. */
+async function ingestEvents(prefix: string, between?: () => Promise<void>): Promise<string[]> {
   const now = new Date().toISOString();
   const events = Array.from({ length: EVENTS }, (_, i) => makeEvent({ id: `evt_${prefix}_${i}`, detected_at: now }));
   for (let i = 0; i < events.length; i += 500) {
+    if (i > 0) await between?.();
     const res = await fetch(`http://127.0.0.1:${apiPort}/v1/events`, {
       method: 'POST',
       headers: { authorization: `Bearer ${INGEST_TOKEN}`, 'content-type': 'application/json' },
@@ -152,14 +153,21 @@ async function checkDeliveries(afterId: number, eventIds: string[], since: numbe
 describe('one API process and two dispatcher processes on one database file', () => {
   it('deliver every change of 1,000 events to each of 100 webhook destinations exactly once', async () => {
     hook.received.length = 0;
-    // A customer's endpoint takes a while to answer. Each message holds the run's 1,000 changes,
-    // and a dispatcher sends at most 16 messages that large at once: its first claim of 32 takes
-    // 2 s to start, and the rows it did not claim wait for its peer's next look (every second),
-    // so both take part. (At 250 ms one could send all 100 between two of its peer's looks.)
-    hook.state.beforeAnswer = () => new Promise((r) => setTimeout(r, 1_000));
+    // A customer's endpoint takes a while to answer, and the second batch comes once the first
+    // one's messages are all claimed. Whoever claimed them (one dispatcher may take all 100 within
+    // milliseconds) sends them 16 at a time, half a second each, in a pass that groups nothing
+    // new: so the second batch's messages are grouped and sent by the other dispatcher at its
+    // next look (every second), and both take part whatever their timing.
+    hook.state.beforeAnswer = () => new Promise((r) => setTimeout(r, 500));
     const started = Date.now();
     const before = await lastOutboxId();
-    const eventIds = await ingestEvents('calm');
+    const allClaimed = async () => {
+      const [o] = await database.db.all<{ n: number; queued: number }>(
+        sql`SELECT count(*) AS n, coalesce(sum(status = 'queued'), 0) AS queued FROM outbox WHERE id > ${before}`,
+      );
+      return o!.n === DESTINATIONS && o!.queued === 0;
+    };
+    const eventIds = await ingestEvents('calm', () => poll('the first batch’s messages claimed', allClaimed, 30_000, 10));
     await poll('every outbox row sent', settled(before));
     // Let a late duplicate, if there were one, reach the receiver before counting.
     await new Promise((r) => setTimeout(r, 300));
@@ -184,8 +192,8 @@ describe('one API process and two dispatcher processes on one database file', ()
 
   it('lose nothing when a dispatcher is killed with SIGKILL mid-run: the survivor takes its rows over after the lease, and only what the dead one had handed over may arrive again, with the same webhook-id', async () => {
     hook.received.length = 0;
-    // Slow answers, as in the calm run, keep the dispatchers busy for seconds: an endpoint that
-    // answers at once lets the run end between two looks of this test.
+    // Slow answers keep the dispatchers busy for seconds: an endpoint that answers at once lets
+    // the run end between two looks of this test.
     hook.state.beforeAnswer = () => new Promise((r) => setTimeout(r, 250));
     const started = Date.now();
     const before = await lastOutboxId();

@@ -12,11 +12,17 @@ export interface StreamedAnswer {
 /**
  * POSTs a body of `totalBytes` to a running server as an attacker would: streamed in 256 KiB
  * chunks over a plain socket, either with Content-Length declared or chunked without one,
- * stopping as soon as the server answers. `bytesSent` then says how much of it the server had to
- * take. (A plain socket, not node:http, because the server closing on the rest of the body makes
- * node:http report the write error and drop the answer it already received.)
+ * stopping as soon as the server answers. With `stopAfter`, it writes only that many bytes and
+ * then waits for an answer with the rest missing (up to `waitMs`): one that comes says the server
+ * did not wait for the body, however slowly this client looked at its socket. (A plain socket,
+ * not node:http, because the server closing on the rest of the body makes node:http report the
+ * write error and drop the answer it already received.)
  */
-export function streamBody(port: number, path: string, opts: { totalBytes: number; chunked: boolean; headers?: Record<string, string> }): Promise<StreamedAnswer> {
+export function streamBody(
+  port: number,
+  path: string,
+  opts: { totalBytes: number; chunked: boolean; headers?: Record<string, string>; stopAfter?: number; waitMs?: number },
+): Promise<StreamedAnswer> {
   const chunk = Buffer.alloc(256 * 1024, 'a');
   const framed = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
   const started = performance.now();
@@ -52,15 +58,17 @@ export function streamBody(port: number, path: string, opts: { totalBytes: numbe
     socket.on('close', () => setTimeout(finish, 50));
     socket.on('connect', () => {
       socket.write(`POST ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+      const limit = Math.min(opts.totalBytes, opts.stopAfter ?? Infinity);
+      if (opts.stopAfter !== undefined) setTimeout(finish, opts.waitMs ?? 10_000).unref();
       const pump = () => {
-        while (at === undefined && sent < opts.totalBytes && !socket.destroyed) {
-          const n = Math.min(chunk.length, opts.totalBytes - sent);
+        while (at === undefined && sent < limit && !socket.destroyed) {
+          const n = Math.min(chunk.length, limit - sent);
           const data = n === chunk.length ? chunk : chunk.subarray(0, n);
           sent += n;
           const ok = !opts.chunked ? socket.write(data) : n === chunk.length ? socket.write(framed) : socket.write(Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), data, Buffer.from('\r\n')]));
           if (!ok) return void socket.once('drain', pump);
         }
-        if (opts.chunked && at === undefined && !socket.destroyed) socket.write('0\r\n\r\n');
+        if (opts.chunked && at === undefined && sent === opts.totalBytes && !socket.destroyed) socket.write('0\r\n\r\n');
       };
       pump();
     });

@@ -21,8 +21,10 @@ export interface SmtpBehaviour {
    */
   delayMs?: number;
   /**
-   * While set, MAIL FROM waits for it: no new message can reach its 250, so a test can let the
-   * ones already past MAIL FROM finish (`open` falls to 0) and know that nothing else arrives.
+   * While set, a MAIL FROM that arrives waits for it: no new message can reach its 250, so a test
+   * can let the ones already past MAIL FROM finish (`open` falls to 0) and know that nothing else
+   * arrives while it does not yield. A MAIL FROM already waiting out `delayMs` when it is set is
+   * not held, and counts as open once its delay ends: before the 250 it needs to end its DATA.
    */
   hold?: Promise<void>;
 }
@@ -34,7 +36,11 @@ export interface TestSmtpServer {
   behaviour: SmtpBehaviour;
   /** Resolves once `n` mails have arrived (or rejects after `timeoutMs`). */
   waitFor(n: number, timeoutMs?: number): Promise<ReceivedMail[]>;
-  /** Transactions past MAIL FROM and not yet answered at the end of DATA, or given up. */
+  /**
+   * Transactions past MAIL FROM and not yet answered at the end of DATA (or reset), from the
+   * server's own session state: smtp-server sets a session's envelope sender when MAIL FROM is
+   * accepted and clears it on RSET, EHLO and the reply to DATA.
+   */
   open(): number;
   close(): Promise<void>;
 }
@@ -46,21 +52,13 @@ export interface TestSmtpServer {
 export async function startSmtpServer(behaviour: SmtpBehaviour = {}, options: Partial<SMTPServerOptions> = {}): Promise<TestSmtpServer> {
   const mails: ReceivedMail[] = [];
   const waiters: (() => void)[] = [];
-  const open = new Set<string>();
   const server = new SMTPServer({
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
     ...options,
-    onMailFrom(_address, session, cb) {
-      const pass = () => {
-        open.add(session.id);
-        cb();
-      };
+    onMailFrom(_address, _session, cb) {
       const after = (behaviour.hold ?? Promise.resolve()).then(() => (behaviour.delayMs ? new Promise((r) => setTimeout(r, behaviour.delayMs)) : undefined));
-      void after.then(pass);
-    },
-    onClose(session) {
-      open.delete(session.id);
+      void after.then(() => cb());
     },
     onRcptTo(address, _session, cb) {
       if (behaviour.rejectRecipients?.has(address.address.toLowerCase())) {
@@ -81,7 +79,6 @@ export async function startSmtpServer(behaviour: SmtpBehaviour = {}, options: Pa
       stream.on('end', async () => {
         if (behaviour.failNext && behaviour.failNext.count > 0) {
           behaviour.failNext.count--;
-          open.delete(session.id);
           const err = new Error('4.3.0 Try again later') as Error & { responseCode: number };
           err.responseCode = behaviour.failNext.code;
           return cb(err);
@@ -89,7 +86,6 @@ export async function startSmtpServer(behaviour: SmtpBehaviour = {}, options: Pa
         const raw = Buffer.concat(chunks).toString('utf8');
         mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw, parsed: await simpleParser(raw) });
         waiters.splice(0).forEach((w) => w());
-        open.delete(session.id);
         cb();
       });
     },
@@ -117,7 +113,7 @@ export async function startSmtpServer(behaviour: SmtpBehaviour = {}, options: Pa
       }
       return mails;
     },
-    open: () => open.size,
+    open: () => [...server.connections].filter((c) => c.session.envelope.mailFrom).length,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -93,7 +93,25 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
    * batch instead of four per message.
    */
   async function runOnce(): Promise<number> {
-    await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay);
+    // The first due groups, enough to fill the sends in flight twice over, then the rest in steps
+    // that double while those are on their way: grouping 2,000 destinations at once kept the first
+    // webhook waiting 25-30 ms while the sending thread had nothing to do, and grouping all the
+    // rest at once stalled the sends in flight for as long.
+    const firstGroups = 2 * concurrency;
+    const grouped = await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay, firstGroups);
+    let rest: Promise<unknown> | undefined;
+    let restGrouped = false;
+    // After the turn that handed sends over (they leave on a setImmediate of that turn).
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+    const groupRest = () =>
+      (rest ??= (async () => {
+        for (let step = 2 * firstGroups; grouped >= firstGroups; step *= 2) {
+          await nextTurn();
+          if ((await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay, step)) < step) break;
+        }
+        // Whatever a bounded step left (destinations over their budget are summarised, not counted).
+        await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay);
+      })().finally(() => (restGrouped = true)));
     const queue: { row: OutboxRow; context: ClaimContext }[] = [];
     // This pass's claims not yet started: given back if the pass stops early (never another pass's).
     const unstarted = new Set<number>();
@@ -134,10 +152,17 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         unstarted.add(r.id);
         held.add(r.id);
       }
-      if (rows.length < limit) exhausted = true;
-      if (!rows.length) return;
-      const context = await delivery.read(rows);
-      for (const row of rows) queue.push({ row, context });
+      if (rows.length) {
+        const context = await delivery.read(rows);
+        for (const row of rows) queue.push({ row, context });
+      }
+      // The groups left waiting, while these are sent. A claim that comes back short ends the
+      // pass only once they are grouped, and claims again first.
+      void groupRest().catch(() => undefined);
+      if (rows.length < limit) {
+        if (!restGrouped) await rest;
+        else exhausted = true;
+      }
     };
     const refillNow = () => (refilling ??= refill().finally(() => (refilling = undefined)));
     const next = async () => {

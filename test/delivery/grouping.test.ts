@@ -1,0 +1,75 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
+import { testService, type TestService } from '../support/service.js';
+import { createDispatcher } from '../../src/delivery/dispatcher.js';
+import { groupDueAlerts } from '../../src/delivery/grouping.js';
+import { silentLogger } from '../../src/log.js';
+import { makeEvent } from '../support/app.js';
+import { seedSubscribers } from '../bench/seed.js';
+
+let smtp: TestSmtpServer | undefined;
+let s: TestService | undefined;
+afterEach(async () => {
+  await s?.dispose();
+  await smtp?.close();
+  s = smtp = undefined;
+});
+
+async function subscribers(count: number) {
+  smtp = await startSmtpServer();
+  s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '0' });
+  await seedSubscribers(s.database.db, { count, platformSlugs: ['openai'], plan: 'monitor' });
+  return s;
+}
+
+/** Each destination's message kind, or `pending` while its match waits; in the order its first match was written. */
+async function state(s: TestService) {
+  const rows = await s.database.db.all<{ destination_id: string; state: string }>(sql`
+    SELECT m.destination_id, coalesce(o.kind, m.alert_state) AS state FROM matches m LEFT JOIN outbox o ON o.id = m.outbox_id
+    WHERE m.id IN (SELECT min(id) FROM matches GROUP BY destination_id) ORDER BY m.id`);
+  return rows.map((r) => r.state);
+}
+
+describe('grouping a bounded number of destinations', () => {
+  it('groups the destinations whose changes came first and leaves the others pending, never in a budget message', async () => {
+    const s = await subscribers(5);
+    await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
+    expect(await groupDueAlerts(s.database.db, Date.now(), 0, undefined, 2)).toBe(2);
+    // The three left were read again by the budget statements after the first two went: under
+    // their budget, they wait for the next call instead of being summarised.
+    expect(await state(s)).toEqual(['alert', 'alert', 'pending', 'pending', 'pending']);
+    expect(await groupDueAlerts(s.database.db, Date.now(), 0, undefined, 2)).toBe(2);
+    expect(await groupDueAlerts(s.database.db, Date.now(), 0)).toBe(1);
+    expect(await state(s)).toEqual(['alert', 'alert', 'alert', 'alert', 'alert']);
+  });
+
+  it('still summarises destinations over their daily budget, bounded or not', async () => {
+    const s = await subscribers(3);
+    await s.ingest(makeEvent({ id: 'evt_budget_1', detected_at: new Date().toISOString() }));
+    expect(await groupDueAlerts(s.database.db, Date.now(), 0, 1)).toBe(3);
+    await s.ingest(makeEvent({ id: 'evt_budget_2', detected_at: new Date().toISOString(), title: 'A second change' }));
+    await groupDueAlerts(s.database.db, Date.now(), 0, 1, 1);
+    const pending = await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`);
+    expect(pending[0]!.n).toBeLessThanOrEqual(2);
+    await groupDueAlerts(s.database.db, Date.now(), 0, 1);
+    const kinds = await s.database.db.all<{ kind: string; n: number }>(sql`SELECT kind, count(*) AS n FROM outbox GROUP BY kind ORDER BY kind`);
+    expect(kinds).toEqual([
+      { kind: 'alert', n: 3 },
+      { kind: 'budget', n: 3 },
+    ]);
+    expect((await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`))[0]!.n).toBe(0);
+  });
+
+  it('lets one dispatcher pass send to more destinations than it grouped first, each once', async () => {
+    const s = await subscribers(12);
+    await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
+    // Two in flight: the pass groups four destinations, sends them, groups the other eight.
+    const dispatcher = createDispatcher({ db: s.database.db, clock: Date.now, log: silentLogger, channels: s.channels, links: s.links, groupWaitMs: 0, concurrency: 2, batchSize: 2 });
+    expect(await dispatcher.runOnce()).toBe(12);
+    await smtp!.waitFor(12);
+    expect(smtp!.mails.flatMap((m) => m.to).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `reader${i + 1}@bench.test`).sort());
+    expect(await state(s)).toEqual(Array(12).fill('alert'));
+    expect(await dispatcher.runOnce()).toBe(0);
+  });
+});

@@ -111,7 +111,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         }
         // Whatever a bounded step left (destinations over their budget are summarised, not counted).
         await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay);
-      })().finally(() => (restGrouped = true)));
+      })()
+        // What was not grouped stays pending and due: the next pass, scheduled at once, groups it.
+        .catch((err) => log.error('dispatcher.grouping_failed', errorFields(err)))
+        .finally(() => (restGrouped = true)));
     const queue: { row: OutboxRow; context: ClaimContext }[] = [];
     // This pass's claims not yet started: given back if the pass stops early (never another pass's).
     const unstarted = new Set<number>();
@@ -158,7 +161,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       }
       // The groups left waiting, while these are sent. A claim that comes back short ends the
       // pass only once they are grouped, and claims again first.
-      void groupRest().catch(() => undefined);
+      void groupRest();
       if (rows.length < limit) {
         if (!restGrouped) await rest;
         else exhausted = true;

@@ -4,7 +4,8 @@ import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { testService, type TestService } from '../support/service.js';
 import { createDispatcher } from '../../src/delivery/dispatcher.js';
 import { groupDueAlerts } from '../../src/delivery/grouping.js';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
+import type { Db } from '../../src/db.js';
 import { makeEvent } from '../support/app.js';
 import { seedSubscribers } from '../bench/seed.js';
 
@@ -71,5 +72,37 @@ describe('grouping a bounded number of destinations', () => {
     expect(smtp!.mails.flatMap((m) => m.to).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `reader${i + 1}@bench.test`).sort());
     expect(await state(s)).toEqual(Array(12).fill('alert'));
     expect(await dispatcher.runOnce()).toBe(0);
+  });
+
+  it('leaves what a failed step did not group pending, logs it once, and the next pass sends it', async () => {
+    const s = await subscribers(12);
+    await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
+    // Every grouping step starts by reading the pending destinations' time zones: the pass's
+    // first step reads them, the steps after it fail there, as a locked or vanished database would.
+    let zoneReads = 0;
+    let failing = true;
+    const db = new Proxy(s.database.db, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver) as unknown;
+        if (key !== 'all' || typeof value !== 'function') return value;
+        return (query: unknown, ...rest: unknown[]) => {
+          if (JSON.stringify(query).includes('SELECT DISTINCT a.timezone') && zoneReads++ > 0 && failing) return Promise.reject(new Error('database is locked'));
+          return (value as (...a: unknown[]) => unknown).call(target, query, ...rest);
+        };
+      },
+    }) as Db;
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger('info', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
+    const dispatcher = createDispatcher({ db, clock: Date.now, log, channels: s.channels, links: s.links, groupWaitMs: 0, concurrency: 2, batchSize: 2 });
+    // The first step's four are sent; the pass ends without failing, the other eight still waiting.
+    expect(await dispatcher.runOnce()).toBe(4);
+    expect((await state(s)).filter((x) => x === 'pending')).toHaveLength(8);
+    expect(lines.filter((l) => l.msg === 'dispatcher.grouping_failed')).toEqual([expect.objectContaining({ level: 'error', error: 'Error' })]);
+    expect(lines.some((l) => l.msg === 'dispatcher.pass_failed')).toBe(false);
+    failing = false;
+    expect(await dispatcher.runOnce()).toBe(8);
+    await smtp!.waitFor(12);
+    expect(smtp!.mails.flatMap((m) => m.to).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `reader${i + 1}@bench.test`).sort());
+    expect(await state(s)).toEqual(Array(12).fill('alert'));
   });
 });

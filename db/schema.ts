@@ -251,14 +251,26 @@ export const matches = sqliteTable(
     index('matches_digest')
       .on(t.digestOutboxId)
       .where(sql`digest_outbox_id IS NOT NULL`),
-    index('matches_pending_since')
-      .on(t.createdAt)
-      .where(sql`alert_state = 'pending'`),
+    // No index of the alerts waiting to be grouped either (each of a fan-out's rows went into it):
+    // grouping finds them from the events in alerts_waiting, through matches_event_destination.
     index('matches_outbox')
       .on(t.outboxId)
       .where(sql`outbox_id IS NOT NULL`),
   ],
 );
+
+/**
+ * The events that have decisions waiting to be grouped into alerts (`matches.alert_state =
+ * 'pending'`), with when those decisions were made: one row per event where an index of the
+ * waiting decisions took one per decision (31,000 for a 500-event batch). Written by matching
+ * in the ingest's batch for each event it gave a waiting decision; a row whose event has none
+ * left (grouped, cancelled, withdrawn) is removed by the next grouping pass, and until then only
+ * costs a look at its event's decisions (src/delivery/grouping.ts).
+ */
+export const alertsWaiting = sqliteTable('alerts_waiting', {
+  eventPk: integer('event_pk').primaryKey(),
+  since: integer('since').notNull(),
+});
 
 /** `follow_up`: a reversion or superseding change threaded under the chat alert it follows up (src/core/lifecycle.ts). */
 export const OUTBOX_KINDS = ['alert', 'digest', 'confirmation', 'manage_link', 'reminder', 'notice', 'budget', 'follow_up'] as const;

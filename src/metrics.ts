@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import type { Clock } from './core/clock.js';
+import { waitingDecisions } from './delivery/grouping.js';
 
 /**
  * Prometheus metrics. Counters are per process; queue depth is read from the database at scrape
@@ -90,7 +91,7 @@ export function createMetrics(db: Db, clock: Clock): Metrics {
       const rows = await db.all<{ status: string; channel: string; n: number }>(sql`
         SELECT status, channel, count(*) AS n FROM outbox WHERE status IN ('queued', 'retrying', 'sending') GROUP BY status, channel`);
       for (const r of rows) this.set({ status: r.status, channel: r.channel }, r.n);
-      const [p] = await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`);
+      const [p] = await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM ${waitingDecisions} m`);
       this.set({ status: 'grouping', channel: 'any' }, p?.n ?? 0);
     },
   });

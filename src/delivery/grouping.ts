@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { runBatch } from '../store/batch.js';
 import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js';
@@ -20,11 +20,15 @@ import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js
 export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, maxPerDay = Number.MAX_SAFE_INTEGER, destinations?: number): Promise<number> {
   const cutoff = now - groupWaitMs;
   // Nothing waited long enough (a burst still inside its group wait): one look at the oldest
-  // pending match, by its partial index, instead of grouping 50,000 matches to find no group due.
-  const first = await nextGroupDueAt(db, 0);
-  if (first === undefined || first > cutoff) return 0;
+  // event with a pending match, instead of grouping 50,000 matches to find no group due.
+  const { first, stale } = await waitingSince(db);
+  if (first === undefined || first > cutoff) {
+    // The last step of a pass grouped everything: nothing is due, and its events are left filed.
+    if (first === undefined && stale) await db.run(forgetGrouped);
+    return 0;
+  }
   const zones = await db.all<{ timezone: string }>(sql`
-    SELECT DISTINCT a.timezone FROM (SELECT DISTINCT destination_id FROM matches WHERE alert_state = 'pending') m
+    SELECT DISTINCT a.timezone FROM (SELECT DISTINCT destination_id FROM ${waitingDecisions}) m
       CROSS JOIN destinations d CROSS JOIN accounts a
     WHERE d.id = m.destination_id AND a.id = d.account_id`);
   if (!zones.length) return 0;
@@ -42,10 +46,12 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
       SELECT 'alert:' || g.destination_id || ':' || g.first_id, 'alert', g.destination_id, g.account_id, g.type, 'queued', ${now}, ${now}, ${now}
       FROM ${due} g WHERE g.sent_today < ${maxPerDay}
       ON CONFLICT DO NOTHING`),
+    // Materialized first, then each row updated by its id: left to itself the planner scanned
+    // every decision's (event, destination) key once per event filed as waiting.
     db.run(sql`
+      WITH x AS MATERIALIZED ${pendingOf(due, sql`'alert:' || g.destination_id || ':' || g.first_id`)}
       UPDATE matches SET alert_state = 'grouped', outbox_id = x.outbox_id
-      FROM ${pendingOf(due, sql`'alert:' || g.destination_id || ':' || g.first_id`)} x
-      WHERE matches.id = x.match_id`),
+      FROM x WHERE matches.id = +x.match_id`),
     // What is still pending and due belongs to destinations over today's budget. Named as such:
     // with a bound on the destinations, the due groups read again here (the first ones having
     // gone) may hold some that were not part of this call's and are not over it.
@@ -55,16 +61,29 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
       FROM ${due} g WHERE g.sent_today >= ${maxPerDay}
       ON CONFLICT DO NOTHING`),
     db.run(sql`
+      WITH x AS MATERIALIZED ${pendingOf(due, sql`'budget:' || g.destination_id || ':' || g.day`, sql`AND o.status = 'queued' AND g.sent_today >= ${maxPerDay}`)}
       UPDATE matches SET alert_state = 'grouped', outbox_id = x.outbox_id
-      FROM ${pendingOf(due, sql`'budget:' || g.destination_id || ':' || g.day`, sql`AND o.status = 'queued' AND g.sent_today >= ${maxPerDay}`)} x
-      WHERE matches.id = x.match_id`),
+      FROM x WHERE matches.id = +x.match_id`),
+    db.run(forgetGrouped),
   ])) as { rowsAffected: number }[];
   return created?.rowsAffected ?? 0;
 }
 
+/** Whether the event `eventPk` (an SQL expression) still has a decision waiting to be grouped. */
+export const stillWaits = (eventPk: SQL) => sql`EXISTS (SELECT 1 FROM matches m WHERE m.event_pk = ${eventPk} AND m.alert_state = 'pending')`;
+
+/**
+ * The decisions waiting to be grouped (`id`, `destination_id`, `created_at`), from the events
+ * filed in `alerts_waiting` through the (event, destination) key: decisions have no index of
+ * their own by state, which each of a fan-out's rows went into.
+ */
+export const waitingDecisions = sql`(
+  SELECT m.id, m.destination_id, m.created_at FROM alerts_waiting w CROSS JOIN matches m ON m.event_pk = w.event_pk
+  WHERE m.alert_state = 'pending')`;
+
 /**
  * Destinations whose group is due, with their local day (`days`: each zone's, as JSON) and
- * today's alert count. The pending matches (their partial index) are folded into one row per
+ * today's alert count. The pending matches (`waitingDecisions`) are folded into one row per
  * destination first, then joined: joining first looked up the destination, the account and the
  * zone's JSON for each of a burst's 50,000 matches. CROSS JOIN fixes SQLite's join order from
  * those few rows outwards. Left to itself the planner started from every account in the zone and
@@ -77,7 +96,7 @@ export const dueGroups = (days: string, cutoff: number, destinations?: number) =
     j.value ->> 'date' AS day, j.value ->> 'end' AS day_end,
     (SELECT count(*) FROM outbox o WHERE o.destination_id = p.destination_id AND o.kind = 'alert'
        AND o.status <> 'cancelled' AND o.created_at >= j.value ->> 'start') AS sent_today
-  FROM (SELECT m.destination_id, min(m.id) AS first_id FROM matches m WHERE m.alert_state = 'pending'
+  FROM (SELECT m.destination_id, min(m.id) AS first_id FROM ${waitingDecisions} m
         GROUP BY m.destination_id HAVING min(m.created_at) <= ${cutoff}
         ${destinations === undefined ? sql`` : sql`ORDER BY first_id LIMIT ${destinations}`}) p
     CROSS JOIN destinations d CROSS JOIN accounts a CROSS JOIN json_each(${days}) j
@@ -91,11 +110,28 @@ export const dueGroups = (days: string, cutoff: number, destinations?: number) =
  */
 export const pendingOf = (due: ReturnType<typeof dueGroups>, key: ReturnType<typeof sql>, also = sql``) => sql`(
   SELECT pm.id AS match_id, o.id AS outbox_id
-  FROM matches pm CROSS JOIN ${due} g CROSS JOIN outbox o
-  WHERE pm.alert_state = 'pending' AND g.destination_id = pm.destination_id AND o.idempotency_key = ${key} ${also})`;
+  FROM ${waitingDecisions} pm CROSS JOIN ${due} g CROSS JOIN outbox o
+  WHERE g.destination_id = pm.destination_id AND o.idempotency_key = ${key} ${also})`;
 
 /** When the next group falls due (ms), or undefined when nothing waits: the dispatcher sleeps until then. */
 export async function nextGroupDueAt(db: Db, groupWaitMs: number): Promise<number | undefined> {
-  const [row] = await db.all<{ first: number | null }>(sql`SELECT min(created_at) AS first FROM matches WHERE alert_state = 'pending'`);
-  return row?.first == null ? undefined : row.first + groupWaitMs;
+  const { first } = await waitingSince(db);
+  return first === undefined ? undefined : first + groupWaitMs;
 }
+
+/**
+ * When the oldest decision still waiting was made, and whether some event is filed as waiting
+ * with nothing left waiting (grouped, cancelled, withdrawn or followed up since): such an event
+ * is passed over here and removed by `forgetGrouped`.
+ */
+async function waitingSince(db: Db): Promise<{ first: number | undefined; stale: boolean }> {
+  const [row] = await db.all<{ first: number | null; stale: number }>(sql`
+    SELECT min(CASE WHEN x.waits THEN x.since END) AS first, coalesce(max(NOT x.waits), 0) AS stale FROM (
+      SELECT w.since, ${stillWaits(sql`w.event_pk`)} AS waits
+      FROM alerts_waiting w) x`);
+  return { first: row?.first ?? undefined, stale: Boolean(row?.stale) };
+}
+
+/** Removes the events filed as waiting that have nothing left waiting. */
+const forgetGrouped = sql`
+  DELETE FROM alerts_waiting WHERE NOT ${stillWaits(sql`alerts_waiting.event_pk`)}`;

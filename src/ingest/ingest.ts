@@ -6,7 +6,7 @@ import { eventReason, LEFT_OUT } from '../core/policy.js';
 import { newId } from '../core/ids.js';
 import { intrinsicNoise } from '../core/noise.js';
 import type { Clock } from '../core/clock.js';
-import { matchIngested, cancelUndoneInGroup, reason, reasonList, tallyDecisions, type Cancelled } from './match.js';
+import { matchIngested, fileAlertsWaiting, cancelUndoneInGroup, reason, reasonList, tallyDecisions, type Cancelled } from './match.js';
 import { judgeDocumentVersions } from './versions.js';
 import { threadFollowUps } from '../delivery/lifecycle.js';
 import { canFollowUp, latestWordWindowMs } from '../core/lifecycle.js';
@@ -230,6 +230,7 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
         ]
       : []),
     matchIngested(db, ingestId, receivedAt, has),
+    fileAlertsWaiting(db, ingestId, receivedAt),
     ...cancelling,
     ...followingUp,
     db.all<{ reason: string; n: number }>(sql`

@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db.js';
+import { stillWaits } from '../delivery/grouping.js';
 import { DIGEST_BLIP_MS, DIGEST_ONLY, REACHES_NOBODY, REASONS, type Reason } from '../core/policy.js';
 
 /** A list of policy reasons as SQL values, for `IN (…)`. */
@@ -114,6 +115,22 @@ export function matchIngested(db: Db, ingestId: string, now: number, has: { reve
       AND t.min_severity_rank = x.min_severity_rank AND t.same_day_alerts = x.same_day_alerts AND t.categories IS x.categories
     WHERE true
     ON CONFLICT DO NOTHING`);
+}
+
+/**
+ * Files each event of the request that has a decision waiting to be grouped into an alert in
+ * `alerts_waiting`, where grouping looks for them (src/delivery/grouping.ts): one row per event
+ * instead of an index entry per decision. Run after `matchIngested` in the same batch; a
+ * cancelling pair or follow-up later in the batch may leave an event filed with nothing waiting,
+ * which grouping tells apart and removes.
+ */
+export function fileAlertsWaiting(db: Db, ingestId: string, now: number) {
+  return db.run(sql`
+    INSERT INTO alerts_waiting (event_pk, since)
+    SELECT e.pk, ${now} FROM events e
+    WHERE e.ingest_id = ${ingestId} AND e.suppressed_reason IS NULL
+      AND ${stillWaits(sql`e.pk`)}
+    ON CONFLICT (event_pk) DO NOTHING`);
 }
 
 /**

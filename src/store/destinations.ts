@@ -117,10 +117,10 @@ function stopPending(db: Db, id: string, why: string, t: number) {
       .update(outbox)
       .set({ status: 'cancelled', lastError: why, updatedAt: t })
       .where(and(eq(outbox.destinationId, id), inArray(outbox.status, ['queued', 'retrying']))),
-    db
-      .update(matches)
-      .set({ alertState: 'none', suppressedReason: 'destination_disabled' })
-      .where(and(eq(matches.destinationId, id), eq(matches.alertState, 'pending'))),
+    // Its waiting decisions, found from the events filed as waiting (decisions have no index by state).
+    db.run(sql`
+      UPDATE matches SET alert_state = 'none', suppressed_reason = 'destination_disabled'
+      WHERE destination_id = ${id} AND alert_state = 'pending' AND event_pk IN (SELECT event_pk FROM alerts_waiting)`),
     // Decisions are not indexed by destination: found from its subscriptions' platforms' events
     // through the (event, destination) key (see untoldDecisions in schedule/digests.ts).
     db.run(sql`

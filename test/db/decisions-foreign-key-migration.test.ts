@@ -32,7 +32,7 @@ describe('the migration that drops the decisions’ foreign key to their event',
     const [{ fks }] = (await db.all<{ fks: number }>(sql`SELECT count(*) AS fks FROM pragma_foreign_key_list('matches')`)) as [{ fks: number }];
     expect(fks).toBe(0);
     const indexes = (await db.all<{ name: string }>(sql`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'matches' AND sql IS NOT NULL ORDER BY name`)).map((r) => r.name);
-    expect(indexes).toEqual(['matches_digest', 'matches_event_destination', 'matches_outbox', 'matches_pending_since']);
+    expect(indexes).toEqual(['matches_digest', 'matches_event_destination', 'matches_outbox']);
     await db.run(sql`INSERT INTO matches (event_pk, destination_id, alert_state, digest_state, created_at) SELECT pk, 'dst-d', 'pending', 'pending', 8 FROM events`);
     const [{ id }] = (await db.all<{ id: number }>(sql`SELECT max(id) AS id FROM matches`)) as [{ id: number }];
     expect(id).toBe(91);

@@ -3,7 +3,8 @@ import { sql } from 'drizzle-orm';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { testService, type TestService } from '../support/service.js';
 import { createDispatcher } from '../../src/delivery/dispatcher.js';
-import { groupDueAlerts } from '../../src/delivery/grouping.js';
+import { groupDueAlerts, nextGroupDueAt } from '../../src/delivery/grouping.js';
+import { disableDestination } from '../../src/store/destinations.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import type { Db } from '../../src/db.js';
 import { makeEvent } from '../support/app.js';
@@ -104,5 +105,78 @@ describe('grouping a bounded number of destinations', () => {
     await smtp!.waitFor(12);
     expect(smtp!.mails.flatMap((m) => m.to).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `reader${i + 1}@bench.test`).sort());
     expect(await state(s)).toEqual(Array(12).fill('alert'));
+  });
+});
+
+/** The events filed as waiting, with when their decisions were made. */
+const filed = (s: TestService) => s.database.db.all<{ event_pk: number; since: number }>(sql`SELECT event_pk, since FROM alerts_waiting ORDER BY event_pk`);
+
+describe('the events filed as waiting to be grouped', () => {
+  it('files an event once when it has a waiting decision, never when every decision is for the digest', async () => {
+    smtp = await startSmtpServer();
+    s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '0' });
+    await seedSubscribers(s.database.db, { count: 3, platformSlugs: ['openai'], plan: 'monitor' });
+    await seedSubscribers(s.database.db, { count: 2, platformSlugs: ['anthropic'], plan: 'free', prefix: 'f' });
+    const before = Date.now();
+    const now = new Date().toISOString();
+    await s.ingest({
+      events: [
+        makeEvent({ id: 'evt_waits', detected_at: now }),
+        // Only free subscribers: told in the digest, nothing waits.
+        makeEvent({ id: 'evt_digest_only', platform: { slug: 'anthropic' }, detected_at: now }),
+        // Detected long before it arrived: too old for a same-day alert, told in the digest.
+        makeEvent({ id: 'evt_too_old', title: 'An old change' }),
+      ],
+    });
+    const rows = await filed(s);
+    const [waits] = await s.database.db.all<{ pk: number }>(sql`SELECT pk FROM events WHERE id = 'evt_waits'`);
+    expect(rows).toEqual([{ event_pk: waits!.pk, since: expect.any(Number) }]);
+    expect(rows[0]!.since).toBeGreaterThanOrEqual(before);
+    const [{ since }] = (await s.database.db.all<{ since: number }>(sql`SELECT min(created_at) AS since FROM matches WHERE alert_state = 'pending'`)) as [{ since: number }];
+    expect(rows[0]!.since).toBe(since);
+    // Filed once: grouping all of it removes the event, and nothing is due after.
+    expect(await groupDueAlerts(s.database.db, Date.now(), 0)).toBe(3);
+    expect(await filed(s)).toEqual([]);
+    expect(await nextGroupDueAt(s.database.db, 0)).toBeUndefined();
+  });
+
+  it('passes over an event whose waiting decisions were all withdrawn, and the next grouping forgets it', async () => {
+    const s = await subscribers(2);
+    await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
+    const due = await nextGroupDueAt(s.database.db, 0);
+    expect(due).toBeGreaterThan(0);
+    // Both destinations go away before their alerts are grouped: their decisions stop waiting.
+    await disableDestination(s.database.db, Date.now, 'b_dst_1', 'test');
+    await disableDestination(s.database.db, Date.now, 'b_dst_2', 'test');
+    const states = await s.database.db.all<{ alert_state: string; suppressed_reason: string }>(sql`SELECT alert_state, suppressed_reason FROM matches ORDER BY id`);
+    expect(states).toEqual([
+      { alert_state: 'none', suppressed_reason: 'destination_disabled' },
+      { alert_state: 'none', suppressed_reason: 'destination_disabled' },
+    ]);
+    expect(await filed(s)).toHaveLength(1);
+    expect(await nextGroupDueAt(s.database.db, 0)).toBeUndefined();
+    expect(await groupDueAlerts(s.database.db, Date.now(), 0)).toBe(0);
+    expect(await filed(s)).toEqual([]);
+  });
+
+  it('withdraws a disabled destination’s waiting decisions through the events filed as waiting, never scanning every decision', async () => {
+    const s = await subscribers(2);
+    await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
+    const plan = await s.database.db.all<{ detail: string }>(sql`
+      EXPLAIN QUERY PLAN SELECT id FROM matches
+      WHERE destination_id = 'b_dst_1' AND alert_state = 'pending' AND event_pk IN (SELECT event_pk FROM alerts_waiting)`);
+    const steps = plan.map((p) => p.detail);
+    expect(steps.filter((d) => /^SCAN matches\b/.test(d))).toEqual([]);
+    expect(steps).toContain('SEARCH matches USING INDEX matches_event_destination (event_pk=? AND destination_id=?)');
+  });
+
+  it('keeps the events filed as waiting while a bounded step leaves some of their decisions waiting', async () => {
+    const s = await subscribers(5);
+    await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
+    expect(await groupDueAlerts(s.database.db, Date.now(), 0, undefined, 2)).toBe(2);
+    expect(await filed(s)).toHaveLength(1);
+    expect(await nextGroupDueAt(s.database.db, 0)).toBeGreaterThan(0);
+    expect(await groupDueAlerts(s.database.db, Date.now(), 0)).toBe(3);
+    expect(await filed(s)).toEqual([]);
   });
 });

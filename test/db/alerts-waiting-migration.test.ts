@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { databaseBefore, type OldDatabase } from '../support/migrations.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { groupDueAlerts } from '../../src/delivery/grouping.js';
+import { MIGRATIONS_FOLDER } from '../../src/db.js';
 
 let old: OldDatabase | undefined;
 afterEach(() => {
@@ -44,5 +47,15 @@ describe('the migration that files waiting alerts by event instead of indexing e
       { destination_id: 'dst-b', kind: 'alert', n: 2 },
     ]);
     expect(await db.all(sql`SELECT * FROM alerts_waiting`)).toEqual([]);
+  });
+
+  it('files them through the old index of waiting decisions, never walking every decision', async () => {
+    old = await databaseBefore('0007_alerts_waiting_by_event');
+    const filing = readFileSync(join(MIGRATIONS_FOLDER, '0007_alerts_waiting_by_event.sql'), 'utf8')
+      .split('--> statement-breakpoint')
+      .find((st) => st.includes('INSERT INTO `alerts_waiting`'))!;
+    const select = /^SELECT[^;]*/m.exec(filing)![0];
+    const plan = (await old.db.all<{ detail: string }>(sql.raw(`EXPLAIN QUERY PLAN ${select}`))).map((r) => r.detail);
+    expect(plan).toContain('SCAN matches USING INDEX matches_pending_since');
   });
 });

@@ -91,7 +91,7 @@ export function createMetrics(db: Db, clock: Clock): Metrics {
       const rows = await db.all<{ status: string; channel: string; n: number }>(sql`
         SELECT status, channel, count(*) AS n FROM outbox WHERE status IN ('queued', 'retrying', 'sending') GROUP BY status, channel`);
       for (const r of rows) this.set({ status: r.status, channel: r.channel }, r.n);
-      const [p] = await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM ${waitingDecisions} m`);
+      const [p] = await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM ${waitingDecisions()} m`);
       this.set({ status: 'grouping', channel: 'any' }, p?.n ?? 0);
     },
   });

@@ -28,7 +28,7 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
     return 0;
   }
   const zones = await db.all<{ timezone: string }>(sql`
-    SELECT DISTINCT a.timezone FROM (SELECT DISTINCT destination_id FROM ${waitingDecisions}) m
+    SELECT DISTINCT a.timezone FROM (SELECT DISTINCT destination_id FROM ${waitingDecisions()}) m
       CROSS JOIN destinations d CROSS JOIN accounts a
     WHERE d.id = m.destination_id AND a.id = d.account_id`);
   if (!zones.length) return 0;
@@ -73,12 +73,13 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
 export const stillWaits = (eventPk: SQL) => sql`EXISTS (SELECT 1 FROM matches m WHERE m.event_pk = ${eventPk} AND m.alert_state = 'pending')`;
 
 /**
- * The decisions waiting to be grouped (`id`, `destination_id`, `created_at`), from the events
- * filed in `alerts_waiting` through the (event, destination) key: decisions have no index of
- * their own by state, which each of a fan-out's rows went into.
+ * The decisions waiting to be grouped (`id`, `destination_id`, `created_at`), every destination's
+ * or one's, from the events filed in `alerts_waiting` through the (event, destination) key:
+ * decisions have no index of their own by state, which each of a fan-out's rows went into.
  */
-export const waitingDecisions = sql`(
+export const waitingDecisions = (destinationId?: string) => sql`(
   SELECT m.id, m.destination_id, m.created_at FROM alerts_waiting w CROSS JOIN matches m ON m.event_pk = w.event_pk
+    ${destinationId === undefined ? sql`` : sql`AND m.destination_id = ${destinationId}`}
   WHERE m.alert_state = 'pending')`;
 
 /**
@@ -96,7 +97,7 @@ export const dueGroups = (days: string, cutoff: number, destinations?: number) =
     j.value ->> 'date' AS day, j.value ->> 'end' AS day_end,
     (SELECT count(*) FROM outbox o WHERE o.destination_id = p.destination_id AND o.kind = 'alert'
        AND o.status <> 'cancelled' AND o.created_at >= j.value ->> 'start') AS sent_today
-  FROM (SELECT m.destination_id, min(m.id) AS first_id FROM ${waitingDecisions} m
+  FROM (SELECT m.destination_id, min(m.id) AS first_id FROM ${waitingDecisions()} m
         GROUP BY m.destination_id HAVING min(m.created_at) <= ${cutoff}
         ${destinations === undefined ? sql`` : sql`ORDER BY first_id LIMIT ${destinations}`}) p
     CROSS JOIN destinations d CROSS JOIN accounts a CROSS JOIN json_each(${days}) j
@@ -110,7 +111,7 @@ export const dueGroups = (days: string, cutoff: number, destinations?: number) =
  */
 export const pendingOf = (due: ReturnType<typeof dueGroups>, key: ReturnType<typeof sql>, also = sql``) => sql`(
   SELECT pm.id AS match_id, o.id AS outbox_id
-  FROM ${waitingDecisions} pm CROSS JOIN ${due} g CROSS JOIN outbox o
+  FROM ${waitingDecisions()} pm CROSS JOIN ${due} g CROSS JOIN outbox o
   WHERE g.destination_id = pm.destination_id AND o.idempotency_key = ${key} ${also})`;
 
 /** When the next group falls due (ms), or undefined when nothing waits: the dispatcher sleeps until then. */

@@ -128,8 +128,7 @@ export function fileAlertsWaiting(db: Db, ingestId: string, now: number) {
   return db.run(sql`
     INSERT INTO alerts_waiting (event_pk, since)
     SELECT e.pk, ${now} FROM events e
-    WHERE e.ingest_id = ${ingestId} AND e.suppressed_reason IS NULL
-      AND ${stillWaits(sql`e.pk`)}
+    WHERE e.ingest_id = ${ingestId} AND ${stillWaits(sql`e.pk`)}
     ON CONFLICT (event_pk) DO NOTHING`);
 }
 

@@ -1,11 +1,12 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
-import { accounts, destinations, matches, outbox, subscriptions } from '../../db/schema.js';
+import { accounts, destinations, outbox, subscriptions } from '../../db/schema.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import { runBatch } from './batch.js';
 import { jsonRows } from './json-rows.js';
 import { SEALED_PREFIX, type SecretBox } from '../secret-box.js';
+import { waitingDecisions } from '../delivery/grouping.js';
 import { destinationColumns, destinationTargetKey, parseDestination, type Destination, type DestinationTarget } from '../delivery/channels/destination.js';
 
 export type DestinationRow = typeof destinations.$inferSelect;
@@ -117,10 +118,9 @@ function stopPending(db: Db, id: string, why: string, t: number) {
       .update(outbox)
       .set({ status: 'cancelled', lastError: why, updatedAt: t })
       .where(and(eq(outbox.destinationId, id), inArray(outbox.status, ['queued', 'retrying']))),
-    // Its waiting decisions, found from the events filed as waiting (decisions have no index by state).
     db.run(sql`
       UPDATE matches SET alert_state = 'none', suppressed_reason = 'destination_disabled'
-      WHERE destination_id = ${id} AND alert_state = 'pending' AND event_pk IN (SELECT event_pk FROM alerts_waiting)`),
+      WHERE id IN (SELECT id FROM ${waitingDecisions(id)})`),
     // Decisions are not indexed by destination: found from its subscriptions' platforms' events
     // through the (event, destination) key (see untoldDecisions in schedule/digests.ts).
     db.run(sql`

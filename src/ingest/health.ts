@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import type { ChangeEvent } from '../core/event.js';
 import { ingestEvents } from './ingest.js';
+import { activeSubscriber } from './match.js';
 
 interface DocRow {
   id: number;
@@ -56,7 +57,7 @@ export async function checkStaleDocuments(db: Db, now: number, staleAfterHours: 
       -- Only documents the tracker has spoken of: a catalog entry nobody tracks is not an outage.
       AND (documents.last_verified_at IS NOT NULL OR documents.last_event_at IS NOT NULL)
       AND max(coalesce(documents.last_verified_at, 0), coalesce(documents.last_event_at, 0)) < ${cutoff}
-      AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.platform_id = documents.platform_id AND s.status = 'active' AND s.destination_active)
+      AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.platform_id = documents.platform_id AND ${activeSubscriber('s')})
     RETURNING id, (SELECT slug FROM platforms WHERE platforms.id = documents.platform_id) AS slug, title, url, kind, external_id,
       max(coalesce(last_verified_at, 0), coalesce(last_event_at, 0)) AS seen`);
   if (!stale.length) return 0;

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { PLANS } from '../core/plans.js';
 import { DATE_STANDS } from '../core/policy.js';
-import { reasonList, tellsOf } from '../ingest/match.js';
+import { activeSubscriber, reasonList, tellsOf } from '../ingest/match.js';
 import { addDays, isoDate, localTime } from '../core/zoned-time.js';
 
 const ALERTING_PLANS = sql.join(
@@ -41,7 +41,7 @@ export async function enqueueReminders(db: Db, now: number): Promise<number> {
     SELECT 'reminder:' || d.id || ':' || e.pk, 'reminder', d.id, a.id, d.type, 'queued', json_object('eventPk', e.pk), ${now}, ${now}, ${now}
     FROM json_each(${JSON.stringify(rows)}) j
     JOIN accounts a ON a.timezone = j.value ->> 'tz' AND a.reminder_days = j.value ->> 'days' AND a.digest_hour <= j.value ->> 'hour'
-    JOIN subscriptions s ON s.account_id = a.id AND s.status = 'active' AND s.destination_active
+    JOIN subscriptions s ON s.account_id = a.id AND ${activeSubscriber('s')}
     JOIN destinations d ON d.id = s.destination_id
     JOIN events e ON e.platform_id = s.platform_id AND e.effective_at = j.value ->> 'target'
     -- Whoever the policy decided was to hear of the change (by alert or digest): nothing re-decided here.

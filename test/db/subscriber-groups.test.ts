@@ -1,0 +1,174 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { createClient } from '@libsql/client';
+import { databaseBefore, type OldDatabase } from '../support/migrations.js';
+import { tempDatabase, type TempDatabase } from '../support/db.js';
+import { testApp, seedSubscriber, type TestApp } from '../support/app.js';
+import { activeSubscriber, matchIngested, tallyDecisions } from '../../src/ingest/match.js';
+import { disableDestination, activateDestination } from '../../src/store/destinations.js';
+import type { Db } from '../../src/db.js';
+
+type Group = { platform_id: number; min_severity_rank: number; same_day_alerts: number; categories: string | null; subscribers: number };
+
+/** The groups as the triggers keep them (those with subscribers), and whether any count went below 0. */
+async function stored(db: Db) {
+  const rows = await db.all<Group>(sql`
+    SELECT platform_id, min_severity_rank, same_day_alerts, categories, subscribers FROM subscriber_groups
+    WHERE subscribers <> 0 ORDER BY 1, 2, 3, coalesce(categories, '')`);
+  return rows;
+}
+
+/** The same groups counted afresh from the subscriptions matching decides for. */
+async function counted(db: Db) {
+  return db.all<Group>(sql`
+    SELECT platform_id, min_severity_rank, same_day_alerts, categories, count(*) AS subscribers FROM subscriptions s
+    WHERE ${activeSubscriber('s')} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, coalesce(categories, '')`);
+}
+
+let old: OldDatabase | undefined;
+let database: TempDatabase | undefined;
+let t: TestApp | undefined;
+afterEach(() => {
+  old?.close();
+  database?.dispose();
+  t?.dispose();
+  old = database = t = undefined;
+});
+
+describe('the subscriber groups matching decides for', () => {
+  it('are counted from the active subscriptions when the migration runs', async () => {
+    old = await databaseBefore('0008_subscriber_groups');
+    const { db } = old;
+    await db.run(sql`INSERT INTO platforms (id, slug, name, created_at) VALUES (1, 'openai', 'OpenAI', 0), (2, 'anthropic', 'Anthropic', 0)`);
+    await db.run(sql`INSERT INTO accounts (id, name, plan, timezone, digest_weekday, digest_hour, created_at, updated_at) VALUES ('acc', 'Acme', 'monitor', 'UTC', 'monday', 9, 0, 0)`);
+    for (const d of ['a', 'b', 'c', 'd', 'e'])
+      await db.run(sql`INSERT INTO destinations (id, account_id, type, target_key, address, status, created_at) VALUES (${`dst-${d}`}, 'acc', 'email', ${`email:${d}`}, ${`${d}@acme.test`}, 'active', 0)`);
+    // a and b share a group (every category); c filters; d is paused; e's destination is disabled.
+    await db.run(sql`INSERT INTO subscriptions (id, account_id, destination_id, platform_id, min_severity_rank, categories, status, destination_active, same_day_alerts, created_at) VALUES
+      ('s1', 'acc', 'dst-a', 1, 1, NULL, 'active', 1, 1, 0),
+      ('s2', 'acc', 'dst-b', 1, 1, NULL, 'active', 1, 1, 0),
+      ('s3', 'acc', 'dst-c', 1, 1, '["privacy"]', 'active', 1, 1, 0),
+      ('s4', 'acc', 'dst-d', 1, 1, NULL, 'paused', 1, 1, 0),
+      ('s5', 'acc', 'dst-e', 2, 2, NULL, 'active', 0, 0, 0),
+      ('s6', 'acc', 'dst-a', 2, 3, NULL, 'active', 1, 0, 0)`);
+
+    await old.upgrade();
+    expect(await stored(db)).toEqual([
+      { platform_id: 1, min_severity_rank: 1, same_day_alerts: 1, categories: null, subscribers: 2 },
+      { platform_id: 1, min_severity_rank: 1, same_day_alerts: 1, categories: '["privacy"]', subscribers: 1 },
+      { platform_id: 2, min_severity_rank: 3, same_day_alerts: 0, categories: null, subscribers: 1 },
+    ]);
+    expect(await stored(db)).toEqual(await counted(db));
+  });
+
+  it('stay equal to a fresh count through any sequence of writes to subscriptions, every kind of column included', async () => {
+    database = await tempDatabase({ catalog: false });
+    const { db } = database;
+    await db.run(sql`INSERT INTO platforms (id, slug, name, created_at) VALUES (1, 'p1', 'P1', 0), (2, 'p2', 'P2', 0), (3, 'p3', 'P3', 0)`);
+    await db.run(sql`INSERT INTO accounts (id, name, plan, timezone, digest_weekday, digest_hour, created_at, updated_at) VALUES ('acc', 'Acme', 'monitor', 'UTC', 'monday', 9, 0, 0)`);
+    for (let d = 0; d < 12; d++)
+      await db.run(sql`INSERT INTO destinations (id, account_id, type, target_key, address, status, created_at) VALUES (${`dst-${d}`}, 'acc', 'email', ${`email:${d}`}, ${`${d}@acme.test`}, 'active', 0)`);
+    // mulberry32, seeded: the same sequence on every run, so a failure replays.
+    let seed = 20261206;
+    const next = (n: number) => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+      return ((x ^ (x >>> 14)) >>> 0) % n;
+    };
+    const pick = <T,>(xs: readonly T[]) => xs[next(xs.length)]!;
+    const categories = [null, '["privacy"]', '["fees","privacy"]', '[]'] as const;
+    // Mostly active, so most writes move a counted row.
+    const statuses = ['active', 'active', 'active', 'paused'] as const;
+    const active = () => (next(4) ? 1 : 0);
+    const columns = ['status', 'destination_active', 'platform_id', 'min_severity_rank', 'same_day_alerts', 'categories', 'created_at'] as const;
+    const valueOf = (column: (typeof columns)[number]) =>
+      ({
+        status: pick(statuses),
+        destination_active: active(),
+        platform_id: 1 + next(3),
+        min_severity_rank: 1 + next(3),
+        same_day_alerts: next(2),
+        categories: pick(categories),
+        created_at: next(1000),
+      })[column];
+    let made = 0;
+    for (let step = 0; step < 600; step++) {
+      const ids = (await db.all<{ id: string }>(sql`SELECT id FROM subscriptions ORDER BY id`)).map((r) => r.id);
+      const op = ids.length < 3 ? 0 : next(6);
+      if (op === 0) {
+        // The unique (destination, platform) key refuses some: a refused write must count nothing either.
+        await db
+          .run(sql`INSERT INTO subscriptions (id, account_id, destination_id, platform_id, min_severity_rank, categories, status, destination_active, same_day_alerts, created_at)
+            VALUES (${`sub-${made++}`}, 'acc', ${`dst-${next(12)}`}, ${1 + next(3)}, ${1 + next(3)}, ${pick(categories)}, ${pick(statuses)}, ${active()}, ${next(2)}, 0)`)
+          .catch((err: unknown) => expect(String((err as { cause?: unknown }).cause ?? err)).toMatch(/UNIQUE constraint failed/));
+      } else if (op === 1) {
+        await db.run(sql`DELETE FROM subscriptions WHERE id = ${pick(ids)}`);
+      } else if (op === 2) {
+        // One column of a row, each in turn (the trigger must see each alone), or a second one with it.
+        const changed = next(3) ? [columns[step % columns.length]!] : [...new Set([pick(columns), pick(columns)])];
+        const set = changed.map((c) => sql`${sql.raw(c)} = ${valueOf(c)}`);
+        await db.run(sql`UPDATE OR IGNORE subscriptions SET ${sql.join(set, sql`, `)} WHERE id = ${pick(ids)}`);
+      } else if (op === 3) {
+        // Bulk writes as a plan change or a destination's state makes them.
+        await db.run(sql`UPDATE subscriptions SET same_day_alerts = ${next(2)} WHERE account_id = 'acc'`);
+      } else if (op === 4) {
+        await db.run(sql`UPDATE subscriptions SET destination_active = ${next(2)} WHERE destination_id = ${`dst-${next(12)}`}`);
+      } else {
+        // A value written again as it was changes nothing.
+        await db.run(sql`UPDATE subscriptions SET status = status, categories = categories WHERE id = ${pick(ids)}`);
+      }
+      const groups = await stored(db);
+      expect(groups, `after step ${step}`).toEqual(await counted(db));
+      expect(groups.every((g) => g.subscribers > 0)).toBe(true);
+    }
+    expect(made).toBeGreaterThan(50);
+  });
+
+  it('follow what accounts, destinations and subscriptions do through the product', async () => {
+    t = await testApp();
+    const check = async () => expect(await stored(t!.db)).toEqual(await counted(t!.db));
+    const a = await seedSubscriber(t, { plan: 'monitor', platform: 'openai', email: 'a@acme.test' });
+    const b = await seedSubscriber(t, { plan: 'free', platform: 'openai', email: 'b@acme.test', min_severity: 'high', categories: ['privacy'] });
+    await check();
+    await t.call('POST', `/v1/accounts/${a.account.id}/subscriptions`, { platform: 'anthropic', destination: a.destination.id, categories: ['fees'] });
+    await t.call('POST', `/v1/accounts/${a.account.id}/subscriptions`, { platform: 'openai', destination: a.destination.id, min_severity: 'medium' });
+    await check();
+    // A downgrade pauses one of the two platforms and takes same-day alerts away; an upgrade undoes both.
+    expect((await t.call('PATCH', `/v1/accounts/${a.account.id}`, { plan: 'free' })).status).toBe(200);
+    await check();
+    expect((await t.call('PATCH', `/v1/accounts/${a.account.id}`, { plan: 'monitor' })).status).toBe(200);
+    await check();
+    await disableDestination(t.db, t.clock, b.destination.id, 'bounced');
+    await check();
+    await activateDestination(t.db, t.clock, b.destination.id);
+    await check();
+    expect((await t.call('DELETE', `/v1/accounts/${a.account.id}/subscriptions/${a.subscription.id}`)).status).toBe(204);
+    await check();
+    expect((await t.call('DELETE', `/v1/accounts/${b.account.id}/destinations/${b.destination.id}`)).status).toBe(204);
+    await check();
+    expect(await stored(t.db)).toEqual([expect.objectContaining({ categories: '["fees"]', subscribers: 1, same_day_alerts: 1 })]);
+  });
+});
+
+describe('matching without reversions', () => {
+  it('decides from the stored groups and finds each group’s members through the matching index to the group’s own key', async () => {
+    database = await tempDatabase({ catalog: false });
+    // A connection of its own: the service's leaves an EXPLAIN of a write "in progress" for its commit.
+    const raw = createClient({ url: database.url });
+    const plan = async (statement: unknown) => {
+      const q = (statement as { getQuery(): { sql: string; params: unknown[] } }).getQuery();
+      const rows = await raw.execute({ sql: `EXPLAIN QUERY PLAN ${q.sql}`, args: q.params as never });
+      return rows.rows.map((r) => String(r.detail));
+    };
+    const matching = await plan(matchIngested(database.db, 'ing', 0, { reversions: false }));
+    expect(matching).toContain('SEARCH s USING INDEX subscriber_groups_key (platform_id=?)');
+    expect(matching).toContain('SEARCH t USING COVERING INDEX subscriptions_matching (platform_id=? AND status=? AND destination_active=? AND min_severity_rank=? AND same_day_alerts=?)');
+    const tally = await plan(tallyDecisions(database.db, 'ing', { reversions: false }));
+    expect(tally).toContain('SEARCH s USING INDEX subscriber_groups_key (platform_id=?)');
+    expect(tally).toContain('SEARCH t USING COVERING INDEX subscriptions_matching (platform_id=? AND status=? AND destination_active=? AND min_severity_rank=?)');
+    // Neither groups the subscriptions afresh.
+    expect([...matching, ...tally].filter((d) => /subscriptions/.test(d) && !/SEARCH t /.test(d))).toEqual([]);
+    raw.close();
+  });
+});

@@ -7,17 +7,32 @@ import type { Db } from '../../src/db.js';
  */
 export async function seedSubscribers(
   db: Db,
-  opts: { count: number; platformSlugs: string[]; plan: 'free' | 'monitor'; channel?: 'email' | 'webhook'; webhookUrl?: string; prefix?: string },
+  opts: {
+    count: number;
+    platformSlugs: string[];
+    plan: 'free' | 'monitor';
+    channel?: 'email' | 'webhook';
+    webhookUrl?: string;
+    prefix?: string;
+    /**
+     * `mixed`: subscribers spread over 24 subscriber groups a platform (3 minimum severities, 4
+     * category filters, odd ones on the monitor plan whatever `plan` says, even ones on free), as
+     * a real audience is; otherwise all alike, in one group.
+     */
+    filters?: 'alike' | 'mixed';
+  },
 ): Promise<void> {
   const prefix = opts.prefix ?? 'b';
   const slugs = JSON.stringify(opts.platformSlugs);
   const n = opts.count;
   const type = opts.channel ?? 'email';
+  const mixed = opts.filters === 'mixed';
+  const plan = mixed ? sql`CASE WHEN i % 2 THEN 'monitor' ELSE 'free' END` : sql`${opts.plan}`;
   await db.batch([
     db.run(sql`
       WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ${n})
       INSERT INTO accounts (id, name, plan, timezone, digest_weekday, digest_hour, created_at, updated_at)
-      SELECT ${prefix} || '_acc_' || i, 'Bench ' || i, ${opts.plan}, 'UTC', 'monday', 9, 0, 0 FROM seq`),
+      SELECT ${prefix} || '_acc_' || i, 'Bench ' || i, ${plan}, 'UTC', 'monday', 9, 0, 0 FROM seq`),
     db.run(sql`
       WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ${n})
       INSERT INTO destinations (id, account_id, type, target_key, address, url, status, created_at)
@@ -26,10 +41,12 @@ export async function seedSubscribers(
         CASE WHEN ${type} = 'webhook' THEN ${opts.webhookUrl ?? null} END, 'active', 0 FROM seq`),
     db.run(sql`
       WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ${n})
-      INSERT INTO subscriptions (id, account_id, destination_id, platform_id, min_severity_rank, status, destination_active, same_day_alerts, created_at)
+      INSERT INTO subscriptions (id, account_id, destination_id, platform_id, min_severity_rank, categories, status, destination_active, same_day_alerts, created_at)
       SELECT ${prefix} || '_sub_' || i, ${prefix} || '_acc_' || i, ${prefix} || '_dst_' || i,
-        (SELECT id FROM platforms WHERE slug = (${slugs} ->> ((i - 1) % json_array_length(${slugs})))), 1, 'active', 1,
-        ${opts.plan === 'monitor' ? 1 : 0}, 0
+        (SELECT id FROM platforms WHERE slug = (${slugs} ->> ((i - 1) % json_array_length(${slugs})))),
+        ${mixed ? sql`1 + i % 3` : sql`1`},
+        ${mixed ? sql`CASE (i / 6) % 4 WHEN 1 THEN '["privacy"]' WHEN 2 THEN '["fees","privacy"]' WHEN 3 THEN '["arbitration"]' END` : sql`NULL`},
+        'active', 1, ${mixed ? sql`i % 2` : sql`${opts.plan === 'monitor' ? 1 : 0}`}, 0
       FROM seq`),
   ]);
 }

@@ -235,8 +235,9 @@ export const subscriberGroups = sqliteTable(
     categories: text('categories'),
     subscribers: integer('subscribers').notNull(),
   },
-  // NULL categories (every category) is one group: a plain unique key would let NULLs repeat.
-  (t) => [uniqueIndex('subscriber_groups_key').on(t.platformId, t.minSeverityRank, t.sameDayAlerts, sql`coalesce(${t.categories}, '')`)],
+  // NULL categories (every category) is one group: a plain unique key would let NULLs repeat. The
+  // key tells NULL from every text (coalesce alone would fold '' into it), as matching's `IS` does.
+  (t) => [uniqueIndex('subscriber_groups_key').on(t.platformId, t.minSeverityRank, t.sameDayAlerts, sql`${t.categories} IS NULL`, sql`coalesce(${t.categories}, '')`)],
 );
 
 /**

@@ -220,7 +220,8 @@ export const subscriptions = sqliteTable(
  * on: platform, minimum severity, same-day alerts, categories. Every subscriber of a group gets the
  * same decision for an event without reversions (src/ingest/match.ts), so matching decides once
  * per group and the request's tally sums `subscribers`. Kept by triggers on `subscriptions`
- * (migration 0008), so no write path can leave it behind; rows whose count falls to 0 stay (a
+ * (migration 0008), so no write path can leave it behind (REPLACE aside, which src/ never
+ * uses on it: its deletions fire no trigger); rows whose count falls to 0 stay (a
  * group's id never changes meaning). Grouping every active subscription of a batch's platforms
  * at each ingest, twice, was a tenth of a 500-event POST's SQL.
  */

@@ -18,7 +18,9 @@ WHERE `status` = 'active' AND `destination_active` = 1 GROUP BY 1, 2, 3, 4;
 --> statement-breakpoint
 -- An active subscription is one with status 'active' whose destination is active: the subscribers
 -- matching reads (activeSubscriber in src/ingest/match.ts). Each trigger counts a row out of the
--- group it was in and into the one it is in now, when it is active there.
+-- group it was in and into the one it is in now, when it is active there. REPLACE would bypass
+-- them (its deletions fire no delete trigger while recursive_triggers is off, as on D1): nothing
+-- writes subscriptions with it, and a test holds src/ to that.
 CREATE TRIGGER `subscriber_groups_insert` AFTER INSERT ON `subscriptions`
 WHEN NEW.`status` = 'active' AND NEW.`destination_active` = 1
 BEGIN

@@ -1,12 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { createClient } from '@libsql/client';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { databaseBefore, type OldDatabase } from '../support/migrations.js';
 import { tempDatabase, type TempDatabase } from '../support/db.js';
 import { testApp, seedSubscriber, type TestApp } from '../support/app.js';
 import { activeSubscriber, matchIngested, tallyDecisions } from '../../src/ingest/match.js';
 import { disableDestination, activateDestination } from '../../src/store/destinations.js';
 import type { Db } from '../../src/db.js';
+
+const SRC = fileURLToPath(new URL('../../src', import.meta.url));
 
 type Group = { platform_id: number; min_severity_rank: number; same_day_alerts: number; categories: string | null; subscribers: number };
 
@@ -23,6 +28,18 @@ async function counted(db: Db) {
   return db.all<Group>(sql`
     SELECT platform_id, min_severity_rank, same_day_alerts, categories, count(*) AS subscribers FROM subscriptions s
     WHERE ${activeSubscriber('s')} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, categories IS NOT NULL, categories`);
+}
+
+/** mulberry32, seeded: the same sequence on every run, so a failure replays. */
+function random(start: number) {
+  let seed = start;
+  const next = (n: number) => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) % n;
+  };
+  return { next, pick: <T,>(xs: readonly T[]) => xs[next(xs.length)]! };
 }
 
 let old: OldDatabase | undefined;
@@ -68,15 +85,7 @@ describe('the subscriber groups matching decides for', () => {
     await db.run(sql`INSERT INTO accounts (id, name, plan, timezone, digest_weekday, digest_hour, created_at, updated_at) VALUES ('acc', 'Acme', 'monitor', 'UTC', 'monday', 9, 0, 0)`);
     for (let d = 0; d < 12; d++)
       await db.run(sql`INSERT INTO destinations (id, account_id, type, target_key, address, status, created_at) VALUES (${`dst-${d}`}, 'acc', 'email', ${`email:${d}`}, ${`${d}@acme.test`}, 'active', 0)`);
-    // mulberry32, seeded: the same sequence on every run, so a failure replays.
-    let seed = 20261206;
-    const next = (n: number) => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-      return ((x ^ (x >>> 14)) >>> 0) % n;
-    };
-    const pick = <T,>(xs: readonly T[]) => xs[next(xs.length)]!;
+    const { next, pick } = random(20261206);
     // '' is never written, but must not fold into NULL (every category) as a coalesce would.
     const categories = [null, '["privacy"]', '["fees","privacy"]', '[]', ''] as const;
     // Mostly active, so most writes move a counted row.
@@ -124,6 +133,17 @@ describe('the subscriber groups matching decides for', () => {
       expect(groups.every((g) => g.subscribers > 0)).toBe(true);
     }
     expect(made).toBeGreaterThan(50);
+    // Without its triggers the table would silently go stale (a rebuild of subscriptions by a
+    // generated migration drops them): they are part of the schema.
+    const triggers = await db.all<{ name: string }>(sql`SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'subscriptions' ORDER BY name`);
+    expect(triggers.map((r) => r.name)).toEqual(['subscriber_groups_delete', 'subscriber_groups_insert', 'subscriber_groups_update']);
+  });
+
+  it('are never bypassed by REPLACE, whose deletions fire no delete trigger (recursive_triggers is off, as on D1)', () => {
+    const sources = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const replacing = sources.filter((f) => /\b(OR\s+REPLACE|REPLACE\s+INTO)\b/.test(readFileSync(join(SRC, f), 'utf8')));
+    expect(sources.length).toBeGreaterThan(50);
+    expect(replacing).toEqual([]);
   });
 
   it('follow what accounts, destinations and subscriptions do through the product', async () => {
@@ -153,6 +173,55 @@ describe('the subscriber groups matching decides for', () => {
 });
 
 describe('matching without reversions', () => {
+  it('decides per group exactly as per subscriber, on groups with a history (emptied, "[]", paused and inactive members)', async () => {
+    database = await tempDatabase({ catalog: false });
+    const { db } = database;
+    const { next, pick } = random(7);
+    await db.run(sql`INSERT INTO platforms (id, slug, name, created_at) VALUES (1, 'p1', 'P1', 0), (2, 'p2', 'P2', 0), (3, 'p3', 'P3', 0)`);
+    await db.run(sql`INSERT INTO documents (id, platform_id, title, title_key, created_at) VALUES (1, 1, 'd', 'd', 0), (2, 2, 'd', 'd', 0), (3, 3, 'd', 'd', 0)`);
+    await db.run(sql`INSERT INTO accounts (id, name, plan, timezone, digest_weekday, digest_hour, created_at, updated_at) VALUES ('acc', 'A', 'monitor', 'UTC', 'monday', 9, 0, 0)`);
+    const categories = [null, '[]', '["privacy"]', '["fees","privacy"]', '["fees"]'] as const;
+    let k = 0;
+    for (let d = 0; d < 60; d++) {
+      await db.run(sql`INSERT INTO destinations (id, account_id, type, target_key, address, status, created_at) VALUES (${`dst-${d}`}, 'acc', 'email', ${`email:${d}`}, ${`${d}@x.test`}, 'active', 0)`);
+      for (const p of [1, 2, 3])
+        if (next(3))
+          await db.run(sql`INSERT INTO subscriptions (id, account_id, destination_id, platform_id, min_severity_rank, categories, status, destination_active, same_day_alerts, created_at)
+            VALUES (${`s${k++}`}, 'acc', ${`dst-${d}`}, ${p}, ${1 + next(3)}, ${pick(categories)}, ${pick(['active', 'active', 'paused'])}, ${pick([0, 1, 1, 1])}, ${next(2)}, 0)`);
+    }
+    for (let i = 0; i < 150; i++) {
+      const id = `s${next(k)}`;
+      const op = next(4);
+      if (op === 0) await db.run(sql`DELETE FROM subscriptions WHERE id = ${id}`);
+      else if (op === 1) await db.run(sql`UPDATE subscriptions SET status = ${pick(['active', 'paused'])} WHERE id = ${id}`);
+      else if (op === 2) await db.run(sql`UPDATE subscriptions SET destination_active = ${next(2)} WHERE destination_id = ${`dst-${next(60)}`}`);
+      else await db.run(sql`UPDATE subscriptions SET categories = ${pick(categories)}, min_severity_rank = ${1 + next(3)} WHERE id = ${id}`);
+    }
+    expect((await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM subscriber_groups WHERE subscribers = 0`))[0]!.n).toBeGreaterThan(0);
+    const decisions = async () => (await db.all<Record<string, unknown>>(sql`SELECT event_pk, destination_id, alert_state, suppressed_reason, digest_state FROM matches`)).map((r) => JSON.stringify(r)).sort();
+    const sorted = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).sort();
+    for (let round = 0; round < 20; round++) {
+      const ingest = `ing-${round}`;
+      for (let i = 0, n = 1 + next(6); i < n; i++) {
+        const p = 1 + next(3);
+        const rank = 1 + next(3);
+        await db.run(sql`INSERT INTO events (id, platform_id, document_id, severity, severity_rank, kind, categories, title, detected_at, suppressed_reason, payload, ingest_id, received_at)
+          VALUES (${`${ingest}-${i}`}, ${p}, ${p}, ${['low', 'medium', 'high'][rank - 1]}, ${rank}, ${pick(['changed', 'changed', 'unreachable', 'restored'])},
+            ${pick(['[]', '["privacy"]', '["fees"]', '["fees","privacy"]', '["arbitration"]'])}, 't', 0, ${pick([null, null, null, 'date_only', 'first_recorded', 'links_only', 'backfill'])}, '{}', ${ingest}, 0)`);
+      }
+      // The per-subscriber path (taken when a batch holds reversions) decides each row on its own.
+      const perRowTally = await tallyDecisions(db, ingest, { reversions: true });
+      await matchIngested(db, ingest, 0, { reversions: true });
+      const perRow = await decisions();
+      await db.run(sql`DELETE FROM matches`);
+      const groupedTally = await tallyDecisions(db, ingest, { reversions: false });
+      await matchIngested(db, ingest, 0, { reversions: false });
+      expect(await decisions(), `round ${round}`).toEqual(perRow);
+      expect(sorted(groupedTally), `round ${round}`).toEqual(sorted(perRowTally));
+      await db.run(sql`DELETE FROM matches`);
+    }
+  });
+
   it('decides from the stored groups and finds each group’s members through the matching index to the group’s own key', async () => {
     database = await tempDatabase({ catalog: false });
     // A connection of its own: the service's leaves an EXPLAIN of a write "in progress" for its commit.

@@ -89,8 +89,12 @@ function decisionsOf(ingestId: string, has: { reversions: boolean }, subscribers
   };
 }
 
-/** The event's platform's subscriber groups that have subscribers (alias `s`), as kept in `subscriber_groups`. */
-const groupsOfPlatform = sql`subscriber_groups s ON s.platform_id = e.platform_id AND s.subscribers > 0`;
+/**
+ * The event's platform's subscriber groups (alias `s`), as kept in `subscriber_groups`, emptied
+ * ones too: a group's members are read from the subscriptions, so a count gone wrong behind the
+ * triggers' back can skew the tally but never keep a subscriber from being matched.
+ */
+const groupsOfPlatform = sql`subscriber_groups s ON s.platform_id = e.platform_id`;
 
 /**
  * Matching, set-based: one INSERT … SELECT for every event one ingest request stored, writing the
@@ -163,7 +167,7 @@ export function tallyDecisions(db: Db, ingestId: string, has: { reversions: bool
   }
   const d = decisionsOf(ingestId, has, groupsOfPlatform);
   return db.all<{ destinations: number; reason: string | null; n: number }>(sql`
-    SELECT 0 AS destinations, ${d.reason} AS reason, sum(s.subscribers) AS n ${d.from} GROUP BY 2
+    SELECT 0 AS destinations, ${d.reason} AS reason, sum(s.subscribers) AS n ${d.from} GROUP BY 2 HAVING sum(s.subscribers) > 0
     UNION ALL
     -- Destinations with a subscription in a group that let at least one change in (the request's "matched").
     SELECT 1, NULL, count(DISTINCT t.destination_id)

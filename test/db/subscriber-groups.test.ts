@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { databaseBefore, type OldDatabase } from '../support/migrations.js';
 import { tempDatabase, type TempDatabase } from '../support/db.js';
-import { testApp, seedSubscriber, type TestApp } from '../support/app.js';
+import { testApp, seedSubscriber, makeEvent, type TestApp } from '../support/app.js';
+import { reconcileSubscriberGroups } from '../../src/store/subscriber-groups.js';
 import { activeSubscriber, matchIngested, tallyDecisions } from '../../src/ingest/match.js';
 import { disableDestination, activateDestination } from '../../src/store/destinations.js';
 import type { Db } from '../../src/db.js';
@@ -169,6 +170,32 @@ describe('the subscriber groups matching decides for', () => {
     expect((await t.call('DELETE', `/v1/accounts/${b.account.id}/destinations/${b.destination.id}`)).status).toBe(204);
     await check();
     expect(await stored(t.db)).toEqual([expect.objectContaining({ categories: '["fees"]', subscribers: 1, same_day_alerts: 1 })]);
+  });
+});
+
+describe('a database changed behind the triggers', () => {
+  it('still has every active subscriber matched, and the start-up check sets the counts right again', async () => {
+    t = await testApp();
+    await seedSubscriber(t, { plan: 'monitor', platform: 'openai', email: 'a@acme.test' });
+    await seedSubscriber(t, { plan: 'monitor', platform: 'openai', email: 'b@acme.test' });
+    await seedSubscriber(t, { plan: 'free', platform: 'anthropic', email: 'c@acme.test', categories: ['privacy'] });
+    expect(await reconcileSubscriberGroups(t.db)).toBe(0);
+    const fresh = await counted(t.db);
+    // A count gone to 0, another group's row gone, and a group of nobody.
+    await t.db.run(sql`UPDATE subscriber_groups SET subscribers = 0 WHERE platform_id = (SELECT id FROM platforms WHERE slug = 'openai')`);
+    await t.db.run(sql`DELETE FROM subscriber_groups WHERE platform_id = (SELECT id FROM platforms WHERE slug = 'anthropic')`);
+    await t.db.run(sql`INSERT INTO subscriber_groups (platform_id, min_severity_rank, same_day_alerts, categories, subscribers)
+      SELECT id, 3, 1, '["fees"]', 5 FROM platforms WHERE slug = 'google'`);
+    // Members come from the subscriptions: the emptied group's two are matched all the same.
+    const r = await t.ingest({ events: [makeEvent({ id: 'behind-1' }), makeEvent({ id: 'behind-2', severity: 'low' })] });
+    expect(r.status).toBe(202);
+    expect(r.json.matched).toBe(2);
+    expect(await reconcileSubscriberGroups(t.db)).toBe(3);
+    expect(await stored(t.db)).toEqual(fresh);
+    expect(await reconcileSubscriberGroups(t.db)).toBe(0);
+    // The group lost entirely comes back, so its member is matched again.
+    const later = await t.ingest(makeEvent({ id: 'behind-3', platform: { slug: 'anthropic' }, document: { title: 'Anthropic Usage Policy' }, categories: ['privacy'] }));
+    expect(later.json.matched).toBe(1);
   });
 });
 

@@ -16,6 +16,7 @@ import { createDeliverer } from '../delivery/deliver.js';
 import { groupDueAlerts } from '../delivery/grouping.js';
 import { claimById, giveUpQueued, releaseFromQueue, takeDueForQueue } from '../delivery/outbox.js';
 import { digestTick } from '../schedule/tick.js';
+import { reconcileSubscriberGroups } from '../store/subscriber-groups.js';
 import { literalHostRefusal } from '../core/ip-address.js';
 import { checkStaleDocuments } from '../ingest/health.js';
 import { createDiscordBot } from '../../bots/discord/interactions.js';
@@ -49,7 +50,7 @@ export interface Edition {
   consume(batch: MessageBatch<DeliveryMessage>): Promise<void>;
   /** The dead-letter queue's consumer: rows the queue gave up on are recorded as dead. */
   deadLetter(batch: MessageBatch<DeliveryMessage>): Promise<void>;
-  /** The Cron Trigger: digests and reminders on their tick, the stale check, then a pump. */
+  /** The Cron Trigger: digests and reminders on their tick, the stale check, the subscriber groups' check, then a pump. */
   tick(at: number): Promise<void>;
 }
 
@@ -213,6 +214,11 @@ export async function createEdition(env: Env, clock: () => number = Date.now, sl
     if (minute % 15 === 0) {
       const stale = await checkStaleDocuments(db, clock(), config.staleAfterHours);
       if (stale) log.info('health.stale', { documents: stale });
+    }
+    // What a Node process checks at start: an isolate has no start of its own, so once an hour.
+    if (minute % 60 === 0) {
+      const regrouped = await reconcileSubscriberGroups(db);
+      if (regrouped) log.warn('subscriber_groups.rebuilt', { groups: regrouped, reason: 'the stored counts differed from the active subscriptions (the database was changed behind its triggers)' });
     }
     await pump(clock());
   }

@@ -170,6 +170,19 @@ describe('the Workers edition', () => {
     expect(digests.map((d) => d.channel).sort()).toEqual(['discord', 'slack', 'webhook']);
   });
 
+  it('sets subscriber group counts changed behind the triggers right again on the hour', async () => {
+    await monitorAccount();
+    const counts = async () => (await env.DB.prepare('SELECT sum(subscribers) AS n, count(*) AS groups FROM subscriber_groups WHERE subscribers <> 0').first<{ n: number; groups: number }>())!;
+    expect(await counts()).toEqual({ n: 3, groups: 1 });
+    await env.DB.prepare('UPDATE subscriber_groups SET subscribers = 7').run();
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: new Date('2026-11-30T10:05:00Z'), cron: '* * * * *' }), env, ctx);
+    expect((await counts()).n).toBe(7); // not the hour: left as it is
+    await worker.scheduled(createScheduledController({ scheduledTime: new Date('2026-11-30T11:00:00Z'), cron: '* * * * *' }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(await counts()).toEqual({ n: 3, groups: 1 });
+  });
+
   it('answers bad input as the Node service does, and refuses webhook URLs it must not call', async () => {
     const bad = await call('POST', '/v1/events', { ...event('evt_bad'), severity: 'urgent', detected_at: 'yesterday' }, INGEST);
     expect(bad.status).toBe(400);

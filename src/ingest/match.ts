@@ -97,14 +97,27 @@ function decisionsOf(ingestId: string, has: { reversions: boolean }, subscribers
 const groupsOfPlatform = sql`subscriber_groups s ON s.platform_id = e.platform_id`;
 
 /**
+ * Subscription `t` is an active member of group `g` (both aliases of rows with the group's
+ * columns), read through subscriptions_matching to the group's key. Without `plan`, of any
+ * group that differs from `g` only in same-day alerts: what a subscriber's filters let in does
+ * not depend on the plan.
+ */
+function memberOf(t: string, g: string, { plan }: { plan: boolean }) {
+  const [m, of] = [sql.raw(t), sql.raw(g)];
+  return sql`${m}.platform_id = ${of}.platform_id AND ${activeSubscriber(t)} AND ${m}.min_severity_rank = ${of}.min_severity_rank
+      ${plan ? sql`AND ${m}.same_day_alerts = ${of}.same_day_alerts` : sql``} AND ${m}.categories IS ${of}.categories`;
+}
+
+/**
  * Matching, set-based: one INSERT … SELECT for every event one ingest request stored, writing the
  * policy's decision (`decisionsOf`) for each (event, active subscriber of its platform) as a row.
  * Without reversions a decision depends on the subscriber only through its filters and plan (as
  * `tallyDecisions` counts them), so each event is decided once per subscriber group (platform,
  * minimum severity, same-day alerts, categories, as `subscriber_groups` keeps them: 31,000
  * decisions of a 500-event batch became about 1,500) and the group's subscribers take its
- * decision: evaluating the policy's terms for every row was half the statement's time. With reversions what each destination heard
- * matters, and each is decided. Either way the rows come event by event, in the events' order.
+ * decision: evaluating the policy's terms for every row was half the statement's time. With
+ * reversions what each destination heard matters, and each is decided. Either way the rows come
+ * event by event, in the events' order.
  */
 export function matchIngested(db: Db, ingestId: string, now: number, has: { reversions: boolean } = { reversions: true }) {
   if (has.reversions) {
@@ -125,8 +138,7 @@ export function matchIngested(db: Db, ingestId: string, now: number, has: { reve
     SELECT x.pk, t.destination_id, x.alert_state, x.reason, x.digest_state, ${now}
     FROM decided x
     -- The group's subscribers, from the index matching reads (subscriptions_matching) alone.
-    JOIN subscriptions t ON t.platform_id = x.platform_id AND ${activeSubscriber('t')}
-      AND t.min_severity_rank = x.min_severity_rank AND t.same_day_alerts = x.same_day_alerts AND t.categories IS x.categories
+    JOIN subscriptions t ON ${memberOf('t', 'x', { plan: true })}
     WHERE true
     ON CONFLICT DO NOTHING`);
 }
@@ -151,8 +163,9 @@ export function fileAlertsWaiting(db: Db, ingestId: string, now: number) {
  * its changes matched, counted from the same decisions the INSERT writes, without reading the
  * rows back (reading 31,000 fresh rows and a DISTINCT over them cost more than writing them).
  * Without reversions a decision depends on the subscriber only through its filters and plan, so
- * each event is decided once per subscriber group and counted by the group's stored count (31,000 decisions of a 500-event batch became
- * about 1,500); with reversions what each destination heard matters, and each is decided.
+ * each event is decided once per subscriber group and counted by the group's stored count
+ * (31,000 decisions of a 500-event batch became about 1,500); with reversions what each
+ * destination heard matters, and each is decided.
  * Valid only while nothing changes those rows after the INSERT in the same batch: a batch that
  * runs the cancelling statements counts what they left instead.
  */
@@ -172,8 +185,7 @@ export function tallyDecisions(db: Db, ingestId: string, has: { reversions: bool
     -- Destinations with a subscription in a group that let at least one change in (the request's "matched").
     SELECT 1, NULL, count(DISTINCT t.destination_id)
     FROM (SELECT DISTINCT s.platform_id, s.min_severity_rank, s.categories ${d.from} AND ${d.admitted}) g
-    CROSS JOIN subscriptions t ON t.platform_id = g.platform_id AND ${activeSubscriber('t')}
-      AND t.min_severity_rank = g.min_severity_rank AND t.categories IS g.categories`);
+    CROSS JOIN subscriptions t ON ${memberOf('t', 'g', { plan: false })}`);
 }
 
 /**

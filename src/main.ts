@@ -2,7 +2,7 @@ import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { openDatabase } from './db.js';
-import { reconcileSubscriberGroups } from './store/subscriber-groups.js';
+import { checkSubscriberGroups } from './store/subscriber-groups.js';
 import { createLogger } from './log.js';
 import { createService, defaultOutboxDir } from './service.js';
 import { systemClock } from './core/clock.js';
@@ -28,8 +28,7 @@ async function main() {
   const log = createLogger(config.logLevel);
   // Only a process that serves HTTP must never wait for a database lock on its main thread.
   const database = await openDatabase(config.database.url, config.database.authToken, { waitOnMainThread: config.role === 'dispatcher' });
-  const regrouped = await reconcileSubscriberGroups(database.db);
-  if (regrouped) log.warn('subscriber_groups.rebuilt', { groups: regrouped, reason: 'the stored counts differed from the active subscriptions (the database was changed behind its triggers)' });
+  await checkSubscriberGroups(database.db, log);
   const outboxDir = defaultOutboxDir(config.database.url);
   const service = await createService(config, {
     db: database.db,

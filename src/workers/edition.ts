@@ -16,7 +16,7 @@ import { createDeliverer } from '../delivery/deliver.js';
 import { groupDueAlerts } from '../delivery/grouping.js';
 import { claimById, giveUpQueued, releaseFromQueue, takeDueForQueue } from '../delivery/outbox.js';
 import { digestTick } from '../schedule/tick.js';
-import { reconcileSubscriberGroups } from '../store/subscriber-groups.js';
+import { checkSubscriberGroups } from '../store/subscriber-groups.js';
 import { literalHostRefusal } from '../core/ip-address.js';
 import { checkStaleDocuments } from '../ingest/health.js';
 import { createDiscordBot } from '../../bots/discord/interactions.js';
@@ -215,11 +215,7 @@ export async function createEdition(env: Env, clock: () => number = Date.now, sl
       const stale = await checkStaleDocuments(db, clock(), config.staleAfterHours);
       if (stale) log.info('health.stale', { documents: stale });
     }
-    // What a Node process checks at start: an isolate has no start of its own, so once an hour.
-    if (minute % 60 === 0) {
-      const regrouped = await reconcileSubscriberGroups(db);
-      if (regrouped) log.warn('subscriber_groups.rebuilt', { groups: regrouped, reason: 'the stored counts differed from the active subscriptions (the database was changed behind its triggers)' });
-    }
+    if (minute % 60 === 0) await checkSubscriberGroups(db, log);
     await pump(clock());
   }
 

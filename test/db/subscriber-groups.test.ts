@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { databaseBefore, type OldDatabase } from '../support/migrations.js';
 import { tempDatabase, type TempDatabase } from '../support/db.js';
 import { testApp, seedSubscriber, makeEvent, type TestApp } from '../support/app.js';
-import { reconcileSubscriberGroups } from '../../src/store/subscriber-groups.js';
+import { checkSubscriberGroups, reconcileSubscriberGroups } from '../../src/store/subscriber-groups.js';
+import { createLogger } from '../../src/log.js';
 import { activeSubscriber, matchIngested, tallyDecisions } from '../../src/ingest/match.js';
 import { disableDestination, activateDestination } from '../../src/store/destinations.js';
 import type { Db } from '../../src/db.js';
@@ -193,6 +194,16 @@ describe('a database changed behind the triggers', () => {
     expect(await reconcileSubscriberGroups(t.db)).toBe(3);
     expect(await stored(t.db)).toEqual(fresh);
     expect(await reconcileSubscriberGroups(t.db)).toBe(0);
+    // As a process runs it: a warning only when it rebuilt.
+    const lines: string[] = [];
+    const log = createLogger('info', (l) => lines.push(l));
+    await checkSubscriberGroups(t.db, log);
+    expect(lines).toEqual([]);
+    // One more in every row: the two real groups and the emptied one of nobody are all wrong.
+    await t.db.run(sql`UPDATE subscriber_groups SET subscribers = subscribers + 1`);
+    await checkSubscriberGroups(t.db, log);
+    expect(lines.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ level: 'warn', msg: 'subscriber_groups.rebuilt', groups: 3 })]);
+    expect(await stored(t.db)).toEqual(fresh);
     // The group lost entirely comes back, so its member is matched again.
     const later = await t.ingest(makeEvent({ id: 'behind-3', platform: { slug: 'anthropic' }, document: { title: 'Anthropic Usage Policy' }, categories: ['privacy'] }));
     expect(later.json.matched).toBe(1);

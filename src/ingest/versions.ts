@@ -60,35 +60,15 @@ export async function judgeDocumentVersions(
       }),
     );
   }
-  const wanted = [...byDoc.values()].map(({ slug, title_key, since, incoming }) => {
+  const wanted = [...byDoc.values()].map(({ slug, title_key, since, incoming }): WantedHistory => {
     const { targets, withinBatch } = revertTargets(incoming!);
-    // The hashes as one text, each between commas, searched with instr: a hash holds no comma.
-    return { slug, title_key, since, targets: targets.length ? `,${targets.join(',')},` : null, within_batch: withinBatch ? 1 : 0 };
+    // The hashes as one text searched with instr: every hash has the same length (64) and no
+    // comma, so only a whole one can match (and a false match would only read a history that
+    // changes nothing).
+    return { slug, title_key, since, targets: targets.length ? targets.join(',') : null, within_batch: withinBatch ? 1 : 0 };
   });
 
-  // One row per document with its versions as one JSON array: a busy day's history is thousands
-  // of versions, and the driver building an object per row cost twice the query itself. Only
-  // where a reversion is possible (revertTargets) or the document is flapping: otherwise the
-  // history changes no verdict, and building and parsing it was most of the judging's time.
-  // The wanted documents are unpacked once (materialized): read per history row, `->>` on
-  // json_each's value would render and parse it again for every row.
-  const rows = await db.all<HistoryRow>(sql`
-    WITH wanted AS MATERIALIZED (
-      SELECT value ->> 'slug' AS slug, value ->> 'title_key' AS title_key, value ->> 'since' AS since,
-        value ->> 'targets' AS targets, value ->> 'within_batch' AS within_batch
-      FROM json_each(${JSON.stringify(wanted)}))
-    SELECT w.slug, w.title_key, d.flapping_since,
-      CASE WHEN d.flapping_since IS NOT NULL OR w.within_batch OR (w.targets IS NOT NULL AND EXISTS (
-          SELECT 1 FROM events e WHERE e.platform_id = p.id AND e.detected_at >= w.since AND e.document_id = d.id AND e.sha256 IS NOT NULL
-            AND (instr(w.targets, ',' || e.sha256 || ',') OR instr(w.targets, ',' || e.previous_sha256 || ','))))
-      THEN (SELECT json_group_array(json_array(e.id, e.detected_at, e.kind, e.sha256, e.previous_sha256, e.reverts_to_at, e.undoes_id, e.undo_cancelled,
-          (e.technical_upgrade = 0 AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN (${reasonList(NOT_A_VERSION)})))))
-        -- By platform and time (events_platform_detected), then the document: no index of its own to keep up.
-        FROM events e WHERE e.platform_id = p.id AND e.detected_at >= w.since AND e.document_id = d.id AND e.sha256 IS NOT NULL)
-      ELSE '[]' END AS history
-    FROM wanted w
-    JOIN platforms p ON p.slug = w.slug
-    JOIN documents d ON d.platform_id = p.id AND d.title_key = w.title_key`);
+  const rows = await db.all<HistoryRow>(versionHistory(wanted));
   const docs = rows.map((r) => ({ ...r, versions: JSON.parse(r.history) as HistoryEntry[] }));
   // A change and its undo that cancelled out in one alert group reached nobody: the version
   // between them is not one the document "had" for anyone, so both leave the history.
@@ -111,4 +91,45 @@ export async function judgeDocumentVersions(
     if (outcome.flappingSince !== (h?.flappingSince ?? null)) flapping.push({ slug: doc.slug, title_key: doc.title_key, since: outcome.flappingSince });
   }
   return { verdicts, flapping };
+}
+
+/** A document the batch touches, as `versionHistory` reads it. */
+export interface WantedHistory {
+  slug: string;
+  title_key: string;
+  /** Versions detected since then are read (ms). */
+  since: number;
+  /** The hashes incoming changes bring (`revertTargets`), comma-separated, or null: none could be a reversion. */
+  targets: string | null;
+  within_batch: 0 | 1;
+}
+
+/**
+ * One row per wanted document with its versions since `since` as one JSON array: a busy day's
+ * history is thousands of versions, and the driver building an object per row cost twice the
+ * query itself. Only where a reversion is possible (one of `targets` is the hash or previous hash
+ * of a version in the window, or the batch pairs up on its own) or the document is flapping:
+ * otherwise the history changes no verdict, and building and parsing it was most of the judging's
+ * time. The wanted documents are unpacked once (materialized): read per history row, `->>` on
+ * json_each's value would render and parse it again for every row.
+ */
+export function versionHistory(wanted: WantedHistory[]) {
+  // The document's versions in the window (alias `e`): by platform and time
+  // (events_platform_detected), then the document; no index of its own to keep up.
+  const inWindow = sql`events e WHERE e.platform_id = p.id AND e.detected_at >= w.since AND e.document_id = d.id AND e.sha256 IS NOT NULL`;
+  return sql`
+    WITH wanted AS MATERIALIZED (
+      SELECT value ->> 'slug' AS slug, value ->> 'title_key' AS title_key, value ->> 'since' AS since,
+        value ->> 'targets' AS targets, value ->> 'within_batch' AS within_batch
+      FROM json_each(${JSON.stringify(wanted)}))
+    SELECT w.slug, w.title_key, d.flapping_since,
+      CASE WHEN d.flapping_since IS NOT NULL OR w.within_batch OR (w.targets IS NOT NULL AND EXISTS (
+          SELECT 1 FROM ${inWindow} AND (instr(w.targets, e.sha256) OR instr(w.targets, e.previous_sha256))))
+      THEN (SELECT json_group_array(json_array(e.id, e.detected_at, e.kind, e.sha256, e.previous_sha256, e.reverts_to_at, e.undoes_id, e.undo_cancelled,
+          (e.technical_upgrade = 0 AND (e.suppressed_reason IS NULL OR e.suppressed_reason NOT IN (${reasonList(NOT_A_VERSION)})))))
+        FROM ${inWindow})
+      ELSE '[]' END AS history
+    FROM wanted w
+    JOIN platforms p ON p.slug = w.slug
+    JOIN documents d ON d.platform_id = p.id AND d.title_key = w.title_key`;
 }

@@ -46,6 +46,21 @@ describe('flap detection', () => {
     expect((await s.call('GET', '/metrics')).text).toMatch(/clausewatch_alerts_suppressed_total\{reason="reverted"\} 2/);
   });
 
+  it('finds a reversion from the content hashes alone, for a producer that sends no previous hash', async () => {
+    await emailSubscriber(s, 'legal@acme.test', ['openai']);
+    const only = (to: string) => ({ evidence: { sha256: to } });
+    await s.ingest(version('first', '', A, { kind: 'first_recorded', ...only(A) }));
+    clock.advance(3_600_000);
+    await s.ingest(version('change', '', B, only(B)));
+    clock.advance(20_000);
+    // The undo's hash is only ever an earlier version's own hash: no version names it as the one it left.
+    await s.ingest(version('undo', '', A, only(A)));
+    clock.advance(61_000);
+    await s.drain();
+    expect(smtp.mails).toHaveLength(0);
+    expect(await delivery('undo')).toMatchObject({ reversion: { reverted_to_version_of: '2026-11-25T06:00:00.000Z', undoes: 'change' } });
+  });
+
   it('alerts a change undone hours later even when both arrive together (a producer posting a day at once)', async () => {
     await emailSubscriber(s, 'legal@acme.test', ['openai']);
     const hoursAgo = (h: number) => new Date(clock() - h * 3_600_000).toISOString();

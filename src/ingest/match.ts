@@ -30,6 +30,9 @@ for (const r of ['plan', 'undoes_unalerted'] as const) if (REASONS[r].delivery !
  */
 export const activeSubscriber = (alias: string) => sql.raw(`${alias}.status = 'active' AND ${alias}.destination_active = 1`);
 
+/** The event (alias `e`) has no reason of its own to be kept from every same-day alert. */
+const eventMayAlert = sql`e.suppressed_reason IS NULL`;
+
 /** Decisions (alias `m`) that tell their destination of the change, by alert or by digest. */
 export const tellsOf = sql`(m.suppressed_reason IS NULL OR m.suppressed_reason IN (${reasonList(DIGEST_ONLY)}))`;
 
@@ -69,7 +72,7 @@ function decisionsOf(ingestId: string, has: { reversions: boolean }, subscribers
   // derived table and would evaluate the whole CASE once per reference (twice the fan-out's time).
   return {
     admitted,
-    alertState: sql`CASE WHEN ${admitted} AND e.suppressed_reason IS NULL AND NOT ${undoesUnalerted} AND s.same_day_alerts THEN 'pending' ELSE 'none' END`,
+    alertState: sql`CASE WHEN ${admitted} AND ${eventMayAlert} AND NOT ${undoesUnalerted} AND s.same_day_alerts THEN 'pending' ELSE 'none' END`,
     reason: sql`CASE
         WHEN NOT ${passes} AND NOT ${severityOk} THEN ${reason('below_min_severity')}
         WHEN NOT ${passes} AND NOT ${categoriesOk} THEN ${reason('categories')}
@@ -154,7 +157,8 @@ export function fileAlertsWaiting(db: Db, ingestId: string, now: number) {
   return db.run(sql`
     INSERT INTO alerts_waiting (event_pk, since)
     SELECT e.pk, ${now} FROM events e
-    WHERE e.ingest_id = ${ingestId} AND ${stillWaits(sql`e.pk`)}
+    -- An event kept from every alert has no decision waiting: none of its decisions is read.
+    WHERE e.ingest_id = ${ingestId} AND ${eventMayAlert} AND ${stillWaits(sql`e.pk`)}
     ON CONFLICT (event_pk) DO NOTHING`);
 }
 

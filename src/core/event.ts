@@ -28,11 +28,19 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The day exists in the proleptic Gregorian calendar, which JavaScript dates count in (year 0 is a leap year). */
 function validDate(y: number, m: number, d: number): boolean {
-  const dt = new Date(0);
-  dt.setUTCFullYear(y, m - 1, d); // not Date.UTC, which reads years 0-99 as 1900-1999
-  return dt.getUTCFullYear() === y && dt.getUTCMonth() === m - 1 && dt.getUTCDate() === d;
+  if (m < 1 || m > 12 || d < 1) return false;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return d <= (m === 2 && leap ? 29 : DAYS_IN_MONTH[m - 1]!);
 }
+
+// parseEventBody reads each event's detected_at twice, one right after the other (the schema's
+// check, then the clock-skew check): the second read takes the first one's answer.
+let lastText: string | undefined;
+let lastMs: number | null = null;
 
 /**
  * The one parser of every timestamp field (detected_at, checked_at, since, at): milliseconds of
@@ -41,6 +49,14 @@ function validDate(y: number, m: number, d: number): boolean {
  * and none has been inserted since 2016.
  */
 export function parseTimestamp(value: string): number | null {
+  if (value === lastText) return lastMs;
+  const ms = parseRfc3339(value);
+  lastText = value;
+  lastMs = ms;
+  return ms;
+}
+
+function parseRfc3339(value: string): number | null {
   const m = RFC3339.exec(value);
   if (!m) return null;
   const [, y, mo, d, h, mi, s, , , oh, om] = m;

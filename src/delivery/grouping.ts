@@ -27,10 +27,12 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
     if (first === undefined && stale) await db.run(forgetGrouped);
     return 0;
   }
+  // The zones of this call's due destinations alone: a bounded first step among a fan-out's
+  // 2,000 waiting destinations read every one's account (6 ms before its first message).
   const zones = await db.all<{ timezone: string }>(sql`
-    SELECT DISTINCT a.timezone FROM (SELECT DISTINCT destination_id FROM ${waitingDecisions()}) m
+    SELECT DISTINCT a.timezone FROM ${dueDestinations(cutoff, destinations)} p
       CROSS JOIN destinations d CROSS JOIN accounts a
-    WHERE d.id = m.destination_id AND a.id = d.account_id`);
+    WHERE d.id = p.destination_id AND a.id = d.account_id`);
   if (!zones.length) return 0;
   const days = JSON.stringify(
     zones.map(({ timezone }) => {
@@ -40,28 +42,24 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
     }),
   );
   const due = dueGroups(days, cutoff, destinations);
+  // A due destination under today's budget gets its alert message, one over it the day's "N more
+  // changes" message: one statement writes both kinds, and one files the waiting decisions into
+  // whichever was written (each statement reads the due groups afresh; two per kind took twice).
+  const overBudget = sql`g.sent_today >= ${maxPerDay}`;
   const [created] = (await runBatch(db, [
     db.run(sql`
       INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
-      SELECT 'alert:' || g.destination_id || ':' || g.first_id, 'alert', g.destination_id, g.account_id, g.type, 'queued', ${now}, ${now}, ${now}
-      FROM ${due} g WHERE g.sent_today < ${maxPerDay}
+      SELECT CASE WHEN ${overBudget} THEN ${budgetKey} ELSE ${alertKey} END,
+        CASE WHEN ${overBudget} THEN 'budget' ELSE 'alert' END, g.destination_id, g.account_id, g.type, 'queued',
+        CASE WHEN ${overBudget} THEN g.day_end ELSE ${now} END, ${now}, ${now}
+      FROM ${due} g WHERE true
       ON CONFLICT DO NOTHING`),
-    // Materialized first, then each row updated by its id: left to itself the planner scanned
-    // every decision's (event, destination) key once per event filed as waiting.
+    // Filed by which message exists, not by the budget read again: the alert just written counts
+    // toward today's budget itself. Materialized first, then each row updated by its id: left to
+    // itself the planner scanned every decision's (event, destination) key once per event filed
+    // as waiting.
     db.run(sql`
-      WITH x AS MATERIALIZED ${pendingOf(due, sql`'alert:' || g.destination_id || ':' || g.first_id`)}
-      UPDATE matches SET alert_state = 'grouped', outbox_id = x.outbox_id
-      FROM x WHERE matches.id = +x.match_id`),
-    // What is still pending and due belongs to destinations over today's budget. Named as such:
-    // with a bound on the destinations, the due groups read again here (the first ones having
-    // gone) may hold some that were not part of this call's and are not over it.
-    db.run(sql`
-      INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
-      SELECT 'budget:' || g.destination_id || ':' || g.day, 'budget', g.destination_id, g.account_id, g.type, 'queued', g.day_end, ${now}, ${now}
-      FROM ${due} g WHERE g.sent_today >= ${maxPerDay}
-      ON CONFLICT DO NOTHING`),
-    db.run(sql`
-      WITH x AS MATERIALIZED ${pendingOf(due, sql`'budget:' || g.destination_id || ':' || g.day`, sql`AND o.status = 'queued' AND g.sent_today >= ${maxPerDay}`)}
+      WITH x AS MATERIALIZED ${pendingOf(due)}
       UPDATE matches SET alert_state = 'grouped', outbox_id = x.outbox_id
       FROM x WHERE matches.id = +x.match_id`),
     db.run(forgetGrouped),
@@ -97,22 +95,39 @@ export const dueGroups = (days: string, cutoff: number, destinations?: number) =
     j.value ->> 'date' AS day, j.value ->> 'end' AS day_end,
     (SELECT count(*) FROM outbox o WHERE o.destination_id = p.destination_id AND o.kind = 'alert'
        AND o.status <> 'cancelled' AND o.created_at >= j.value ->> 'start') AS sent_today
-  FROM (SELECT m.destination_id, min(m.id) AS first_id FROM ${waitingDecisions()} m
-        GROUP BY m.destination_id HAVING min(m.created_at) <= ${cutoff}
-        ${destinations === undefined ? sql`` : sql`ORDER BY first_id LIMIT ${destinations}`}) p
+  FROM ${dueDestinations(cutoff, destinations)} p
     CROSS JOIN destinations d CROSS JOIN accounts a CROSS JOIN json_each(${days}) j
   WHERE d.id = p.destination_id AND a.id = d.account_id AND j.value ->> 'tz' = a.timezone)`;
 
 /**
- * Each pending match of a due group with the outbox row (by its key) it now belongs to. Driven
- * from the matches (CROSS JOIN), each finding its group through an automatic index: the planner
- * otherwise scanned every pending match once per group (500 ms for a burst of 500 changes to 100
- * destinations, instead of 130).
+ * The destinations whose oldest waiting decision is at least `cutoff` old (`destination_id`,
+ * `first_id`: that decision's id), folded from the waiting decisions; with `destinations`, the
+ * first that many by that decision.
  */
-export const pendingOf = (due: ReturnType<typeof dueGroups>, key: ReturnType<typeof sql>, also = sql``) => sql`(
-  SELECT pm.id AS match_id, o.id AS outbox_id
-  FROM ${waitingDecisions()} pm CROSS JOIN ${due} g CROSS JOIN outbox o
-  WHERE g.destination_id = pm.destination_id AND o.idempotency_key = ${key} ${also})`;
+const dueDestinations = (cutoff: number, destinations?: number) => sql`(
+  SELECT m.destination_id, min(m.id) AS first_id FROM ${waitingDecisions()} m
+  GROUP BY m.destination_id HAVING min(m.created_at) <= ${cutoff}
+  ${destinations === undefined ? sql`` : sql`ORDER BY first_id LIMIT ${destinations}`})`;
+
+/** A due group's (alias `g`) alert message key, and its day's budget message key. */
+const alertKey = sql`'alert:' || g.destination_id || ':' || g.first_id`;
+const budgetKey = sql`'budget:' || g.destination_id || ':' || g.day`;
+
+/**
+ * Each pending match of a due group with the outbox message it now belongs to: the group's alert
+ * message if this call wrote one, else its day's budget message while that is still queued.
+ * Each group's message is found once, then the matches are driven from (CROSS JOIN), each
+ * finding its group through an automatic index: the planner otherwise scanned every pending
+ * match once per group (500 ms for a burst of 500 changes to 100 destinations, instead of 130).
+ */
+export const pendingOf = (due: ReturnType<typeof dueGroups>) => sql`(
+  WITH t AS MATERIALIZED (
+    SELECT g.destination_id, coalesce(oa.id, ob.id) AS outbox_id FROM ${due} g
+    LEFT JOIN outbox oa ON oa.idempotency_key = ${alertKey}
+    LEFT JOIN outbox ob ON ob.idempotency_key = ${budgetKey} AND ob.status = 'queued')
+  SELECT pm.id AS match_id, t.outbox_id
+  FROM ${waitingDecisions()} pm CROSS JOIN t
+  WHERE t.destination_id = pm.destination_id AND t.outbox_id IS NOT NULL)`;
 
 /** When the next group falls due (ms), or undefined when nothing waits: the dispatcher sleeps until then. */
 export async function nextGroupDueAt(db: Db, groupWaitMs: number): Promise<number | undefined> {

@@ -38,8 +38,8 @@ describe('grouping a bounded number of destinations', () => {
     const s = await subscribers(5);
     await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
     expect(await groupDueAlerts(s.database.db, Date.now(), 0, undefined, 2)).toBe(2);
-    // The three left were read again by the budget statements after the first two went: under
-    // their budget, they wait for the next call instead of being summarised.
+    // The three left are not this call's: under their budget, they wait for the next call
+    // instead of being summarised.
     expect(await state(s)).toEqual(['alert', 'alert', 'pending', 'pending', 'pending']);
     expect(await groupDueAlerts(s.database.db, Date.now(), 0, undefined, 2)).toBe(2);
     expect(await groupDueAlerts(s.database.db, Date.now(), 0)).toBe(1);
@@ -50,6 +50,8 @@ describe('grouping a bounded number of destinations', () => {
     const s = await subscribers(3);
     await s.ingest(makeEvent({ id: 'evt_budget_1', detected_at: new Date().toISOString() }));
     expect(await groupDueAlerts(s.database.db, Date.now(), 0, 1)).toBe(3);
+    // Each alert just written counts toward today's budget of 1 itself: its change is filed in it all the same.
+    expect(await state(s)).toEqual(['alert', 'alert', 'alert']);
     await s.ingest(makeEvent({ id: 'evt_budget_2', detected_at: new Date().toISOString(), title: 'A second change' }));
     await groupDueAlerts(s.database.db, Date.now(), 0, 1, 1);
     const pending = await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`);
@@ -60,6 +62,13 @@ describe('grouping a bounded number of destinations', () => {
       { kind: 'alert', n: 3 },
       { kind: 'budget', n: 3 },
     ]);
+    expect((await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`))[0]!.n).toBe(0);
+    // A third change the same day joins each destination's budget message, still queued: no new message.
+    await s.ingest(makeEvent({ id: 'evt_budget_3', detected_at: new Date().toISOString(), title: 'A third change' }));
+    expect(await groupDueAlerts(s.database.db, Date.now(), 0, 1)).toBe(0);
+    const budgetItems = await s.database.db.all<{ kind: string; n: number }>(sql`
+      SELECT o.kind, count(*) AS n FROM matches m JOIN outbox o ON o.id = m.outbox_id GROUP BY o.id ORDER BY o.kind, o.id`);
+    expect(budgetItems).toEqual([...Array(3).fill({ kind: 'alert', n: 1 }), ...Array(3).fill({ kind: 'budget', n: 2 })]);
     expect((await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`))[0]!.n).toBe(0);
   });
 

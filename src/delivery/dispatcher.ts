@@ -109,7 +109,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           await nextTurn();
           if ((await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay, step)) < step) break;
         }
-        // Whatever a bounded step left (destinations over their budget are summarised, not counted).
+        // Whatever the bounded steps left: a step counts the messages it wrote, so one whose
+        // destinations joined the day's budget messages comes back short with more still due.
         await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay);
       })()
         // What was not grouped stays pending and due: the next pass, scheduled at once, groups it.

@@ -16,6 +16,9 @@ import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js
  * `destinations` groups only that many of the due destinations, those whose first pending
  * change came first, and leaves the rest pending for the next call: a dispatcher groups a few
  * and starts sending them before it groups the thousands behind them (`runOnce`).
+ *
+ * Returns how many messages it wrote, alerts and budget messages alike; a change that joins the
+ * day's budget message, already written, writes none.
  */
 export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, maxPerDay = Number.MAX_SAFE_INTEGER, destinations?: number): Promise<number> {
   const cutoff = now - groupWaitMs;
@@ -43,8 +46,10 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
   );
   const due = dueGroups(days, cutoff, destinations);
   // A due destination under today's budget gets its alert message, one over it the day's "N more
-  // changes" message: one statement writes both kinds, and one files the waiting decisions into
-  // whichever was written (each statement reads the due groups afresh; two per kind took twice).
+  // changes" message: one statement writes either, and one files the waiting decisions into the
+  // message there is for them (this call's alert, or the day's budget message, written now or
+  // earlier). Each statement reads the due groups once; a pair of statements per kind read them
+  // four times.
   const overBudget = sql`g.sent_today >= ${maxPerDay}`;
   const [created] = (await runBatch(db, [
     db.run(sql`
@@ -115,7 +120,8 @@ const budgetKey = sql`'budget:' || g.destination_id || ':' || g.day`;
 
 /**
  * Each pending match of a due group with the outbox message it now belongs to: the group's alert
- * message if this call wrote one, else its day's budget message while that is still queued.
+ * message (keyed by the group's first decision, so only a call grouping it writes one), else its
+ * day's budget message while that is still queued (one sent, or being sent, is not joined).
  * Each group's message is found once, then the matches are driven from (CROSS JOIN), each
  * finding its group through an automatic index: the planner otherwise scanned every pending
  * match once per group (500 ms for a burst of 500 changes to 100 destinations, instead of 130).

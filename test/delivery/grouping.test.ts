@@ -53,9 +53,10 @@ describe('grouping a bounded number of destinations', () => {
     // Each alert just written counts toward today's budget of 1 itself: its change is filed in it all the same.
     expect(await state(s)).toEqual(['alert', 'alert', 'alert']);
     await s.ingest(makeEvent({ id: 'evt_budget_2', detected_at: new Date().toISOString(), title: 'A second change' }));
-    await groupDueAlerts(s.database.db, Date.now(), 0, 1, 1);
-    const pending = await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`);
-    expect(pending[0]!.n).toBeLessThanOrEqual(2);
+    // Bounded to one destination: its budget message alone, the other two left for the next call.
+    expect(await groupDueAlerts(s.database.db, Date.now(), 0, 1, 1)).toBe(1);
+    expect((await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`))[0]!.n).toBe(2);
+    expect((await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE kind = 'budget'`))[0]!.n).toBe(1);
     await groupDueAlerts(s.database.db, Date.now(), 0, 1);
     const kinds = await s.database.db.all<{ kind: string; n: number }>(sql`SELECT kind, count(*) AS n FROM outbox GROUP BY kind ORDER BY kind`);
     expect(kinds).toEqual([
@@ -70,6 +71,72 @@ describe('grouping a bounded number of destinations', () => {
       SELECT o.kind, count(*) AS n FROM matches m JOIN outbox o ON o.id = m.outbox_id GROUP BY o.id ORDER BY o.kind, o.id`);
     expect(budgetItems).toEqual([...Array(3).fill({ kind: 'alert', n: 1 }), ...Array(3).fill({ kind: 'budget', n: 2 })]);
     expect((await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`))[0]!.n).toBe(0);
+  });
+
+  it('writes an alert and a budget message in one call, counts both, and never joins a budget message no longer queued', async () => {
+    const s = await subscribers(2);
+    const db = s.database.db;
+    const pending = async () => (await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`))[0]!.n;
+    await s.ingest(makeEvent({ id: 'evt_kinds_1', detected_at: new Date().toISOString() }));
+    expect(await groupDueAlerts(db, Date.now(), 0, 1)).toBe(2);
+    // A cancelled alert does not count toward the day's budget: b_dst_2 is under it again.
+    await db.run(sql`UPDATE outbox SET status = 'cancelled' WHERE destination_id = 'b_dst_2'`);
+    await s.ingest(makeEvent({ id: 'evt_kinds_2', detected_at: new Date().toISOString(), title: 'A second change' }));
+    expect(await groupDueAlerts(db, Date.now(), 0, 1)).toBe(2);
+    const messages = async () =>
+      db.all<{ destination_id: string; kind: string; status: string; n: number }>(sql`
+        SELECT o.destination_id, o.kind, o.status, count(m.id) AS n FROM outbox o LEFT JOIN matches m ON m.outbox_id = o.id
+        GROUP BY o.id ORDER BY o.destination_id, o.id`);
+    expect(await messages()).toEqual([
+      { destination_id: 'b_dst_1', kind: 'alert', status: 'queued', n: 1 },
+      { destination_id: 'b_dst_1', kind: 'budget', status: 'queued', n: 1 },
+      { destination_id: 'b_dst_2', kind: 'alert', status: 'cancelled', n: 1 },
+      { destination_id: 'b_dst_2', kind: 'alert', status: 'queued', n: 1 },
+    ]);
+    expect(await pending()).toBe(0);
+    // b_dst_1's budget message already sent: its later change that day waits, filed in nothing,
+    // while b_dst_2, at its budget now, gets the day's budget message.
+    await db.run(sql`UPDATE outbox SET status = 'sent' WHERE kind = 'budget'`);
+    await s.ingest(makeEvent({ id: 'evt_kinds_3', detected_at: new Date().toISOString(), title: 'A third change' }));
+    expect(await groupDueAlerts(db, Date.now(), 0, 1)).toBe(1);
+    expect((await messages()).filter((m) => m.kind === 'budget')).toEqual([
+      { destination_id: 'b_dst_1', kind: 'budget', status: 'sent', n: 1 },
+      { destination_id: 'b_dst_2', kind: 'budget', status: 'queued', n: 1 },
+    ]);
+    expect(await db.all(sql`SELECT destination_id FROM matches WHERE alert_state = 'pending'`)).toEqual([{ destination_id: 'b_dst_1' }]);
+  });
+
+  it("keys each budget message by its destination's own local day, in a bounded call and in one over two zones", async () => {
+    const s = await subscribers(3);
+    const db = s.database.db;
+    await s.ingest(makeEvent({ id: 'evt_zones', detected_at: new Date().toISOString() }));
+    // UTC+14 and UTC-11: 25 hours apart, so their dates always differ. The first-due destination
+    // (its decision written first) and the last are in the first zone, the second in the other.
+    const [first, second, third] = (await db.all<{ destination_id: string }>(sql`SELECT destination_id FROM matches ORDER BY id`)).map((r) => r.destination_id);
+    const east = 'Pacific/Kiritimati';
+    const west = 'Pacific/Pago_Pago';
+    for (const [d, tz] of [[first, east], [second, west], [third, east]] as const) {
+      await db.run(sql`UPDATE accounts SET timezone = ${tz} WHERE id = (SELECT account_id FROM destinations WHERE id = ${d!})`);
+    }
+    const now = Date.now();
+    const localDate = (tz: string) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+    const written = async () => db.all<{ idempotency_key: string; due_at: number }>(sql`SELECT idempotency_key, due_at FROM outbox ORDER BY id`);
+    // A budget of 0: every due group goes to its day's message. The bounded call reads one zone.
+    expect(await groupDueAlerts(db, now, 0, 0, 1)).toBe(1);
+    expect((await written()).map((k) => k.idempotency_key)).toEqual([`budget:${first}:${localDate(east)}`]);
+    expect((await state(s)).filter((x) => x === 'pending')).toHaveLength(2);
+    // The next reads both zones, and each destination is keyed by its own.
+    expect(await groupDueAlerts(db, now, 0, 0)).toBe(2);
+    const keys = await written();
+    expect(keys.map((k) => k.idempotency_key).sort()).toEqual([`budget:${first}:${localDate(east)}`, `budget:${second}:${localDate(west)}`, `budget:${third}:${localDate(east)}`].sort());
+    // Each is due when its own local day ends, within the next 24 hours.
+    for (const k of keys) {
+      expect(k.due_at).toBeGreaterThan(now);
+      expect(k.due_at - now).toBeLessThanOrEqual(86_400_000);
+    }
+    const dueOf = (d: string) => keys.find((k) => k.idempotency_key.startsWith(`budget:${d}:`))!.due_at;
+    expect(dueOf(first!)).toBe(dueOf(third!));
+    expect(dueOf(first!)).not.toBe(dueOf(second!));
   });
 
   it('lets one dispatcher pass send to more destinations than it grouped first, each once', async () => {

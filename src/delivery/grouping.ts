@@ -31,7 +31,10 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
     return 0;
   }
   // The zones of this call's due destinations alone: a bounded first step among a fan-out's
-  // 2,000 waiting destinations read every one's account (6 ms before its first message).
+  // 2,000 waiting destinations read every one's account (6 ms before its first message). Read
+  // before the batch, so another dispatcher may group some of them in between, and the batch's
+  // bound then takes in a destination whose zone is not here: the zone join leaves it pending
+  // for the next call, never grouped under another zone's day.
   const zones = await db.all<{ timezone: string }>(sql`
     SELECT DISTINCT a.timezone FROM ${dueDestinations(cutoff, destinations)} p
       CROSS JOIN destinations d CROSS JOIN accounts a

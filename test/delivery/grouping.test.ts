@@ -139,6 +139,46 @@ describe('grouping a bounded number of destinations', () => {
     expect(dueOf(first!)).not.toBe(dueOf(second!));
   });
 
+  it('leaves pending a destination whose zone it did not read, when another dispatcher groups one of its due destinations in between', async () => {
+    const s = await subscribers(2);
+    const real = s.database.db;
+    await s.ingest(makeEvent({ id: 'evt_race', detected_at: new Date().toISOString() }));
+    const [first, second] = (await real.all<{ destination_id: string }>(sql`SELECT destination_id FROM matches ORDER BY id`)).map((r) => r.destination_id);
+    const east = 'Pacific/Kiritimati';
+    const west = 'Pacific/Pago_Pago';
+    for (const [d, tz] of [[first, east], [second, west]] as const) {
+      await real.run(sql`UPDATE accounts SET timezone = ${tz} WHERE id = (SELECT account_id FROM destinations WHERE id = ${d!})`);
+    }
+    const now = Date.now();
+    const localDate = (tz: string) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+    // Right after this call reads the zones of its one due destination (the first, in the east),
+    // another dispatcher groups that destination: the call's batch is then due the second.
+    let raced = false;
+    const db = new Proxy(real, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver) as unknown;
+        if (key !== 'all' || typeof value !== 'function') return value;
+        return async (query: unknown, ...rest: unknown[]) => {
+          const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).call(target, query, ...rest);
+          if (!raced && JSON.stringify(query).includes('SELECT DISTINCT a.timezone')) {
+            raced = true;
+            expect(await groupDueAlerts(real, now, 0, 0, 1)).toBe(1);
+          }
+          return result;
+        };
+      },
+    }) as Db;
+    // A budget of 0: every group goes to its day's message, keyed by its zone's date.
+    expect(await groupDueAlerts(db, now, 0, 0, 1)).toBe(0);
+    expect(raced).toBe(true);
+    const keys = async () => (await real.all<{ idempotency_key: string }>(sql`SELECT idempotency_key FROM outbox ORDER BY id`)).map((k) => k.idempotency_key);
+    expect(await keys()).toEqual([`budget:${first}:${localDate(east)}`]);
+    expect(await real.all(sql`SELECT destination_id FROM matches WHERE alert_state = 'pending'`)).toEqual([{ destination_id: second }]);
+    // The next call reads its zone and keys it by its own day.
+    expect(await groupDueAlerts(real, now, 0, 0)).toBe(1);
+    expect(await keys()).toEqual([`budget:${first}:${localDate(east)}`, `budget:${second}:${localDate(west)}`]);
+  });
+
   it('lets one dispatcher pass send to more destinations than it grouped first, each once', async () => {
     const s = await subscribers(12);
     await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));

@@ -60,6 +60,7 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
       SELECT CASE WHEN ${overBudget} THEN ${budgetKey} ELSE ${alertKey} END,
         CASE WHEN ${overBudget} THEN 'budget' ELSE 'alert' END, g.destination_id, g.account_id, g.type, 'queued',
         CASE WHEN ${overBudget} THEN g.day_end ELSE ${now} END, ${now}, ${now}
+      -- A WHERE before ON CONFLICT: without one, SQLite reads ON as the join's (its documented ambiguity).
       FROM ${due} g WHERE true
       ON CONFLICT DO NOTHING`),
     // Filed by which message exists, not by the budget read again: the alert just written counts

@@ -33,6 +33,41 @@ async function state(s: TestService) {
   return rows.map((r) => r.state);
 }
 
+/** How many decisions still wait to be grouped. */
+async function pendingCount(db: Db) {
+  return (await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`))[0]!.n;
+}
+
+/** UTC+14 and UTC-11: 25 hours apart, so their dates always differ. */
+const EAST = 'Pacific/Kiritimati';
+const WEST = 'Pacific/Pago_Pago';
+
+/** The destinations of one event's decisions, in the order they were written, their accounts moved to `zones` (in that order). */
+async function destinationsInZones(db: Db, zones: string[]) {
+  const ids = (await db.all<{ destination_id: string }>(sql`SELECT destination_id FROM matches ORDER BY id`)).map((r) => r.destination_id);
+  for (const [i, tz] of zones.entries()) {
+    await db.run(sql`UPDATE accounts SET timezone = ${tz} WHERE id = (SELECT account_id FROM destinations WHERE id = ${ids[i]!})`);
+  }
+  return ids;
+}
+
+/** The date at `now` in zone `tz` (YYYY-MM-DD), as budget keys carry it. */
+const localDate = (tz: string, now: number) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+
+/** `db` with each `all` whose SQL has `text` in it run through `around`, which may run it, fail it, or do more. */
+function aroundAll(db: Db, text: string, around: (run: () => Promise<unknown>) => Promise<unknown>): Db {
+  return new Proxy(db, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (key !== 'all' || typeof value !== 'function') return value;
+      return (query: unknown, ...rest: unknown[]) => {
+        const run = () => (value as (...a: unknown[]) => Promise<unknown>).call(target, query, ...rest);
+        return JSON.stringify(query).includes(text) ? around(run) : run();
+      };
+    },
+  }) as Db;
+}
+
 describe('grouping a bounded number of destinations', () => {
   it('groups the destinations whose changes came first and leaves the others pending, never in a budget message', async () => {
     const s = await subscribers(5);
@@ -55,7 +90,7 @@ describe('grouping a bounded number of destinations', () => {
     await s.ingest(makeEvent({ id: 'evt_budget_2', detected_at: new Date().toISOString(), title: 'A second change' }));
     // Bounded to one destination: its budget message alone, the other two left for the next call.
     expect(await groupDueAlerts(s.database.db, Date.now(), 0, 1, 1)).toBe(1);
-    expect((await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`))[0]!.n).toBe(2);
+    expect(await pendingCount(s.database.db)).toBe(2);
     expect((await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE kind = 'budget'`))[0]!.n).toBe(1);
     await groupDueAlerts(s.database.db, Date.now(), 0, 1);
     const kinds = await s.database.db.all<{ kind: string; n: number }>(sql`SELECT kind, count(*) AS n FROM outbox GROUP BY kind ORDER BY kind`);
@@ -63,20 +98,19 @@ describe('grouping a bounded number of destinations', () => {
       { kind: 'alert', n: 3 },
       { kind: 'budget', n: 3 },
     ]);
-    expect((await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`))[0]!.n).toBe(0);
+    expect(await pendingCount(s.database.db)).toBe(0);
     // A third change the same day joins each destination's budget message, still queued: no new message.
     await s.ingest(makeEvent({ id: 'evt_budget_3', detected_at: new Date().toISOString(), title: 'A third change' }));
     expect(await groupDueAlerts(s.database.db, Date.now(), 0, 1)).toBe(0);
     const budgetItems = await s.database.db.all<{ kind: string; n: number }>(sql`
       SELECT o.kind, count(*) AS n FROM matches m JOIN outbox o ON o.id = m.outbox_id GROUP BY o.id ORDER BY o.kind, o.id`);
     expect(budgetItems).toEqual([...Array(3).fill({ kind: 'alert', n: 1 }), ...Array(3).fill({ kind: 'budget', n: 2 })]);
-    expect((await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`))[0]!.n).toBe(0);
+    expect(await pendingCount(s.database.db)).toBe(0);
   });
 
   it('writes an alert and a budget message in one call, counts both, and never joins a budget message no longer queued', async () => {
     const s = await subscribers(2);
     const db = s.database.db;
-    const pending = async () => (await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`))[0]!.n;
     await s.ingest(makeEvent({ id: 'evt_kinds_1', detected_at: new Date().toISOString() }));
     expect(await groupDueAlerts(db, Date.now(), 0, 1)).toBe(2);
     // A cancelled alert does not count toward the day's budget: b_dst_2 is under it again.
@@ -93,7 +127,7 @@ describe('grouping a bounded number of destinations', () => {
       { destination_id: 'b_dst_2', kind: 'alert', status: 'cancelled', n: 1 },
       { destination_id: 'b_dst_2', kind: 'alert', status: 'queued', n: 1 },
     ]);
-    expect(await pending()).toBe(0);
+    expect(await pendingCount(db)).toBe(0);
     // b_dst_1's budget message already sent: its later change that day waits, filed in nothing,
     // while b_dst_2, at its budget now, gets the day's budget message.
     await db.run(sql`UPDATE outbox SET status = 'sent' WHERE kind = 'budget'`);
@@ -110,25 +144,20 @@ describe('grouping a bounded number of destinations', () => {
     const s = await subscribers(3);
     const db = s.database.db;
     await s.ingest(makeEvent({ id: 'evt_zones', detected_at: new Date().toISOString() }));
-    // UTC+14 and UTC-11: 25 hours apart, so their dates always differ. The first-due destination
-    // (its decision written first) and the last are in the first zone, the second in the other.
-    const [first, second, third] = (await db.all<{ destination_id: string }>(sql`SELECT destination_id FROM matches ORDER BY id`)).map((r) => r.destination_id);
-    const east = 'Pacific/Kiritimati';
-    const west = 'Pacific/Pago_Pago';
-    for (const [d, tz] of [[first, east], [second, west], [third, east]] as const) {
-      await db.run(sql`UPDATE accounts SET timezone = ${tz} WHERE id = (SELECT account_id FROM destinations WHERE id = ${d!})`);
-    }
+    // The first-due destination (its decision written first) and the last in one zone, the second in the other.
+    const [first, second, third] = await destinationsInZones(db, [EAST, WEST, EAST]);
     const now = Date.now();
-    const localDate = (tz: string) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+    const east = localDate(EAST, now);
+    const west = localDate(WEST, now);
     const written = async () => db.all<{ idempotency_key: string; due_at: number }>(sql`SELECT idempotency_key, due_at FROM outbox ORDER BY id`);
     // A budget of 0: every due group goes to its day's message. The bounded call reads one zone.
     expect(await groupDueAlerts(db, now, 0, 0, 1)).toBe(1);
-    expect((await written()).map((k) => k.idempotency_key)).toEqual([`budget:${first}:${localDate(east)}`]);
+    expect((await written()).map((k) => k.idempotency_key)).toEqual([`budget:${first}:${east}`]);
     expect((await state(s)).filter((x) => x === 'pending')).toHaveLength(2);
     // The next reads both zones, and each destination is keyed by its own.
     expect(await groupDueAlerts(db, now, 0, 0)).toBe(2);
     const keys = await written();
-    expect(keys.map((k) => k.idempotency_key).sort()).toEqual([`budget:${first}:${localDate(east)}`, `budget:${second}:${localDate(west)}`, `budget:${third}:${localDate(east)}`].sort());
+    expect(keys.map((k) => k.idempotency_key).sort()).toEqual([`budget:${first}:${east}`, `budget:${second}:${west}`, `budget:${third}:${east}`].sort());
     // Each is due when its own local day ends, within the next 24 hours.
     for (const k of keys) {
       expect(k.due_at).toBeGreaterThan(now);
@@ -143,40 +172,30 @@ describe('grouping a bounded number of destinations', () => {
     const s = await subscribers(2);
     const real = s.database.db;
     await s.ingest(makeEvent({ id: 'evt_race', detected_at: new Date().toISOString() }));
-    const [first, second] = (await real.all<{ destination_id: string }>(sql`SELECT destination_id FROM matches ORDER BY id`)).map((r) => r.destination_id);
-    const east = 'Pacific/Kiritimati';
-    const west = 'Pacific/Pago_Pago';
-    for (const [d, tz] of [[first, east], [second, west]] as const) {
-      await real.run(sql`UPDATE accounts SET timezone = ${tz} WHERE id = (SELECT account_id FROM destinations WHERE id = ${d!})`);
-    }
+    const [first, second] = await destinationsInZones(real, [EAST, WEST]);
     const now = Date.now();
-    const localDate = (tz: string) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+    const east = localDate(EAST, now);
+    const west = localDate(WEST, now);
     // Right after this call reads the zones of its one due destination (the first, in the east),
     // another dispatcher groups that destination: the call's batch is then due the second.
     let raced = false;
-    const db = new Proxy(real, {
-      get(target, key, receiver) {
-        const value = Reflect.get(target, key, receiver) as unknown;
-        if (key !== 'all' || typeof value !== 'function') return value;
-        return async (query: unknown, ...rest: unknown[]) => {
-          const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).call(target, query, ...rest);
-          if (!raced && JSON.stringify(query).includes('SELECT DISTINCT a.timezone')) {
-            raced = true;
-            expect(await groupDueAlerts(real, now, 0, 0, 1)).toBe(1);
-          }
-          return result;
-        };
-      },
-    }) as Db;
+    const db = aroundAll(real, 'SELECT DISTINCT a.timezone', async (run) => {
+      const result = await run();
+      if (!raced) {
+        raced = true;
+        expect(await groupDueAlerts(real, now, 0, 0, 1)).toBe(1);
+      }
+      return result;
+    });
     // A budget of 0: every group goes to its day's message, keyed by its zone's date.
     expect(await groupDueAlerts(db, now, 0, 0, 1)).toBe(0);
     expect(raced).toBe(true);
     const keys = async () => (await real.all<{ idempotency_key: string }>(sql`SELECT idempotency_key FROM outbox ORDER BY id`)).map((k) => k.idempotency_key);
-    expect(await keys()).toEqual([`budget:${first}:${localDate(east)}`]);
+    expect(await keys()).toEqual([`budget:${first}:${east}`]);
     expect(await real.all(sql`SELECT destination_id FROM matches WHERE alert_state = 'pending'`)).toEqual([{ destination_id: second }]);
     // The next call reads its zone and keys it by its own day.
     expect(await groupDueAlerts(real, now, 0, 0)).toBe(1);
-    expect(await keys()).toEqual([`budget:${first}:${localDate(east)}`, `budget:${second}:${localDate(west)}`]);
+    expect(await keys()).toEqual([`budget:${first}:${east}`, `budget:${second}:${west}`]);
   });
 
   it('lets one dispatcher pass send to more destinations than it grouped first, each once', async () => {
@@ -198,16 +217,7 @@ describe('grouping a bounded number of destinations', () => {
     // first step reads them, the steps after it fail there, as a locked or vanished database would.
     let zoneReads = 0;
     let failing = true;
-    const db = new Proxy(s.database.db, {
-      get(target, key, receiver) {
-        const value = Reflect.get(target, key, receiver) as unknown;
-        if (key !== 'all' || typeof value !== 'function') return value;
-        return (query: unknown, ...rest: unknown[]) => {
-          if (JSON.stringify(query).includes('SELECT DISTINCT a.timezone') && zoneReads++ > 0 && failing) return Promise.reject(new Error('database is locked'));
-          return (value as (...a: unknown[]) => unknown).call(target, query, ...rest);
-        };
-      },
-    }) as Db;
+    const db = aroundAll(s.database.db, 'SELECT DISTINCT a.timezone', (run) => (zoneReads++ > 0 && failing ? Promise.reject(new Error('database is locked')) : run()));
     const lines: Record<string, unknown>[] = [];
     const log = createLogger('info', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
     const dispatcher = createDispatcher({ db, clock: Date.now, log, channels: s.channels, links: s.links, groupWaitMs: 0, concurrency: 2, batchSize: 2 });

@@ -213,6 +213,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const missing = ['DISCORD_APPLICATION_ID', 'DISCORD_PUBLIC_KEY', 'DISCORD_BOT_TOKEN'][discordSet.findIndex((v) => !v)]!;
     throw new ConfigError(missing, 'to be set together with the other Discord variables');
   }
+  // npm run start:api sizes the heap for a process that serves HTTP alone (package.json): a
+  // dispatcher under it would hold a fan-out in a young generation four times npm start's.
+  if (env.npm_lifecycle_event === 'start:api' && e.ROLE !== 'api') {
+    throw new ConfigError('ROLE', 'api under npm run start:api, whose heap is sized for a process that serves HTTP alone (npm start runs the other roles)');
+  }
   const publicUrl = e.PUBLIC_URL ?? `http://localhost:${e.PORT}`;
   if (e.NODE_ENV === 'production') {
     for (const name of ['INGEST_TOKENS', 'ADMIN_TOKENS', 'SECRET_KEY'] as const) {

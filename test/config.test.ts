@@ -11,6 +11,17 @@ describe('configuration', () => {
     expect(loadConfig({ NODE_ENV: 'production', ALERT_GROUP_WAIT_SECONDS: '5', INGEST_TOKENS: 'a'.repeat(16), ADMIN_TOKENS: 'b'.repeat(16), SECRET_KEY: 'c'.repeat(32), PUBLIC_URL: 'https://cw.example' }).alertGroupWaitSeconds).toBe(5);
   });
 
+  it('starts under npm run start:api only as an API process, whose heap that script sizes', () => {
+    expect(loadConfig({ npm_lifecycle_event: 'start:api', ROLE: 'api' }).role).toBe('api');
+    for (const env of [{}, { ROLE: 'all' }, { ROLE: 'dispatcher' }, { ROLE: '' }]) {
+      expect(() => loadConfig({ npm_lifecycle_event: 'start:api', ...env })).toThrow(/^ROLE: expected api under npm run start:api/);
+    }
+    // Every other way in, any role.
+    for (const event of [undefined, 'start', 'bench', 'start:api2']) {
+      expect(loadConfig({ npm_lifecycle_event: event, ROLE: 'dispatcher' }).role).toBe('dispatcher');
+    }
+  });
+
   it('has the contract’s defaults', () => {
     const c = loadConfig({ NODE_ENV: 'test' });
     expect(c).toMatchObject({

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { freePort, startScriptNodeOptions, startServiceProcess, type ServiceProcess } from './support/service-process.js';
+import { freePort, startScriptNodeOptions, startScriptOf, startServiceProcess, type ServiceProcess } from './support/service-process.js';
 import { tempDatabase, type TempDatabase } from './support/db.js';
 
 let service: ServiceProcess | undefined;
@@ -11,14 +11,34 @@ afterEach(async () => {
 });
 
 describe('a service process started by the tests and benchmarks', () => {
-  it('runs with the node options npm start gives the service', async () => {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
-    expect(startScriptNodeOptions().length).toBeGreaterThan(0);
-    for (const option of startScriptNodeOptions()) expect(pkg.scripts.start).toContain(` ${option} `);
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+  const argvOf = (p: ServiceProcess) => readFileSync(`/proc/${p.child.pid}/cmdline`, 'utf8').split('\0');
+
+  it('runs with the node options of the npm script its role is started with', async () => {
+    for (const script of ['start', 'start:api'] as const) {
+      expect(startScriptNodeOptions(script).length).toBeGreaterThan(0);
+      for (const option of startScriptNodeOptions(script)) expect(pkg.scripts[script]).toContain(` ${option} `);
+    }
+    expect(startScriptOf('api')).toBe('start:api');
+    expect(startScriptOf('all')).toBe('start');
+    expect(startScriptOf('dispatcher')).toBe('start');
     database = await tempDatabase({ catalog: false });
     service = startServiceProcess('api', { DATABASE_URL: database.url }, await freePort());
     await service.ready;
-    const argv = readFileSync(`/proc/${service.child.pid}/cmdline`, 'utf8').split('\0');
-    expect(argv.slice(1, 1 + startScriptNodeOptions().length)).toEqual(startScriptNodeOptions());
+    expect(argvOf(service).slice(1, 1 + startScriptNodeOptions('start:api').length)).toEqual(startScriptNodeOptions('start:api'));
+    await service.stop();
+    service = startServiceProcess('all', { DATABASE_URL: database.url }, await freePort());
+    await service.ready;
+    expect(argvOf(service).slice(1, 1 + startScriptNodeOptions().length)).toEqual(startScriptNodeOptions());
+  });
+
+  it('gives an API process a young generation of its own size and leaves the fan-out bound to the others', () => {
+    // A POST of 500 events allocates about 16 MB; the fan-out's 160 MB bound is held by npm
+    // start's 4 MB semi-space (README, "npm start runs Node with").
+    expect(startScriptNodeOptions('start:api')).toContain('--max-semi-space-size=16');
+    expect(startScriptNodeOptions('start')).toContain('--max-semi-space-size=4');
+    // The interrupt budget is for bursts of code run a few times (a fan-out); an API process's code runs all day.
+    expect(startScriptNodeOptions('start:api').some((o) => o.startsWith('--interrupt-budget'))).toBe(false);
+    expect(pkg.scripts['prestart:api']).toBe(pkg.scripts.prestart);
   });
 });

@@ -28,14 +28,17 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** The npm script an operator starts a process of this role with: `start:api` for HTTP alone, `start` for the others. */
+export const startScriptOf = (role: ServiceProcess['role']) => (role === 'api' ? 'start:api' : 'start');
+
 /**
- * The node options `npm start` runs the service with (package.json's start script: the heap
- * flags an operator's process has), so that a process started here collects garbage as theirs
- * does. Read from the script, so the two cannot drift apart.
+ * The node options an npm start script runs the service with (package.json's `start`, or
+ * `start:api` for a ROLE=api process: the heap flags an operator's process has), so that a process
+ * started here collects garbage as theirs does. Read from the script, so the two cannot drift apart.
  */
-export function startScriptNodeOptions(): string[] {
-  const pkg = JSON.parse(readFileSync(new URL('package.json', `file://${ROOT}`), 'utf8')) as { scripts: { start: string } };
-  const words = pkg.scripts.start.trim().split(/\s+/);
+export function startScriptNodeOptions(script: 'start' | 'start:api' = 'start'): string[] {
+  const pkg = JSON.parse(readFileSync(new URL('package.json', `file://${ROOT}`), 'utf8')) as { scripts: Record<string, string> };
+  const words = pkg.scripts[script]!.trim().split(/\s+/);
   const options: string[] = [];
   for (const word of words.slice(words.indexOf('node') + 1)) {
     if (!word.startsWith('--')) break;
@@ -45,13 +48,13 @@ export function startScriptNodeOptions(): string[] {
 }
 
 /**
- * `node <npm start's options> --import tsx src/main.ts`, as an operator runs it but from the
- * sources (npm start runs the build of them), with the test tokens and secret key and the
+ * `node <its npm start script's options> --import tsx src/main.ts`, as an operator runs it but
+ * from the sources (npm start runs the build of them), with the test tokens and secret key and the
  * environment given. Its JSON log lines are collected; `ready` resolves on `server.listening`
  * or `dispatcher.started` (so LOG_LEVEL must be info or lower).
  */
 export function startServiceProcess(role: ServiceProcess['role'], env: Record<string, string>, port: number): ServiceProcess {
-  const child = spawn(process.execPath, [...startScriptNodeOptions(), '--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...startScriptNodeOptions(startScriptOf(role)), '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Compiles the service to dist/ (tsc, tsconfig.build.json) and copies what it reads at run time
-// beside it (the catalog, the migrations). `npm install` runs it (prepare); `npm start` runs it
-// with --if-stale first (prestart), which builds only when a source is newer than the last build,
-// so an edited checkout never starts yesterday's code. Tests and the CLIs run from the sources (tsx).
+// beside it (the catalog, the migrations). `npm install` runs it (prepare); `npm start` and
+// `npm run start:api` run it with --if-stale first (prestart), which builds only when a source is
+// newer than the last build, so an edited checkout never starts yesterday's code. Tests and the
+// CLIs run from the sources (tsx).
 import { cpSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';

@@ -11,13 +11,16 @@ describe('configuration', () => {
     expect(loadConfig({ NODE_ENV: 'production', ALERT_GROUP_WAIT_SECONDS: '5', INGEST_TOKENS: 'a'.repeat(16), ADMIN_TOKENS: 'b'.repeat(16), SECRET_KEY: 'c'.repeat(32), PUBLIC_URL: 'https://cw.example' }).alertGroupWaitSeconds).toBe(5);
   });
 
-  it('starts under npm run start:api only as an API process, whose heap that script sizes', () => {
-    expect(loadConfig({ npm_lifecycle_event: 'start:api', ROLE: 'api' }).role).toBe('api');
-    for (const env of [{}, { ROLE: 'all' }, { ROLE: 'dispatcher' }, { ROLE: '' }]) {
-      expect(() => loadConfig({ npm_lifecycle_event: 'start:api', ...env })).toThrow(/^ROLE: expected api under npm run start:api/);
+  it('starts under npm run start:api only as an API process, whose V8 options that script sets', () => {
+    for (const script of [{ npm_lifecycle_event: 'start:api' }, { NODE_RUN_SCRIPT_NAME: 'start:api' }]) {
+      expect(loadConfig({ ...script, ROLE: 'api' }).role).toBe('api');
+      for (const env of [{}, { ROLE: 'all' }, { ROLE: 'dispatcher' }, { ROLE: '' }]) {
+        expect(() => loadConfig({ ...script, ...env })).toThrow(/^ROLE: expected api under npm run start:api/);
+      }
     }
-    // Every other way in, any role.
-    for (const event of [undefined, 'start', 'bench', 'start:api2']) {
+    // npm start, the tests and benchmarks (whose children inherit their script's name) and any
+    // other script start every role.
+    for (const event of [undefined, 'start', 'test', 'bench', 'start:api2']) {
       expect(loadConfig({ npm_lifecycle_event: event, ROLE: 'dispatcher' }).role).toBe('dispatcher');
     }
   });

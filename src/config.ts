@@ -217,7 +217,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   // under it would hold a fan-out in a young generation four times npm start's, and optimise its
   // burst's code without the interrupt budget that saves a fan-out a third of its CPU. npm names
   // the script in npm_lifecycle_event, `node --run` (Node 22) in NODE_RUN_SCRIPT_NAME.
-  if ((env.npm_lifecycle_event ?? env.NODE_RUN_SCRIPT_NAME) === 'start:api' && e.ROLE !== 'api') {
+  if ((env.npm_lifecycle_event === 'start:api' || env.NODE_RUN_SCRIPT_NAME === 'start:api') && e.ROLE !== 'api') {
     throw new ConfigError('ROLE', 'api under npm run start:api, whose V8 options suit a process that serves HTTP alone (npm start runs the other roles)');
   }
   const publicUrl = e.PUBLIC_URL ?? `http://localhost:${e.PORT}`;

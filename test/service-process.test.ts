@@ -26,14 +26,12 @@ describe('a service process started by the tests and benchmarks', () => {
     expect(startScriptOf('all')).toBe('start');
     expect(startScriptOf('dispatcher')).toBe('start');
     database = await tempDatabase({ catalog: false });
-    service = startServiceProcess('api', { DATABASE_URL: database.url }, await freePort());
-    await service.ready;
-    expect(argvOf(service).slice(1, 1 + startScriptNodeOptions('start:api').length)).toEqual(startScriptNodeOptions('start:api'));
-    for (const role of ['all', 'dispatcher'] as const) {
-      await service.stop();
+    for (const [role, script] of [['api', 'start:api'], ['all', 'start'], ['dispatcher', 'start']] as const) {
+      await service?.stop();
       service = startServiceProcess(role, { DATABASE_URL: database.url }, await freePort());
       await service.ready;
-      expect(argvOf(service).slice(1, 1 + startScriptNodeOptions().length)).toEqual(startScriptNodeOptions());
+      const options = startScriptNodeOptions(script);
+      expect(argvOf(service).slice(1, 1 + options.length)).toEqual(options);
     }
   });
 

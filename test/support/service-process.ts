@@ -36,7 +36,7 @@ export const startScriptOf = (role: ServiceProcess['role']) => (role === 'api' ?
  * `start:api` for a ROLE=api process: the heap flags an operator's process has), so that a process
  * started here collects garbage as theirs does. Read from the script, so the two cannot drift apart.
  */
-export function startScriptNodeOptions(script: 'start' | 'start:api' = 'start'): string[] {
+export function startScriptNodeOptions(script: ReturnType<typeof startScriptOf> = 'start'): string[] {
   const pkg = JSON.parse(readFileSync(new URL('package.json', `file://${ROOT}`), 'utf8')) as { scripts: Record<string, string> };
   const words = pkg.scripts[script]!.trim().split(/\s+/);
   const options: string[] = [];

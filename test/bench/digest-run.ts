@@ -32,7 +32,7 @@ const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().r
 async function setUp(db: Db) {
   const slugs = (await db.all<{ slug: string; title: string }>(sql`
     SELECT p.slug, min(d.title) AS title FROM platforms p JOIN documents d ON d.platform_id = p.id GROUP BY p.slug ORDER BY p.slug LIMIT 20`));
-  await seedSubscribers(db, { count: N, platformSlugs: slugs.map((s) => s.slug), plan: 'monitor' });
+  await seedSubscribers(db, { count: N, platformSlugs: slugs.map((s) => s.slug), plan: 'monitor', digest: { weekday: 'monday', hour: 9 } });
   const events = slugs.flatMap((p, i) =>
     Array.from({ length: 10 }, (_, j) =>
       makeEvent({

@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../src/db.js';
+import type { Weekday } from '../../src/core/schedule-time.js';
+import { digestWeekdayAwayFrom } from '../support/clock.js';
 
 /**
  * Bulk seeding in SQL (recursive CTEs): 100,000 subscribers in well under a second, so the
@@ -20,6 +22,8 @@ export async function seedSubscribers(
      * a real audience is; otherwise all alike, in one group.
      */
     filters?: 'alike' | 'mixed';
+    /** The accounts' digest schedule (UTC); by default one that is not due for days on the wall clock. */
+    digest?: { weekday: Weekday; hour: number };
   },
 ): Promise<void> {
   const prefix = opts.prefix ?? 'b';
@@ -27,12 +31,13 @@ export async function seedSubscribers(
   const n = opts.count;
   const type = opts.channel ?? 'email';
   const mixed = opts.filters === 'mixed';
+  const digest = opts.digest ?? { weekday: digestWeekdayAwayFrom(), hour: 9 };
   const plan = mixed ? sql`CASE WHEN i % 2 THEN 'monitor' ELSE 'free' END` : sql`${opts.plan}`;
   await db.batch([
     db.run(sql`
       WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ${n})
       INSERT INTO accounts (id, name, plan, timezone, digest_weekday, digest_hour, created_at, updated_at)
-      SELECT ${prefix} || '_acc_' || i, 'Bench ' || i, ${plan}, 'UTC', 'monday', 9, 0, 0 FROM seq`),
+      SELECT ${prefix} || '_acc_' || i, 'Bench ' || i, ${plan}, 'UTC', ${digest.weekday}, ${digest.hour}, 0, 0 FROM seq`),
     db.run(sql`
       WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ${n})
       INSERT INTO destinations (id, account_id, type, target_key, address, url, status, created_at)

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ADMIN_TOKEN, INGEST_TOKEN } from './app.js';
 import { TEST_SECRET_KEY } from './service.js';
+import { digestWeekdayAwayFrom } from './clock.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -50,7 +51,7 @@ export function startScriptNodeOptions(script: ReturnType<typeof startScriptOf> 
 /**
  * `node <its npm start script's options> --import tsx src/main.ts`, as an operator runs it but
  * from the sources (npm start runs the build of them), with the test tokens and secret key and the
- * environment given. Its JSON log lines are collected; `ready` resolves on `server.listening`
+ * environment given (and, unless that names one, a digest weekday away from today). Its JSON log lines are collected; `ready` resolves on `server.listening`
  * or `dispatcher.started` (so LOG_LEVEL must be info or lower).
  */
 export function startServiceProcess(role: ServiceProcess['role'], env: Record<string, string>, port: number): ServiceProcess {
@@ -63,6 +64,8 @@ export function startServiceProcess(role: ServiceProcess['role'], env: Record<st
       ADMIN_TOKENS: ADMIN_TOKEN,
       SECRET_KEY: TEST_SECRET_KEY,
       LOG_LEVEL: 'info',
+      // Accounts made through its API get a digest day that no tick of this run reaches.
+      DIGEST_WEEKDAY: digestWeekdayAwayFrom(),
       ...env,
       PORT: String(port),
     },

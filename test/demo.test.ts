@@ -26,7 +26,7 @@ describe('npm run demo', () => {
     // Asynchronously: the service answering it runs in this process.
     await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/demo.ts', '--no-wait'], { env, timeout: 60_000 });
     const samples = Object.values(fixtureEvents());
-    const sent = (await s.call('GET', '/v1/events?limit=200')).json.data as { id: string; detected_at: string }[];
+    const sent = (await s.call('GET', '/v1/events?limit=200')).json.data as { id: string; detected_at: string; effective_at?: string | null }[];
     expect(sent).toHaveLength(samples.length);
     const at = (id: string) => Date.parse(sent.find((e) => e.id.startsWith(`${id}_`))!.detected_at);
     const shifts = new Set(samples.map((e) => at(e.id) - Date.parse(e.detected_at)));
@@ -35,5 +35,15 @@ describe('npm run demo', () => {
     const latest = Math.max(...sent.map((e) => Date.parse(e.detected_at)));
     expect(Date.now() - latest).toBeGreaterThanOrEqual(60_000);
     expect(Date.now() - latest).toBeLessThan(5 * 60_000);
+    // Effective dates move by the same whole days: each takes effect as long after its detection.
+    const [shift] = shifts;
+    const dated = samples.filter((e) => e.effective_at);
+    expect(dated.length).toBeGreaterThan(0);
+    for (const e of dated) {
+      const moved = sent.find((x) => x.id.startsWith(`${e.id}_`))!.effective_at!;
+      const days = (Date.parse(moved) - Date.parse(e.effective_at!)) / 86_400_000;
+      expect(Number.isInteger(days), `${e.id}: ${e.effective_at} → ${moved}`).toBe(true);
+      expect(Math.abs(days * 86_400_000 - shift!)).toBeLessThanOrEqual(43_200_000);
+    }
   }, 90_000);
 });

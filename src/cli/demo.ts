@@ -3,7 +3,7 @@
  * matched. It first makes a demo account (monitor plan) whose email destination watches the
  * samples' platforms, so the matches and the resulting mails (data/outbox/*.eml by default) show.
  *
- *   npm run demo                     re-dates the samples to end a minute ago (spacing kept), with fresh ids
+ *   npm run demo                     re-dates the samples to end a minute ago (spacing and effective dates kept), with fresh ids
  *   npm run demo -- --as-is          sends them exactly as shipped (a second run: all duplicates)
  *   npm run demo -- --no-wait        does not wait for the alert mail
  *   CLAUSEWATCH_URL=… INGEST_TOKEN=… ADMIN_TOKEN=… npm run demo     against another instance
@@ -42,7 +42,17 @@ async function main() {
     const run = Date.now().toString(36);
     const latest = Math.max(...events.map((e) => Date.parse(e.detected_at)));
     const shift = Date.now() - 60_000 - latest;
-    events = events.map((e) => ({ ...e, id: `${e.id}_${run}`, detected_at: new Date(Date.parse(e.detected_at) + shift).toISOString() }));
+    // Effective dates move with them, by whole days, so each change still takes effect as long
+    // after its detection as it did: left as shipped, they passed within weeks, and on the way each
+    // fell due for its 7-day reminder on some day of a demo run.
+    const days = Math.round(shift / 86_400_000);
+    const later = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+    events = events.map((e) => ({
+      ...e,
+      id: `${e.id}_${run}`,
+      detected_at: new Date(Date.parse(e.detected_at) + shift).toISOString(),
+      ...(typeof e.effective_at === 'string' ? { effective_at: later(e.effective_at) } : {}),
+    }));
   }
 
   const { base, ingest, admin, call } = await apiClient();

@@ -19,22 +19,12 @@ async function dueRows(db: Db, at: number) {
   );
 }
 
-/**
- * Destination `d` watched something through the period of due row `j`: an active subscription of
- * it began by the period's end. A week that ended before anything of it was watched is not its
- * week: a digest of it would say "no changes" of days it never heard about (someone who signs up
- * on a Monday at 09:30 was sent the week before at once, and a dispatcher starting up sent it
- * for up to six hours after). Its first digest is the first whose period ends after it began.
- */
-const watchedThroughPeriod = sql`EXISTS (SELECT 1 FROM subscriptions s
-    WHERE s.destination_id = d.id AND s.status = 'active' AND s.created_at <= (j.value ->> 'end'))`;
-
 const dueDestinations = (rows: string) => sql`
   FROM json_each(${rows}) j
   JOIN accounts a ON a.timezone = j.value ->> 'tz' AND a.digest_weekday = j.value ->> 'weekday' AND a.digest_hour = j.value ->> 'hour'
   JOIN destinations d ON d.account_id = a.id AND d.status = 'active'
   WHERE a.plan IN (${DIGEST_PLANS})
-    AND ${watchedThroughPeriod}`;
+    AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.destination_id = d.id AND s.status = 'active')`;
 
 /**
  * Whether a digest for the period [start, end) takes a decision `m` (of event `e`) its
@@ -182,7 +172,7 @@ export async function* dueDigests(db: Db, at: number, pageSize = 500): AsyncGene
       CROSS JOIN json_each(${json}) j
         ON a.timezone = j.value ->> 'tz' AND a.digest_weekday = j.value ->> 'weekday' AND a.digest_hour = j.value ->> 'hour'
       WHERE d.id > ${after} AND d.status = 'active' AND a.plan IN (${DIGEST_PLANS})
-        AND ${watchedThroughPeriod}
+        AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.destination_id = d.id AND s.status = 'active')
       ORDER BY d.id LIMIT ${pageSize}`);
     if (!page.length) return;
     yield page.map((p) => ({ destinationId: p.id, period: { key: p.key, start: Number(p.start), end: Number(p.end) } }));

@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../support/service-process.js';
+import { digestWeekdayAwayFrom } from '../support/clock.js';
 import type { BenchRow } from './report.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -241,6 +242,8 @@ async function startClauseWatch(rx: Receiver, groupWaitS: number, D: number, dir
       WEBHOOK_ALLOW_PRIVATE: 'true',
       ALERT_GROUP_WAIT_SECONDS: String(groupWaitS),
       MAX_ALERTS_PER_DAY: '10000',
+      // Its account is made through the API: a digest falling due mid-run would count as a delivery.
+      DIGEST_WEEKDAY: digestWeekdayAwayFrom(),
       // Production refuses a non-https PUBLIC_URL (RFC 8058 one-click links); the links are only text here.
       PUBLIC_URL: 'https://clausewatch.bench.test',
       npm_config_update_notifier: 'false',

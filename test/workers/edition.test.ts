@@ -163,9 +163,6 @@ describe('the Workers edition', () => {
     await call('PATCH', `/v1/accounts/${account.id}`, { timezone: 'UTC', digest_weekday: 'monday', digest_hour: 9 });
     await call('POST', '/v1/events', event('evt_w3', { detected_at: '2026-11-25T06:00:00Z' }), INGEST);
     const monday = new Date('2026-11-30T09:00:00Z');
-    // Subscribed before that week ended (the runtime's clock is today's): a week that ended before
-    // a destination's subscriptions began sends it no digest.
-    await env.DB.prepare('UPDATE subscriptions SET created_at = 0').run();
     const ctx = createExecutionContext();
     for (let i = 0; i < 3; i++) await worker.scheduled(createScheduledController({ scheduledTime: monday, cron: '* * * * *' }), env, ctx);
     await waitOnExecutionContext(ctx);

@@ -11,6 +11,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { apiClient } from './client.js';
 import { parseCli } from './args.js';
+import { addDays, isoDate } from '../core/zoned-time.js';
 
 const { values } = parseCli({
   name: 'demo',
@@ -46,7 +47,10 @@ async function main() {
     // after its detection as it did: left as shipped, they passed within weeks, and on the way each
     // fell due for its 7-day reminder on some day of a demo run.
     const days = Math.round(shift / 86_400_000);
-    const later = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+    const later = (date: string) => {
+      const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+      return isoDate(addDays(y, m, d, days));
+    };
     events = events.map((e) => ({
       ...e,
       id: `${e.id}_${run}`,

@@ -8,7 +8,6 @@ import { freePort, startServiceProcess, type ServiceProcess } from '../support/s
 import { seedSubscribers } from './seed.js';
 import { groupDueAlerts } from '../../src/delivery/grouping.js';
 import { newWebhookSecret } from '../../src/core/webhook-secret.js';
-import { WEEKDAYS } from '../../src/core/schedule-time.js';
 import type { BenchRow } from './report.js';
 
 const MESSAGES = 2_000;
@@ -54,11 +53,10 @@ async function deliveriesPerSecond(processes: number, sink: Awaited<ReturnType<t
   const { db } = s.database;
   const dispatchers: ServiceProcess[] = [];
   try {
+    // Seeded with a digest weekday away from today: no weekly digest may fall due (or be caught
+    // up) during the run, adding rows.
     await seedSubscribers(db, { count: MESSAGES, platformSlugs: ['openai'], plan: 'monitor', channel: 'webhook', webhookUrl: sink.url, prefix: `w${processes}` });
     await db.run(sql`UPDATE destinations SET secret = ${newWebhookSecret()}`);
-    // No weekly digest may fall due (or be caught up) during the run: it would add rows.
-    const away = WEEKDAYS[(new Date().getUTCDay() + 2) % 7]!;
-    await db.run(sql`UPDATE accounts SET digest_weekday = ${away}`);
 
     for (let i = 0; i < processes; i++) {
       dispatchers.push(

@@ -51,8 +51,9 @@ export function startScriptNodeOptions(script: ReturnType<typeof startScriptOf> 
 /**
  * `node <its npm start script's options> --import tsx src/main.ts`, as an operator runs it but
  * from the sources (npm start runs the build of them), with the test tokens and secret key and the
- * environment given (and, unless that names one, a digest weekday away from today). Its JSON log lines are collected; `ready` resolves on `server.listening`
- * or `dispatcher.started` (so LOG_LEVEL must be info or lower).
+ * environment given (and, unless that names one, a digest weekday away from today). Its JSON log
+ * lines are collected; `ready` resolves on `server.listening` or `dispatcher.started` (so
+ * LOG_LEVEL must be info or lower).
  */
 export function startServiceProcess(role: ServiceProcess['role'], env: Record<string, string>, port: number): ServiceProcess {
   const child = spawn(process.execPath, [...startScriptNodeOptions(startScriptOf(role)), '--import', 'tsx', 'src/main.ts'], {

@@ -286,6 +286,48 @@ export const matches = sqliteTable(
 );
 
 /**
+ * Decisions made for a whole subscriber group, waiting to be settled onto its members as `matches`
+ * rows: one row per (event, group) where a `matches` row per destination was written inside the
+ * ingest request (about 1,500 rows of a 500-event batch instead of 31,000, the request's largest
+ * write). Only batches whose decisions depend on nothing but the event and the group go here: no
+ * reversion (what each destination heard matters) and no outage notice (their pairs cancel per
+ * destination in the same request); those settle this queue first and write their own rows.
+ * Settled (src/ingest/settle.ts, through the view `decisions_settling` of migration 0009) by the
+ * dispatcher before it groups, by digests, reminders and the events listing before they read
+ * decisions, by every withdrawal before it withdraws, and, so that a group's members are the ones
+ * it had when the decision was made, by a trigger before any change to `subscriptions`.
+ */
+export const decisionsUnsettled = sqliteTable(
+  'decisions_unsettled',
+  {
+    id: integer('id').primaryKey(),
+    eventPk: integer('event_pk').notNull(),
+    platformId: integer('platform_id').notNull(),
+    minSeverityRank: integer('min_severity_rank').notNull(),
+    sameDayAlerts: integer('same_day_alerts', { mode: 'boolean' }).notNull(),
+    categories: text('categories'),
+    alertState: text('alert_state', { enum: ['pending', 'none'] }).notNull(),
+    suppressedReason: text('suppressed_reason'),
+    digestState: text('digest_state', { enum: ['pending', 'none'] }).notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  // Filing an event as waiting asks whether it has a pending group decision.
+  (t) => [index('decisions_unsettled_event').on(t.eventPk)],
+);
+
+/**
+ * The follow-ups an ingest request's changes may thread (src/delivery/lifecycle.ts), looked for
+ * once its group decisions are settled: the candidates (event id, clause) as JSON, when the
+ * request arrived and how far back a chat message counts as the latest word.
+ */
+export const followUpsDue = sqliteTable('follow_ups_due', {
+  ingestId: text('ingest_id').primaryKey(),
+  receivedAt: integer('received_at').notNull(),
+  windowMs: integer('window_ms').notNull(),
+  candidates: text('candidates').notNull(),
+});
+
+/**
  * The events that have decisions waiting to be grouped into alerts (`matches.alert_state =
  * 'pending'`), with when those decisions were made: one row per event where an index of the
  * waiting decisions took one per decision (31,000 for a 500-event batch). Written by matching

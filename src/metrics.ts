@@ -91,7 +91,10 @@ export function createMetrics(db: Db, clock: Clock): Metrics {
       const rows = await db.all<{ status: string; channel: string; n: number }>(sql`
         SELECT status, channel, count(*) AS n FROM outbox WHERE status IN ('queued', 'retrying', 'sending') GROUP BY status, channel`);
       for (const r of rows) this.set({ status: r.status, channel: r.channel }, r.n);
-      const [p] = await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM ${waitingDecisions()} m`);
+      // With the group decisions not yet settled onto their members, counted as they will be (a
+      // scrape reads, it does not settle).
+      const [p] = await db.all<{ n: number }>(sql`
+        SELECT (SELECT count(*) FROM ${waitingDecisions()} m) + (SELECT count(*) FROM decisions_settling WHERE alert_state = 'pending') AS n`);
       this.set({ status: 'grouping', channel: 'any' }, p?.n ?? 0);
     },
   });

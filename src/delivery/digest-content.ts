@@ -11,6 +11,7 @@ import { effectiveDateStands } from '../schedule/reminders.js';
 import { digestTakes, untoldDecisions } from '../schedule/digests.js';
 import { FOOTER_ONLY } from '../core/policy.js';
 import { reasonList, tellsOf } from '../ingest/match.js';
+import { settleDecisions } from '../ingest/settle.js';
 
 export interface DigestTarget {
   destinationId: string;
@@ -76,6 +77,8 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
   const horizonEnd = isoDate(addDays(...ymd(to), UPCOMING_DAYS + 1));
   const keyed = JSON.stringify(targets.map((t) => ({ dest: t.destinationId, key: `digest:${t.destinationId}:${t.period.key}`, start: t.period.start, end: t.period.end })));
 
+  // A preview reads decisions no digest took yet: those of subscriber groups are settled first.
+  await settleDecisions(db);
   const preview = untoldDecisions(
     sql`SELECT j.key AS id, j.value ->> 'dest' AS dest, j.value ->> 'key' AS key, j.value ->> 'start' AS start, j.value ->> 'end' AS "end"
       FROM json_each(${keyed}) j WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = j.value ->> 'key')`,

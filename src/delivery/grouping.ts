@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { runBatch } from '../store/batch.js';
+import { settleDecisions } from '../ingest/settle.js';
 import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js';
 
 /**
@@ -22,6 +23,9 @@ import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js
  */
 export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, maxPerDay = Number.MAX_SAFE_INTEGER, destinations?: number): Promise<number> {
   const cutoff = now - groupWaitMs;
+  // What ingest decided per subscriber group becomes each member's decision (and a request's
+  // follow-ups are threaded) before anything is grouped.
+  await settleDecisions(db);
   // Nothing waited long enough (a burst still inside its group wait): one look at the oldest
   // event with a pending match, instead of grouping 50,000 matches to find no group due.
   const { first, stale } = await waitingSince(db);
@@ -76,8 +80,13 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
   return created?.rowsAffected ?? 0;
 }
 
-/** Whether the event `eventPk` (an SQL expression) still has a decision waiting to be grouped. */
-export const stillWaits = (eventPk: SQL) => sql`EXISTS (SELECT 1 FROM matches m WHERE m.event_pk = ${eventPk} AND m.alert_state = 'pending')`;
+/**
+ * Whether the event `eventPk` (an SQL expression) still has a decision waiting to be grouped: a
+ * destination's, or a subscriber group's not yet settled onto its members (src/ingest/settle.ts),
+ * which a dispatcher must wake for and must not forget while another process's request files it.
+ */
+export const stillWaits = (eventPk: SQL) => sql`(EXISTS (SELECT 1 FROM matches m WHERE m.event_pk = ${eventPk} AND m.alert_state = 'pending')
+  OR EXISTS (SELECT 1 FROM decisions_unsettled u WHERE u.event_pk = ${eventPk} AND u.alert_state = 'pending'))`;
 
 /**
  * The decisions waiting to be grouped (`id`, `destination_id`, `created_at`), every destination's

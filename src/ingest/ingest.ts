@@ -9,6 +9,8 @@ import type { Clock } from '../core/clock.js';
 import { matchIngested, fileAlertsWaiting, cancelUndoneInGroup, reason, reasonList, tallyDecisions, type Cancelled } from './match.js';
 import { judgeDocumentVersions } from './versions.js';
 import { threadFollowUps } from '../delivery/lifecycle.js';
+import { settleStatements } from './settle.js';
+import { runBatch } from '../store/batch.js';
 import { canFollowUp, latestWordWindowMs } from '../core/lifecycle.js';
 
 export interface IngestDeps {
@@ -160,18 +162,33 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
     };
   });
 
-  const has = { reversions: eventRows.some((r) => r.undoes_id !== null) };
-  const cancelling = cancelUndoneInGroup(db, ingestId, {
-    reversions: has.reversions,
+  const has = {
+    reversions: eventRows.some((r) => r.undoes_id !== null),
     notices: eventRows.some((r) => r.kind === 'restored' || r.kind === 'unreachable'),
-  }, deps.undoneWithinMs);
+  };
+  // Nothing later in this request reads its decisions per destination: it writes them per
+  // subscriber group, settled onto the members after it (src/ingest/settle.ts). A request that
+  // cancels pairs settles what waits first and writes its own per destination.
+  const settledHere = has.reversions || has.notices;
+  const cancelling = cancelUndoneInGroup(db, ingestId, has, deps.undoneWithinMs);
   // Reversions and superseding changes of alerts still the latest word in a chat channel are
   // threaded under them (after the cancelling: a pair that met in a group reached nobody).
   const followUps = newEvents
     .filter(({ event }) => canFollowUp({ kind: event.kind, provisionId: event.provision?.id, revertsToAt: judged.verdicts.get(event.id)?.revertsToAt ?? null }))
     .map(({ event }) => ({ id: event.id, provision: event.provision?.id ?? null }));
-  const followingUp = followUps.length ? threadFollowUps(db, ingestId, receivedAt, latestWordWindowMs(deps.flapWindowHours), followUps) : [];
-  const results = await db.batch([
+  const windowMs = latestWordWindowMs(deps.flapWindowHours);
+  const followingUp = !followUps.length
+    ? []
+    : settledHere
+      ? threadFollowUps(db, ingestId, receivedAt, windowMs, followUps)
+      : [
+          // Threaded once its decisions are settled, as of now (settleDecisions).
+          db.run(sql`INSERT INTO follow_ups_due (ingest_id, received_at, window_ms, candidates)
+            VALUES (${ingestId}, ${receivedAt}, ${windowMs}, ${JSON.stringify(followUps)})`),
+        ];
+  const results = await runBatch(db, [
+    // First, so that decision ids keep the events' order and the cancelling reads every decision.
+    ...(settledHere ? settleStatements(db) : []),
     db.run(sql`
       INSERT INTO platforms (slug, name, created_at)
       SELECT j.value ->> 'slug', coalesce(j.value ->> 'name', j.value ->> 'slug'), ${receivedAt}

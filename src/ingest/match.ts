@@ -121,8 +121,14 @@ function memberOf(t: string, g: string, { plan }: { plan: boolean }) {
  * decision: evaluating the policy's terms for every row was half the statement's time. With
  * reversions what each destination heard matters, and each is decided. Either way the rows come
  * event by event, in the events' order.
+ *
+ * A batch with neither reversions nor outage notices (nothing later in its request reads or
+ * changes its decisions per destination) writes the group decisions alone, into
+ * `decisions_unsettled`, which settling copies onto the members later (src/ingest/settle.ts):
+ * writing 31,000 rows and their (event, destination) key was the request's largest cost. The
+ * others write their rows here, after settling what waits (their caller's batch does).
  */
-export function matchIngested(db: Db, ingestId: string, now: number, has: { reversions: boolean } = { reversions: true }) {
+export function matchIngested(db: Db, ingestId: string, now: number, has: { reversions: boolean; notices: boolean } = { reversions: true, notices: true }) {
   if (has.reversions) {
     const d = decisionsOf(ingestId, has);
     return db.run(sql`
@@ -132,6 +138,16 @@ export function matchIngested(db: Db, ingestId: string, now: number, has: { reve
       ON CONFLICT DO NOTHING`);
   }
   const d = decisionsOf(ingestId, has, groupsOfPlatform);
+  if (!has.notices) {
+    // Every group, emptied ones too: its members are read when it settles, so a count gone wrong
+    // behind the triggers' back keeps nobody from the decision.
+    return db.run(sql`
+      INSERT INTO decisions_unsettled (event_pk, platform_id, min_severity_rank, same_day_alerts, categories,
+        alert_state, suppressed_reason, digest_state, created_at)
+      SELECT e.pk, e.platform_id, s.min_severity_rank, s.same_day_alerts, s.categories,
+        ${d.alertState}, ${d.reason}, ${d.digestState}, ${now}
+      ${d.from}`);
+  }
   return db.run(sql`
     WITH decided AS MATERIALIZED (
       SELECT e.pk, e.platform_id, s.min_severity_rank, s.same_day_alerts, s.categories,
@@ -151,7 +167,8 @@ export function matchIngested(db: Db, ingestId: string, now: number, has: { reve
  * `alerts_waiting`, where grouping looks for them (src/delivery/grouping.ts): one row per event
  * instead of an index entry per decision. Run after `matchIngested` in the same batch; a
  * cancelling pair or follow-up later in the batch may leave an event filed with nothing waiting,
- * which grouping tells apart and removes.
+ * which grouping tells apart and removes. So does a group decision waiting to be settled onto a
+ * group that has no members by then.
  */
 export function fileAlertsWaiting(db: Db, ingestId: string, now: number) {
   return db.run(sql`

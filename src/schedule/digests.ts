@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { runBatch } from '../store/batch.js';
+import { settleStatements } from '../ingest/settle.js';
 import type { Db } from '../db.js';
 import { dueSchedules } from '../core/digest-schedule.js';
 import { PLANS } from '../core/plans.js';
@@ -111,7 +112,9 @@ export async function enqueueDueDigests(db: Db, at: number, now: number): Promis
         AND o.status = 'queued' AND o.attempts = 0`,
     'claim',
   );
-  const [r] = (await runBatch(db, [
+  const [, , r] = (await runBatch(db, [
+    // The decisions a digest takes are every member's: group decisions are settled first.
+    ...settleStatements(db),
     db.run(sql`
     INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
     SELECT 'digest:' || d.id || ':' || (j.value ->> 'key'), 'digest', d.id, a.id, d.type, 'queued',

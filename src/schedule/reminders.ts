@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
+import { runBatch } from '../store/batch.js';
+import { settleStatements } from '../ingest/settle.js';
 import { PLANS } from '../core/plans.js';
 import { DATE_STANDS } from '../core/policy.js';
 import { activeSubscriber, reasonList, tellsOf } from '../ingest/match.js';
@@ -36,7 +38,8 @@ export async function enqueueReminders(db: Db, now: number): Promise<number> {
     const l = localTime(now, p.timezone);
     return { tz: p.timezone, days: p.reminder_days, hour: l.h, target: isoDate(addDays(l.y, l.m, l.d, p.reminder_days)) };
   });
-  const r = await db.run(sql`
+  // Settled first: the decisions say who was told.
+  const [, , r] = (await runBatch(db, [...settleStatements(db), db.run(sql`
     INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
     SELECT 'reminder:' || d.id || ':' || e.pk, 'reminder', d.id, a.id, d.type, 'queued', json_object('eventPk', e.pk), ${now}, ${now}, ${now}
     FROM json_each(${JSON.stringify(rows)}) j
@@ -48,6 +51,6 @@ export async function enqueueReminders(db: Db, now: number): Promise<number> {
     JOIN matches m ON m.event_pk = e.pk AND m.destination_id = d.id AND ${tellsOf}
     WHERE a.plan IN (${ALERTING_PLANS})
       AND ${effectiveDateStands}
-    ON CONFLICT DO NOTHING`);
-  return r.rowsAffected;
+    ON CONFLICT DO NOTHING`)])) as { rowsAffected: number }[];
+  return r!.rowsAffected;
 }

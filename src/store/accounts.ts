@@ -127,8 +127,8 @@ export async function updateAccount(
     );
     // Alerts still gathering are withdrawn with what they were for: a plan without same-day
     // alerts sends none from the moment it applies, and a paused subscription sends nothing.
-    if (!PLANS[changes.plan].sameDayAlerts) stmts.push(withdrawPendingAlerts(db, sql`s.account_id = ${id}`, 'plan') as never);
-    if (pause.length) stmts.push(withdrawPendingAlerts(db, sql`s.id IN (SELECT value FROM json_each(${JSON.stringify(pause)}))`, 'paused') as never);
+    if (!PLANS[changes.plan].sameDayAlerts) stmts.push(...(withdrawPendingAlerts(db, sql`s.account_id = ${id}`, 'plan') as unknown as never[]));
+    if (pause.length) stmts.push(...(withdrawPendingAlerts(db, sql`s.id IN (SELECT value FROM json_each(${JSON.stringify(pause)}))`, 'paused') as unknown as never[]));
     if (pause.length) stmts.push(db.update(subscriptions).set({ status: 'paused' }).where(inArray(subscriptions.id, pause)) as never);
     if (resume.length) stmts.push(db.update(subscriptions).set({ status: 'active' }).where(inArray(subscriptions.id, resume)) as never);
   }

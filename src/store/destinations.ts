@@ -4,6 +4,7 @@ import { accounts, destinations, outbox, subscriptions } from '../../db/schema.j
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import { runBatch } from './batch.js';
+import { settleStatements } from '../ingest/settle.js';
 import { jsonRows } from './json-rows.js';
 import { SEALED_PREFIX, type SecretBox } from '../secret-box.js';
 import { waitingDecisions } from '../delivery/grouping.js';
@@ -114,6 +115,8 @@ export async function deleteDestination(db: Db, clock: Clock, accountId: string,
 /** Statements that stop everything not yet sent to a destination (it went away or was refused). */
 function stopPending(db: Db, id: string, why: string, t: number) {
   return [
+    // Settled first: a subscriber group's decisions are the destination's to stop.
+    ...settleStatements(db),
     db
       .update(outbox)
       .set({ status: 'cancelled', lastError: why, updatedAt: t })

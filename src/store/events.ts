@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { LEFT_OUT } from '../core/policy.js';
 import { reasonList } from '../ingest/match.js';
+import { settleDecisions } from '../ingest/settle.js';
 import { decodeCursor, keysetLimit, keysetPage, type Page } from './paging.js';
 
 /** Events list newest first: detection time, then their key. */
@@ -29,6 +30,8 @@ export async function listEvents(
   cursor?: string,
 ): Promise<Page<StoredEvent>> {
   const after = decodeCursor(cursor, EVENT_CURSOR);
+  // The counts are of each destination's decision: a subscriber group's are settled first.
+  await settleDecisions(db);
   const rows = await db.all<{
     pk: number;
     payload: string;

@@ -6,6 +6,7 @@ import { severityFromRank, severityRank, type Severity } from '../core/severity.
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import { runBatch } from './batch.js';
+import { settleStatements } from '../ingest/settle.js';
 import { REASONS } from '../core/policy.js';
 
 export interface SubscriptionView {
@@ -149,7 +150,8 @@ export function withdrawPendingAlerts(db: Db, which: SQL, reason: 'unsubscribed'
   const withdrawable = sql`(alert_state = 'pending' OR (alert_state = 'grouped' AND outbox_id IN (
         SELECT id FROM outbox WHERE kind IN ('alert', 'budget', 'follow_up') AND status IN ('queued', 'retrying'))))`;
   const dropsDigest = REASONS[reason].delivery !== 'digest' ? sql`digest_state = 'pending'` : sql`0`;
-  return db.run(sql`
+  // Settled first: a subscriber group's decisions are the members' to withdraw.
+  return [...settleStatements(db), db.run(sql`
     UPDATE matches SET
       suppressed_reason = CASE WHEN ${withdrawable} THEN ${reason} ELSE suppressed_reason END,
       outbox_id = CASE WHEN ${withdrawable} THEN NULL ELSE outbox_id END,
@@ -161,24 +163,24 @@ export function withdrawPendingAlerts(db: Db, which: SQL, reason: 'unsubscribed'
       AND matches.id IN (
         SELECT m.id FROM subscriptions s CROSS JOIN events e ON e.platform_id = s.platform_id
         CROSS JOIN matches m ON m.event_pk = e.pk AND m.destination_id = s.destination_id
-        WHERE ${which})`);
+        WHERE ${which})`)] as const;
 }
 
 export async function deleteSubscription(db: Db, accountId: string, id: string): Promise<boolean> {
-  const [, deleted] = (await runBatch(db, [
-    withdrawPendingAlerts(db, sql`s.account_id = ${accountId} AND s.id = ${id}`, 'unsubscribed'),
+  const results = await runBatch(db, [
+    ...withdrawPendingAlerts(db, sql`s.account_id = ${accountId} AND s.id = ${id}`, 'unsubscribed'),
     db.delete(subscriptions).where(and(eq(subscriptions.accountId, accountId), eq(subscriptions.id, id))).returning({ id: subscriptions.id }),
-  ])) as [unknown, { id: string }[]];
-  return deleted.length > 0;
+  ]);
+  return (results.at(-1) as { id: string }[]).length > 0;
 }
 
 export async function unsubscribePlatform(db: Db, destinationId: string, platformId: number): Promise<boolean> {
-  const [, deleted] = (await runBatch(db, [
-    withdrawPendingAlerts(db, sql`s.destination_id = ${destinationId} AND s.platform_id = ${platformId}`, 'unsubscribed'),
+  const results = await runBatch(db, [
+    ...withdrawPendingAlerts(db, sql`s.destination_id = ${destinationId} AND s.platform_id = ${platformId}`, 'unsubscribed'),
     db
       .delete(subscriptions)
       .where(and(eq(subscriptions.destinationId, destinationId), eq(subscriptions.platformId, platformId)))
       .returning({ id: subscriptions.id }),
-  ])) as [unknown, { id: string }[]];
-  return deleted.length > 0;
+  ]);
+  return (results.at(-1) as { id: string }[]).length > 0;
 }

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { tempDatabase } from '../support/db.js';
-import { freePort, startServiceProcess } from '../support/service-process.js';
+import { freePort, startServiceProcess, type ServiceCode } from '../support/service-process.js';
 import { INGEST_TOKEN } from '../support/app.js';
 import { seedSubscribers } from './seed.js';
 import { median, type BenchRow } from './report.js';
+
+// The build npm run start:api runs; BENCH_CODE=sources measures the tsx-run sources instead (an A/B).
+const BENCH_CODE: ServiceCode = process.env.BENCH_CODE === 'sources' ? 'sources' : 'build';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -40,7 +43,7 @@ export async function benchHttpIngest(): Promise<BenchRow[]> {
   );
   await seedSubscribers(database.db, { count: 10_000, platformSlugs: slugs, plan: 'monitor' });
   const port = await freePort();
-  const api = startServiceProcess('api', { DATABASE_URL: database.url, LOG_LEVEL: 'info', ALERT_MAX_AGE_HOURS: '24', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) }, port);
+  const api = startServiceProcess('api', { DATABASE_URL: database.url, LOG_LEVEL: 'info', ALERT_MAX_AGE_HOURS: '24', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) }, port, BENCH_CODE);
   try {
     await api.ready;
     const now = new Date().toISOString();

@@ -65,7 +65,7 @@ async function deliveriesPerSecond(processes: number, sink: Awaited<ReturnType<t
           WEBHOOK_ALLOW_PRIVATE: 'true',
           ALERT_GROUP_WAIT_SECONDS: '3600',
           MAX_ALERTS_PER_DAY: '10000',
-        }, await freePort()),
+        }, await freePort(), 'build'),
       );
     }
     await Promise.all(dispatchers.map((d) => d.ready));

@@ -7,6 +7,7 @@ import { fixedClock } from '../support/clock.js';
 import { fixtureEvents, makeEvent } from '../support/app.js';
 import { embedSize, escapeDiscord, packEmbeds, renderAlertDiscord } from '../../src/render/discord.js';
 import type { ChangeItem } from '../../src/core/message.js';
+import { settleDecisions } from '../../src/ingest/settle.js';
 
 let discord: Awaited<ReturnType<typeof startDiscordApi>>;
 let s: TestService;
@@ -248,6 +249,7 @@ describe('Discord delivery', () => {
     );
     clock.set('2026-11-26T06:00:00Z');
     await s.ingest({ events });
+    await settleDecisions(s.database.db);
     await s.database.db.run(sql`UPDATE matches SET alert_state = 'none'`);
     clock.set('2026-11-30T09:00:00Z');
     await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });
@@ -269,6 +271,7 @@ describe('Discord delivery', () => {
     );
     clock.set('2026-11-26T06:00:00Z');
     await s.ingest({ events });
+    await settleDecisions(s.database.db);
     await s.database.db.run(sql`UPDATE matches SET alert_state = 'none'`);
     clock.set('2026-11-30T09:00:00Z');
     await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });

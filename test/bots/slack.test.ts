@@ -6,6 +6,7 @@ import { SLACK_SIGNING_SECRET, slackHeaders, slashCommand } from '../support/sla
 import { fixedClock } from '../support/clock.js';
 import { fixtureEvents, makeEvent } from '../support/app.js';
 import { createSlackChannel } from '../../src/delivery/channels/slack/send.js';
+import { settleDecisions } from '../../src/ingest/settle.js';
 
 let slack: Awaited<ReturnType<typeof startSlackApi>>;
 let s: TestService;
@@ -216,6 +217,7 @@ describe('Slack delivery', () => {
     const events = Array.from({ length: 70 }, (_, i) => makeEvent({ id: `d${i}`, title: `Change ${i}`, summary: 'y'.repeat(2_000 + i), detected_at: '2026-11-26T06:00:00Z' }));
     clock.set('2026-11-26T06:00:00Z');
     await s.ingest({ events });
+    await settleDecisions(s.database.db);
     await s.database.db.run(sql`UPDATE matches SET alert_state = 'none'`); // digest only
     clock.set('2026-11-30T09:00:00Z');
     await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });

@@ -8,6 +8,7 @@ import { databaseBefore, type OldDatabase } from '../support/migrations.js';
 import { tempDatabase, type TempDatabase } from '../support/db.js';
 import { testApp, seedSubscriber, makeEvent, type TestApp } from '../support/app.js';
 import { checkSubscriberGroups, reconcileSubscriberGroups } from '../../src/store/subscriber-groups.js';
+import { settleDecisions } from '../../src/ingest/settle.js';
 import { createLogger } from '../../src/log.js';
 import { activeSubscriber, matchIngested, tallyDecisions } from '../../src/ingest/match.js';
 import { disableDestination, activateDestination } from '../../src/store/destinations.js';
@@ -138,7 +139,10 @@ describe('the subscriber groups matching decides for', () => {
     // Without its triggers the table would silently go stale (a rebuild of subscriptions by a
     // generated migration drops them): they are part of the schema.
     const triggers = await db.all<{ name: string }>(sql`SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'subscriptions' ORDER BY name`);
-    expect(triggers.map((r) => r.name)).toEqual(['subscriber_groups_delete', 'subscriber_groups_insert', 'subscriber_groups_update']);
+    expect(triggers.map((r) => r.name)).toEqual([
+      'decisions_settle_before_delete', 'decisions_settle_before_insert', 'decisions_settle_before_update',
+      'subscriber_groups_delete', 'subscriber_groups_insert', 'subscriber_groups_update',
+    ]);
   });
 
   it('are never bypassed by REPLACE, whose deletions fire no delete trigger (recursive_triggers is off, as on D1)', () => {
@@ -249,13 +253,22 @@ describe('matching without reversions', () => {
       }
       // The per-subscriber path (taken when a batch holds reversions) decides each row on its own.
       const perRowTally = await tallyDecisions(db, ingest, { reversions: true });
-      await matchIngested(db, ingest, 0, { reversions: true });
+      await matchIngested(db, ingest, 0, { reversions: true, notices: true });
       const perRow = await decisions();
       await db.run(sql`DELETE FROM matches`);
       const groupedTally = await tallyDecisions(db, ingest, { reversions: false });
-      await matchIngested(db, ingest, 0, { reversions: false });
+      await matchIngested(db, ingest, 0, { reversions: false, notices: true });
       expect(await decisions(), `round ${round}`).toEqual(perRow);
       expect(sorted(groupedTally), `round ${round}`).toEqual(sorted(perRowTally));
+      await db.run(sql`DELETE FROM matches`);
+      // Written per group and settled onto the members later: the same rows, event by event.
+      await matchIngested(db, ingest, 0, { reversions: false, notices: false });
+      expect(await db.all(sql`SELECT count(*) AS n FROM matches`)).toEqual([{ n: 0 }]);
+      await settleDecisions(db);
+      expect(await decisions(), `round ${round}`).toEqual(perRow);
+      const order = (await db.all<{ event_pk: number }>(sql`SELECT event_pk FROM matches ORDER BY id`)).map((r) => r.event_pk);
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+      expect(await db.all(sql`SELECT count(*) AS n FROM decisions_unsettled`)).toEqual([{ n: 0 }]);
       await db.run(sql`DELETE FROM matches`);
     }
   });
@@ -269,7 +282,7 @@ describe('matching without reversions', () => {
       const rows = await raw.execute({ sql: `EXPLAIN QUERY PLAN ${q.sql}`, args: q.params as never });
       return rows.rows.map((r) => String(r.detail));
     };
-    const matching = await plan(matchIngested(database.db, 'ing', 0, { reversions: false }));
+    const matching = await plan(matchIngested(database.db, 'ing', 0, { reversions: false, notices: true }));
     expect(matching).toContain('SEARCH s USING INDEX subscriber_groups_key (platform_id=?)');
     expect(matching).toContain('SEARCH t USING COVERING INDEX subscriptions_matching (platform_id=? AND status=? AND destination_active=? AND min_severity_rank=? AND same_day_alerts=?)');
     const tally = await plan(tallyDecisions(database.db, 'ing', { reversions: false }));

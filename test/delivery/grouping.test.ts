@@ -9,6 +9,7 @@ import { createLogger, silentLogger } from '../../src/log.js';
 import type { Db } from '../../src/db.js';
 import { makeEvent } from '../support/app.js';
 import { seedSubscribers } from '../bench/seed.js';
+import { settleDecisions } from '../../src/ingest/settle.js';
 
 let smtp: TestSmtpServer | undefined;
 let s: TestService | undefined;
@@ -27,6 +28,7 @@ async function subscribers(count: number) {
 
 /** Each destination's message kind, or `pending` while its match waits; in the order its first match was written. */
 async function state(s: TestService) {
+  await settleDecisions(s.database.db);
   const rows = await s.database.db.all<{ destination_id: string; state: string }>(sql`
     SELECT m.destination_id, coalesce(o.kind, m.alert_state) AS state FROM matches m LEFT JOIN outbox o ON o.id = m.outbox_id
     WHERE m.id IN (SELECT min(id) FROM matches GROUP BY destination_id) ORDER BY m.id`);
@@ -35,6 +37,7 @@ async function state(s: TestService) {
 
 /** How many decisions still wait to be grouped. */
 async function pendingCount(db: Db) {
+  await settleDecisions(db);
   return (await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM matches WHERE alert_state = 'pending'`))[0]!.n;
 }
 
@@ -44,6 +47,7 @@ const WEST = 'Pacific/Pago_Pago';
 
 /** The destinations of one event's decisions, in the order they were written, their accounts moved to `zones` (in that order). */
 async function destinationsInZones(db: Db, zones: string[]) {
+  await settleDecisions(db);
   const ids = (await db.all<{ destination_id: string }>(sql`SELECT destination_id FROM matches ORDER BY id`)).map((r) => r.destination_id);
   for (const [i, tz] of zones.entries()) {
     await db.run(sql`UPDATE accounts SET timezone = ${tz} WHERE id = (SELECT account_id FROM destinations WHERE id = ${ids[i]!})`);
@@ -258,6 +262,7 @@ describe('the events filed as waiting to be grouped', () => {
     const [waits] = await s.database.db.all<{ pk: number }>(sql`SELECT pk FROM events WHERE id = 'evt_waits'`);
     expect(rows).toEqual([{ event_pk: waits!.pk, since: expect.any(Number) }]);
     expect(rows[0]!.since).toBeGreaterThanOrEqual(before);
+    await settleDecisions(s.database.db);
     const [{ since }] = (await s.database.db.all<{ since: number }>(sql`SELECT min(created_at) AS since FROM matches WHERE alert_state = 'pending'`)) as [{ since: number }];
     expect(rows[0]!.since).toBe(since);
     // Filed once: grouping all of it removes the event, and nothing is due after.

@@ -7,6 +7,7 @@ import { fixtureEvents, makeEvent } from '../support/app.js';
 import { escapeCardMarkdown, safeUrl } from '../../src/render/teams.js';
 import { createTeamsChannel } from '../../src/delivery/channels/teams/send.js';
 import { teamsWebhookRefusal } from '../../src/delivery/channels/teams/destination.js';
+import { settleDecisions } from '../../src/ingest/settle.js';
 
 let teams: Awaited<ReturnType<typeof startTeamsWebhook>>;
 let s: TestService;
@@ -115,6 +116,7 @@ describe('Teams destinations', () => {
     const events = Array.from({ length: 40 }, (_, i) => makeEvent({ id: `d${i}`, title: `Change ${i}`, summary: 'y'.repeat(1_500 + i), detected_at: '2026-11-26T06:00:00Z' }));
     clock.set('2026-11-26T06:00:00Z');
     await s.ingest({ events });
+    await settleDecisions(s.database.db);
     await s.database.db.run(sql`UPDATE matches SET alert_state = 'none'`); // digest only
     clock.set('2026-11-30T09:00:00Z');
     await s.call('POST', '/v1/digests/run', { at: '2026-11-30T09:00:00Z' });

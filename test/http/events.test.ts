@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { ADMIN_TOKEN, INGEST_TOKEN, makeEvent, seedSubscriber, testApp, type TestApp } from '../support/app.js';
+import { settleDecisions } from '../../src/ingest/settle.js';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -35,6 +36,7 @@ describe('POST /v1/events', () => {
     const e = makeEvent({ id: 'evt_dup' });
     expect((await t.ingest(e)).json).toEqual({ accepted: 1, duplicates: 0, matched: 1 });
     expect((await t.ingest(e)).json).toEqual({ accepted: 0, duplicates: 1, matched: 0 });
+    await settleDecisions(t.db);
     expect(await count('matches')).toBe(1);
   });
 
@@ -237,6 +239,7 @@ describe('matching', () => {
     await seedSubscriber(t, { plan: 'monitor', email: 'm@acme.test' });
     await seedSubscriber(t, { plan: 'free', email: 'f@acme.test' });
     await t.ingest(makeEvent());
+    await settleDecisions(t.db);
     const rows = await t.db.all<{ alert_state: string; suppressed_reason: string | null }>(
       sql`SELECT alert_state, suppressed_reason FROM matches ORDER BY alert_state`,
     );
@@ -258,6 +261,7 @@ describe('matching', () => {
     await seedSubscriber(t);
     const r = await t.ingest(makeEvent({ detected_at: '2026-11-10T06:00:00Z' }));
     expect(r.json.matched).toBe(1);
+    await settleDecisions(t.db);
     const [m] = await t.db.all<{ alert_state: string; suppressed_reason: string }>(sql`SELECT alert_state, suppressed_reason FROM matches`);
     expect(m).toEqual({ alert_state: 'none', suppressed_reason: 'backfill' });
   });
@@ -278,6 +282,7 @@ describe('matching', () => {
     expect((await t.ingest(makeEvent({ platform: { slug: 'anthropic' }, document: { title: 'Anthropic Usage Policy' } }))).json.matched).toBe(0);
     expect((await t.ingest(makeEvent())).json.matched).toBe(1);
     // After the downgrade the remaining match is digest-only.
+    await settleDecisions(t.db);
     const [m] = await t.db.all<{ alert_state: string; suppressed_reason: string }>(sql`SELECT alert_state, suppressed_reason FROM matches`);
     expect(m).toEqual({ alert_state: 'none', suppressed_reason: 'plan' });
   });

@@ -14,6 +14,7 @@ import { activateDestination, createDestination, deleteDestination, disableDesti
 import { subscribe, unsubscribePlatform } from '../../src/store/subscriptions.js';
 import type { PlanName } from '../../src/core/plans.js';
 import type { Weekday } from '../../src/core/schedule-time.js';
+import { settleDecisions } from '../../src/ingest/settle.js';
 
 /**
  * Digests find a destination's untold decisions without an index of decisions by destination
@@ -72,6 +73,7 @@ afterEach(() => {
 });
 
 async function decisions(): Promise<Decision[]> {
+  await settleDecisions(database!.db);
   return database!.db.all<Decision>(sql`
     SELECT m.id, m.destination_id AS dest, e.id AS event, e.detected_at AS detected, m.digest_state AS state, m.digest_outbox_id AS outbox
     FROM matches m JOIN events e ON e.pk = m.event_pk ORDER BY m.id`);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -49,14 +49,28 @@ export function startScriptNodeOptions(script: ReturnType<typeof startScriptOf> 
 }
 
 /**
- * `node <its npm start script's options> --import tsx src/main.ts`, as an operator runs it but
- * from the sources (npm start runs the build of them), with the test tokens and secret key and the
- * environment given (and, unless that names one, a digest weekday away from today). Its JSON log
- * lines are collected; `ready` resolves on `server.listening` or `dispatcher.started` (so
- * LOG_LEVEL must be info or lower).
+ * What a service process runs: the sources through tsx (tests: an edit is never left unbuilt), or
+ * the build, as npm start does (the benchmark: the code an operator's process runs, which tsx's
+ * transform does not produce byte for byte).
  */
-export function startServiceProcess(role: ServiceProcess['role'], env: Record<string, string>, port: number): ServiceProcess {
-  const child = spawn(process.execPath, [...startScriptNodeOptions(startScriptOf(role)), '--import', 'tsx', 'src/main.ts'], {
+export type ServiceCode = 'sources' | 'build';
+
+/** The build npm start runs, compiled first when a source is newer (npm start's own prestart). */
+function buildIfStale(): string[] {
+  execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  return ['dist/src/main.js'];
+}
+
+/**
+ * `node <its npm start script's options> --import tsx src/main.ts`, as an operator runs it but
+ * from the sources (or, with `code: 'build'`, `dist/src/main.js` as npm start runs it), with the
+ * test tokens and secret key and the environment given (and, unless that names one, a digest
+ * weekday away from today). Its JSON log lines are collected; `ready` resolves on
+ * `server.listening` or `dispatcher.started` (so LOG_LEVEL must be info or lower).
+ */
+export function startServiceProcess(role: ServiceProcess['role'], env: Record<string, string>, port: number, code: ServiceCode = 'sources'): ServiceProcess {
+  const entry = code === 'build' ? buildIfStale() : ['--import', 'tsx', 'src/main.ts'];
+  const child = spawn(process.execPath, [...startScriptNodeOptions(startScriptOf(role)), ...entry], {
     cwd: ROOT,
     env: {
       ...process.env,

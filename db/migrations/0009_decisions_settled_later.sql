@@ -21,11 +21,13 @@ CREATE TABLE `follow_ups_due` (
 --> statement-breakpoint
 -- Written by hand (drizzle-kit writes no views or triggers). A group decision settled onto the
 -- group's members: the subscriptions matching decides for (activeSubscriber in
--- src/ingest/match.ts) whose key is the group's, in the queue's order, so the rows' ids follow the
--- events' order as when matching wrote them itself. The one definition the settling statement of
--- src/ingest/settle.ts and the triggers below read.
+-- src/ingest/match.ts) whose key is the group's. Read in `queue_id` order (the queue scanned
+-- first, no sort), so the rows' ids follow the events' order as when matching wrote them itself.
+-- The one definition the settling statement of src/ingest/settle.ts and the triggers below read.
+-- A rebuild of `subscriptions` must drop this view first (its rename fails while the view names
+-- the table) and create it again, with the triggers.
 CREATE VIEW `decisions_settling` AS
-SELECT x.`event_pk`, t.`destination_id`, x.`alert_state`, x.`suppressed_reason`, x.`digest_state`, x.`created_at`
+SELECT x.`id` AS `queue_id`, x.`event_pk`, t.`destination_id`, x.`alert_state`, x.`suppressed_reason`, x.`digest_state`, x.`created_at`
 FROM `decisions_unsettled` x
 CROSS JOIN `subscriptions` t ON t.`platform_id` = x.`platform_id` AND t.`status` = 'active' AND t.`destination_active` = 1
   AND t.`min_severity_rank` = x.`min_severity_rank` AND t.`same_day_alerts` = x.`same_day_alerts` AND t.`categories` IS x.`categories`;
@@ -37,7 +39,8 @@ CREATE TRIGGER `decisions_settle_before_insert` BEFORE INSERT ON `subscriptions`
 WHEN EXISTS (SELECT 1 FROM `decisions_unsettled`)
 BEGIN
   INSERT INTO `matches` (`event_pk`, `destination_id`, `alert_state`, `suppressed_reason`, `digest_state`, `created_at`)
-  SELECT `event_pk`, `destination_id`, `alert_state`, `suppressed_reason`, `digest_state`, `created_at` FROM `decisions_settling` WHERE true
+  SELECT `event_pk`, `destination_id`, `alert_state`, `suppressed_reason`, `digest_state`, `created_at` FROM `decisions_settling`
+  ORDER BY `queue_id`
   ON CONFLICT DO NOTHING;
   DELETE FROM `decisions_unsettled`;
 END;
@@ -46,7 +49,8 @@ CREATE TRIGGER `decisions_settle_before_update` BEFORE UPDATE OF `status`, `dest
 WHEN EXISTS (SELECT 1 FROM `decisions_unsettled`)
 BEGIN
   INSERT INTO `matches` (`event_pk`, `destination_id`, `alert_state`, `suppressed_reason`, `digest_state`, `created_at`)
-  SELECT `event_pk`, `destination_id`, `alert_state`, `suppressed_reason`, `digest_state`, `created_at` FROM `decisions_settling` WHERE true
+  SELECT `event_pk`, `destination_id`, `alert_state`, `suppressed_reason`, `digest_state`, `created_at` FROM `decisions_settling`
+  ORDER BY `queue_id`
   ON CONFLICT DO NOTHING;
   DELETE FROM `decisions_unsettled`;
 END;
@@ -55,7 +59,8 @@ CREATE TRIGGER `decisions_settle_before_delete` BEFORE DELETE ON `subscriptions`
 WHEN EXISTS (SELECT 1 FROM `decisions_unsettled`)
 BEGIN
   INSERT INTO `matches` (`event_pk`, `destination_id`, `alert_state`, `suppressed_reason`, `digest_state`, `created_at`)
-  SELECT `event_pk`, `destination_id`, `alert_state`, `suppressed_reason`, `digest_state`, `created_at` FROM `decisions_settling` WHERE true
+  SELECT `event_pk`, `destination_id`, `alert_state`, `suppressed_reason`, `digest_state`, `created_at` FROM `decisions_settling`
+  ORDER BY `queue_id`
   ON CONFLICT DO NOTHING;
   DELETE FROM `decisions_unsettled`;
 END;

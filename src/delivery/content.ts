@@ -156,7 +156,8 @@ export async function loadContent(
     }
     case 'digest': {
       const period = JSON.parse(row.payload ?? '{}') as { key: string; start: number; end: number };
-      const digest = (await loadDigests(db, [{ destinationId: destination.id, period }], links, now)).get(destination.id);
+      // Its decisions were taken when it was enqueued (settled then): nothing to settle per send.
+      const digest = (await loadDigests(db, [{ destinationId: destination.id, period }], links, now, { settle: false })).get(destination.id);
       if (!digest || (digest.total === 0 && digest.notices.length === 0 && !account.emptyDigest)) return null;
       return { ...digest, ...(await awaitingReviews(db, links, destination, account)) };
     }

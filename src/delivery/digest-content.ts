@@ -60,7 +60,7 @@ const EVENT_COLUMNS = sql`e.pk, e.platform_id, e.payload, p.name, e.kind, e.dete
  * decisions, the subscriptions, the watched documents, what takes effect soon) parse each event
  * once however many destinations share it. Pages keep memory flat however many digests a run has.
  */
-export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSigner, now: number): Promise<Map<string, DigestContent>> {
+export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSigner, now: number, options: { settle?: boolean } = {}): Promise<Map<string, DigestContent>> {
   const out = new Map<string, DigestContent>();
   if (!targets.length) return out;
   const ids = JSON.stringify(targets.map((t) => t.destinationId));
@@ -77,8 +77,9 @@ export async function loadDigests(db: Db, targets: DigestTarget[], links: LinkSi
   const horizonEnd = isoDate(addDays(...ymd(to), UPCOMING_DAYS + 1));
   const keyed = JSON.stringify(targets.map((t) => ({ dest: t.destinationId, key: `digest:${t.destinationId}:${t.period.key}`, start: t.period.start, end: t.period.end })));
 
-  // A preview reads decisions no digest took yet: those of subscriber groups are settled first.
-  await settleDecisions(db);
+  // A preview reads decisions no digest took yet: those of subscriber groups are settled first (a
+  // write, as a dispatcher's). A digest being sent reads what it took when it was enqueued.
+  if (options.settle !== false) await settleDecisions(db);
   const preview = untoldDecisions(
     sql`SELECT j.key AS id, j.value ->> 'dest' AS dest, j.value ->> 'key' AS key, j.value ->> 'start' AS start, j.value ->> 'end' AS "end"
       FROM json_each(${keyed}) j WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = j.value ->> 'key')`,

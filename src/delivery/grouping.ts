@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { runBatch } from '../store/batch.js';
-import { settleDecisions } from '../ingest/settle.js';
+import { settleDecisions, settleStatements } from '../ingest/settle.js';
 import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js';
 
 /**
@@ -58,7 +58,11 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
   // earlier). Each statement reads the due groups once; a pair of statements per kind read them
   // four times.
   const overBudget = sql`g.sent_today >= ${maxPerDay}`;
-  const [created] = (await runBatch(db, [
+  const settle = settleStatements(db);
+  const results = (await runBatch(db, [
+    // Again in the grouping's own transaction: what another process's request or a subscription
+    // change settled since the look above is grouped only after its follow-ups are threaded.
+    ...settle,
     db.run(sql`
       INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
       SELECT CASE WHEN ${overBudget} THEN ${budgetKey} ELSE ${alertKey} END,
@@ -77,7 +81,7 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
       FROM x WHERE matches.id = +x.match_id`),
     db.run(forgetGrouped),
   ])) as { rowsAffected: number }[];
-  return created?.rowsAffected ?? 0;
+  return results[settle.length]?.rowsAffected ?? 0;
 }
 
 /**

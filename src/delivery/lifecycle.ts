@@ -30,36 +30,42 @@ export interface FollowUpCandidate {
 }
 
 /**
- * Threads this ingest request's reversions and superseding changes under the alerts they follow
- * up, where that alert is still the latest word (the rule of src/core/lifecycle.ts): for each
- * such pending (change, chat destination) decision, one `follow_up` outbox row (key
- * follow_up:<destination>:<match id>), due at once, and the decision grouped into it instead of
- * the destination's next alert. Set-based: two statements for the whole request, run in the
- * ingest's batch after the cancelling pairs (a change and its undo that met in a group reached
- * nobody: nothing to follow up), for the request's `candidates` only (the changes
- * `canFollowUp` picked). On an installation without chat alerts the first is one probe of
- * `outbox_chat_words`; with them, one probe per decision before anything else is read.
+ * Threads the reversions and superseding changes of the requests in `follow_ups_due` under the
+ * alerts they follow up, where that alert is still the latest word (the rule of
+ * src/core/lifecycle.ts), each request as of when it arrived: for each such pending (change, chat
+ * destination) decision, one `follow_up` outbox row (key follow_up:<destination>:<match id>),
+ * due at once, and the decision grouped into it instead of the destination's next alert; then the
+ * requests are done. Set-based: three statements for every request waiting, in their order of
+ * arrival, for each request's candidates only (the changes `canFollowUp` picked). A request that
+ * writes its own decisions runs them after its cancelling pairs (a change and its undo that met in
+ * a group reached nobody: nothing to follow up); one that writes group decisions has them run when
+ * those are settled (src/ingest/settle.ts), before anything can group its decisions. On an
+ * installation without chat alerts the first is one probe of `outbox_chat_words`; with them, one
+ * probe per decision before anything else is read.
  */
-export function threadFollowUps(db: Db, ingestId: string, now: number, windowMs: number, candidates: FollowUpCandidate[]) {
+export function threadDueFollowUps(db: Db) {
   const words = sql.raw(CHAT_WORDS);
-  // The newest message in the window that told the destination of the document.
+  // The newest message that told the destination of the document, in the window before the
+  // request arrived: a message written after it (the request is threaded later than it arrived)
+  // was not the latest word when it arrived.
   const latestWord = sql`(
     SELECT w.id FROM outbox w INDEXED BY outbox_chat_words
-    WHERE w.destination_id = m.destination_id AND ${words} AND w.created_at >= ${now - windowMs} AND w.status NOT IN ('cancelled', 'dead')
+    WHERE w.destination_id = m.destination_id AND ${words} AND w.created_at >= f.received_at - f.window_ms AND w.created_at <= f.received_at
+      AND w.status NOT IN ('cancelled', 'dead')
       AND EXISTS (SELECT 1 FROM matches mw JOIN events ew ON ew.pk = mw.event_pk WHERE mw.outbox_id = w.id AND ew.document_id = e.document_id AND ew.pk <> e.pk)
     ORDER BY w.created_at DESC, w.id DESC LIMIT 1)`;
   return [
     db.run(sql`
       INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
       SELECT 'follow_up:' || c.destination_id || ':' || c.match_id, 'follow_up', c.destination_id, d.account_id, d.type, 'queued',
-        json_object('root', r.id, 'action', c.action, 'match', c.match_id), ${now}, ${now}, ${now}
+        json_object('root', r.id, 'action', c.action, 'match', c.match_id), c.now, c.now, c.now
       FROM (
         SELECT m.id AS match_id, m.destination_id, e.pk, e.document_id, e.detected_at, j.value ->> 'provision' AS provision,
           CASE WHEN e.reverts_to_at IS NOT NULL THEN 'reverted' ELSE 'superseded' END AS action,
-          ${latestWord} AS word_id
-        FROM json_each(${JSON.stringify(candidates)}) j CROSS JOIN events e CROSS JOIN matches m
+          f.received_at AS now, f.window_ms, ${latestWord} AS word_id
+        FROM follow_ups_due f CROSS JOIN json_each(f.candidates) j CROSS JOIN events e CROSS JOIN matches m
         WHERE EXISTS (SELECT 1 FROM outbox INDEXED BY outbox_chat_words WHERE ${words})
-          AND e.id = j.value ->> 'id' AND e.ingest_id = ${ingestId}
+          AND e.id = j.value ->> 'id' AND e.ingest_id = f.ingest_id
           AND m.event_pk = e.pk AND m.alert_state = 'pending'
           AND EXISTS (SELECT 1 FROM outbox cw INDEXED BY outbox_chat_words WHERE cw.destination_id = m.destination_id AND ${words})
       ) c
@@ -67,19 +73,28 @@ export function threadFollowUps(db: Db, ingestId: string, now: number, windowMs:
       JOIN outbox w ON w.id = c.word_id
       JOIN outbox r ON r.id = CASE WHEN w.kind = ${THREAD_ROOT_KIND} THEN w.id WHEN w.kind = 'follow_up' THEN w.payload ->> 'root' END
       WHERE d.type IN (${list(THREADED_CHANNELS)}) AND r.kind = ${THREAD_ROOT_KIND} AND r.destination_id = c.destination_id
-        AND r.status = 'sent' AND r.provider_id IS NOT NULL AND r.parts_sent <= 1 AND r.sent_at >= ${now - windowMs}
+        AND r.status = 'sent' AND r.provider_id IS NOT NULL AND r.parts_sent <= 1 AND r.sent_at >= c.now - c.window_ms
         AND (c.action = 'reverted' OR EXISTS (
           SELECT 1 FROM matches mw JOIN events ew ON ew.pk = mw.event_pk
           WHERE mw.outbox_id = w.id AND ew.document_id = c.document_id AND ew.detected_at <= c.detected_at
             AND ew.payload ->> '$.provision.id' = c.provision))
+      ORDER BY c.now, c.match_id
       ON CONFLICT (idempotency_key) DO NOTHING`),
-    // The rows just written are the queued follow-ups due now; each names its decision.
+    // The rows just written are the queued follow-ups due when their requests arrived; each names its decision.
     db.run(sql`
       UPDATE matches SET alert_state = 'grouped',
         outbox_id = (SELECT o.id FROM outbox o WHERE o.idempotency_key = 'follow_up:' || matches.destination_id || ':' || matches.id)
       WHERE alert_state = 'pending' AND id IN (
-        SELECT o.payload ->> 'match' FROM outbox o WHERE o.status = 'queued' AND o.due_at = ${now} AND o.kind = 'follow_up')`),
-  ];
+        SELECT o.payload ->> 'match' FROM outbox o
+        WHERE o.status = 'queued' AND o.due_at IN (SELECT received_at FROM follow_ups_due) AND o.kind = 'follow_up')`),
+    db.run(sql`DELETE FROM follow_ups_due`),
+  ] as const;
+}
+
+/** Files an ingest request's follow-up candidates for `threadDueFollowUps`, as of `now`. */
+export function fileFollowUps(db: Db, ingestId: string, now: number, windowMs: number, candidates: FollowUpCandidate[]) {
+  return db.run(sql`INSERT INTO follow_ups_due (ingest_id, received_at, window_ms, candidates)
+    VALUES (${ingestId}, ${now}, ${windowMs}, ${JSON.stringify(candidates)})`);
 }
 
 /** The thread's first message (the alert to edit) and its provider id. */

@@ -8,7 +8,7 @@ import { intrinsicNoise } from '../core/noise.js';
 import type { Clock } from '../core/clock.js';
 import { matchIngested, fileAlertsWaiting, cancelUndoneInGroup, reason, reasonList, tallyDecisions, type Cancelled } from './match.js';
 import { judgeDocumentVersions } from './versions.js';
-import { threadFollowUps } from '../delivery/lifecycle.js';
+import { fileFollowUps, threadDueFollowUps } from '../delivery/lifecycle.js';
 import { settleStatements } from './settle.js';
 import { runBatch } from '../store/batch.js';
 import { canFollowUp, latestWordWindowMs } from '../core/lifecycle.js';
@@ -176,16 +176,11 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
   const followUps = newEvents
     .filter(({ event }) => canFollowUp({ kind: event.kind, provisionId: event.provision?.id, revertsToAt: judged.verdicts.get(event.id)?.revertsToAt ?? null }))
     .map(({ event }) => ({ id: event.id, provision: event.provision?.id ?? null }));
-  const windowMs = latestWordWindowMs(deps.flapWindowHours);
+  // Filed as of now, and threaded when its decisions are settled, or here after the cancelling
+  // when this request writes its own (an earlier request's were threaded when the batch began).
   const followingUp = !followUps.length
     ? []
-    : settledHere
-      ? threadFollowUps(db, ingestId, receivedAt, windowMs, followUps)
-      : [
-          // Threaded once its decisions are settled, as of now (settleDecisions).
-          db.run(sql`INSERT INTO follow_ups_due (ingest_id, received_at, window_ms, candidates)
-            VALUES (${ingestId}, ${receivedAt}, ${windowMs}, ${JSON.stringify(followUps)})`),
-        ];
+    : [fileFollowUps(db, ingestId, receivedAt, latestWordWindowMs(deps.flapWindowHours), followUps), ...(settledHere ? threadDueFollowUps(db) : [])];
   const results = await runBatch(db, [
     // First, so that decision ids keep the events' order and the cancelling reads every decision.
     ...(settledHere ? settleStatements(db) : []),

@@ -112,9 +112,10 @@ export async function enqueueDueDigests(db: Db, at: number, now: number): Promis
         AND o.status = 'queued' AND o.attempts = 0`,
     'claim',
   );
-  const [, , r] = (await runBatch(db, [
+  const settle = settleStatements(db);
+  const results = (await runBatch(db, [
     // The decisions a digest takes are every member's: group decisions are settled first.
-    ...settleStatements(db),
+    ...settle,
     db.run(sql`
     INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
     SELECT 'digest:' || d.id || ':' || (j.value ->> 'key'), 'digest', d.id, a.id, d.type, 'queued',
@@ -140,7 +141,7 @@ export async function enqueueDueDigests(db: Db, at: number, now: number): Promis
     FROM t
     WHERE matches.id = t.id AND matches.id IN (SELECT id FROM t)`),
   ])) as { rowsAffected: number }[];
-  return { due, enqueued: r?.rowsAffected ?? 0 };
+  return { due, enqueued: results[settle.length]?.rowsAffected ?? 0 };
 }
 
 /** How many destinations have a digest due at `at` (sent already or not). */

@@ -39,7 +39,7 @@ export async function enqueueReminders(db: Db, now: number): Promise<number> {
     return { tz: p.timezone, days: p.reminder_days, hour: l.h, target: isoDate(addDays(l.y, l.m, l.d, p.reminder_days)) };
   });
   // Settled first: the decisions say who was told.
-  const [, , r] = (await runBatch(db, [...settleStatements(db), db.run(sql`
+  const results = (await runBatch(db, [...settleStatements(db), db.run(sql`
     INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
     SELECT 'reminder:' || d.id || ':' || e.pk, 'reminder', d.id, a.id, d.type, 'queued', json_object('eventPk', e.pk), ${now}, ${now}, ${now}
     FROM json_each(${JSON.stringify(rows)}) j
@@ -52,5 +52,5 @@ export async function enqueueReminders(db: Db, now: number): Promise<number> {
     WHERE a.plan IN (${ALERTING_PLANS})
       AND ${effectiveDateStands}
     ON CONFLICT DO NOTHING`)])) as { rowsAffected: number }[];
-  return r!.rowsAffected;
+  return results.at(-1)!.rowsAffected;
 }

@@ -142,6 +142,31 @@ describe('message lifecycle in Slack', () => {
     expect(slack.topLevel()).toHaveLength(1);
   });
 
+  it('threads two superseding changes in the order they arrived, the first waiting to be settled when the second’s request writes its own decisions', async () => {
+    await slackChannel();
+    await changeAlerted();
+    const original = slack.topLevel()[0]!;
+    hours(1);
+    // Its decisions wait as a subscriber group's, its follow-up with them.
+    expect((await s.ingest(version('newer', B, C, { title: 'Arbitration moved to Delaware' }))).status).toBe(202);
+    clock.advance(2_000);
+    // An outage notice makes this request settle what waits and write its own decisions: the first
+    // request's follow-up is threaded before this one's, as of when each arrived.
+    expect((await s.ingest({ events: [
+      version('newest', C, 'd'.repeat(64), { title: 'Arbitration moved to Texas' }),
+      makeEvent({ id: 'outage', kind: 'unreachable', document: { title: 'Other document' }, detected_at: new Date(clock()).toISOString() }),
+    ] })).status).toBe(202);
+    clock.advance(61_000);
+    await s.drain();
+    expect(slack.replies(original.ts).map((r) => text(r.blocks))).toEqual([
+      expect.stringContaining('Arbitration moved to Delaware'),
+      expect.stringContaining('Arbitration moved to Texas'),
+    ]);
+    // The outage is the one new message: neither change became an alert of its own.
+    expect(slack.topLevel()).toHaveLength(2);
+    expect(text(slack.topLevel()[1]!.blocks)).not.toContain('Arbitration moved');
+  });
+
   it('posts a change of the same clause as a new message once another alert about the document came after (the first is no longer the latest word)', async () => {
     await slackChannel();
     await changeAlerted();

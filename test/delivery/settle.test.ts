@@ -5,6 +5,9 @@ import { testApp, seedSubscriber, makeEvent, type TestApp } from '../support/app
 import { settleDecisions, settleStatements } from '../../src/ingest/settle.js';
 import { disableDestination } from '../../src/store/destinations.js';
 import { nextGroupDueAt } from '../../src/delivery/grouping.js';
+import { enqueueDueDigests } from '../../src/schedule/digests.js';
+import { enqueueReminders } from '../../src/schedule/reminders.js';
+import { loadDigests } from '../../src/delivery/digest-content.js';
 
 let t: TestApp | undefined;
 afterEach(() => {
@@ -126,6 +129,39 @@ describe('decisions settled onto subscriber groups’ members after the request'
     expect(await waiting(t)).toBe(0);
   });
 
+  it('settles before a digest preview, a digest claim and the reminders read decisions', async () => {
+    t = await testApp();
+    const free = await seedSubscriber(t, { plan: 'free', email: 'free@acme.test' });
+    await seedSubscriber(t, { email: 'monitor@acme.test' });
+    // Detected an hour ago, taking effect in 7 days (the accounts' reminder_days).
+    await t.ingest(makeEvent({ id: 'weekly_news', detected_at: '2026-11-20T06:00:00Z', effective_at: '2026-11-27' }));
+    const period = { key: '2026-11-23', start: Date.parse('2026-11-16T09:00:00Z'), end: Date.parse('2026-11-23T09:00:00Z') };
+    expect(await waiting(t)).toBe(2);
+    const preview = (await loadDigests(t.db, [{ destinationId: free.destination.id, period }], t.deps.links, t.deps.clock())).get(free.destination.id);
+    expect(preview?.total).toBe(1);
+    await t.ingest(makeEvent({ id: 'second_news', detected_at: '2026-11-20T06:30:00Z', effective_at: '2026-11-27' }));
+    expect(await waiting(t)).toBe(2);
+    expect(await enqueueReminders(t.db, Date.parse('2026-11-20T09:30:00Z'))).toBe(2);
+    await t.ingest(makeEvent({ id: 'third_news', detected_at: '2026-11-20T06:45:00Z' }));
+    expect(await waiting(t)).toBe(2);
+    const at = Date.parse('2026-11-23T09:00:00Z');
+    expect(await enqueueDueDigests(t.db, at, at)).toEqual({ due: 2, enqueued: 2 });
+    const listed = await t.db.all<{ event: string }>(sql`
+      SELECT e.id AS event FROM matches m JOIN events e ON e.pk = m.event_pk
+      WHERE m.destination_id = ${free.destination.id} AND m.digest_state = 'listed' ORDER BY e.id`);
+    expect(listed.map((r) => r.event)).toEqual(['second_news', 'third_news', 'weekly_news']);
+  });
+
+  it('stops a deleted destination’s decisions not yet settled: none is left waiting for it', async () => {
+    t = await testApp();
+    const gone = await seedSubscriber(t, { email: 'gone@acme.test' });
+    await t.ingest(makeEvent({ id: 'change' }));
+    expect(await waiting(t)).toBe(1);
+    expect((await t.call('DELETE', `/v1/accounts/${gone.account.id}/destinations/${gone.destination.id}`)).status).toBe(204);
+    const rows = await t.db.all(sql`SELECT alert_state, suppressed_reason AS reason, digest_state FROM matches`);
+    expect(rows).toEqual([{ alert_state: 'none', reason: 'destination_disabled', digest_state: 'none' }]);
+  });
+
   it('reads each group’s members through the matching index to the group’s own key', async () => {
     t = await testApp();
     const raw = createClient({ url: t.database.url });
@@ -134,6 +170,8 @@ describe('decisions settled onto subscriber groups’ members after the request'
       const q = (insert as unknown as { getQuery(): { sql: string } }).getQuery();
       const plan = (await raw.execute(`EXPLAIN QUERY PLAN ${q.sql}`)).rows.map((r) => String(r.detail));
       expect(plan).toContain('SCAN x');
+      // The queue's order is its scan's: no sort of a fan-out's rows.
+      expect(plan.filter((p) => p.includes('TEMP B-TREE'))).toEqual([]);
       expect(plan).toContain('SEARCH t USING COVERING INDEX subscriptions_matching (platform_id=? AND status=? AND destination_active=? AND min_severity_rank=? AND same_day_alerts=?)');
     } finally {
       raw.close();

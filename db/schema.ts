@@ -317,13 +317,16 @@ export const decisionsUnsettled = sqliteTable(
 
 /**
  * The follow-ups an ingest request's changes may thread (src/delivery/lifecycle.ts), looked for
- * once its group decisions are settled: the candidates (event id, clause) as JSON, when the
- * request arrived and how far back a chat message counts as the latest word.
+ * once its group decisions are settled, one request at a time in arrival order: the candidates
+ * (event id, clause) as JSON, when the request arrived, how far back a chat message counts as the
+ * latest word, and the outbox as far as it went then.
  */
 export const followUpsDue = sqliteTable('follow_ups_due', {
   ingestId: text('ingest_id').primaryKey(),
   receivedAt: integer('received_at').notNull(),
   windowMs: integer('window_ms').notNull(),
+  /** The newest outbox row when the request was stored: a message after it was not yet a word. */
+  outboxSeen: integer('outbox_seen').notNull(),
   candidates: text('candidates').notNull(),
 });
 

@@ -16,6 +16,7 @@ CREATE TABLE `follow_ups_due` (
 	`ingest_id` text PRIMARY KEY NOT NULL,
 	`received_at` integer NOT NULL,
 	`window_ms` integer NOT NULL,
+	`outbox_seen` integer NOT NULL,
 	`candidates` text NOT NULL
 );
 --> statement-breakpoint

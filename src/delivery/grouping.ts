@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { runBatch } from '../store/batch.js';
 import { settleDecisions, settleStatements } from '../ingest/settle.js';
+import { awaitingFollowUps } from './lifecycle.js';
 import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js';
 
 /**
@@ -97,10 +98,10 @@ export const stillWaits = (eventPk: SQL) => sql`(EXISTS (SELECT 1 FROM matches m
  * or one's, from the events filed in `alerts_waiting` through the (event, destination) key:
  * decisions have no index of their own by state, which each of a fan-out's rows went into.
  */
-export const waitingDecisions = (destinationId?: string) => sql`(
+export const waitingDecisions = (destinationId?: string, { groupable = false } = {}) => sql`(
   SELECT m.id, m.destination_id, m.created_at FROM alerts_waiting w CROSS JOIN matches m ON m.event_pk = w.event_pk
     ${destinationId === undefined ? sql`` : sql`AND m.destination_id = ${destinationId}`}
-  WHERE m.alert_state = 'pending')`;
+  WHERE m.alert_state = 'pending' ${groupable ? sql`AND w.event_pk NOT IN ${awaitingFollowUps}` : sql``})`;
 
 /**
  * Destinations whose group is due, with their local day (`days`: each zone's, as JSON) and
@@ -127,7 +128,7 @@ export const dueGroups = (days: string, cutoff: number, destinations?: number) =
  * first that many by that decision.
  */
 const dueDestinations = (cutoff: number, destinations?: number) => sql`(
-  SELECT m.destination_id, min(m.id) AS first_id FROM ${waitingDecisions()} m
+  SELECT m.destination_id, min(m.id) AS first_id FROM ${waitingDecisions(undefined, { groupable: true })} m
   GROUP BY m.destination_id HAVING min(m.created_at) <= ${cutoff}
   ${destinations === undefined ? sql`` : sql`ORDER BY first_id LIMIT ${destinations}`})`;
 
@@ -149,7 +150,7 @@ export const pendingOf = (due: ReturnType<typeof dueGroups>) => sql`(
     LEFT JOIN outbox oa ON oa.idempotency_key = ${alertKey}
     LEFT JOIN outbox ob ON ob.idempotency_key = ${budgetKey} AND ob.status = 'queued')
   SELECT pm.id AS match_id, t.outbox_id
-  FROM ${waitingDecisions()} pm CROSS JOIN t
+  FROM ${waitingDecisions(undefined, { groupable: true })} pm CROSS JOIN t
   WHERE t.destination_id = pm.destination_id AND t.outbox_id IS NOT NULL)`;
 
 /** When the next group falls due (ms), or undefined when nothing waits: the dispatcher sleeps until then. */

@@ -181,9 +181,12 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
   const followingUp = !followUps.length
     ? []
     : [fileFollowUps(db, ingestId, receivedAt, latestWordWindowMs(deps.flapWindowHours), followUps), ...(settledHere ? threadDueFollowUps(db) : [])];
+  // Every request waiting for its follow-ups is threaded before this one's cancelling, as if each
+  // had been threaded in its own request.
+  const waitingRequests = settledHere ? ((await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM follow_ups_due`))[0]?.n ?? 0) : 0;
   const results = await runBatch(db, [
     // First, so that decision ids keep the events' order and the cancelling reads every decision.
-    ...(settledHere ? settleStatements(db) : []),
+    ...(settledHere ? settleStatements(db, waitingRequests) : []),
     db.run(sql`
       INSERT INTO platforms (slug, name, created_at)
       SELECT j.value ->> 'slug', coalesce(j.value ->> 'name', j.value ->> 'slug'), ${receivedAt}

@@ -167,6 +167,26 @@ describe('message lifecycle in Slack', () => {
     expect(text(slack.topLevel()[1]!.blocks)).not.toContain('Arbitration moved');
   });
 
+  it('takes an earlier request’s follow-up as the latest word of a later one, both waiting to be settled, as if each had been threaded on arrival', async () => {
+    await slackChannel();
+    expect((await s.ingest(version('first', 'f'.repeat(64), A, { kind: 'first_recorded' }))).status).toBe(202);
+    clock.set('2026-11-28T09:00:00Z');
+    // One alert of two clauses of the document.
+    await deliver({ events: [version('change', A, B), version('fees', B, C, { title: 'Fees raised', provision: { id: 'sec-9', title: '9. Fees' } })] });
+    const original = slack.topLevel()[0]!;
+    hours(1);
+    expect((await s.ingest(version('newer', C, 'd'.repeat(64), { title: 'Arbitration moved to Delaware' }))).status).toBe(202);
+    clock.advance(2_000);
+    expect((await s.ingest(version('fees_again', 'd'.repeat(64), 'e'.repeat(64), { title: 'Fees raised again', provision: { id: 'sec-9', title: '9. Fees' } }))).status).toBe(202);
+    clock.advance(61_000);
+    await s.drain();
+    // The first follows up the alert; its reply is then the latest word about the document, which
+    // says nothing of the fees, so the second is a new message.
+    expect(slack.replies(original.ts).map((r) => text(r.blocks))).toEqual([expect.stringContaining('Arbitration moved to Delaware')]);
+    expect(slack.topLevel()).toHaveLength(2);
+    expect(text(slack.topLevel()[1]!.blocks)).toContain('Fees raised again');
+  });
+
   it('posts a change of the same clause as a new message once another alert about the document came after (the first is no longer the latest word)', async () => {
     await slackChannel();
     await changeAlerted();

@@ -290,8 +290,9 @@ export const matches = sqliteTable(
  * rows: one row per (event, group) where a `matches` row per destination was written inside the
  * ingest request (about 1,500 rows of a 500-event batch instead of 31,000, the request's largest
  * write). Only batches whose decisions depend on nothing but the event and the group go here: no
- * reversion (what each destination heard matters) and no outage notice (their pairs cancel per
- * destination in the same request); those settle this queue first and write their own rows.
+ * reversion (what each destination heard matters), no outage notice (their pairs cancel per
+ * destination in the same request) and no change that could follow up a chat alert (threaded per
+ * destination in the request); those settle this queue first and write their own rows.
  * Settled (src/ingest/settle.ts, through the view `decisions_settling` of migration 0009) by the
  * dispatcher before it groups, by digests, reminders and the events listing before they read
  * decisions, by every withdrawal before it withdraws, and, so that a group's members are the ones
@@ -314,21 +315,6 @@ export const decisionsUnsettled = sqliteTable(
   // Filing an event as waiting asks whether it has a pending group decision.
   (t) => [index('decisions_unsettled_event').on(t.eventPk)],
 );
-
-/**
- * The follow-ups an ingest request's changes may thread (src/delivery/lifecycle.ts), looked for
- * once its group decisions are settled, one request at a time in arrival order: the candidates
- * (event id, clause) as JSON, when the request arrived, how far back a chat message counts as the
- * latest word, and the outbox as far as it went then.
- */
-export const followUpsDue = sqliteTable('follow_ups_due', {
-  ingestId: text('ingest_id').primaryKey(),
-  receivedAt: integer('received_at').notNull(),
-  windowMs: integer('window_ms').notNull(),
-  /** The newest outbox row when the request was stored: a message after it was not yet a word. */
-  outboxSeen: integer('outbox_seen').notNull(),
-  candidates: text('candidates').notNull(),
-});
 
 /**
  * The events that have decisions waiting to be grouped into alerts (`matches.alert_state =

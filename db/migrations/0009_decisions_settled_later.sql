@@ -12,14 +12,6 @@ CREATE TABLE `decisions_unsettled` (
 );
 --> statement-breakpoint
 CREATE INDEX `decisions_unsettled_event` ON `decisions_unsettled` (`event_pk`);--> statement-breakpoint
-CREATE TABLE `follow_ups_due` (
-	`ingest_id` text PRIMARY KEY NOT NULL,
-	`received_at` integer NOT NULL,
-	`window_ms` integer NOT NULL,
-	`outbox_seen` integer NOT NULL,
-	`candidates` text NOT NULL
-);
---> statement-breakpoint
 -- Written by hand (drizzle-kit writes no views or triggers). A group decision settled onto the
 -- group's members: the subscriptions matching decides for (activeSubscriber in
 -- src/ingest/match.ts) whose key is the group's. Read in `queue_id` order (the queue scanned

@@ -2,7 +2,6 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { runBatch } from '../store/batch.js';
 import { settleDecisions, settleStatements } from '../ingest/settle.js';
-import { awaitingFollowUps } from './lifecycle.js';
 import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js';
 
 /**
@@ -24,8 +23,7 @@ import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js
  */
 export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, maxPerDay = Number.MAX_SAFE_INTEGER, destinations?: number): Promise<number> {
   const cutoff = now - groupWaitMs;
-  // What ingest decided per subscriber group becomes each member's decision (and a request's
-  // follow-ups are threaded) before anything is grouped.
+  // What ingest decided per subscriber group becomes each member's decision before anything is grouped.
   await settleDecisions(db);
   // Nothing waited long enough (a burst still inside its group wait): one look at the oldest
   // event with a pending match, instead of grouping 50,000 matches to find no group due.
@@ -61,8 +59,8 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
   const overBudget = sql`g.sent_today >= ${maxPerDay}`;
   const settle = settleStatements(db);
   const results = (await runBatch(db, [
-    // Again in the grouping's own transaction: what another process's request or a subscription
-    // change settled since the look above is grouped only after its follow-ups are threaded.
+    // Again in the grouping's own transaction: group decisions another process's request wrote
+    // since the look above are grouped with the rest, not left for the next call.
     ...settle,
     db.run(sql`
       INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
@@ -98,10 +96,10 @@ export const stillWaits = (eventPk: SQL) => sql`(EXISTS (SELECT 1 FROM matches m
  * or one's, from the events filed in `alerts_waiting` through the (event, destination) key:
  * decisions have no index of their own by state, which each of a fan-out's rows went into.
  */
-export const waitingDecisions = (destinationId?: string, { groupable = false } = {}) => sql`(
+export const waitingDecisions = (destinationId?: string) => sql`(
   SELECT m.id, m.destination_id, m.created_at FROM alerts_waiting w CROSS JOIN matches m ON m.event_pk = w.event_pk
     ${destinationId === undefined ? sql`` : sql`AND m.destination_id = ${destinationId}`}
-  WHERE m.alert_state = 'pending' ${groupable ? sql`AND w.event_pk NOT IN ${awaitingFollowUps}` : sql``})`;
+  WHERE m.alert_state = 'pending')`;
 
 /**
  * Destinations whose group is due, with their local day (`days`: each zone's, as JSON) and
@@ -128,7 +126,7 @@ export const dueGroups = (days: string, cutoff: number, destinations?: number) =
  * first that many by that decision.
  */
 const dueDestinations = (cutoff: number, destinations?: number) => sql`(
-  SELECT m.destination_id, min(m.id) AS first_id FROM ${waitingDecisions(undefined, { groupable: true })} m
+  SELECT m.destination_id, min(m.id) AS first_id FROM ${waitingDecisions()} m
   GROUP BY m.destination_id HAVING min(m.created_at) <= ${cutoff}
   ${destinations === undefined ? sql`` : sql`ORDER BY first_id LIMIT ${destinations}`})`;
 
@@ -150,7 +148,7 @@ export const pendingOf = (due: ReturnType<typeof dueGroups>) => sql`(
     LEFT JOIN outbox oa ON oa.idempotency_key = ${alertKey}
     LEFT JOIN outbox ob ON ob.idempotency_key = ${budgetKey} AND ob.status = 'queued')
   SELECT pm.id AS match_id, t.outbox_id
-  FROM ${waitingDecisions(undefined, { groupable: true })} pm CROSS JOIN t
+  FROM ${waitingDecisions()} pm CROSS JOIN t
   WHERE t.destination_id = pm.destination_id AND t.outbox_id IS NOT NULL)`;
 
 /** When the next group falls due (ms), or undefined when nothing waits: the dispatcher sleeps until then. */

@@ -23,90 +23,69 @@ export interface FollowUpPayload {
  */
 export const CHAT_WORDS = `kind IN (${WORD_KINDS.map((k) => `'${k}'`).join(', ')}) AND channel IN (${THREADED_CHANNELS.map((c) => `'${c}'`).join(', ')})`;
 
+/** Whether any chat alert (or budget message or follow-up) was ever written: without one, no change can follow one up. One probe. */
+export async function chatAlertsExist(db: Db): Promise<boolean> {
+  const [row] = await db.all<{ n: number }>(sql`SELECT EXISTS (SELECT 1 FROM outbox INDEXED BY outbox_chat_words WHERE ${sql.raw(CHAT_WORDS)}) AS n`);
+  return !!row?.n;
+}
+
 /** A change of an ingest request that could follow up an alert: its id and the clause it names. */
 export interface FollowUpCandidate {
   id: string;
   provision: string | null;
 }
 
-/** The request waiting longest for its follow-ups (alias `f`): requests are threaded one at a time, in arrival order. */
-const oldestWaiting = sql`(SELECT * FROM follow_ups_due ORDER BY received_at, ingest_id LIMIT 1)`;
-
 /**
- * Threads the reversions and superseding changes of the request waiting longest in
- * `follow_ups_due` under the alerts they follow up, where that alert is still the latest word (the
- * rule of src/core/lifecycle.ts), as of when the request arrived: for each such pending (change,
- * chat destination) decision, one `follow_up` outbox row (key follow_up:<destination>:<match id>),
- * due at once, and the decision grouped into it instead of the destination's next alert; then the
- * request is done. One request a call, so that a later request's latest word is the earlier
- * one's follow-up, as when each was threaded in its own request. A request that writes its own
- * decisions runs them after its cancelling pairs (a change and its undo that met in a group
- * reached nobody: nothing to follow up); one that writes group decisions has them run when those
- * are settled (src/ingest/settle.ts), and until then grouping leaves its decisions alone. On an
- * installation without chat alerts the first is one probe of `outbox_chat_words`; with them, one
- * probe per decision before anything else is read.
+ * Threads this ingest request's reversions and superseding changes under the alerts they follow
+ * up, where that alert is still the latest word (the rule of src/core/lifecycle.ts): for each
+ * such pending (change, chat destination) decision, one `follow_up` outbox row (key
+ * follow_up:<destination>:<match id>), due at once, and the decision grouped into it instead of
+ * the destination's next alert. Set-based: two statements for the whole request, run in the
+ * ingest's batch after the cancelling pairs (a change and its undo that met in a group reached
+ * nobody: nothing to follow up), for the request's `candidates` only (the changes
+ * `canFollowUp` picked). On an installation without chat alerts the first is one probe of
+ * `outbox_chat_words`; with them, one probe per decision before anything else is read.
  */
-export function threadDueFollowUps(db: Db) {
+export function threadFollowUps(db: Db, ingestId: string, now: number, windowMs: number, candidates: FollowUpCandidate[]) {
   const words = sql.raw(CHAT_WORDS);
-  // The newest message that told the destination of the document, in the window, among those
-  // written before the request (`outbox_seen`) and the follow-ups of earlier requests (dated when
-  // those arrived, threaded since): a message written while it waited was not the latest word
-  // when it arrived.
+  // The newest message in the window that told the destination of the document.
   const latestWord = sql`(
     SELECT w.id FROM outbox w INDEXED BY outbox_chat_words
-    WHERE w.destination_id = m.destination_id AND ${words} AND w.created_at >= f.received_at - f.window_ms
-      AND (w.id <= f.outbox_seen OR (w.kind = 'follow_up' AND w.created_at <= f.received_at))
-      AND w.status NOT IN ('cancelled', 'dead')
+    WHERE w.destination_id = m.destination_id AND ${words} AND w.created_at >= ${now - windowMs} AND w.status NOT IN ('cancelled', 'dead')
       AND EXISTS (SELECT 1 FROM matches mw JOIN events ew ON ew.pk = mw.event_pk WHERE mw.outbox_id = w.id AND ew.document_id = e.document_id AND ew.pk <> e.pk)
     ORDER BY w.created_at DESC, w.id DESC LIMIT 1)`;
   return [
     db.run(sql`
       INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, payload, due_at, created_at, updated_at)
       SELECT 'follow_up:' || c.destination_id || ':' || c.match_id, 'follow_up', c.destination_id, d.account_id, d.type, 'queued',
-        json_object('root', r.id, 'action', c.action, 'match', c.match_id), c.now, c.now, c.now
+        json_object('root', r.id, 'action', c.action, 'match', c.match_id), ${now}, ${now}, ${now}
       FROM (
         SELECT m.id AS match_id, m.destination_id, e.pk, e.document_id, e.detected_at, j.value ->> 'provision' AS provision,
           CASE WHEN e.reverts_to_at IS NOT NULL THEN 'reverted' ELSE 'superseded' END AS action,
-          f.received_at AS now, f.window_ms, ${latestWord} AS word_id
-        FROM ${oldestWaiting} f CROSS JOIN json_each(f.candidates) j CROSS JOIN events e CROSS JOIN matches m
+          ${latestWord} AS word_id
+        FROM json_each(${JSON.stringify(candidates)}) j CROSS JOIN events e CROSS JOIN matches m
         WHERE EXISTS (SELECT 1 FROM outbox INDEXED BY outbox_chat_words WHERE ${words})
-          AND e.id = j.value ->> 'id' AND e.ingest_id = f.ingest_id
+          AND e.id = j.value ->> 'id' AND e.ingest_id = ${ingestId}
           AND m.event_pk = e.pk AND m.alert_state = 'pending'
           AND EXISTS (SELECT 1 FROM outbox cw INDEXED BY outbox_chat_words WHERE cw.destination_id = m.destination_id AND ${words})
       ) c
-      -- From the candidates outwards: left to itself the planner read every sent message first.
-      CROSS JOIN destinations d ON d.id = c.destination_id
-      CROSS JOIN outbox w ON w.id = c.word_id
-      CROSS JOIN outbox r ON r.id = CASE WHEN w.kind = ${THREAD_ROOT_KIND} THEN w.id WHEN w.kind = 'follow_up' THEN w.payload ->> 'root' END
+      JOIN destinations d ON d.id = c.destination_id
+      JOIN outbox w ON w.id = c.word_id
+      JOIN outbox r ON r.id = CASE WHEN w.kind = ${THREAD_ROOT_KIND} THEN w.id WHEN w.kind = 'follow_up' THEN w.payload ->> 'root' END
       WHERE d.type IN (${list(THREADED_CHANNELS)}) AND r.kind = ${THREAD_ROOT_KIND} AND r.destination_id = c.destination_id
-        AND r.status = 'sent' AND r.provider_id IS NOT NULL AND r.parts_sent <= 1 AND r.sent_at >= c.now - c.window_ms AND r.sent_at <= c.now
+        AND r.status = 'sent' AND r.provider_id IS NOT NULL AND r.parts_sent <= 1 AND r.sent_at >= ${now - windowMs}
         AND (c.action = 'reverted' OR EXISTS (
           SELECT 1 FROM matches mw JOIN events ew ON ew.pk = mw.event_pk
           WHERE mw.outbox_id = w.id AND ew.document_id = c.document_id AND ew.detected_at <= c.detected_at
             AND ew.payload ->> '$.provision.id' = c.provision))
-      ORDER BY c.match_id
       ON CONFLICT (idempotency_key) DO NOTHING`),
-    // The rows just written are the queued follow-ups due when the request arrived; each names its decision.
+    // The rows just written are the queued follow-ups due now; each names its decision.
     db.run(sql`
       UPDATE matches SET alert_state = 'grouped',
         outbox_id = (SELECT o.id FROM outbox o WHERE o.idempotency_key = 'follow_up:' || matches.destination_id || ':' || matches.id)
       WHERE alert_state = 'pending' AND id IN (
-        SELECT o.payload ->> 'match' FROM outbox o
-        WHERE o.status = 'queued' AND o.due_at = (SELECT received_at FROM ${oldestWaiting}) AND o.kind = 'follow_up')`),
-    db.run(sql`DELETE FROM follow_ups_due WHERE ingest_id = (SELECT ingest_id FROM ${oldestWaiting})`),
-  ] as const;
-}
-
-/**
- * The events of requests whose follow-ups are not threaded yet: grouping leaves their decisions
- * waiting (a change that follows up an alert must not go out in a new one first).
- */
-export const awaitingFollowUps = sql`(SELECT e.pk FROM follow_ups_due f CROSS JOIN events e ON e.ingest_id = f.ingest_id)`;
-
-/** Files an ingest request's follow-up candidates for `threadDueFollowUps`, as of `now`. */
-export function fileFollowUps(db: Db, ingestId: string, now: number, windowMs: number, candidates: FollowUpCandidate[]) {
-  return db.run(sql`INSERT INTO follow_ups_due (ingest_id, received_at, window_ms, outbox_seen, candidates)
-    VALUES (${ingestId}, ${now}, ${windowMs}, (SELECT coalesce(max(id), 0) FROM outbox), ${JSON.stringify(candidates)})`);
+        SELECT o.payload ->> 'match' FROM outbox o WHERE o.status = 'queued' AND o.due_at = ${now} AND o.kind = 'follow_up')`),
+  ];
 }
 
 /** The thread's first message (the alert to edit) and its provider id. */

@@ -8,7 +8,7 @@ import { intrinsicNoise } from '../core/noise.js';
 import type { Clock } from '../core/clock.js';
 import { matchIngested, fileAlertsWaiting, cancelUndoneInGroup, reason, reasonList, tallyDecisions, type Cancelled } from './match.js';
 import { judgeDocumentVersions } from './versions.js';
-import { fileFollowUps, threadDueFollowUps } from '../delivery/lifecycle.js';
+import { chatAlertsExist, threadFollowUps } from '../delivery/lifecycle.js';
 import { settleStatements } from './settle.js';
 import { runBatch } from '../store/batch.js';
 import { canFollowUp, latestWordWindowMs } from '../core/lifecycle.js';
@@ -166,27 +166,24 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
     reversions: eventRows.some((r) => r.undoes_id !== null),
     notices: eventRows.some((r) => r.kind === 'restored' || r.kind === 'unreachable'),
   };
-  // Nothing later in this request reads its decisions per destination: it writes them per
-  // subscriber group, settled onto the members after it (src/ingest/settle.ts). A request that
-  // cancels pairs settles what waits first and writes its own per destination.
-  const settledHere = has.reversions || has.notices;
   const cancelling = cancelUndoneInGroup(db, ingestId, has, deps.undoneWithinMs);
   // Reversions and superseding changes of alerts still the latest word in a chat channel are
   // threaded under them (after the cancelling: a pair that met in a group reached nobody).
   const followUps = newEvents
     .filter(({ event }) => canFollowUp({ kind: event.kind, provisionId: event.provision?.id, revertsToAt: judged.verdicts.get(event.id)?.revertsToAt ?? null }))
     .map(({ event }) => ({ id: event.id, provision: event.provision?.id ?? null }));
-  // Filed as of now, and threaded when its decisions are settled, or here after the cancelling
-  // when this request writes its own (an earlier request's were threaded when the batch began).
-  const followingUp = !followUps.length
-    ? []
-    : [fileFollowUps(db, ingestId, receivedAt, latestWordWindowMs(deps.flapWindowHours), followUps), ...(settledHere ? threadDueFollowUps(db) : [])];
-  // Every request waiting for its follow-ups is threaded before this one's cancelling, as if each
-  // had been threaded in its own request.
-  const waitingRequests = settledHere ? ((await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM follow_ups_due`))[0]?.n ?? 0) : 0;
+  // Once any chat alert exists, follow-ups may be threaded, and they need each destination's
+  // decision in this request, as threadFollowUps has always read them (after this look, a chat
+  // alert can appear only as queued, and a follow-up needs a sent one).
+  const mayThread = followUps.length > 0 && (await chatAlertsExist(db));
+  // Nothing later in this request reads its decisions per destination: it writes them per
+  // subscriber group, settled onto the members after it (src/ingest/settle.ts). A request that
+  // cancels pairs or threads follow-ups settles what waits first and writes its own.
+  const ownRows = has.reversions || has.notices || mayThread;
+  const followingUp = mayThread ? threadFollowUps(db, ingestId, receivedAt, latestWordWindowMs(deps.flapWindowHours), followUps) : [];
   const results = await runBatch(db, [
     // First, so that decision ids keep the events' order and the cancelling reads every decision.
-    ...(settledHere ? settleStatements(db, waitingRequests) : []),
+    ...(ownRows ? settleStatements(db) : []),
     db.run(sql`
       INSERT INTO platforms (slug, name, created_at)
       SELECT j.value ->> 'slug', coalesce(j.value ->> 'name', j.value ->> 'slug'), ${receivedAt}
@@ -244,7 +241,7 @@ async function ingestOnce(deps: IngestDeps, events: ChangeEvent[]): Promise<Inge
             WHERE documents.platform_id = p.id AND documents.title_key = j.value ->> 'title_key'`),
         ]
       : []),
-    matchIngested(db, ingestId, receivedAt, has),
+    matchIngested(db, ingestId, receivedAt, { reversions: has.reversions, ownRows }),
     fileAlertsWaiting(db, ingestId, receivedAt),
     ...cancelling,
     ...followingUp,

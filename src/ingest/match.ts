@@ -122,13 +122,13 @@ function memberOf(t: string, g: string, { plan }: { plan: boolean }) {
  * reversions what each destination heard matters, and each is decided. Either way the rows come
  * event by event, in the events' order.
  *
- * A batch with neither reversions nor outage notices (nothing later in its request reads or
- * changes its decisions per destination) writes the group decisions alone, into
+ * A batch whose request reads or changes nothing per destination afterwards (`ownRows` false: no
+ * reversion, no outage notice, no follow-up to thread) writes the group decisions alone, into
  * `decisions_unsettled`, which settling copies onto the members later (src/ingest/settle.ts):
  * writing 31,000 rows and their (event, destination) key was the request's largest cost. The
  * others write their rows here, after settling what waits (their caller's batch does).
  */
-export function matchIngested(db: Db, ingestId: string, now: number, has: { reversions: boolean; notices: boolean } = { reversions: true, notices: true }) {
+export function matchIngested(db: Db, ingestId: string, now: number, has: { reversions: boolean; ownRows: boolean } = { reversions: true, ownRows: true }) {
   if (has.reversions) {
     const d = decisionsOf(ingestId, has);
     return db.run(sql`
@@ -138,7 +138,7 @@ export function matchIngested(db: Db, ingestId: string, now: number, has: { reve
       ON CONFLICT DO NOTHING`);
   }
   const d = decisionsOf(ingestId, has, groupsOfPlatform);
-  if (!has.notices) {
+  if (!has.ownRows) {
     // Every group, emptied ones too: its members are read when it settles, so a count gone wrong
     // behind the triggers' back keeps nobody from the decision.
     return db.run(sql`

@@ -1,7 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { runBatch } from '../store/batch.js';
-import { threadDueFollowUps } from '../delivery/lifecycle.js';
 
 /**
  * Settling: the decisions matching made for whole subscriber groups (`decisions_unsettled`,
@@ -12,13 +11,10 @@ import { threadDueFollowUps } from '../delivery/lifecycle.js';
  */
 
 /**
- * The statements that settle every group decision waiting, and then thread the follow-ups of the
- * `requests` that have waited longest for them (`follow_ups_due`, one at a time in arrival order):
- * for the start of a batch that reads, groups or changes decisions. In one transaction, the rows
- * written and the queue emptied. A request left waiting (more than `requests` were filed) keeps
- * its decisions from grouping (`awaitingFollowUps`) until a later settling threads it.
+ * The statements that settle every group decision waiting, for the start of a batch that reads,
+ * groups or changes decisions: in one transaction, the rows written and the queue emptied.
  */
-export function settleStatements(db: Db, requests = 1) {
+export function settleStatements(db: Db) {
   return [
     db.run(sql`
       INSERT INTO matches (event_pk, destination_id, alert_state, suppressed_reason, digest_state, created_at)
@@ -26,15 +22,13 @@ export function settleStatements(db: Db, requests = 1) {
       ORDER BY queue_id
       ON CONFLICT DO NOTHING`),
     db.run(sql`DELETE FROM decisions_unsettled`),
-    ...Array.from({ length: requests }, () => threadDueFollowUps(db)).flat(),
-  ];
+  ] as const;
 }
 
-/** Settles what waits and threads every request waiting (`settleStatements`), after one look when nothing does. Returns the decisions written. */
+/** Settles what waits (`settleStatements`), after one look when nothing does. Returns the decisions written. */
 export async function settleDecisions(db: Db): Promise<number> {
-  const [waiting] = await db.all<{ decisions: number; requests: number }>(sql`
-    SELECT EXISTS (SELECT 1 FROM decisions_unsettled) AS decisions, (SELECT count(*) FROM follow_ups_due) AS requests`);
-  if (!waiting?.decisions && !waiting?.requests) return 0;
-  const [settled] = (await runBatch(db, settleStatements(db, waiting.requests))) as { rowsAffected: number }[];
+  const [waiting] = await db.all<{ n: number }>(sql`SELECT EXISTS (SELECT 1 FROM decisions_unsettled) AS n`);
+  if (!waiting?.n) return 0;
+  const [settled] = (await runBatch(db, settleStatements(db))) as { rowsAffected: number }[];
   return settled?.rowsAffected ?? 0;
 }

@@ -31,7 +31,7 @@ export async function benchFanOut(): Promise<BenchRow[]> {
         SELECT ${`m${run}`}, p.id, d.id, 'high', 3, 'changed', '[]', 't', 0, '{}', ${`bench-match-${run}`}, 0
         FROM platforms p JOIN documents d ON d.platform_id = p.id WHERE p.slug = 'openai' LIMIT 1`);
       let t0 = performance.now();
-      await matchIngested(db, `bench-match-${run}`, 0, { reversions: false, notices: false });
+      await matchIngested(db, `bench-match-${run}`, 0, { reversions: false, ownRows: false });
       const matched = await settleDecisions(db);
       matchTimes.push(performance.now() - t0);
       if (matched !== 100_000) throw new Error(`expected 100,000 matches, got ${matched}`);

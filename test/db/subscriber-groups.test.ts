@@ -253,16 +253,16 @@ describe('matching without reversions', () => {
       }
       // The per-subscriber path (taken when a batch holds reversions) decides each row on its own.
       const perRowTally = await tallyDecisions(db, ingest, { reversions: true });
-      await matchIngested(db, ingest, 0, { reversions: true, notices: true });
+      await matchIngested(db, ingest, 0, { reversions: true, ownRows: true });
       const perRow = await decisions();
       await db.run(sql`DELETE FROM matches`);
       const groupedTally = await tallyDecisions(db, ingest, { reversions: false });
-      await matchIngested(db, ingest, 0, { reversions: false, notices: true });
+      await matchIngested(db, ingest, 0, { reversions: false, ownRows: true });
       expect(await decisions(), `round ${round}`).toEqual(perRow);
       expect(sorted(groupedTally), `round ${round}`).toEqual(sorted(perRowTally));
       await db.run(sql`DELETE FROM matches`);
       // Written per group and settled onto the members later: the same rows, event by event.
-      await matchIngested(db, ingest, 0, { reversions: false, notices: false });
+      await matchIngested(db, ingest, 0, { reversions: false, ownRows: false });
       expect(await db.all(sql`SELECT count(*) AS n FROM matches`)).toEqual([{ n: 0 }]);
       await settleDecisions(db);
       expect(await decisions(), `round ${round}`).toEqual(perRow);
@@ -282,7 +282,7 @@ describe('matching without reversions', () => {
       const rows = await raw.execute({ sql: `EXPLAIN QUERY PLAN ${q.sql}`, args: q.params as never });
       return rows.rows.map((r) => String(r.detail));
     };
-    const matching = await plan(matchIngested(database.db, 'ing', 0, { reversions: false, notices: true }));
+    const matching = await plan(matchIngested(database.db, 'ing', 0, { reversions: false, ownRows: true }));
     expect(matching).toContain('SEARCH s USING INDEX subscriber_groups_key (platform_id=?)');
     expect(matching).toContain('SEARCH t USING COVERING INDEX subscriptions_matching (platform_id=? AND status=? AND destination_active=? AND min_severity_rank=? AND same_day_alerts=?)');
     const tally = await plan(tallyDecisions(database.db, 'ing', { reversions: false }));

@@ -142,16 +142,15 @@ describe('message lifecycle in Slack', () => {
     expect(slack.topLevel()).toHaveLength(1);
   });
 
-  it('threads two superseding changes in the order they arrived, the first waiting to be settled when the second’s request writes its own decisions', async () => {
+  it('threads two superseding changes two seconds apart, before the dispatcher ran, in the order they arrived', async () => {
     await slackChannel();
     await changeAlerted();
     const original = slack.topLevel()[0]!;
     hours(1);
-    // Its decisions wait as a subscriber group's, its follow-up with them.
+    // Each request threads its own follow-ups (a chat alert exists: its decisions are its own rows).
     expect((await s.ingest(version('newer', B, C, { title: 'Arbitration moved to Delaware' }))).status).toBe(202);
     clock.advance(2_000);
-    // An outage notice makes this request settle what waits and write its own decisions: the first
-    // request's follow-up is threaded before this one's, as of when each arrived.
+    // With an outage notice beside it, which cancels per destination in the request too.
     expect((await s.ingest({ events: [
       version('newest', C, 'd'.repeat(64), { title: 'Arbitration moved to Texas' }),
       makeEvent({ id: 'outage', kind: 'unreachable', document: { title: 'Other document' }, detected_at: new Date(clock()).toISOString() }),
@@ -167,7 +166,7 @@ describe('message lifecycle in Slack', () => {
     expect(text(slack.topLevel()[1]!.blocks)).not.toContain('Arbitration moved');
   });
 
-  it('takes an earlier request’s follow-up as the latest word of a later one, both waiting to be settled, as if each had been threaded on arrival', async () => {
+  it('takes an earlier request’s follow-up as the latest word of a later one, both in before the dispatcher ran', async () => {
     await slackChannel();
     expect((await s.ingest(version('first', 'f'.repeat(64), A, { kind: 'first_recorded' }))).status).toBe(202);
     clock.set('2026-11-28T09:00:00Z');

@@ -4,9 +4,7 @@ import { createClient } from '@libsql/client';
 import { testApp, seedSubscriber, makeEvent, type TestApp } from '../support/app.js';
 import { settleDecisions, settleStatements } from '../../src/ingest/settle.js';
 import { disableDestination } from '../../src/store/destinations.js';
-import { nextGroupDueAt, waitingDecisions } from '../../src/delivery/grouping.js';
-import { runBatch } from '../../src/store/batch.js';
-import { threadDueFollowUps } from '../../src/delivery/lifecycle.js';
+import { nextGroupDueAt } from '../../src/delivery/grouping.js';
 import { enqueueDueDigests } from '../../src/schedule/digests.js';
 import { enqueueReminders } from '../../src/schedule/reminders.js';
 import { loadDigests } from '../../src/delivery/digest-content.js';
@@ -164,19 +162,21 @@ describe('decisions settled onto subscriber groups’ members after the request'
     expect(rows).toEqual([{ alert_state: 'none', reason: 'destination_disabled', digest_state: 'none' }]);
   });
 
-  it('keeps a request’s decisions from grouping while its follow-ups wait to be threaded', async () => {
+  it('writes its own decisions for changes that could follow up a chat alert once one exists, so they are threaded in the request', async () => {
     t = await testApp();
-    await seedSubscriber(t, { email: 'a@acme.test' });
-    // A change naming its clause may follow up an alert: its request waits in follow_ups_due.
-    await t.ingest(makeEvent({ id: 'clause_change', provision: { id: 'sec-1', title: '1. Scope' } }));
-    const count = async (groupable: boolean) =>
-      (await t!.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM ${waitingDecisions(undefined, { groupable })} m`))[0]!.n;
-    // Settled by someone who threads no request (a trigger does the same).
-    await runBatch(t.db, settleStatements(t.db, 0));
-    expect([await count(false), await count(true)]).toEqual([1, 0]);
-    await settleDecisions(t.db);
-    expect([await count(false), await count(true)]).toEqual([1, 1]);
-    expect(await t.db.all(sql`SELECT * FROM follow_ups_due`)).toEqual([]);
+    const sub = await seedSubscriber(t, { email: 'a@acme.test' });
+    // A clause named: the change could supersede an alert about it. With no chat alert anywhere
+    // nothing can be followed up, and its decisions wait as the group's.
+    await t.ingest(makeEvent({ id: 'clause_before', provision: { id: 'sec-1', title: '1. Scope' } }));
+    expect(await waiting(t)).toBe(1);
+    await t.db.run(sql`INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
+      VALUES ('alert:chat', 'alert', ${sub.destination.id}, ${sub.account.id}, 'slack', 'sent', 0, 0, 0)`);
+    await t.ingest(makeEvent({ id: 'clause_after', provision: { id: 'sec-1', title: '1. Scope' } }));
+    expect(await waiting(t)).toBe(0);
+    expect(await idOrder(t)).toEqual(['clause_before', 'clause_after']);
+    // A change naming no clause follows nothing up: it waits as before.
+    await t.ingest(makeEvent({ id: 'no_clause', provision: undefined }));
+    expect(await waiting(t)).toBe(1);
   });
 
   it('reads each group’s members through the matching index to the group’s own key', async () => {
@@ -189,15 +189,6 @@ describe('decisions settled onto subscriber groups’ members after the request'
       expect(plan).toContain('SCAN x');
       // The queue's order is its scan's: no sort of a fan-out's rows.
       expect(plan.filter((p) => p.includes('TEMP B-TREE'))).toEqual([]);
-      // Threading starts from the waiting request, never from the sent messages (every one of
-      // them, read through outbox_due, was 0.4 s against half a million rows).
-      const [thread] = threadDueFollowUps(t.db);
-      const tq = (thread as unknown as { getQuery(): { sql: string; params: unknown[] } }).getQuery();
-      const threading = (await raw.execute({ sql: `EXPLAIN QUERY PLAN ${tq.sql}`, args: tq.params as never })).rows.map((r) => String(r.detail));
-      expect(threading.find((p) => /^(SCAN|SEARCH) /.test(p))).toBe('SCAN follow_ups_due');
-      expect(threading).toContain('SEARCH r USING INTEGER PRIMARY KEY (rowid=?)');
-      expect(threading.filter((p) => p.includes('outbox_due'))).toEqual([]);
-      expect(plan).toContain('SEARCH t USING COVERING INDEX subscriptions_matching (platform_id=? AND status=? AND destination_active=? AND min_severity_rank=? AND same_day_alerts=?)');
     } finally {
       raw.close();
     }

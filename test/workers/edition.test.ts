@@ -26,7 +26,7 @@ beforeAll(() => {
 beforeEach(async () => {
   // Storage is kept across the tests of a file: each starts from the catalog alone. The queue of
   // group decisions first: deleting subscriptions while it holds some would settle them.
-  await env.DB.batch(['decisions_unsettled', 'follow_ups_due', 'alerts_waiting', 'matches', 'outbox', 'subscriptions', 'destinations', 'accounts', 'events', 'rate_limits'].map((t) => env.DB.prepare(`DELETE FROM ${t}`)));
+  await env.DB.batch(['decisions_unsettled', 'alerts_waiting', 'matches', 'outbox', 'subscriptions', 'destinations', 'accounts', 'events', 'rate_limits'].map((t) => env.DB.prepare(`DELETE FROM ${t}`)));
   calls = [];
   answer = (url) =>
     url.hostname === 'discord.test'

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { runBatch } from '../store/batch.js';
-import { settleDecisions, settleStatements } from '../ingest/settle.js';
+import { settleDecisions } from '../ingest/settle.js';
 import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js';
 
 /**
@@ -23,7 +23,9 @@ import { addDays, isoDate, localTime, zonedInstant } from '../core/zoned-time.js
  */
 export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, maxPerDay = Number.MAX_SAFE_INTEGER, destinations?: number): Promise<number> {
   const cutoff = now - groupWaitMs;
-  // What ingest decided per subscriber group becomes each member's decision before anything is grouped.
+  // What ingest decided per subscriber group becomes each member's decision before anything is
+  // grouped. What another process's request decides after this waits for the next call (its
+  // event is filed as waiting, and stillWaits counts it).
   await settleDecisions(db);
   // Nothing waited long enough (a burst still inside its group wait): one look at the oldest
   // event with a pending match, instead of grouping 50,000 matches to find no group due.
@@ -57,11 +59,7 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
   // earlier). Each statement reads the due groups once; a pair of statements per kind read them
   // four times.
   const overBudget = sql`g.sent_today >= ${maxPerDay}`;
-  const settle = settleStatements(db);
-  const results = (await runBatch(db, [
-    // Again in the grouping's own transaction: group decisions another process's request wrote
-    // since the look above are grouped with the rest, not left for the next call.
-    ...settle,
+  const [created] = (await runBatch(db, [
     db.run(sql`
       INSERT INTO outbox (idempotency_key, kind, destination_id, account_id, channel, status, due_at, created_at, updated_at)
       SELECT CASE WHEN ${overBudget} THEN ${budgetKey} ELSE ${alertKey} END,
@@ -80,7 +78,7 @@ export async function groupDueAlerts(db: Db, now: number, groupWaitMs: number, m
       FROM x WHERE matches.id = +x.match_id`),
     db.run(forgetGrouped),
   ])) as { rowsAffected: number }[];
-  return results[settle.length]?.rowsAffected ?? 0;
+  return created?.rowsAffected ?? 0;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { DiscordAPIError, HTTPError, REST } from '@discordjs/rest';
+import type { REST } from '@discordjs/rest';
 import { Routes } from 'discord-api-types/v10';
 import { DeliveryError, type Channel } from '../../channel.js';
 import type { DiscordMessage } from '../../../render/discord.js';
@@ -29,18 +29,31 @@ export interface DiscordChannelOptions {
 }
 
 /**
+ * @discordjs/rest, loaded with the first Discord message: it is the largest module the service
+ * imports (about 8 MB of heap), and an installation without Discord destinations never needs it.
+ * Its errors exist only once it is loaded, so `classifyDiscordError` reads them from here.
+ */
+let sdk: typeof import('@discordjs/rest') | undefined;
+const loadSdk = async () => (sdk ??= await import('@discordjs/rest'));
+
+/**
  * The Discord channel: channel messages (bot) or channel webhooks, through @discordjs/rest. Its
  * buckets wait out 429s by themselves; its own 5xx retries are off so the outbox backs off.
  */
 export function createDiscordChannel(o: DiscordChannelOptions): Channel<'discord', DiscordMessage> {
-  const rest = new REST({
-    version: '10',
-    retries: 0,
-    timeout: 10_000,
-    ...(o.apiUrl ? { api: o.apiUrl } : {}),
-    ...(o.fetch ? { makeRequest: o.fetch as unknown as NonNullable<ConstructorParameters<typeof REST>[0]>['makeRequest'] } : {}),
-  });
-  if (o.botToken) rest.setToken(o.botToken);
+  let client: Promise<REST> | undefined;
+  const restClient = () =>
+    (client ??= loadSdk().then((m) => {
+      const rest = new m.REST({
+        version: '10',
+        retries: 0,
+        timeout: 10_000,
+        ...(o.apiUrl ? { api: o.apiUrl } : {}),
+        ...(o.fetch ? { makeRequest: o.fetch as unknown as NonNullable<ConstructorParameters<typeof REST>[0]>['makeRequest'] } : {}),
+      });
+      if (o.botToken) rest.setToken(o.botToken);
+      return rest;
+    }));
   return {
     type: 'discord',
     render: discordRenderers,
@@ -48,6 +61,7 @@ export function createDiscordChannel(o: DiscordChannelOptions): Channel<'discord
     thread: {
       async edit(destination, messageId, m) {
         try {
+          const rest = await restClient();
           if ('webhookUrl' in destination) {
             // A webhook edits its own messages (https://discord.com/developers/docs/resources/webhook#edit-webhook-message).
             const [, id, token] = DISCORD_WEBHOOK.exec(destination.webhookUrl)!;
@@ -59,7 +73,7 @@ export function createDiscordChannel(o: DiscordChannelOptions): Channel<'discord
           return 'edited';
         } catch (err) {
           // Someone deleted the alert: there is nothing to edit, and nothing to retry.
-          if (err instanceof DiscordAPIError && Number(err.code) === UNKNOWN_MESSAGE) return 'gone';
+          if (sdk && err instanceof sdk.DiscordAPIError && Number(err.code) === UNKNOWN_MESSAGE) return 'gone';
           throw classifyDiscordError(err);
         }
       },
@@ -72,6 +86,7 @@ export function createDiscordChannel(o: DiscordChannelOptions): Channel<'discord
 
   async function post(destination: DiscordDestination, m: DiscordMessage) {
     try {
+      const rest = await restClient();
       if ('webhookUrl' in destination) {
         const [, id, token] = DISCORD_WEBHOOK.exec(destination.webhookUrl)!;
         const r = (await rest.post(Routes.webhook(id!, token!), { body: m, query: new URLSearchParams({ wait: 'true' }), auth: false })) as { id?: string };
@@ -88,7 +103,7 @@ export function createDiscordChannel(o: DiscordChannelOptions): Channel<'discord
 
 export function classifyDiscordError(err: unknown): DeliveryError {
   if (err instanceof DeliveryError) return err;
-  if (err instanceof DiscordAPIError) {
+  if (sdk && err instanceof sdk.DiscordAPIError) {
     const code = typeof err.code === 'number' ? err.code : Number(err.code);
     const gone = DESTINATION_GONE.get(code);
     if (gone) return new DeliveryError(`Discord ${code}: ${gone}`, 'permanent', { disableDestination: true, cause: err });
@@ -97,6 +112,6 @@ export function classifyDiscordError(err: unknown): DeliveryError {
     if (err.status === 429) return new DeliveryError('Discord rate limit', 'retry', { rateLimited: true, retryAfterMs: 1000, cause: err });
     return new DeliveryError(`Discord ${code}: ${err.message}`, 'permanent', { cause: err });
   }
-  if (err instanceof HTTPError) return new DeliveryError(`Discord HTTP ${err.status}`, 'retry', { cause: err });
+  if (sdk && err instanceof sdk.HTTPError) return new DeliveryError(`Discord HTTP ${err.status}`, 'retry', { cause: err });
   return new DeliveryError(`Discord: ${err instanceof Error ? err.message : String(err)}`, 'retry', { cause: err });
 }

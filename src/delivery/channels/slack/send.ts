@@ -1,4 +1,4 @@
-import { ErrorCode, WebClient, type WebAPICallError } from '@slack/web-api';
+import type { WebAPICallError, WebClient } from '@slack/web-api';
 import { DeliveryError, type Channel } from '../../channel.js';
 import type { Clock } from '../../../core/clock.js';
 import type { SlackMessage } from '../../../render/slack.js';
@@ -36,10 +36,18 @@ export interface SlackChannelOptions {
  * off (the outbox owns retries, persisted across restarts) and rate-limited calls rejected, so a
  * 429's Retry-After becomes the row's next attempt instead of a sleeping request.
  */
+/**
+ * @slack/web-api, loaded with the first Slack message, so a service without Slack never holds it.
+ * Its error codes are read from here: an error of its kind exists only once it is loaded.
+ */
+let sdk: typeof import('@slack/web-api') | undefined;
+const loadSdk = async () => (sdk ??= await import('@slack/web-api'));
+
 export function createSlackChannel(o: SlackChannelOptions): Channel<'slack', SlackMessage> {
   const clients = new Map<string, WebClient>();
   const pace = perKeyPacer(o.clock, o.minIntervalMs ?? 1000);
-  const client = (token: string) => {
+  const client = async (token: string) => {
+    const { WebClient } = await loadSdk();
     let c = clients.get(token);
     if (!c) {
       c = new WebClient(token, {
@@ -61,7 +69,7 @@ export function createSlackChannel(o: SlackChannelOptions): Channel<'slack', Sla
       async edit(destination, ts, m) {
         const token = await tokenOf(destination);
         try {
-          await client(token).chat.update({ channel: destination.channel, ts, text: m.text, blocks: m.blocks });
+          await (await client(token)).chat.update({ channel: destination.channel, ts, text: m.text, blocks: m.blocks });
           return 'edited';
         } catch (err) {
           // Someone deleted the alert: there is nothing to edit, and nothing to retry.
@@ -84,7 +92,7 @@ export function createSlackChannel(o: SlackChannelOptions): Channel<'slack', Sla
     const token = await tokenOf(destination);
     await pace(destination.channel);
     try {
-      const r = await client(token).chat.postMessage({
+      const r = await (await client(token)).chat.postMessage({
         channel: destination.channel,
         text: m.text,
         blocks: m.blocks,
@@ -101,6 +109,8 @@ export function createSlackChannel(o: SlackChannelOptions): Channel<'slack', Sla
 
 export function classifySlackError(err: unknown, sharedToken = false): DeliveryError {
   const e = err as WebAPICallError & { retryAfter?: number; data?: { error?: string }; statusCode?: number };
+  const ErrorCode = sdk?.ErrorCode;
+  if (!ErrorCode) return new DeliveryError(`Slack: ${e.message ?? String(err)}`, 'retry', { cause: err });
   switch (e.code) {
     case ErrorCode.RateLimitedError:
       return new DeliveryError(`Slack rate limit: retry after ${e.retryAfter}s`, 'retry', { retryAfterMs: (e.retryAfter ?? 1) * 1000, rateLimited: true, cause: err });

@@ -53,6 +53,10 @@ export function createDiscordChannel(o: DiscordChannelOptions): Channel<'discord
       });
       if (o.botToken) rest.setToken(o.botToken);
       return rest;
+    }, (err: unknown) => {
+      // A failed load is retried by the next message (its row retries as any failure does), not kept.
+      client = undefined;
+      throw err;
     }));
   return {
     type: 'discord',

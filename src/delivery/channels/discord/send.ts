@@ -29,8 +29,8 @@ export interface DiscordChannelOptions {
 }
 
 /**
- * @discordjs/rest, loaded with the first Discord message: it is the largest module the service
- * imports (about 8 MB of heap), and an installation without Discord destinations never needs it.
+ * @discordjs/rest, loaded with the first Discord message, so a service without Discord
+ * destinations never holds it (with @slack/web-api, 2.3 MB of an idle process's heap).
  * Its errors exist only once it is loaded, so `classifyDiscordError` reads them from here.
  */
 let sdk: typeof import('@discordjs/rest') | undefined;

@@ -32,17 +32,17 @@ export interface SlackChannelOptions {
 }
 
 /**
- * The Slack channel: chat.postMessage through @slack/web-api's WebClient, with its own retries
- * off (the outbox owns retries, persisted across restarts) and rate-limited calls rejected, so a
- * 429's Retry-After becomes the row's next attempt instead of a sleeping request.
- */
-/**
  * @slack/web-api, loaded with the first Slack message, so a service without Slack never holds it.
  * Its error codes are read from here: an error of its kind exists only once it is loaded.
  */
 let sdk: typeof import('@slack/web-api') | undefined;
 const loadSdk = async () => (sdk ??= await import('@slack/web-api'));
 
+/**
+ * The Slack channel: chat.postMessage through @slack/web-api's WebClient, with its own retries
+ * off (the outbox owns retries, persisted across restarts) and rate-limited calls rejected, so a
+ * 429's Retry-After becomes the row's next attempt instead of a sleeping request.
+ */
 export function createSlackChannel(o: SlackChannelOptions): Channel<'slack', SlackMessage> {
   const clients = new Map<string, WebClient>();
   const pace = perKeyPacer(o.clock, o.minIntervalMs ?? 1000);

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from './threads.js';
 
 /**
  * The WAL's length in frames at which a commit asks the checkpoint thread to copy it back:
@@ -134,7 +135,7 @@ export function walCheckpoints(path: string, pageSize: number): WalCheckpoints {
 
   const start = (): Worker | undefined => {
     if (performance.now() - failedAt < RESTART_PAUSE_MS) return undefined;
-    const thread = new Worker(THREAD_SOURCE, {
+    const thread = startThread(THREAD_SOURCE, {
       eval: true,
       workerData: { driver, path, closed: closedFlag },
       // A loop over one prepared pragma: it needs next to no heap.

@@ -1,7 +1,8 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { WebhookAnswer, WebhookPost, WebhookRequest } from './delivery/channels/webhook/send.js';
 import { guardedPost } from './webhook-guard.js';
+import { startThread } from './threads.js';
 
 /** What the main thread hands the sending thread in one message, and what comes back. */
 export interface PostJob extends WebhookRequest {
@@ -42,7 +43,7 @@ export function startPostWorker(options: PostThreadOptions): Worker {
   const source = ts
     ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href)}); })`
     : file;
-  return new Worker(source, {
+  return startThread(source, {
     eval: ts,
     workerData: options,
     // It needs little: a JSON-free loop over undici. Bounded so a leak cannot take the process's memory.

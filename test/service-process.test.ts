@@ -42,5 +42,8 @@ describe('a service process started by the tests and benchmarks', () => {
     expect(startScriptNodeOptions('start')).toContain('--max-semi-space-size=4');
     // The interrupt budget is for bursts of code run a few times (a fan-out); an API process's code runs all day.
     expect(startScriptNodeOptions('start:api').some((o) => o.startsWith('--interrupt-budget'))).toBe(false);
+    // Baseline code from the first call is for the same bursts; it costs the API process memory all day.
+    expect(startScriptNodeOptions('start')).toEqual(expect.arrayContaining(['--always-sparkplug', '--no-lazy-feedback-allocation']));
+    expect(startScriptNodeOptions('start:api')).not.toContain('--always-sparkplug');
   });
 });

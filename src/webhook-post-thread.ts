@@ -7,7 +7,7 @@ import { startThread } from './threads.js';
 /** What the main thread hands the sending thread in one message, and what comes back. */
 export interface PostJob extends WebhookRequest {
   n: number;
-  /** Epoch ms: a job the thread takes up after this is not sent (the caller has given up on it). */
+  /** Epoch ms: a job not started by then (taken up by the thread, then written on a free connection) is not sent (the caller has given up on it). */
   notAfter: number;
 }
 export type PostResult = { n: number; answer: WebhookAnswer } | { n: number; error: string; code?: string };
@@ -77,8 +77,9 @@ export function threadedPost(options: PostThreadOptions): ThreadedPost {
   const waiting = new Map<number, Pending>();
   let outgoing: PostJob[] = [];
   let flushing: ReturnType<typeof setImmediate> | undefined;
-  // A job the thread takes up later than this is not sent (it answers why); one it took up is
-  // answered within its own timeouts. The main thread's own deadline is for a thread that hangs.
+  // A job that has not started by then (taken up by the thread, then written on a free connection
+  // to its origin) is not sent, and the thread answers why; one that started is answered within
+  // its own timeouts. The main thread's own deadline is for a thread that hangs.
   // Both stay inside a delivery lease (60 s): 30 s to start (a cold thread from the sources takes
   // a second), 10 s for the answer to begin and 10 s for each gap in its body, then 5 s.
   const startWithinMs = Math.max(options.timeoutMs, 30_000);
@@ -138,7 +139,7 @@ export function threadedPost(options: PostThreadOptions): ThreadedPost {
     for (const j of jobs) w.sent.add(j.n);
   };
 
-  let here: WebhookPost | undefined;
+  let here: ReturnType<typeof guardedPost> | undefined;
   return {
     post: (request) => {
       if (closed) return Promise.reject(new Error('the webhook thread was stopped'));
@@ -146,7 +147,7 @@ export function threadedPost(options: PostThreadOptions): ThreadedPost {
       // once either way), and bytes handed to the thread stay there until it next collects
       // garbage (a 500-change burst to 100 destinations held 40 MB more at its peak).
       const bytes = typeof request.body === 'string' ? Buffer.byteLength(request.body) : request.body.byteLength;
-      if (bytes > THREAD_BODY_MAX) return (here ??= guardedPost(options.allowPrivate, options.timeoutMs))(request);
+      if (bytes > THREAD_BODY_MAX) return (here ??= guardedPost(options.allowPrivate, options.timeoutMs))({ ...request, startBy: Date.now() + startWithinMs });
       return new Promise((resolve, reject) => {
         const n = next++;
         const timer = setTimeout(() => fail([n], `no answer within ${answerWithinMs / 1000} s (the webhook thread did not answer)`), answerWithinMs);

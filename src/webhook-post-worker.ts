@@ -44,7 +44,8 @@ const startSome = () => {
       finish({ n, error: 'not sent: the webhook thread took it up too late' });
       continue;
     }
-    post(request).then(
+    // Past notAfter while it waits for a free connection to its origin, it is not written either.
+    post({ ...request, startBy: notAfter }).then(
       (answer) => finish({ n, answer }),
       (err: Error & { cause?: { code?: string } }) => finish({ n, error: err.message, ...(err.cause?.code ? { code: err.cause.code } : {}) }),
     );

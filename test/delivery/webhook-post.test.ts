@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { guardedPost } from '../../src/webhook-guard.js';
+import { CONNECTIONS_PER_ORIGIN, guardedPost } from '../../src/webhook-guard.js';
 import { startPostWorker, threadedPost, type ThreadedPost } from '../../src/webhook-post-thread.js';
 import type { WebhookPost } from '../../src/delivery/channels/webhook/send.js';
 
@@ -60,9 +60,73 @@ describe.each(ways)('a webhook POST (%s)', (_, makePost) => {
     await expect(makePost(true, 300)({ url, headers: {}, body: '{}' })).rejects.toThrow('no answer within 0.3 s');
   });
 
+  it(`keeps at most ${CONNECTIONS_PER_ORIGIN} connections to one origin, the other POSTs waiting for one to come free`, async () => {
+    const held: import('node:http').ServerResponse[] = [];
+    let release = false;
+    const url = await receiver((_, res) => (release ? res.writeHead(204).end() : held.push(res)));
+    let connections = 0;
+    server!.on('connection', () => connections++);
+    const post = makePost(true);
+    const answers = Promise.all(Array.from({ length: 40 }, (_, i) => post({ url: `${url}&i=${i}`, headers: {}, body: '{}' })));
+    await expect.poll(() => held.length).toBe(CONNECTIONS_PER_ORIGIN);
+    // Unbounded, the other 24 would be on connections of their own by now.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(held.length).toBe(CONNECTIONS_PER_ORIGIN);
+    release = true;
+    for (const res of held) res.writeHead(204).end();
+    expect((await answers).every((a) => a.status === 204)).toBe(true);
+    expect(connections).toBe(CONNECTIONS_PER_ORIGIN);
+  });
+
   it('refuses a loopback address unless private addresses are allowed', async () => {
     const url = await receiver((_, res) => res.writeHead(204).end());
     await expect(makePost(false)({ url, headers: {}, body: '{}' })).rejects.toThrow(/private, loopback or link-local/);
+  });
+});
+
+/** A receiver that holds every POST but 'answer' ones until released, and the bodies it read. */
+async function holdingReceiver() {
+  const held: import('node:http').ServerResponse[] = [];
+  const seen: string[] = [];
+  const url = await receiver((body, res) => (seen.push(body), body.startsWith('answer') ? res.writeHead(204).end() : held.push(res)));
+  return { url, held, seen, release: () => held.splice(0).forEach((res) => res.writeHead(204).end()) };
+}
+
+describe('a POST waiting for a free connection', () => {
+  it('is not written once its start-by time has passed: its caller stops waiting and may record a retry', async () => {
+    const r = await holdingReceiver();
+    const post = guardedPost(true);
+    const busy = Array.from({ length: CONNECTIONS_PER_ORIGIN }, (_, i) => post({ url: r.url, headers: {}, body: `hold ${i}` }));
+    await expect.poll(() => r.held.length).toBe(CONNECTIONS_PER_ORIGIN);
+    const late = post({ url: r.url, headers: {}, body: 'answer late', startBy: Date.now() + 100 });
+    const inTime = post({ url: r.url, headers: {}, body: 'answer in time', startBy: Date.now() + 60_000 });
+    const refused = expect(late).rejects.toThrow(`not sent: no connection to ${new URL(r.url).origin} came free in time`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    r.release();
+    await refused;
+    expect(await inTime).toEqual({ status: 204, retryAfter: null });
+    await Promise.all(busy);
+    expect(r.seen).not.toContain('answer late');
+  });
+
+  it('is not written by the sending thread past its notAfter either', async () => {
+    const r = await holdingReceiver();
+    const w = startPostWorker({ allowPrivate: true, timeoutMs: 5_000 });
+    try {
+      const got: { n: number }[] = [];
+      w.on('message', (rs: { n: number }[]) => got.push(...rs));
+      const far = Date.now() + 60_000;
+      w.postMessage(Array.from({ length: CONNECTIONS_PER_ORIGIN }, (_, i) => ({ n: i, url: r.url, headers: {}, body: `hold ${i}`, notAfter: far })));
+      await expect.poll(() => r.held.length).toBe(CONNECTIONS_PER_ORIGIN);
+      w.postMessage([{ n: 100, url: r.url, headers: {}, body: 'answer late', notAfter: Date.now() + 100 }]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      r.release();
+      await expect.poll(() => got.length).toBe(CONNECTIONS_PER_ORIGIN + 1);
+      expect(got.find((x) => x.n === 100)).toEqual({ n: 100, error: `not sent: no connection to ${new URL(r.url).origin} came free in time` });
+      expect(r.seen).not.toContain('answer late');
+    } finally {
+      await w.terminate();
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { Agent, buildConnector } from 'undici';
 import { isPublicAddress } from './core/ip-address.js';
 import type { WebhookAnswer, WebhookRequest } from './delivery/channels/webhook/send.js';
+import { NOT_SENT } from './delivery/channels/webhook/not-sent.js';
 
 /**
  * Webhook URLs must not reach into our own network (SSRF): private, loopback, link-local and
@@ -109,10 +110,12 @@ export function guardedPost(allowPrivate: boolean, timeoutMs = 10_000): (request
         agent.dispatch(
           { origin: u.origin, path: `${u.pathname}${u.search}`, method: 'POST', headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
           {
-            // Called as the request is about to be written on a connection of its own.
+            // Called as the request is about to be written on a connection. Thrown here, the
+            // error fails the request unwritten and the connection stays for the next (an abort
+            // would close it, just when its host is slow).
             onConnect: (a) => {
+              if (startBy !== undefined && Date.now() > startBy) throw Object.assign(new Error(`not sent: no connection to ${u.origin} came free in time`), { code: NOT_SENT });
               abort = a;
-              if (startBy !== undefined && Date.now() > startBy) a(new Error(`not sent: no connection to ${u.origin} came free in time`));
             },
             onHeaders(status, raw) {
               let retryAfter: string | null = null;

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { guardedPost } from './webhook-guard.js';
 import type { PostJob, PostResult, PostThreadOptions } from './webhook-post-thread.js';
+import { NOT_SENT } from './delivery/channels/webhook/not-sent.js';
 
 // The sending thread of `threadedPost`: each job is one guarded POST; the answers finished in one
 // turn of the event loop go back in one message.
@@ -41,7 +42,7 @@ const startSome = () => {
     queue[head++] = undefined;
     // The caller stops waiting soon after: sending it now could deliver after its retry was recorded.
     if (now > notAfter) {
-      finish({ n, error: 'not sent: the webhook thread took it up too late' });
+      finish({ n, error: 'not sent: the webhook thread took it up too late', code: NOT_SENT });
       continue;
     }
     // Past notAfter while it waits for a free connection to its origin, it is not written either.

@@ -1,9 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CONNECTIONS_PER_ORIGIN, guardedPost } from '../../src/webhook-guard.js';
 import { startPostWorker, threadedPost, type ThreadedPost } from '../../src/webhook-post-thread.js';
 import type { WebhookPost } from '../../src/delivery/channels/webhook/send.js';
+import { NOT_SENT } from '../../src/delivery/channels/webhook/not-sent.js';
 
 let server: Server | undefined;
 const threads: ThreadedPost[] = [];
@@ -68,7 +69,7 @@ describe.each(ways)('a webhook POST (%s)', (_, makePost) => {
     server!.on('connection', () => connections++);
     const post = makePost(true);
     const answers = Promise.all(Array.from({ length: 40 }, (_, i) => post({ url: `${url}&i=${i}`, headers: {}, body: '{}' })));
-    await expect.poll(() => held.length).toBe(CONNECTIONS_PER_ORIGIN);
+    await expect.poll(() => held.length, { timeout: 10_000 }).toBe(CONNECTIONS_PER_ORIGIN);
     // Unbounded, the other 24 would be on connections of their own by now.
     await new Promise((r) => setTimeout(r, 100));
     expect(held.length).toBe(CONNECTIONS_PER_ORIGIN);
@@ -93,18 +94,23 @@ async function holdingReceiver() {
 }
 
 describe('a POST waiting for a free connection', () => {
-  it('is not written once its start-by time has passed: its caller stops waiting and may record a retry', async () => {
+  it('is not written once its start-by time has passed, and the connection stays for the next', async () => {
     const r = await holdingReceiver();
+    let connections = 0;
+    server!.on('connection', () => connections++);
     const post = guardedPost(true);
     const busy = Array.from({ length: CONNECTIONS_PER_ORIGIN }, (_, i) => post({ url: r.url, headers: {}, body: `hold ${i}` }));
-    await expect.poll(() => r.held.length).toBe(CONNECTIONS_PER_ORIGIN);
+    await expect.poll(() => r.held.length, { timeout: 10_000 }).toBe(CONNECTIONS_PER_ORIGIN);
     const late = post({ url: r.url, headers: {}, body: 'answer late', startBy: Date.now() + 100 });
     const inTime = post({ url: r.url, headers: {}, body: 'answer in time', startBy: Date.now() + 60_000 });
-    const refused = expect(late).rejects.toThrow(`not sent: no connection to ${new URL(r.url).origin} came free in time`);
+    const refused = expect(late).rejects.toMatchObject({ message: `not sent: no connection to ${new URL(r.url).origin} came free in time`, cause: { code: NOT_SENT } });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    r.release();
+    // One connection comes free: the late POST is refused on it, and the next goes out on it.
+    r.held.shift()!.writeHead(204).end();
     await refused;
     expect(await inTime).toEqual({ status: 204, retryAfter: null });
+    expect(connections).toBe(CONNECTIONS_PER_ORIGIN);
+    r.release();
     await Promise.all(busy);
     expect(r.seen).not.toContain('answer late');
   });
@@ -117,16 +123,39 @@ describe('a POST waiting for a free connection', () => {
       w.on('message', (rs: { n: number }[]) => got.push(...rs));
       const far = Date.now() + 60_000;
       w.postMessage(Array.from({ length: CONNECTIONS_PER_ORIGIN }, (_, i) => ({ n: i, url: r.url, headers: {}, body: `hold ${i}`, notAfter: far })));
-      await expect.poll(() => r.held.length).toBe(CONNECTIONS_PER_ORIGIN);
-      w.postMessage([{ n: 100, url: r.url, headers: {}, body: 'answer late', notAfter: Date.now() + 100 }]);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await expect.poll(() => r.held.length, { timeout: 10_000 }).toBe(CONNECTIONS_PER_ORIGIN);
+      // Taken up at once, well before its time; it then waits for a connection past it.
+      w.postMessage([{ n: 100, url: r.url, headers: {}, body: 'answer late', notAfter: Date.now() + 1_000 }]);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
       r.release();
-      await expect.poll(() => got.length).toBe(CONNECTIONS_PER_ORIGIN + 1);
-      expect(got.find((x) => x.n === 100)).toEqual({ n: 100, error: `not sent: no connection to ${new URL(r.url).origin} came free in time` });
+      await expect.poll(() => got.length, { timeout: 10_000 }).toBe(CONNECTIONS_PER_ORIGIN + 1);
+      expect(got.find((x) => x.n === 100)).toEqual({ n: 100, error: `not sent: no connection to ${new URL(r.url).origin} came free in time`, code: NOT_SENT });
       expect(r.seen).not.toContain('answer late');
     } finally {
       await w.terminate();
     }
+  });
+
+  it('is not written from the calling thread (a large body) past its start-by time either', async () => {
+    const r = await holdingReceiver();
+    const t = threadedPost({ allowPrivate: true, timeoutMs: 10_000 });
+    threads.push(t);
+    const large = (label: string) => new TextEncoder().encode(`${label}${' '.repeat(70_000)}`);
+    const busy = Array.from({ length: CONNECTIONS_PER_ORIGIN }, (_, i) => t.post({ url: r.url, headers: {}, body: large(`hold ${i}`) }));
+    await expect.poll(() => r.held.length, { timeout: 10_000 }).toBe(CONNECTIONS_PER_ORIGIN);
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      const late = t.post({ url: r.url, headers: {}, body: large('answer late') });
+      const refused = expect(late).rejects.toMatchObject({ message: expect.stringContaining('not sent: no connection'), cause: { code: NOT_SENT } });
+      // Past the 30 s a POST has to start, without waiting for them.
+      vi.setSystemTime(Date.now() + 31_000);
+      r.release();
+      await refused;
+    } finally {
+      vi.useRealTimers();
+    }
+    await Promise.allSettled(busy);
+    expect(r.seen.some((b) => b.startsWith('answer late'))).toBe(false);
   });
 });
 
@@ -180,7 +209,7 @@ describe('the sending thread', () => {
         { n: 1, url, headers: {}, body: 'late', notAfter: Date.now() - 1 },
         { n: 2, url, headers: {}, body: 'in time', notAfter: Date.now() + 60_000 },
       ]);
-      expect(await results).toEqual(expect.arrayContaining([{ n: 1, error: 'not sent: the webhook thread took it up too late' }, { n: 2, answer: { status: 204, retryAfter: null } }]));
+      expect(await results).toEqual(expect.arrayContaining([{ n: 1, error: 'not sent: the webhook thread took it up too late', code: NOT_SENT }, { n: 2, answer: { status: 204, retryAfter: null } }]));
       expect(seen).toEqual(['in time']);
     } finally {
       await w.terminate();

@@ -8,7 +8,8 @@ import { fixedClock } from '../support/clock.js';
 import { ADMIN_TOKEN, INGEST_TOKEN, fixtureEvents, makeEvent } from '../support/app.js';
 import { checkWebhookUrl } from '../../src/webhook-guard.js';
 import { rawDatabase } from '../support/db.js';
-import { webhookSecretKey } from '../../src/delivery/channels/webhook/send.js';
+import { postFailed, webhookSecretKey } from '../../src/delivery/channels/webhook/send.js';
+import { NOT_SENT } from '../../src/delivery/channels/webhook/not-sent.js';
 import { newWebhookSecret } from '../../src/core/webhook-secret.js';
 import { loadConfig } from '../../src/config.js';
 import { createService } from '../../src/service.js';
@@ -150,6 +151,16 @@ describe('webhook destinations', () => {
     await s.dispatcher.runOnce();
     expect(hook.received[0]!.verified).toEqual({ [destination.secret]: true, [rotated.json.secret]: true });
     expect((await s.call('GET', `/v1/accounts/${account.id}/destinations`)).json.data[0].secret).toBeUndefined();
+  });
+});
+
+describe('a failed webhook or Teams POST', () => {
+  it('is retried without counting as an attempt when it was never written (its host kept it waiting), and counts otherwise', () => {
+    const notSent = new Error('not sent: no connection to https://hooks.example.com came free in time', { cause: { code: NOT_SENT } });
+    expect(postFailed('webhook', notSent)).toMatchObject({ kind: 'retry', rateLimited: true, message: `webhook: ${notSent.message}` });
+    expect(postFailed('Teams', Object.assign(new Error('not sent: the webhook thread took it up too late'), { code: NOT_SENT }))).toMatchObject({ rateLimited: true });
+    for (const err of [new Error('no answer within 10 s'), new Error('refused', { cause: { code: 'EADDRNOTPUBLIC' } }), 'a string'])
+      expect(postFailed('webhook', err)).toMatchObject({ kind: 'retry', rateLimited: false });
   });
 });
 

@@ -2,7 +2,7 @@ import { DeliveryError, type Channel } from '../../channel.js';
 import type { Clock } from '../../../core/clock.js';
 import type { TeamsMessage } from '../../../render/teams.js';
 import { perKeyPacer } from '../../pacing.js';
-import type { WebhookAnswer, WebhookPost } from '../webhook/send.js';
+import { postFailed, type WebhookAnswer, type WebhookPost } from '../webhook/send.js';
 import { teamsRenderers } from './render.js';
 
 export interface TeamsChannelOptions {
@@ -35,7 +35,7 @@ export function createTeamsChannel(o: TeamsChannelOptions): Channel<'teams', Tea
           headers: { 'content-type': 'application/json', 'user-agent': 'ClauseWatch-Teams/1' },
         });
       } catch (err) {
-        throw new DeliveryError(`Teams: ${(err as Error).message}`, 'retry', { cause: err });
+        throw postFailed('Teams', err);
       }
       return classifyTeamsAnswer(res, o.clock());
     },

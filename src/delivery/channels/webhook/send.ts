@@ -2,6 +2,7 @@ import { DeliveryError, type Channel } from '../../channel.js';
 import type { Clock } from '../../../core/clock.js';
 import type { SecretBox } from '../../../secret-box.js';
 import { webhookBody, webhookRenderers, type WebhookMessage } from './render.js';
+import { wasNotSent } from './not-sent.js';
 
 /** One POST to a webhook URL and what of the answer the channel looks at. */
 export interface WebhookRequest {
@@ -19,6 +20,16 @@ export interface WebhookAnswer {
  * callers build one per request and do not touch it again.
  */
 export type WebhookPost = (request: WebhookRequest) => Promise<WebhookAnswer>;
+
+/**
+ * A failed POST as a retry. One never written is the host's back-pressure (every connection to
+ * it busy) or our own queue's: it waits and is tried again without counting as a failed
+ * attempt, as a rate limit does, so a slow but healthy host's destinations never run out of
+ * attempts for sends that never reached it.
+ */
+export function postFailed(channel: string, err: unknown): DeliveryError {
+  return new DeliveryError(`${channel}: ${err instanceof Error ? err.message : String(err)}`, 'retry', { cause: err, rateLimited: wasNotSent(err) });
+}
 
 /**
  * base64 of HMAC-SHA256 under a `whsec_` secret (its base64 part decoded is the key), as Standard
@@ -125,7 +136,7 @@ export function createWebhookChannel(o: WebhookChannelOptions): Channel<'webhook
           },
         });
       } catch (err) {
-        throw new DeliveryError(`webhook: ${(err as Error).message}`, 'retry', { cause: err });
+        throw postFailed('webhook', err);
       }
       if (res.status >= 200 && res.status < 300) return { providerId: id };
       if (res.status === 410) throw new DeliveryError('webhook answered 410 Gone', 'permanent', { disableDestination: true });

@@ -76,7 +76,7 @@ export function webhookDispatcher(allowPrivate: boolean): Agent {
 
 /** A POST with the time (epoch ms) after which it must not start: its caller stops waiting soon after. */
 export interface TimedWebhookRequest extends WebhookRequest {
-  startBy?: number;
+  notAfter?: number;
 }
 
 /** What of an answer's body is read (and thrown away) before the connection is dropped instead, as undici's dump() does. */
@@ -88,7 +88,7 @@ const ANSWER_BODY_LIMIT = 128 * 1024;
  * 2,000-destination fan-out went there), and no stream for an answer body nobody reads (undici's
  * request() builds a Readable per answer: another tenth). The timeout still holds: headersTimeout
  * for the answer to start, bodyTimeout for each gap while it arrives (the connection's own connect
- * timeout comes before both). A POST that waited for a free connection past its `startBy` is
+ * timeout comes before both). A POST that waited for a free connection past its `notAfter` is
  * not written at all: it fails as not sent, so a caller that gave up on it and recorded a retry
  * never has it delivered behind its back.
  */
@@ -100,7 +100,7 @@ export function guardedPost(allowPrivate: boolean, timeoutMs = 10_000): (request
     const why = timedOut ? `no answer within ${timeoutMs / 1000} s` : e.cause?.code === 'EADDRNOTPUBLIC' ? e.cause.message : (e.message ?? String(err));
     return new Error(why, { cause: err });
   };
-  return ({ url, headers, body, startBy }) =>
+  return ({ url, headers, body, notAfter }) =>
     new Promise((resolve, reject) => {
       const u = new URL(url);
       let answer: WebhookAnswer | undefined;
@@ -114,7 +114,7 @@ export function guardedPost(allowPrivate: boolean, timeoutMs = 10_000): (request
             // error fails the request unwritten and the connection stays for the next (an abort
             // would close it, just when its host is slow).
             onConnect: (a) => {
-              if (startBy !== undefined && Date.now() > startBy) throw Object.assign(new Error(`not sent: no connection to ${u.origin} came free in time`), { code: NOT_SENT });
+              if (notAfter !== undefined && Date.now() > notAfter) throw Object.assign(new Error(`not sent: no connection to ${u.origin} came free in time`), { code: NOT_SENT });
               abort = a;
             },
             onHeaders(status, raw) {

@@ -38,15 +38,16 @@ const startSome = () => {
   starting = undefined;
   const now = Date.now();
   for (let k = 0; k < STARTS_PER_TURN && head < queue.length; k++) {
-    const { n, notAfter, ...request } = queue[head]!;
+    const job = queue[head]!;
+    const n = job.n;
     queue[head++] = undefined;
     // The caller stops waiting soon after: sending it now could deliver after its retry was recorded.
-    if (now > notAfter) {
+    if (now > job.notAfter) {
       finish({ n, error: 'not sent: the webhook thread took it up too late', code: NOT_SENT });
       continue;
     }
     // Past notAfter while it waits for a free connection to its origin, it is not written either.
-    post({ ...request, startBy: notAfter }).then(
+    post(job).then(
       (answer) => finish({ n, answer }),
       (err: Error & { cause?: { code?: string } }) => finish({ n, error: err.message, ...(err.cause?.code ? { code: err.cause.code } : {}) }),
     );

@@ -101,8 +101,8 @@ describe('a POST waiting for a free connection', () => {
     const post = guardedPost(true);
     const busy = Array.from({ length: CONNECTIONS_PER_ORIGIN }, (_, i) => post({ url: r.url, headers: {}, body: `hold ${i}` }));
     await expect.poll(() => r.held.length, { timeout: 10_000 }).toBe(CONNECTIONS_PER_ORIGIN);
-    const late = post({ url: r.url, headers: {}, body: 'answer late', startBy: Date.now() + 100 });
-    const inTime = post({ url: r.url, headers: {}, body: 'answer in time', startBy: Date.now() + 60_000 });
+    const late = post({ url: r.url, headers: {}, body: 'answer late', notAfter: Date.now() + 100 });
+    const inTime = post({ url: r.url, headers: {}, body: 'answer in time', notAfter: Date.now() + 60_000 });
     const refused = expect(late).rejects.toMatchObject({ message: `not sent: no connection to ${new URL(r.url).origin} came free in time`, cause: { code: NOT_SENT } });
     await new Promise((resolve) => setTimeout(resolve, 300));
     // One connection comes free: the late POST is refused on it, and the next goes out on it.

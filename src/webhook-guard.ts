@@ -74,7 +74,17 @@ export function webhookDispatcher(allowPrivate: boolean): Agent {
   return new Agent({ connections: CONNECTIONS_PER_ORIGIN, connect: guardedConnector(allowPrivate) });
 }
 
-/** A POST with the time (epoch ms) after which it must not start: its caller stops waiting soon after. */
+/**
+ * Milliseconds on the system's monotonic clock, one clock for every thread of the process: a
+ * POST's notAfter is set in one thread and checked in another, and on the wall clock a step back
+ * (NTP, an operator, a resumed VM) would have let a late one out.
+ */
+export function monotonicMs(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1e3 + ns / 1e6;
+}
+
+/** A POST with the time (`monotonicMs`) after which it must not start: its caller stops waiting soon after. */
 export interface TimedWebhookRequest extends WebhookRequest {
   notAfter?: number;
 }
@@ -114,7 +124,7 @@ export function guardedPost(allowPrivate: boolean, timeoutMs = 10_000): (request
             // error fails the request unwritten and the connection stays for the next (an abort
             // would close it, just when its host is slow).
             onConnect: (a) => {
-              if (notAfter !== undefined && Date.now() > notAfter) throw Object.assign(new Error(`not sent: no connection to ${u.origin} came free in time`), { code: NOT_SENT });
+              if (notAfter !== undefined && monotonicMs() > notAfter) throw Object.assign(new Error(`not sent: no connection to ${u.origin} came free in time`), { code: NOT_SENT });
               abort = a;
             },
             onHeaders(status, raw) {

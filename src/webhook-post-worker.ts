@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { guardedPost } from './webhook-guard.js';
+import { guardedPost, monotonicMs } from './webhook-guard.js';
 import type { PostJob, PostResult, PostThreadOptions } from './webhook-post-thread.js';
 import { NOT_SENT } from './delivery/channels/webhook/not-sent.js';
 
@@ -36,7 +36,7 @@ let head = 0;
 let starting: ReturnType<typeof setImmediate> | undefined;
 const startSome = () => {
   starting = undefined;
-  const now = Date.now();
+  const now = monotonicMs();
   for (let k = 0; k < STARTS_PER_TURN && head < queue.length; k++) {
     const job = queue[head]!;
     const n = job.n;

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CONNECTIONS_PER_ORIGIN, guardedPost } from '../../src/webhook-guard.js';
+import { CONNECTIONS_PER_ORIGIN, guardedPost, monotonicMs } from '../../src/webhook-guard.js';
 import { startPostWorker, threadedPost, type ThreadedPost } from '../../src/webhook-post-thread.js';
 import type { WebhookPost } from '../../src/delivery/channels/webhook/send.js';
 import { NOT_SENT } from '../../src/delivery/channels/webhook/not-sent.js';
@@ -94,20 +94,26 @@ async function holdingReceiver() {
 }
 
 describe('a POST waiting for a free connection', () => {
-  it('is not written once its start-by time has passed, and the connection stays for the next', async () => {
+  it('is not written once its start-by time has passed, even with the wall clock set back, and the connection stays for the next', async () => {
     const r = await holdingReceiver();
     let connections = 0;
     server!.on('connection', () => connections++);
     const post = guardedPost(true);
     const busy = Array.from({ length: CONNECTIONS_PER_ORIGIN }, (_, i) => post({ url: r.url, headers: {}, body: `hold ${i}` }));
     await expect.poll(() => r.held.length, { timeout: 10_000 }).toBe(CONNECTIONS_PER_ORIGIN);
-    const late = post({ url: r.url, headers: {}, body: 'answer late', notAfter: Date.now() + 100 });
-    const inTime = post({ url: r.url, headers: {}, body: 'answer in time', notAfter: Date.now() + 60_000 });
+    const late = post({ url: r.url, headers: {}, body: 'answer late', notAfter: monotonicMs() + 100 });
+    const inTime = post({ url: r.url, headers: {}, body: 'answer in time', notAfter: monotonicMs() + 60_000 });
     const refused = expect(late).rejects.toMatchObject({ message: `not sent: no connection to ${new URL(r.url).origin} came free in time`, cause: { code: NOT_SENT } });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    // One connection comes free: the late POST is refused on it, and the next goes out on it.
-    r.held.shift()!.writeHead(204).end();
-    await refused;
+    // The wall clock steps an hour back (NTP, a resumed VM): on it, the late POST would be early.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 });
+    try {
+      // One connection comes free: the late POST is refused on it, and the next goes out on it.
+      r.held.shift()!.writeHead(204).end();
+      await refused;
+    } finally {
+      vi.useRealTimers();
+    }
     expect(await inTime).toEqual({ status: 204, retryAfter: null });
     expect(connections).toBe(CONNECTIONS_PER_ORIGIN);
     r.release();
@@ -121,11 +127,11 @@ describe('a POST waiting for a free connection', () => {
     try {
       const got: { n: number }[] = [];
       w.on('message', (rs: { n: number }[]) => got.push(...rs));
-      const far = Date.now() + 60_000;
+      const far = monotonicMs() + 60_000;
       w.postMessage(Array.from({ length: CONNECTIONS_PER_ORIGIN }, (_, i) => ({ n: i, url: r.url, headers: {}, body: `hold ${i}`, notAfter: far })));
       await expect.poll(() => r.held.length, { timeout: 10_000 }).toBe(CONNECTIONS_PER_ORIGIN);
       // Taken up at once, well before its time; it then waits for a connection past it.
-      w.postMessage([{ n: 100, url: r.url, headers: {}, body: 'answer late', notAfter: Date.now() + 1_000 }]);
+      w.postMessage([{ n: 100, url: r.url, headers: {}, body: 'answer late', notAfter: monotonicMs() + 1_000 }]);
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       r.release();
       await expect.poll(() => got.length, { timeout: 10_000 }).toBe(CONNECTIONS_PER_ORIGIN + 1);
@@ -143,12 +149,12 @@ describe('a POST waiting for a free connection', () => {
     const large = (label: string) => new TextEncoder().encode(`${label}${' '.repeat(70_000)}`);
     const busy = Array.from({ length: CONNECTIONS_PER_ORIGIN }, (_, i) => t.post({ url: r.url, headers: {}, body: large(`hold ${i}`) }));
     await expect.poll(() => r.held.length, { timeout: 10_000 }).toBe(CONNECTIONS_PER_ORIGIN);
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    vi.useFakeTimers({ toFake: ['hrtime'] });
     try {
       const late = t.post({ url: r.url, headers: {}, body: large('answer late') });
       const refused = expect(late).rejects.toMatchObject({ message: expect.stringContaining('not sent: no connection'), cause: { code: NOT_SENT } });
-      // Past the 30 s a POST has to start, without waiting for them.
-      vi.setSystemTime(Date.now() + 31_000);
+      // Past the 30 s a POST has to start, without waiting for them (only the clock moves).
+      vi.advanceTimersByTime(31_000);
       r.release();
       await refused;
     } finally {
@@ -206,8 +212,8 @@ describe('the sending thread', () => {
         w.on('message', (r: unknown[]) => (got.push(...r), got.length === 2 && resolve(got)));
       });
       w.postMessage([
-        { n: 1, url, headers: {}, body: 'late', notAfter: Date.now() - 1 },
-        { n: 2, url, headers: {}, body: 'in time', notAfter: Date.now() + 60_000 },
+        { n: 1, url, headers: {}, body: 'late', notAfter: monotonicMs() - 1 },
+        { n: 2, url, headers: {}, body: 'in time', notAfter: monotonicMs() + 60_000 },
       ]);
       expect(await results).toEqual(expect.arrayContaining([{ n: 1, error: 'not sent: the webhook thread took it up too late', code: NOT_SENT }, { n: 2, answer: { status: 204, retryAfter: null } }]));
       expect(seen).toEqual(['in time']);

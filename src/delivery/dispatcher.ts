@@ -93,21 +93,32 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
    * batch instead of four per message.
    */
   async function runOnce(): Promise<number> {
-    // The first due groups, enough to fill the sends in flight twice over, then the rest in steps
-    // that double while those are on their way: grouping 2,000 destinations at once kept the first
-    // webhook waiting 25-30 ms while the sending thread had nothing to do, and grouping all the
-    // rest at once stalled the sends in flight for as long.
-    const firstGroups = 2 * concurrency;
+    // The first due groups, one claim's worth, then the rest in steps that double while those are
+    // on their way: grouping 2,000 destinations at once kept the first webhook waiting 25-30 ms
+    // while the sending thread had nothing to do, and grouping all the rest at once stalled the
+    // sends in flight for as long. A first step of two claims' sends in flight (128) had a
+    // 100-destination fan-out's first webhook wait for all 100 to be grouped.
+    const firstGroups = batchSize;
     const grouped = await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay, firstGroups);
     let rest: Promise<unknown> | undefined;
     let restGrouped = false;
+    // Grouping steps done: a claim that came back short waits for the next one, not for them all.
+    let steps = 0;
+    const stepWaiters: (() => void)[] = [];
+    const stepped = () => {
+      steps++;
+      for (const w of stepWaiters.splice(0)) w();
+    };
+    const nextStep = () => new Promise<void>((r) => stepWaiters.push(r));
     // After the turn that handed sends over (they leave on a setImmediate of that turn).
     const nextTurn = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
     const groupRest = () =>
       (rest ??= (async () => {
         for (let step = 2 * firstGroups; grouped >= firstGroups; step *= 2) {
           await nextTurn();
-          if ((await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay, step)) < step) break;
+          const n = await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay, step);
+          stepped();
+          if (n < step) break;
         }
         // Whatever the bounded steps left: a step counts the messages it wrote, so one whose
         // destinations joined the day's budget messages comes back short with more still due.
@@ -115,7 +126,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       })()
         // What was not grouped stays pending and due: the next pass, scheduled at once, groups it.
         .catch((err) => log.error('dispatcher.grouping_failed', errorFields(err)))
-        .finally(() => (restGrouped = true)));
+        .finally(() => {
+          restGrouped = true;
+          stepped();
+        }));
     const queue: { row: OutboxRow; context: ClaimContext }[] = [];
     // This pass's claims not yet started: given back if the pass stops early (never another pass's).
     const unstarted = new Set<number>();
@@ -150,6 +164,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       const started = performance.now();
       if (lastClaim) claimSize = lastClaim.full && started - lastClaim.at < GROW_WITHIN_MS ? Math.min(maxBatchSize, claimSize * 2) : batchSize;
       const limit = claimSize;
+      const seen = steps;
       const rows = await claimDue(db, owner, clock(), leaseMs, limit);
       lastClaim = { at: started, full: rows.length === limit };
       for (const r of rows) {
@@ -160,12 +175,13 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         const context = await delivery.read(rows);
         for (const row of rows) queue.push({ row, context });
       }
-      // The groups left waiting, while these are sent. A claim that comes back short ends the
-      // pass only once they are grouped, and claims again first.
+      // The groups left waiting, while these are sent. A claim that comes back short claims again
+      // once the grouping step under way has written (at once if one wrote while it claimed), and
+      // ends the pass only once everything is grouped.
       void groupRest();
       if (rows.length < limit) {
-        if (!restGrouped) await rest;
-        else exhausted = true;
+        if (restGrouped) exhausted = true;
+        else if (steps === seen) await nextStep();
       }
     };
     const refillNow = () => (refilling ??= refill().finally(() => (refilling = undefined)));

@@ -114,12 +114,15 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const nextTurn = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
     const groupRest = () =>
       (rest ??= (async () => {
+        // A stopping dispatcher groups no further: what it leaves pending, the next start groups.
         for (let step = 2 * firstGroups; grouped >= firstGroups; step *= 2) {
           await nextTurn();
+          if (stopping) return;
           const n = await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay, step);
           stepped();
           if (n < step) break;
         }
+        if (stopping) return;
         // Whatever the bounded steps left: a step counts the messages it wrote, so one whose
         // destinations joined the day's budget messages comes back short with more still due.
         await groupDueAlerts(db, clock(), deps.groupWaitMs, deps.maxAlertsPerDay);
@@ -179,9 +182,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       // once the grouping step under way has written (at once if one wrote while it claimed), and
       // ends the pass only once everything is grouped.
       void groupRest();
-      if (rows.length < limit) {
+      // A step that wrote while this claimed (the last one included, which sets restGrouped)
+      // may have left rows this claim missed: claim again before the pass can end.
+      if (rows.length < limit && steps === seen) {
         if (restGrouped) exhausted = true;
-        else if (steps === seen) await nextStep();
+        else await nextStep();
       }
     };
     const refillNow = () => (refilling ??= refill().finally(() => (refilling = undefined)));
@@ -257,6 +262,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     try {
       await Promise.all(Array.from({ length: concurrency }, worker));
       while (writing || decided.length) await flush();
+      // A pass that stopped early returns once its grouping step under way is done (stop() waits
+      // for it), not while that step still writes to a database about to be closed.
+      await rest;
     } finally {
       clearInterval(heartbeat);
     }

@@ -239,6 +239,28 @@ describe('grouping a bounded number of destinations', () => {
     expect(await state(s)).toEqual(Array(12).fill('alert'));
   });
 
+  it('groups no further once stopped, and stop() waits for the step under way', async () => {
+    const s = await subscribers(12);
+    await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
+    let steps = 0;
+    let stopped: Promise<void> | undefined;
+    // Asked to stop as its second grouping step starts (steps of 2, 4 and 8 destinations).
+    const db = aroundAll(s.database.db, 'SELECT DISTINCT a.timezone', (run) => {
+      if (++steps === 2) stopped = dispatcher.stop();
+      return run();
+    });
+    const dispatcher = createDispatcher({ db, clock: Date.now, log: silentLogger, channels: s.channels, links: s.links, groupWaitMs: 0, concurrency: 8, batchSize: 2 });
+    dispatcher.start();
+    await expect.poll(() => steps, { timeout: 10_000 }).toBe(2);
+    await stopped;
+    const grouped = await state(s);
+    // The second step finished before stop() returned; nothing grouped after it.
+    expect(grouped.filter((x) => x !== 'pending')).toHaveLength(6);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(steps).toBe(2);
+    expect(await state(s)).toEqual(grouped);
+  });
+
   it('leaves what a failed step did not group pending, logs it once, and the next pass sends it', async () => {
     const s = await subscribers(12);
     await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));

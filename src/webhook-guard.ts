@@ -74,19 +74,29 @@ export function webhookDispatcher(allowPrivate: boolean): Agent {
   return new Agent({ connections: CONNECTIONS_PER_ORIGIN, connect: guardedConnector(allowPrivate) });
 }
 
-/**
- * Milliseconds on the system's monotonic clock, one clock for every thread of the process: a
- * POST's notAfter is set in one thread and checked in another, and on the wall clock a step back
- * (NTP, an operator, a resumed VM) would have let a late one out.
- */
+/** Milliseconds on the system's monotonic clock, one clock for every thread of the process. */
 export function monotonicMs(): number {
   const [s, ns] = process.hrtime();
   return s * 1e3 + ns / 1e6;
 }
 
-/** A POST with the time (`monotonicMs`) after which it must not start: its caller stops waiting soon after. */
+/**
+ * When a POST must have started by, on two clocks, and it is not sent once either has passed. The
+ * monotonic one is the same in both threads and a wall clock set back (NTP, an operator) does not
+ * move it, so a late POST cannot look early. The wall clock goes on counting while a host or VM
+ * is suspended and the monotonic one stands still, and the delivery leases are kept on it: after
+ * a resume, the row may already be another dispatcher's.
+ */
+export interface StartBy {
+  mono: number;
+  wall: number;
+}
+export const startWithin = (ms: number): StartBy => ({ mono: monotonicMs() + ms, wall: Date.now() + ms });
+export const startPassed = (by: StartBy): boolean => monotonicMs() > by.mono || Date.now() > by.wall;
+
+/** A POST with the time after which it must not start: its caller stops waiting soon after. */
 export interface TimedWebhookRequest extends WebhookRequest {
-  notAfter?: number;
+  notAfter?: StartBy;
 }
 
 /** What of an answer's body is read (and thrown away) before the connection is dropped instead, as undici's dump() does. */
@@ -124,7 +134,7 @@ export function guardedPost(allowPrivate: boolean, timeoutMs = 10_000): (request
             // error fails the request unwritten and the connection stays for the next (an abort
             // would close it, just when its host is slow).
             onConnect: (a) => {
-              if (notAfter !== undefined && monotonicMs() > notAfter) throw Object.assign(new Error(`not sent: no connection to ${u.origin} came free in time`), { code: NOT_SENT });
+              if (notAfter !== undefined && startPassed(notAfter)) throw Object.assign(new Error(`not sent: no connection to ${u.origin} came free in time`), { code: NOT_SENT });
               abort = a;
             },
             onHeaders(status, raw) {

@@ -1,14 +1,14 @@
 import type { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { WebhookAnswer, WebhookPost } from './delivery/channels/webhook/send.js';
-import { guardedPost, monotonicMs, type TimedWebhookRequest } from './webhook-guard.js';
+import { guardedPost, startWithin, type StartBy, type TimedWebhookRequest } from './webhook-guard.js';
 import { startThread } from './threads.js';
 
 /** What the main thread hands the sending thread in one message, and what comes back. */
 export interface PostJob extends TimedWebhookRequest {
   n: number;
-  /** On `monotonicMs`: a job not started by then (taken up by the thread, then written on a free connection) is not sent (the caller has given up on it). */
-  notAfter: number;
+  /** A job not started by then (taken up by the thread, then written on a free connection) is not sent (the caller has given up on it). */
+  notAfter: StartBy;
 }
 export type PostResult = { n: number; answer: WebhookAnswer } | { n: number; error: string; code?: string };
 export interface PostThreadOptions {
@@ -147,13 +147,13 @@ export function threadedPost(options: PostThreadOptions): ThreadedPost {
       // once either way), and bytes handed to the thread stay there until it next collects
       // garbage (a 500-change burst to 100 destinations held 40 MB more at its peak).
       const bytes = typeof request.body === 'string' ? Buffer.byteLength(request.body) : request.body.byteLength;
-      if (bytes > THREAD_BODY_MAX) return (here ??= guardedPost(options.allowPrivate, options.timeoutMs))({ ...request, notAfter: monotonicMs() + startWithinMs });
+      if (bytes > THREAD_BODY_MAX) return (here ??= guardedPost(options.allowPrivate, options.timeoutMs))({ ...request, notAfter: startWithin(startWithinMs) });
       return new Promise((resolve, reject) => {
         const n = next++;
         const timer = setTimeout(() => fail([n], `no answer within ${answerWithinMs / 1000} s (the webhook thread did not answer)`), answerWithinMs);
         timer.unref();
         waiting.set(n, { resolve, reject, timer });
-        outgoing.push({ n, url: request.url, headers: request.headers, body: request.body, notAfter: monotonicMs() + startWithinMs });
+        outgoing.push({ n, url: request.url, headers: request.headers, body: request.body, notAfter: startWithin(startWithinMs) });
         if (outgoing.length >= JOBS_PER_MESSAGE) flush();
         else flushing ??= setImmediate(flush);
       });

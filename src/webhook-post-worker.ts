@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { guardedPost, monotonicMs } from './webhook-guard.js';
+import { guardedPost, startPassed } from './webhook-guard.js';
 import type { PostJob, PostResult, PostThreadOptions } from './webhook-post-thread.js';
 import { NOT_SENT } from './delivery/channels/webhook/not-sent.js';
 
@@ -36,13 +36,12 @@ let head = 0;
 let starting: ReturnType<typeof setImmediate> | undefined;
 const startSome = () => {
   starting = undefined;
-  const now = monotonicMs();
   for (let k = 0; k < STARTS_PER_TURN && head < queue.length; k++) {
     const job = queue[head]!;
     const n = job.n;
     queue[head++] = undefined;
     // The caller stops waiting soon after: sending it now could deliver after its retry was recorded.
-    if (now > job.notAfter) {
+    if (startPassed(job.notAfter)) {
       finish({ n, error: 'not sent: the webhook thread took it up too late', code: NOT_SENT });
       continue;
     }

@@ -92,7 +92,8 @@ export interface StartBy {
   wall: number;
 }
 export const startWithin = (ms: number): StartBy => ({ mono: monotonicMs() + ms, wall: Date.now() + ms });
-export const startPassed = (by: StartBy): boolean => monotonicMs() > by.mono || Date.now() > by.wall;
+/** Written so that a deadline that is not a StartBy (NaN, missing) counts as passed. */
+export const startPassed = (by: StartBy): boolean => !(monotonicMs() <= by.mono && Date.now() <= by.wall);
 
 /** A POST with the time after which it must not start: its caller stops waiting soon after. */
 export interface TimedWebhookRequest extends WebhookRequest {

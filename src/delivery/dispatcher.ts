@@ -190,9 +190,18 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       }
     };
     const refillNow = () => (refilling ??= refill().finally(() => (refilling = undefined)));
+    // Set by the first worker whose claim failed: the pass starts nothing more and fails once the
+    // sends under way are recorded.
+    let failure: { reason: unknown } | undefined;
     const next = async () => {
-      while (!queue.length && !exhausted && !stopping) await refillNow();
-      if (stopping) return undefined;
+      while (!queue.length && !exhausted && !stopping && !failure) {
+        try {
+          await refillNow();
+        } catch (reason) {
+          failure ??= { reason };
+        }
+      }
+      if (stopping || failure) return undefined;
       const item = queue.shift();
       // The next claim is read while this one's last rows are sent, so no worker waits for a claim
       // and its read at a batch boundary (3 ms of a 100-destination fan-out each). A failed claim
@@ -262,9 +271,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     try {
       await Promise.all(Array.from({ length: concurrency }, worker));
       while (writing || decided.length) await flush();
-      // A pass that stopped early returns once its grouping step under way is done (stop() waits
-      // for it), not while that step still writes to a database about to be closed.
+      // A pass that ends early returns once its grouping step and its claim under way are done
+      // (stop() waits for them), not while they still write to a database about to be closed.
       await rest;
+      while (refilling) await refilling.catch(() => undefined);
     } finally {
       clearInterval(heartbeat);
     }
@@ -272,6 +282,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       await releaseClaims(db, owner, [...unstarted], clock());
       unstarted.clear();
     }
+    if (failure) throw failure.reason;
     return handled;
   }
 

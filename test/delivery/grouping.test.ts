@@ -261,6 +261,57 @@ describe('grouping a bounded number of destinations', () => {
     expect(await state(s)).toEqual(grouped);
   });
 
+  it('fails a pass whose claim failed only once the sends it had started are recorded', async () => {
+    const s = await subscribers(12);
+    await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
+    // The first claim takes two rows; the next one fails, as a locked database would.
+    let claims = 0;
+    const db = aroundAll(s.database.db, "UPDATE outbox SET status = 'sending'", (run) => (++claims === 2 ? Promise.reject(new Error('database is locked')) : run()));
+    const dispatcher = createDispatcher({ db, clock: Date.now, log: silentLogger, channels: s.channels, links: s.links, groupWaitMs: 0, concurrency: 4, batchSize: 2 });
+    await expect(dispatcher.runOnce()).rejects.toThrow('database is locked');
+    // The pass started nothing more, and when it gave up the two it was sending were recorded,
+    // not left leased to it; the others wait, queued or pending, for the next pass.
+    const statuses = await s.database.db.all<{ status: string; n: number }>(sql`SELECT status, count(*) AS n FROM outbox GROUP BY status ORDER BY status`);
+    expect(statuses.find((r) => r.status === 'sending')).toBeUndefined();
+    expect(statuses.find((r) => r.status === 'sent')?.n).toBe(2);
+    expect(await dispatcher.runOnce()).toBe(10);
+    expect(await state(s)).toEqual(Array(12).fill('alert'));
+  });
+
+  it('gives back, when stopped, what a claim under way took after the sends had ended', async () => {
+    // The first claim's two mails are held at the server until the dispatcher is asked to stop.
+    let sendsGo!: () => void;
+    smtp = await startSmtpServer({ hold: new Promise<void>((resolve) => (sendsGo = resolve)) });
+    s = await testService({ SMTP_URL: smtp.url, ALERT_GROUP_WAIT_SECONDS: '0' });
+    await seedSubscribers(s.database.db, { count: 12, platformSlugs: ['openai'], plan: 'monitor' });
+    await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
+    // All twelve queued before the pass: the claim after the first finds rows due.
+    expect(await groupDueAlerts(s.database.db, Date.now(), 0)).toBe(12);
+    // The second claim, made in the background while those two are sent, runs only 300 ms after
+    // the stop was asked for: after the two sends have ended and no worker waits for it.
+    let claims = 0;
+    let stopAsked = false;
+    const db = aroundAll(s.database.db, "UPDATE outbox SET status = 'sending'", async (run) => {
+      if (++claims === 2) {
+        await expect.poll(() => stopAsked, { timeout: 10_000 }).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      return run();
+    });
+    const dispatcher = createDispatcher({ db, clock: Date.now, log: silentLogger, channels: s.channels, links: s.links, groupWaitMs: 0, concurrency: 2, batchSize: 2 });
+    dispatcher.start();
+    await expect.poll(() => claims, { timeout: 10_000 }).toBe(2);
+    const stopped = dispatcher.stop();
+    stopAsked = true;
+    sendsGo();
+    await stopped;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(claims).toBe(2);
+    // Nothing is left leased to the stopped dispatcher: what it claimed and did not send is queued again.
+    expect(await s.database.db.all(sql`SELECT id FROM outbox WHERE status = 'sending'`)).toEqual([]);
+    expect((await s.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM outbox WHERE status = 'sent'`))[0]!.n).toBe(2);
+  });
+
   it('leaves what a failed step did not group pending, logs it once, and the next pass sends it', async () => {
     const s = await subscribers(12);
     await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));

@@ -205,8 +205,7 @@ describe('grouping a bounded number of destinations', () => {
   it('lets one dispatcher pass send to more destinations than it grouped first, each once', async () => {
     const s = await subscribers(12);
     await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
-    // A claim of two: the pass groups two destinations, sends them while it groups the other ten
-    // in growing steps, each claim after a short one waiting for the step under way.
+    // Two in flight: the pass groups four destinations, sends them, groups the other eight.
     const dispatcher = createDispatcher({ db: s.database.db, clock: Date.now, log: silentLogger, channels: s.channels, links: s.links, groupWaitMs: 0, concurrency: 2, batchSize: 2 });
     expect(await dispatcher.runOnce()).toBe(12);
     await smtp!.waitFor(12);
@@ -216,46 +215,50 @@ describe('grouping a bounded number of destinations', () => {
   });
 
   it('claims what each grouping step wrote before the next step groups more', async () => {
-    const s = await subscribers(12);
+    const s = await subscribers(20);
     await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
-    // The pass in order: each grouping step starts by reading its destinations' zones, and each
-    // claim that took rows says how many.
+    // The pass in order: each grouping step once it has read its destinations' zones, and each
+    // claim that took rows. The third step is held 300 ms before it reads them.
     const order: string[] = [];
-    const grouping = aroundAll(s.database.db, 'SELECT DISTINCT a.timezone', (run) => (order.push('step'), run()));
+    let zoneReads = 0;
+    const grouping = aroundAll(s.database.db, 'SELECT DISTINCT a.timezone', async (run) => {
+      if (++zoneReads === 3) await new Promise((resolve) => setTimeout(resolve, 300));
+      const result = await run();
+      order.push('step');
+      return result;
+    });
     const db = aroundAll(grouping, "UPDATE outbox SET status = 'sending'", async (run) => {
       const rows = (await run()) as unknown[];
       if (rows.length) order.push('claim');
       return rows;
     });
-    // Claims of two, and more sends in flight than one claim fills: idle workers wait for rows.
-    const dispatcher = createDispatcher({ db, clock: Date.now, log: silentLogger, channels: s.channels, links: s.links, groupWaitMs: 0, concurrency: 8, batchSize: 2 });
-    expect(await dispatcher.runOnce()).toBe(12);
-    // Steps of 2, 4 and 8 destinations. A claim that came back short (the second step not yet
-    // written) waits for that step alone: its rows are on their way before the third is grouped.
+    const dispatcher = createDispatcher({ db, clock: Date.now, log: silentLogger, channels: s.channels, links: s.links, groupWaitMs: 0, concurrency: 2, batchSize: 2 });
+    expect(await dispatcher.runOnce()).toBe(20);
+    // Steps of 4, 8 and 16 destinations. A claim that came back short (the second step not yet
+    // written) waits for that step alone: its rows go out while the third one is held.
     const steps = order.flatMap((x, i) => (x === 'step' ? [i] : []));
     expect(steps).toHaveLength(3);
-    expect(order.slice(steps[0], steps[1])).toContain('claim');
     expect(order.slice(steps[1], steps[2])).toContain('claim');
-    expect(await state(s)).toEqual(Array(12).fill('alert'));
+    expect(await state(s)).toEqual(Array(20).fill('alert'));
   });
 
   it('groups no further once stopped, and stop() waits for the step under way', async () => {
-    const s = await subscribers(12);
+    const s = await subscribers(20);
     await s.ingest(makeEvent({ detected_at: new Date().toISOString() }));
     let steps = 0;
     let stopped: Promise<void> | undefined;
-    // Asked to stop as its second grouping step starts (steps of 2, 4 and 8 destinations).
+    // Asked to stop as its second grouping step starts (steps of 4, 8 and 16 destinations).
     const db = aroundAll(s.database.db, 'SELECT DISTINCT a.timezone', (run) => {
       if (++steps === 2) stopped = dispatcher.stop();
       return run();
     });
-    const dispatcher = createDispatcher({ db, clock: Date.now, log: silentLogger, channels: s.channels, links: s.links, groupWaitMs: 0, concurrency: 8, batchSize: 2 });
+    const dispatcher = createDispatcher({ db, clock: Date.now, log: silentLogger, channels: s.channels, links: s.links, groupWaitMs: 0, concurrency: 2, batchSize: 2 });
     dispatcher.start();
     await expect.poll(() => steps, { timeout: 10_000 }).toBe(2);
     await stopped;
     const grouped = await state(s);
     // The second step finished before stop() returned; nothing grouped after it.
-    expect(grouped.filter((x) => x !== 'pending')).toHaveLength(6);
+    expect(grouped.filter((x) => x !== 'pending')).toHaveLength(12);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(steps).toBe(2);
     expect(await state(s)).toEqual(grouped);
@@ -323,13 +326,13 @@ describe('grouping a bounded number of destinations', () => {
     const lines: Record<string, unknown>[] = [];
     const log = createLogger('info', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
     const dispatcher = createDispatcher({ db, clock: Date.now, log, channels: s.channels, links: s.links, groupWaitMs: 0, concurrency: 2, batchSize: 2 });
-    // The first step's two (one claim's worth) are sent; the pass ends without failing, the other ten still waiting.
-    expect(await dispatcher.runOnce()).toBe(2);
-    expect((await state(s)).filter((x) => x === 'pending')).toHaveLength(10);
+    // The first step's four are sent; the pass ends without failing, the other eight still waiting.
+    expect(await dispatcher.runOnce()).toBe(4);
+    expect((await state(s)).filter((x) => x === 'pending')).toHaveLength(8);
     expect(lines.filter((l) => l.msg === 'dispatcher.grouping_failed')).toEqual([expect.objectContaining({ level: 'error', error: 'Error' })]);
     expect(lines.some((l) => l.msg === 'dispatcher.pass_failed')).toBe(false);
     failing = false;
-    expect(await dispatcher.runOnce()).toBe(10);
+    expect(await dispatcher.runOnce()).toBe(8);
     await smtp!.waitFor(12);
     expect(smtp!.mails.flatMap((m) => m.to).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `reader${i + 1}@bench.test`).sort());
     expect(await state(s)).toEqual(Array(12).fill('alert'));

@@ -105,7 +105,7 @@ describe('a POST waiting for a free connection', () => {
     const inTime = post({ url: r.url, headers: {}, body: 'answer in time', notAfter: startWithin(60_000) });
     const refused = expect(late).rejects.toMatchObject({ message: `not sent: no connection to ${new URL(r.url).origin} came free in time`, cause: { code: NOT_SENT } });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    // The wall clock steps an hour back (NTP, a resumed VM): on it, the late POST would be early.
+    // The wall clock steps an hour back (NTP, an operator): on it, the late POST would be early.
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 });
     try {
       // One connection comes free: the late POST is refused on it, and the next goes out on it.
